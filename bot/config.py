@@ -1,0 +1,135 @@
+"""Settings from the environment and `.env`, validated once at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from bot.errors import ConfigError
+
+# Where each setting is explained, for error messages.
+_HINTS: dict[str, str] = {
+    "discord_token": "create a bot token in the Discord Developer Portal and set DISCORD_TOKEN",
+    "database_path": "set DATABASE_PATH to a writable file path, e.g. var/haven.db",
+    "log_level": "use one of DEBUG, INFO, WARNING, ERROR",
+    "dev_guild_id": "set DEV_GUILD_ID to a numeric server ID, or leave it empty",
+    "discord_api_base": "use a full URL such as http://127.0.0.1:8080/api/v10, or leave it empty",
+    "discord_gateway_url": "use a websocket URL such as ws://127.0.0.1:8080/gateway, or leave it empty",
+    "haven_secret_key": "use at least 32 characters (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`) or leave it empty to generate one",
+    "dm_rate_per_second": "use a positive number, e.g. 1",
+    "reminder_grace_minutes": "use a whole number of minutes from 0 to 1440",
+    "http_host": "use an address such as 127.0.0.1",
+    "http_port": "use a port number from 1 to 65535, or leave it empty to turn feeds off",
+    "guild_purge_days": "use a whole number of days from 0 to 365",
+    "owner_ids": "use comma-separated numeric user IDs",
+}
+
+
+class Settings(BaseSettings):
+    """Every knob a self-hoster can turn. See `.env.example`."""
+
+    model_config = SettingsConfigDict(
+        env_file=".env", env_file_encoding="utf-8", extra="ignore", case_sensitive=False
+    )
+
+    discord_token: SecretStr
+    database_path: Path = Path("var/haven.db")
+    log_level: str = "INFO"
+    dev_guild_id: int | None = None
+    discord_api_base: str | None = None
+    discord_gateway_url: str | None = None
+    haven_secret_key: SecretStr | None = None
+    dm_rate_per_second: float = Field(default=1.0, gt=0, le=50)
+    reminder_grace_minutes: int = Field(default=10, ge=0, le=1440)
+    http_host: str = "127.0.0.1"
+    http_port: int | None = Field(default=None, ge=1, le=65535)
+    guild_purge_days: int = Field(default=30, ge=0, le=365)
+    owner_ids: str = ""
+
+    @field_validator("discord_token")
+    @classmethod
+    def _token_not_blank(cls, value: SecretStr) -> SecretStr:
+        if not value.get_secret_value().strip():
+            raise ValueError("is empty")
+        return value
+
+    @field_validator("log_level")
+    @classmethod
+    def _known_level(cls, value: str) -> str:
+        level = value.strip().upper()
+        if level not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+            raise ValueError("is not a log level")
+        return level
+
+    @field_validator("discord_api_base", "discord_gateway_url", mode="before")
+    @classmethod
+    def _blank_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("dev_guild_id", "http_port", mode="before")
+    @classmethod
+    def _blank_int_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("haven_secret_key", mode="before")
+    @classmethod
+    def _blank_key_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("haven_secret_key")
+    @classmethod
+    def _key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
+        if value is not None and len(value.get_secret_value()) < 32:
+            raise ValueError("is shorter than 32 characters")
+        return value
+
+    @field_validator("discord_api_base")
+    @classmethod
+    def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("is not an http(s) URL")
+        return value.rstrip("/") if value else value
+
+    @field_validator("discord_gateway_url")
+    @classmethod
+    def _ws_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("ws://", "wss://")):
+            raise ValueError("is not a ws(s) URL")
+        return value
+
+    @field_validator("owner_ids")
+    @classmethod
+    def _owner_ids(cls, value: str) -> str:
+        for part in value.split(","):
+            if part.strip() and not part.strip().isdigit():
+                raise ValueError("contains something that is not a numeric ID")
+        return value
+
+    @property
+    def owner_id_set(self) -> frozenset[int]:
+        """Owner user IDs allowed to run owner commands (besides the application owner)."""
+        return frozenset(int(p) for p in self.owner_ids.split(",") if p.strip())
+
+
+def load_settings(**overrides: object) -> Settings:
+    """Build settings, turning validation errors into one clear ConfigError."""
+    try:
+        return Settings(**overrides)  # type: ignore[arg-type]
+    except ValidationError as exc:
+        err = exc.errors()[0]
+        field = str(err["loc"][0]) if err["loc"] else "?"
+        env_name = field.upper()
+        if err["type"] == "missing":
+            problem = "is not set"
+        else:
+            problem = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
+        hint = _HINTS.get(field, "see .env.example")
+        raise ConfigError(f"Setting {env_name} {problem}: {hint}.") from None

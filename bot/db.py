@@ -1,0 +1,271 @@
+"""The database: one aiosqlite connection, WAL, foreign keys, numbered migrations."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import random
+import re
+import sqlite3
+from collections.abc import AsyncIterator, Iterable, Sequence
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+import aiosqlite
+
+from bot.errors import DatabaseUnavailableError, UserFacingError
+
+log = logging.getLogger(__name__)
+
+DATA_DIR = Path(__file__).resolve().parent.parent / "data"
+MIGRATIONS_DIR = DATA_DIR / "migrations"
+_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
+
+BUSY_TIMEOUT_MS = 5000
+BUSY_RETRIES = 4
+
+Params = Sequence[Any] | dict[str, Any]
+
+
+class DatabaseBusyError(UserFacingError):
+    """The database stayed locked after retries."""
+
+    def __init__(self) -> None:
+        super().__init__("Haven's database is busy right now. Nothing was changed; please try again.")
+
+
+def _is_busy(exc: BaseException) -> bool:
+    return isinstance(exc, sqlite3.OperationalError) and (
+        "locked" in str(exc) or "busy" in str(exc)
+    )
+
+
+class Database:
+    """A single connection shared by the whole bot; writes are serialised by a lock."""
+
+    def __init__(self, conn: aiosqlite.Connection, path: Path) -> None:
+        self.conn = conn
+        self.path = path
+        self._write_lock = asyncio.Lock()
+        self._closed = False
+
+    @classmethod
+    async def open(cls, path: Path | str) -> Database:
+        """Open (creating folders as needed) and configure the database, or explain why not."""
+        path = Path(path)
+        if str(path) != ":memory:":
+            try:
+                path.parent.mkdir(parents=True, exist_ok=True)
+            except OSError as exc:
+                raise DatabaseUnavailableError(
+                    f"Cannot create the database folder {path.parent} ({exc.strerror}): "
+                    "set DATABASE_PATH to a writable location."
+                ) from None
+        try:
+            conn = await aiosqlite.connect(str(path), isolation_level=None)
+        except (sqlite3.Error, OSError) as exc:
+            raise DatabaseUnavailableError(
+                f"Cannot open the database {path} ({exc}): check DATABASE_PATH and its permissions."
+            ) from None
+        conn.row_factory = aiosqlite.Row
+        try:
+            await conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+            await conn.execute("PRAGMA foreign_keys = ON")
+            cur = await conn.execute("PRAGMA journal_mode = WAL")
+            await cur.fetchone()
+            await conn.execute("PRAGMA synchronous = NORMAL")
+            # Touch the schema so a file that is not a database fails here, not later.
+            await (await conn.execute("SELECT count(*) FROM sqlite_master")).fetchone()
+        except sqlite3.DatabaseError as exc:
+            await conn.close()
+            raise DatabaseUnavailableError(
+                f"The file {path} is not a usable SQLite database ({exc}): "
+                "restore it from a backup or point DATABASE_PATH at a new file."
+            ) from None
+        return cls(conn, path)
+
+    async def close(self) -> None:
+        """Checkpoint the WAL and close the connection; safe to call twice."""
+        if self._closed:
+            return
+        self._closed = True
+        try:
+            await self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+        except sqlite3.Error:
+            log.warning("WAL checkpoint at close failed", exc_info=True)
+        await self.conn.close()
+
+    @property
+    def closed(self) -> bool:
+        """Whether close() has run."""
+        return self._closed
+
+    # -- reads ---------------------------------------------------------------
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+        """Run a query and return every row."""
+        cur = await self._retrying(sql, params)
+        rows = await cur.fetchall()
+        await cur.close()
+        return list(rows)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
+        """Run a query and return the first row, or None."""
+        cur = await self._retrying(sql, params)
+        row = await cur.fetchone()
+        await cur.close()
+        return row
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        """Run a query and return the first column of the first row, or None."""
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+    async def _retrying(self, sql: str, params: Params) -> aiosqlite.Cursor:
+        for attempt in range(BUSY_RETRIES + 1):
+            try:
+                return await self.conn.execute(sql, params)
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc) or attempt == BUSY_RETRIES:
+                    if _is_busy(exc):
+                        raise DatabaseBusyError() from exc
+                    raise
+                await asyncio.sleep(0.05 * (2**attempt) + random.random() * 0.05)
+        raise AssertionError("unreachable")
+
+    # -- writes --------------------------------------------------------------
+
+    @asynccontextmanager
+    async def transaction(self) -> AsyncIterator[Transaction]:
+        """One write transaction (BEGIN IMMEDIATE ... COMMIT), retried on a busy database."""
+        async with self._write_lock:
+            for attempt in range(BUSY_RETRIES + 1):
+                try:
+                    await self.conn.execute("BEGIN IMMEDIATE")
+                    break
+                except sqlite3.OperationalError as exc:
+                    if not _is_busy(exc):
+                        raise
+                    if attempt == BUSY_RETRIES:
+                        raise DatabaseBusyError() from exc
+                    await asyncio.sleep(0.05 * (2**attempt) + random.random() * 0.05)
+            tx = Transaction(self.conn)
+            try:
+                yield tx
+            except BaseException:
+                await self.conn.execute("ROLLBACK")
+                raise
+            else:
+                try:
+                    await self.conn.execute("COMMIT")
+                except sqlite3.Error as exc:
+                    await self.conn.execute("ROLLBACK")
+                    if _is_busy(exc):
+                        raise DatabaseBusyError() from exc
+                    raise
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run one write statement in its own transaction; return the rowcount."""
+        async with self.transaction() as tx:
+            return await tx.execute(sql, params)
+
+    # -- schema --------------------------------------------------------------
+
+    async def migrate(self, directory: Path = MIGRATIONS_DIR) -> list[int]:
+        """Apply pending numbered migrations in order, each in one transaction."""
+        await self.conn.execute(
+            "CREATE TABLE IF NOT EXISTS schema_migrations ("
+            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
+            " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))"
+        )
+        applied = {r[0] for r in await self.fetchall("SELECT version FROM schema_migrations")}
+        done: list[int] = []
+        for version, path in discover_migrations(directory):
+            if version in applied:
+                continue
+            script = path.read_text(encoding="utf-8")
+            async with self._write_lock:
+                try:
+                    await self.conn.executescript(
+                        "BEGIN IMMEDIATE;\n"
+                        + script
+                        + f"\n;INSERT INTO schema_migrations(version, name) "
+                        f"VALUES ({version}, '{path.stem}');\nCOMMIT;"
+                    )
+                except sqlite3.Error as exc:
+                    if self.conn.in_transaction:
+                        await self.conn.execute("ROLLBACK")
+                    raise DatabaseUnavailableError(
+                        f"Migration {path.name} failed ({exc}); the database was left as it was."
+                    ) from None
+            log.info("Applied migration %s", path.name)
+            done.append(version)
+        return done
+
+    async def tables(self) -> list[str]:
+        """Names of the application's tables."""
+        rows = await self.fetchall(
+            "SELECT name FROM sqlite_master WHERE type='table' AND name NOT LIKE 'sqlite_%'"
+        )
+        return [r[0] for r in rows]
+
+    async def columns(self, table: str) -> list[str]:
+        """Column names of one table."""
+        if not re.fullmatch(r"[A-Za-z_][A-Za-z0-9_]*", table):
+            raise ValueError(table)
+        rows = await self.fetchall(f"PRAGMA table_info({table})")
+        return [r[1] for r in rows]
+
+
+class Transaction:
+    """Statements inside Database.transaction()."""
+
+    def __init__(self, conn: aiosqlite.Connection) -> None:
+        self.conn = conn
+
+    async def execute(self, sql: str, params: Params = ()) -> int:
+        """Run a statement; return the rowcount."""
+        cur = await self.conn.execute(sql, params)
+        count = cur.rowcount
+        await cur.close()
+        return count
+
+    async def insert(self, sql: str, params: Params = ()) -> int:
+        """Run an INSERT; return the new rowid."""
+        cur = await self.conn.execute(sql, params)
+        rowid = cur.lastrowid
+        await cur.close()
+        return int(rowid or 0)
+
+    async def executemany(self, sql: str, seq: Iterable[Params]) -> None:
+        """Run a statement for each parameter set."""
+        await self.conn.executemany(sql, seq)
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+        """A query inside the transaction."""
+        cur = await self.conn.execute(sql, params)
+        rows = await cur.fetchall()
+        await cur.close()
+        return list(rows)
+
+    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
+        """A single-row query inside the transaction."""
+        cur = await self.conn.execute(sql, params)
+        row = await cur.fetchone()
+        await cur.close()
+        return row
+
+
+def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
+    """Numbered migration files in order; a misnamed or duplicate number is an error."""
+    found: dict[int, Path] = {}
+    for path in sorted(directory.glob("*.sql")):
+        m = _MIGRATION_NAME.match(path.name)
+        if not m:
+            raise DatabaseUnavailableError(f"Migration file {path.name} is not named NNNN_name.sql")
+        version = int(m.group(1))
+        if version in found:
+            raise DatabaseUnavailableError(f"Two migrations share number {version:04d}")
+        found[version] = path
+    return sorted(found.items())

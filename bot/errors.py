@@ -1,0 +1,31 @@
+"""Errors shared by the domain and the Discord glue."""
+
+from __future__ import annotations
+
+
+class HavenError(Exception):
+    """Base class of every error Haven raises on purpose."""
+
+
+class UserFacingError(HavenError):
+    """A problem the user can fix; its message is shown to them, ephemerally, as written."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+class NotFoundError(UserFacingError):
+    """The thing the user named does not exist (in this guild)."""
+
+
+class PermissionDeniedError(UserFacingError):
+    """The caller's role does not allow this action."""
+
+
+class ConfigError(HavenError):
+    """A setting is missing or malformed; the message names it and says how to fix it."""
+
+
+class DatabaseUnavailableError(HavenError):
+    """The database cannot be opened or used; the message says why."""
