@@ -32,7 +32,9 @@ class DatabaseBusyError(UserFacingError):
     """The database stayed locked after retries."""
 
     def __init__(self) -> None:
-        super().__init__("Haven's database is busy right now. Nothing was changed; please try again.")
+        super().__init__(
+            "Haven's database is busy right now. Nothing was changed; please try again."
+        )
 
 
 def _is_busy(exc: BaseException) -> bool:
@@ -190,7 +192,7 @@ class Database:
                     await self.conn.executescript(
                         "BEGIN IMMEDIATE;\n"
                         + script
-                        + f"\n;INSERT INTO schema_migrations(version, name) "
+                        + f"\n;INSERT INTO schema_migrations(version, name) "  # noqa: S608
                         f"VALUES ({version}, '{path.stem}');\nCOMMIT;"
                     )
                 except sqlite3.Error as exc:

@@ -1,0 +1,57 @@
+"""`python -m bot`: start Haven. `--sync` also syncs slash commands at start."""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import sys
+
+import discord
+
+from bot.config import load_settings
+from bot.errors import ConfigError, DatabaseUnavailableError
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Parse arguments, load settings, run until stopped; return the exit code."""
+    parser = argparse.ArgumentParser(prog="python -m bot", description="Run the Haven bot.")
+    parser.add_argument(
+        "--sync",
+        action="store_true",
+        help="sync slash commands at start (to DEV_GUILD_ID if set, else globally)",
+    )
+    args = parser.parse_args(argv)
+    try:
+        settings = load_settings()
+    except ConfigError as exc:
+        print(f"haven: {exc}", file=sys.stderr)
+        return 2
+
+    from bot.app import run
+    from bot.logging_setup import setup_logging
+
+    secrets = [settings.discord_token.get_secret_value()]
+    if settings.haven_secret_key:
+        secrets.append(settings.haven_secret_key.get_secret_value())
+    setup_logging(settings.log_level, secrets)
+    try:
+        asyncio.run(run(settings, sync=args.sync))
+    except (ConfigError, DatabaseUnavailableError) as exc:
+        print(f"haven: {exc}", file=sys.stderr)
+        return 2
+    except discord.LoginFailure:
+        print("haven: Discord rejected DISCORD_TOKEN: copy the bot token again.", file=sys.stderr)
+        return 2
+    except discord.PrivilegedIntentsRequired:
+        print(
+            "haven: Enable the Server Members intent for the bot in the Developer Portal.",
+            file=sys.stderr,
+        )
+        return 2
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

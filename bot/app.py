@@ -1,0 +1,222 @@
+"""The Discord client: wiring services, cogs, sync, shutdown. Feature logic lives in services."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+
+import discord
+import yarl
+from discord.ext import commands
+
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.db import Database
+from bot.events import GUILD_MEMBER_LEFT
+from bot.keys import load_or_create_key
+from bot.services import Services, build_services
+from bot.tree import HavenTree
+
+log = logging.getLogger(__name__)
+
+# Cogs load in this order; each module exposes `async def setup(bot)`.
+EXTENSIONS: tuple[str, ...] = (
+    "cogs.setup",
+    "cogs.help",
+    "cogs.privacy",
+    "cogs.admin",
+)
+
+
+def apply_endpoints(settings: Settings) -> None:
+    """Point discord.py at a proxy or local server when DISCORD_API_BASE/GATEWAY_URL are set."""
+    if settings.discord_api_base:
+        discord.http.Route.BASE = settings.discord_api_base
+    else:
+        discord.http._set_api_version(10)
+    if settings.discord_gateway_url:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL(settings.discord_gateway_url)
+    else:
+        discord.gateway.DiscordWebSocket.DEFAULT_GATEWAY = yarl.URL("wss://gateway.discord.gg/")
+
+
+def default_intents() -> discord.Intents:
+    """Guilds, members (welcomes and leave clean-up), DMs, voice states; no message content."""
+    intents = discord.Intents.none()
+    intents.guilds = True
+    intents.members = True
+    intents.guild_messages = True
+    intents.dm_messages = True
+    intents.voice_states = True
+    intents.guild_scheduled_events = True
+    return intents
+
+
+class HavenBot(commands.Bot):
+    """Haven's client. Holds the services; cogs are thin glue over them."""
+
+    def __init__(
+        self,
+        services: Services,
+        *,
+        extensions: Sequence[str] = EXTENSIONS,
+        sync_on_start: bool = False,
+        **options: object,
+    ) -> None:
+        super().__init__(
+            command_prefix=commands.when_mentioned,
+            intents=default_intents(),
+            tree_cls=HavenTree,
+            help_command=None,
+            allowed_mentions=discord.AllowedMentions.none(),
+            **options,  # type: ignore[arg-type]
+        )
+        self.services = services
+        self._extensions = tuple(extensions)
+        self._sync_on_start = sync_on_start
+        self._closing = False
+
+    @property
+    def db(self) -> Database:
+        """The shared database."""
+        return self.services.db
+
+    @property
+    def clock(self) -> Clock:
+        """The injected clock."""
+        return self.services.clock
+
+    async def setup_hook(self) -> None:
+        """Load settings caches and cogs; sync only when asked."""
+        await self.services.guilds.preload()
+        for name in self._extensions:
+            await self.load_extension(name)
+        if self._sync_on_start:
+            await self.sync_commands()
+
+    async def sync_commands(self) -> int:
+        """Sync slash commands to DEV_GUILD_ID when set, else globally; return how many."""
+        dev_guild = self.services.settings.dev_guild_id
+        if dev_guild:
+            guild = discord.Object(id=dev_guild)
+            self.tree.copy_global_to(guild=guild)
+            synced = await self.tree.sync(guild=guild)
+            log.info("Synced %d commands to the development guild", len(synced))
+        else:
+            synced = await self.tree.sync()
+            log.info("Synced %d commands globally", len(synced))
+        return len(synced)
+
+    async def on_ready(self) -> None:
+        """Log a line at readiness (no user data)."""
+        log.info(
+            "Connected as bot user %s in %d guilds",
+            self.user.id if self.user else "?",
+            len(self.guilds),
+        )
+
+    async def on_guild_join(self, guild: discord.Guild) -> None:
+        """Back in a guild: cancel a pending purge of its data."""
+        await self.services.guilds.mark_returned(guild.id)
+
+    async def on_guild_remove(self, guild: discord.Guild) -> None:
+        """Removed from a guild: its data is purged after the grace period, not at once."""
+        await self.services.guilds.mark_departed(guild.id)
+
+    async def on_raw_member_remove(self, payload: discord.RawMemberRemoveEvent) -> None:
+        """A member left: forget what is keyed to them in this guild."""
+        await self.services.privacy.forget_user(payload.user.id, payload.guild_id)
+        await self.services.events.emit(
+            GUILD_MEMBER_LEFT, guild_id=payload.guild_id, user_id=payload.user.id
+        )
+
+    async def post_modlog(self, guild_id: int, embed: discord.Embed) -> bool:
+        """Write an entry to the guild's mod-log channel; False when none is usable."""
+        settings = await self.services.guilds.get(guild_id)
+        if settings.modlog_channel_id is None:
+            return False
+        channel = self.get_channel(settings.modlog_channel_id)
+        if not isinstance(channel, discord.abc.Messageable):
+            log.warning("mod-log channel of a guild is missing")
+            return False
+        try:
+            await channel.send(embed=embed)
+        except discord.HTTPException as exc:
+            log.warning("could not write to the mod-log channel: HTTP %s", exc.status)
+            return False
+        return True
+
+    async def close(self) -> None:
+        """Stop timers, close Discord, then the database."""
+        if self._closing:
+            return
+        self._closing = True
+        for cog in list(self.cogs.values()):
+            stop = getattr(cog, "shutdown", None)
+            if stop is not None:
+                try:
+                    await stop()
+                except Exception:
+                    log.exception("cog shutdown failed")
+        await super().close()
+        await self.services.db.close()
+
+
+async def create_bot(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    extensions: Sequence[str] = EXTENSIONS,
+    sync_on_start: bool = False,
+    **options: object,
+) -> HavenBot:
+    """Open and migrate the database, load the key, build services and the client."""
+    apply_endpoints(settings)
+    db = await Database.open(settings.database_path)
+    try:
+        await db.migrate()
+        secret = settings.haven_secret_key.get_secret_value() if settings.haven_secret_key else None
+        key = load_or_create_key(settings.database_path, secret)
+    except BaseException:
+        await db.close()
+        raise
+    services = build_services(settings, db, clock or SystemClock(), key)
+    return HavenBot(services, extensions=extensions, sync_on_start=sync_on_start, **options)
+
+
+async def run(settings: Settings, *, sync: bool = False) -> None:
+    """Run the bot until it is closed by a signal."""
+    bot = await create_bot(settings, sync_on_start=sync)
+    loop = asyncio.get_running_loop()
+    stopping = asyncio.Event()
+
+    def _stop() -> None:
+        stopping.set()
+
+    import signal
+
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        try:
+            loop.add_signal_handler(sig, _stop)
+        except NotImplementedError:  # pragma: no cover - Windows
+            pass
+
+    async def _runner() -> None:
+        async with bot:
+            await bot.start(settings.discord_token.get_secret_value())
+
+    task = asyncio.create_task(_runner())
+    waiter = asyncio.create_task(stopping.wait())
+    done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if waiter in done:
+        log.info("Shutting down")
+        await bot.close()
+        try:
+            await asyncio.wait_for(task, timeout=8)
+        except (TimeoutError, asyncio.CancelledError):
+            pass
+    else:
+        waiter.cancel()
+        await bot.close()
+        task.result()

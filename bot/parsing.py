@@ -1,0 +1,171 @@
+"""Parsers for what users type. Each raises UserFacingError saying what to type instead."""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from datetime import date, datetime
+from functools import lru_cache
+from zoneinfo import ZoneInfo, available_timezones
+
+from bot.errors import UserFacingError
+
+MAX_OFFSETS = 5
+MAX_OFFSET_MINUTES = 14 * 24 * 60
+
+_OFFSET_PART = re.compile(r"^(\d{1,5})\s*(d|h|m|min|mins|minutes?|hours?|days?)$")
+_UNIT_MINUTES = {"d": 1440, "h": 60, "m": 1}
+
+# Characters that hide or reorder text: zero-width and bidirectional controls.
+_INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"} | {
+    chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
+}
+_MENTION = re.compile(r"<@[!&]?\d+>|<#\d+>|@(everyone|here)\b", re.IGNORECASE)
+
+REGIONS: dict[str, str] = {
+    "US": "United States",
+    "CA": "Canada",
+    "GB": "United Kingdom",
+    "IE": "Ireland",
+    "AU": "Australia",
+    "INTL": "Elsewhere / international",
+}
+_REGION_ALIASES = {"UK": "GB", "USA": "US", "INTERNATIONAL": "INTL", "OTHER": "INTL"}
+
+
+@lru_cache(maxsize=1)
+def all_timezones() -> tuple[str, ...]:
+    """Every IANA zone name known here, sorted, without legacy aliases like 'localtime'."""
+    names = {n for n in available_timezones() if "/" in n or n == "UTC"}
+    names -= {"localtime", "posixrules", "Factory"}
+    return tuple(sorted(names))
+
+
+@lru_cache(maxsize=1)
+def _zones_lower() -> dict[str, str]:
+    return {n.lower(): n for n in all_timezones()}
+
+
+def parse_timezone(text: str) -> str:
+    """An IANA zone name, case-insensitively; e.g. 'America/New_York'."""
+    cleaned = text.strip().replace(" ", "_")
+    name = _zones_lower().get(cleaned.lower())
+    if name is None:
+        shown = _shorten(text, 40)
+        raise UserFacingError(
+            f"`{shown}` is not a time zone I know. Use an IANA name such as "
+            "`America/New_York`, `Europe/London` or `Australia/Sydney` (start typing to see choices)."
+        )
+    ZoneInfo(name)  # loadable
+    return name
+
+
+def parse_offsets(text: str) -> list[int]:
+    """Reminder offsets like '24h,15m' as minutes, largest first, without duplicates."""
+    parts = [p.strip().lower() for p in text.split(",")]
+    if not text.strip() or any(not p for p in parts):
+        raise UserFacingError(
+            "Reminder offsets are a comma-separated list such as `24h,15m` "
+            "(units: `d` days, `h` hours, `m` minutes)."
+        )
+    minutes: set[int] = set()
+    for part in parts:
+        m = _OFFSET_PART.match(part)
+        if not m:
+            raise UserFacingError(
+                f"`{_shorten(part, 20)}` is not a reminder offset. Write a positive amount and a "
+                "unit, like `24h`, `90m` or `2d`, separated by commas."
+            )
+        unit = m.group(2)[0]
+        value = int(m.group(1)) * _UNIT_MINUTES[unit]
+        if value < 1 or value > MAX_OFFSET_MINUTES:
+            raise UserFacingError(
+                f"`{part}` is out of range: offsets go from 1 minute to 14 days before a meeting."
+            )
+        minutes.add(value)
+    if len(minutes) > MAX_OFFSETS:
+        raise UserFacingError(f"At most {MAX_OFFSETS} reminder offsets, please.")
+    return sorted(minutes, reverse=True)
+
+
+def format_offsets(minutes: list[int]) -> str:
+    """Minutes back to the compact form, e.g. [1440, 15] -> '24h,15m'."""
+    return ",".join(format_offset(m) for m in minutes)
+
+
+def format_offset(minutes: int) -> str:
+    """One offset in its most natural unit."""
+    if minutes % 1440 == 0 and minutes >= 2880:
+        return f"{minutes // 1440}d"
+    if minutes % 60 == 0:
+        return f"{minutes // 60}h"
+    return f"{minutes}m"
+
+
+def parse_region(text: str) -> str:
+    """A supported region code (US, CA, GB, IE, AU or INTL)."""
+    code = text.strip().upper()
+    code = _REGION_ALIASES.get(code, code)
+    if code not in REGIONS:
+        raise UserFacingError(
+            f"`{_shorten(text, 20)}` is not a region I have crisis lines for. "
+            f"Use one of: {', '.join(REGIONS)}."
+        )
+    return code
+
+
+def parse_local_datetime(text: str) -> datetime:
+    """A naive local 'YYYY-MM-DD HH:MM' wall time (the zone is applied by the caller)."""
+    cleaned = " ".join(text.strip().replace("T", " ").split())
+    try:
+        value = datetime.strptime(cleaned, "%Y-%m-%d %H:%M")  # noqa: DTZ007 - local wall time
+    except ValueError:
+        raise UserFacingError(
+            f"`{_shorten(text, 30)}` is not a start time. Write it as `YYYY-MM-DD HH:MM` in the "
+            "meeting's own time zone, e.g. `2027-01-05 19:00`."
+        ) from None
+    return value
+
+
+def parse_date(text: str, what: str = "date") -> date:
+    """A 'YYYY-MM-DD' date."""
+    try:
+        return date.fromisoformat(text.strip())
+    except ValueError:
+        raise UserFacingError(
+            f"`{_shorten(text, 30)}` is not a {what}. Write it as `YYYY-MM-DD`, e.g. `2027-01-05`."
+        ) from None
+
+
+def clean_text(
+    text: str, *, field: str, max_len: int, min_len: int = 1, multiline: bool = False
+) -> str:
+    """User text with invisible and control characters refused and length checked."""
+    value = unicodedata.normalize("NFC", text).strip()
+    bad = [
+        ch
+        for ch in value
+        if ch in _INVISIBLE
+        or (unicodedata.category(ch) == "Cc" and not (multiline and ch in "\n\t"))
+    ]
+    if bad:
+        raise UserFacingError(
+            f"The {field} contains invisible or control characters; please retype it as plain text."
+        )
+    if len(value) < min_len:
+        raise UserFacingError(f"The {field} cannot be empty.")
+    if len(value) > max_len:
+        raise UserFacingError(
+            f"The {field} is {len(value)} characters long; the limit is {max_len}."
+        )
+    return value
+
+
+def contains_mention(text: str) -> bool:
+    """Whether text holds a user, role or channel mention, @everyone or @here."""
+    return _MENTION.search(text) is not None
+
+
+def _shorten(text: str, limit: int) -> str:
+    text = "".join(ch for ch in text if ch.isprintable()).replace("`", "'")
+    return text if len(text) <= limit else text[: limit - 1] + "…"

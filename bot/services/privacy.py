@@ -1,0 +1,97 @@
+"""The data-deletion contract: everything keyed to a user or a guild can be forgotten.
+
+Every table column that holds a Discord user id is named ``*user_id``. A feature that adds such
+a column registers it here (``UserData``); a test checks the schema against the registry so no
+store can escape forget-me. Guild purges delete every row of every table with a ``guild_id``.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+
+from bot.db import Database
+
+log = logging.getLogger(__name__)
+
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
+
+ForgetHook = Callable[[int, int | None], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class UserData:
+    """A table column keyed to a user, and whether rows are scoped by guild."""
+
+    table: str
+    user_column: str
+    guild_column: str | None = "guild_id"
+    purpose: str = ""
+
+    def __post_init__(self) -> None:
+        for name in (self.table, self.user_column, self.guild_column or "x"):
+            if not _IDENT.match(name):
+                raise ValueError(f"bad identifier {name!r}")
+
+
+class PrivacyService:
+    """Runs forget-me for a user (everywhere, or in one guild) and guild purges."""
+
+    def __init__(self, db: Database) -> None:
+        self.db = db
+        self._stores: list[UserData] = []
+        self._hooks: list[ForgetHook] = []
+
+    def register(self, *stores: UserData) -> None:
+        """Declare user-keyed columns; called by each service at construction."""
+        for store in stores:
+            if store not in self._stores:
+                self._stores.append(store)
+
+    def register_hook(self, hook: ForgetHook) -> None:
+        """Extra clean-up that plain deletes cannot express (e.g. in-memory maps)."""
+        self._hooks.append(hook)
+
+    @property
+    def stores(self) -> tuple[UserData, ...]:
+        """Registered user-keyed columns."""
+        return tuple(self._stores)
+
+    def describe(self) -> list[str]:
+        """What is stored against a user, one line per store, for /privacy info."""
+        return [s.purpose for s in self._stores if s.purpose]
+
+    async def forget_user(self, user_id: int, guild_id: int | None = None) -> int:
+        """Delete everything keyed to the user (in one guild, or everywhere); return rows deleted."""
+        total = 0
+        for hook in self._hooks:
+            await hook(user_id, guild_id)
+        async with self.db.transaction() as tx:
+            for store in self._stores:
+                sql = f"DELETE FROM {store.table} WHERE {store.user_column} = ?"  # noqa: S608
+                params: list[int] = [user_id]
+                if guild_id is not None and store.guild_column is not None:
+                    sql += f" AND {store.guild_column} = ?"
+                    params.append(guild_id)
+                total += await tx.execute(sql, params)
+        log.info("forget-me removed %d rows", total)
+        return total
+
+    async def purge_guild(self, guild_id: int) -> int:
+        """Delete every row of every table that carries this guild's id."""
+        total = 0
+        tables = await self.db.tables()
+        async with self.db.transaction() as tx:
+            for table in tables:
+                if table == "schema_migrations":
+                    continue
+                cols = await self.db.columns(table)
+                if "guild_id" in cols:
+                    total += await tx.execute(
+                        f"DELETE FROM {table} WHERE guild_id = ?",  # noqa: S608
+                        (guild_id,),
+                    )
+        log.info("purged guild data: %d rows", total)
+        return total

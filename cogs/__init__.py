@@ -1,0 +1,1 @@
+"""Thin Discord glue: each cog parses, checks, calls a service and renders."""

@@ -1,0 +1,98 @@
+"""/privacy: what Haven stores, and forget-me."""
+
+from __future__ import annotations
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import HavenBot
+from bot.tree import HavenView, reply_ephemeral
+from cogs._common import COLOR, fit_embed
+
+PRIVACY_TEXT = (
+    "**What Haven never stores**\n"
+    "• Who attended a meeting. Check-ins are counted with a one-time key held only in memory; "
+    "when the meeting closes only the number remains.\n"
+    "• The text of your messages. Haven does not read message content and never logs what you "
+    "type.\n\n"
+    "**What Haven stores about you, and why**\n"
+    "{stores}\n\n"
+    "**What Discord itself shows**\n"
+    "People in a voice or text room can see who else is there; that is Discord, not Haven.\n\n"
+    "Use `/privacy forget-me` to delete everything Haven keeps keyed to you, in every server. "
+    "When you leave a server, the same happens for that server."
+)
+
+_DEFAULT_STORES = [
+    "Server settings name roles and channels, never members.",
+]
+
+
+class ForgetView(HavenView):
+    """Confirm or cancel forget-me; only the person who asked can press."""
+
+    def __init__(self, bot: HavenBot, user_id: int) -> None:
+        super().__init__(timeout=180)
+        self.bot = bot
+        self.user_id = user_id
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Only the requester may confirm."""
+        return interaction.user.id == self.user_id
+
+    @discord.ui.button(label="Forget me", style=discord.ButtonStyle.danger)
+    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        """Delete everything keyed to the requester."""
+        count = await self.bot.services.privacy.forget_user(self.user_id)
+        self.stop()
+        await interaction.response.edit_message(
+            content=(
+                f"Done. I deleted {count} record{'s' if count != 1 else ''} keyed to you "
+                "(subscriptions, facilitator roles on meetings, and anything else tied to your "
+                "account). Attendance was never stored against you."
+            ),
+            view=None,
+        )
+
+    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
+    async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
+        """Keep everything."""
+        self.stop()
+        await interaction.response.edit_message(content="Nothing was deleted.", view=None)
+
+
+class PrivacyCog(commands.GroupCog, name="privacy", description="What Haven stores about you"):
+    """The /privacy commands."""
+
+    def __init__(self, bot: HavenBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @app_commands.command(
+        name="info", description="What Haven stores about you, and what it never stores"
+    )
+    async def info(self, interaction: discord.Interaction) -> None:
+        """Explain storage plainly."""
+        stores = _DEFAULT_STORES + self.bot.services.privacy.describe()
+        text = PRIVACY_TEXT.format(stores="\n".join(f"• {s}" for s in stores))
+        embed = discord.Embed(title="Your privacy on Haven", description=text, colour=COLOR)
+        await reply_ephemeral(interaction, embed=fit_embed(embed))
+
+    @app_commands.command(
+        name="forget-me", description="Delete everything Haven keeps keyed to you"
+    )
+    async def forget_me(self, interaction: discord.Interaction) -> None:
+        """Ask for confirmation, then delete."""
+        await interaction.response.send_message(
+            "This deletes everything Haven keeps keyed to you in every server: reminder "
+            "subscriptions, facilitator assignments, room removals and open conversations with "
+            "moderators. It cannot be undone.",
+            view=ForgetView(self.bot, interaction.user.id),
+            ephemeral=True,
+        )
+
+
+async def setup(bot: HavenBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(PrivacyCog(bot))

@@ -1,0 +1,250 @@
+"""/setup: roles, channels, defaults and the settings overview (moderators only)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import HavenBot
+from bot.parsing import REGIONS, format_offsets, parse_offsets, parse_region, parse_timezone
+from bot.permissions import Level
+from bot.services.guilds import Change, GuildSettings
+from bot.tree import reply_ephemeral
+from cogs._common import COLOR, fit_embed, modlog_embed, requires, timezone_autocomplete
+
+_LABELS: dict[str, str] = {
+    "moderator_role_id": "Moderator role",
+    "facilitator_role_id": "Facilitator role",
+    "member_role_id": "Member role (closed NA-style meetings)",
+    "family_role_id": "Family role (closed family meetings)",
+    "announce_channel_id": "Announcement channel",
+    "modlog_channel_id": "Mod-log channel",
+    "review_channel_id": "Resource review channel",
+    "moderators_channel_id": "Anonymous moderator line channel",
+    "welcome_channel_id": "Welcome channel",
+    "timezone": "Default time zone",
+    "region": "Region (crisis lines)",
+    "reminder_offsets": "Default reminder offsets",
+    "room_open_minutes": "Rooms open before start (minutes)",
+    "room_close_minutes": "Rooms close after end (minutes)",
+    "room_clear_chat": "Clear room chat after close",
+    "native_events": "Mirror meetings as Discord events",
+    "cancel_notices": "Post a notice for cancelled occurrences",
+    "welcome_mode": "Welcome newcomers",
+    "welcome_mention": "Name newcomers in the welcome channel",
+    "role_approval": "Role requests need moderator approval",
+    "panel_channel_id": "Role panel channel",
+}
+
+NATIVE_EVENTS_WARNING = (
+    'Discord shows everyone who marks a native event as "interested". Haven itself never '
+    "records who attends, but that list is visible to the server."
+)
+
+
+def render_value(field: str, value: Any) -> str:
+    """A setting's value as shown in Discord."""
+    if value is None:
+        return "not set"
+    if field.endswith("_role_id"):
+        return f"<@&{value}>"
+    if field.endswith("_channel_id"):
+        return f"<#{value}>"
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    if field == "reminder_offsets":
+        return format_offsets([int(p) for p in str(value).split(",") if p]) or "none"
+    if field == "region":
+        return f"{value} ({REGIONS.get(str(value), '?')})"
+    return str(value)
+
+
+def settings_embed(settings: GuildSettings) -> discord.Embed:
+    """Every setting of the guild, grouped."""
+    embed = discord.Embed(title="Haven settings", colour=COLOR)
+    groups = {
+        "Roles": [f for f in _LABELS if f.endswith("_role_id")],
+        "Channels": [f for f in _LABELS if f.endswith("_channel_id")],
+        "Meetings and reminders": [
+            "timezone",
+            "region",
+            "reminder_offsets",
+            "native_events",
+            "cancel_notices",
+        ],
+        "Rooms": ["room_open_minutes", "room_close_minutes", "room_clear_chat"],
+        "Onboarding": ["welcome_mode", "welcome_mention", "role_approval"],
+    }
+    for name, fields in groups.items():
+        lines = [f"**{_LABELS[f]}**: {render_value(f, getattr(settings, f))}" for f in fields]
+        embed.add_field(name=name, value="\n".join(lines), inline=False)
+    return fit_embed(embed)
+
+
+def changes_text(changes: list[Change]) -> str:
+    """Changes as lines 'label: old → new'."""
+    return "\n".join(
+        f"{_LABELS.get(c.field, c.field)}: {render_value(c.field, c.old)} → "
+        f"{render_value(c.field, c.new)}"
+        for c in changes
+    )
+
+
+class SetupCog(commands.GroupCog, name="setup", description="Configure Haven for this server"):
+    """Moderator configuration commands."""
+
+    def __init__(self, bot: HavenBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    async def apply(self, interaction: discord.Interaction, **changes: Any) -> None:
+        """Store changes, report them to the caller and the mod log."""
+        assert interaction.guild_id is not None
+        if not changes:
+            await reply_ephemeral(interaction, "Nothing to change: give at least one option.")
+            return
+        diff = await self.bot.services.guilds.update(interaction.guild_id, **changes)
+        if not diff:
+            await reply_ephemeral(interaction, "Those settings were already in place.")
+            return
+        text = changes_text(diff)
+        notes = ""
+        if any(c.field == "native_events" and c.new for c in diff):
+            notes = f"\n\n⚠️ {NATIVE_EVENTS_WARNING}"
+        await reply_ephemeral(interaction, f"Saved.\n{text}{notes}")
+        await self.bot.post_modlog(
+            interaction.guild_id,
+            modlog_embed("Settings changed", interaction.user, self.bot.clock.now(), changes=text),
+        )
+
+    @app_commands.command(
+        name="roles", description="Set the moderator, facilitator, member and family roles"
+    )
+    @app_commands.describe(
+        moderator="Role whose holders moderate Haven",
+        facilitator="Role whose holders schedule and run meetings",
+        member="Role for closed NA-style meetings (people in their own recovery)",
+        family="Role for closed family meetings (people who love someone who uses)",
+    )
+    @app_commands.guild_only()
+    @requires(Level.MODERATOR)
+    async def roles(
+        self,
+        interaction: discord.Interaction,
+        moderator: discord.Role | None = None,
+        facilitator: discord.Role | None = None,
+        member: discord.Role | None = None,
+        family: discord.Role | None = None,
+    ) -> None:
+        """Set roles."""
+        picked = {
+            "moderator_role_id": moderator,
+            "facilitator_role_id": facilitator,
+            "member_role_id": member,
+            "family_role_id": family,
+        }
+        for field, role in picked.items():
+            if role is not None and role.is_default():
+                await reply_ephemeral(
+                    interaction,
+                    f"@everyone cannot be the {_LABELS[field].split(' (')[0].lower()}: "
+                    "pick or create a dedicated role.",
+                )
+                return
+        await self.apply(interaction, **{f: r.id for f, r in picked.items() if r is not None})
+
+    @app_commands.command(
+        name="channels", description="Set the announcement, mod-log and other channels"
+    )
+    @app_commands.describe(
+        announcements="Where meeting reminders and schedule changes are posted",
+        modlog="Where every moderator-relevant change is logged",
+        review="Where suggested resource cards wait for review (default: the mod log)",
+        moderators="Private channel for the anonymous line to moderators",
+        welcome="Where newcomers are welcomed (when the welcome is on)",
+    )
+    @app_commands.guild_only()
+    @requires(Level.MODERATOR)
+    async def channels(
+        self,
+        interaction: discord.Interaction,
+        announcements: discord.TextChannel | None = None,
+        modlog: discord.TextChannel | None = None,
+        review: discord.TextChannel | None = None,
+        moderators: discord.TextChannel | None = None,
+        welcome: discord.TextChannel | None = None,
+    ) -> None:
+        """Set channels."""
+        picked = {
+            "announce_channel_id": announcements,
+            "modlog_channel_id": modlog,
+            "review_channel_id": review,
+            "moderators_channel_id": moderators,
+            "welcome_channel_id": welcome,
+        }
+        await self.apply(interaction, **{f: c.id for f, c in picked.items() if c is not None})
+
+    @app_commands.command(
+        name="defaults", description="Set the default time zone, region, reminders and room timing"
+    )
+    @app_commands.describe(
+        timezone="Default IANA time zone for new meetings, e.g. America/New_York",
+        region="Region whose crisis lines /crisis shows: US, CA, GB, IE, AU or INTL",
+        reminder_offsets="Default reminders before each meeting, e.g. 24h,15m",
+        room_open_minutes="Minutes before a meeting its room opens (0-120)",
+        room_close_minutes="Minutes after a meeting its room closes (0-240)",
+        clear_chat="Clear a room's chat after each meeting closes",
+        native_events="Mirror each meeting's next occurrence as a Discord event",
+        cancel_notices="Post a notice when a single occurrence is cancelled",
+    )
+    @app_commands.autocomplete(timezone=timezone_autocomplete)
+    @app_commands.guild_only()
+    @requires(Level.MODERATOR)
+    async def defaults(
+        self,
+        interaction: discord.Interaction,
+        timezone: str | None = None,
+        region: str | None = None,
+        reminder_offsets: str | None = None,
+        room_open_minutes: app_commands.Range[int, 0, 120] | None = None,
+        room_close_minutes: app_commands.Range[int, 0, 240] | None = None,
+        clear_chat: bool | None = None,
+        native_events: bool | None = None,
+        cancel_notices: bool | None = None,
+    ) -> None:
+        """Set defaults; every value is validated before anything is stored."""
+        changes: dict[str, Any] = {}
+        if timezone is not None:
+            changes["timezone"] = parse_timezone(timezone)
+        if region is not None:
+            changes["region"] = parse_region(region)
+        if reminder_offsets is not None:
+            changes["reminder_offsets"] = ",".join(str(m) for m in parse_offsets(reminder_offsets))
+        if room_open_minutes is not None:
+            changes["room_open_minutes"] = room_open_minutes
+        if room_close_minutes is not None:
+            changes["room_close_minutes"] = room_close_minutes
+        if clear_chat is not None:
+            changes["room_clear_chat"] = clear_chat
+        if native_events is not None:
+            changes["native_events"] = native_events
+        if cancel_notices is not None:
+            changes["cancel_notices"] = cancel_notices
+        await self.apply(interaction, **changes)
+
+    @app_commands.command(name="show", description="Show every Haven setting of this server")
+    @app_commands.guild_only()
+    @requires(Level.MODERATOR)
+    async def show(self, interaction: discord.Interaction) -> None:
+        """Show settings."""
+        assert interaction.guild_id is not None
+        settings = await self.bot.services.guilds.get(interaction.guild_id)
+        await reply_ephemeral(interaction, embed=settings_embed(settings))
+
+
+async def setup(bot: HavenBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(SetupCog(bot))
