@@ -76,6 +76,7 @@ class HavenBot(commands.Bot):
         self._extensions = tuple(extensions)
         self._sync_on_start = sync_on_start
         self._closing = False
+        self.jobs_started = asyncio.Event()
 
     @property
     def db(self) -> Database:
@@ -94,6 +95,13 @@ class HavenBot(commands.Bot):
             await self.load_extension(name)
         if self._sync_on_start:
             await self.sync_commands()
+        self._jobs_task = asyncio.create_task(self._start_jobs(), name="haven-start-jobs")
+
+    async def _start_jobs(self) -> None:
+        """Start the durable timer once the gateway is ready (handlers need the cache)."""
+        await self.wait_until_ready()
+        await self.services.jobs.start()
+        self.jobs_started.set()
 
     async def sync_commands(self) -> int:
         """Sync slash commands to DEV_GUILD_ID when set, else globally; return how many."""
@@ -152,6 +160,7 @@ class HavenBot(commands.Bot):
         if self._closing:
             return
         self._closing = True
+        await self.services.jobs.stop()
         for cog in list(self.cogs.values()):
             stop = getattr(cog, "shutdown", None)
             if stop is not None:

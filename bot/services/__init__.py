@@ -8,7 +8,9 @@ from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
 from bot.events import EventBus
+from bot.scheduler import JobEngine
 from bot.services.guilds import GuildSettingsService
+from bot.services.meetings import MeetingStore
 from bot.services.privacy import PrivacyService
 
 
@@ -23,11 +25,14 @@ class Services:
     events: EventBus
     guilds: GuildSettingsService
     privacy: PrivacyService
+    jobs: JobEngine
+    meetings: MeetingStore
 
 
 def build_services(settings: Settings, db: Database, clock: Clock, key: bytes) -> Services:
     """Construct every service over one database connection."""
     events = EventBus()
+    privacy = PrivacyService(db)
     return Services(
         settings=settings,
         db=db,
@@ -35,5 +40,7 @@ def build_services(settings: Settings, db: Database, clock: Clock, key: bytes) -
         key=key,
         events=events,
         guilds=GuildSettingsService(db, clock),
-        privacy=PrivacyService(db),
+        privacy=privacy,
+        jobs=JobEngine(db, clock),
+        meetings=MeetingStore(db, clock, privacy),
     )

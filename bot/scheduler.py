@@ -1,0 +1,341 @@
+"""The durable job engine: the database holds every timed action; one timer wakes for the earliest.
+
+Design (measured in design/scheduling.md): each pending action is a row in ``jobs`` with its fire
+time as a UTC instant. One APScheduler date job is armed at the earliest pending fire time and
+re-armed whenever an earlier row is written. When it fires, every due row is claimed in one
+statement and one commit and handed to the handler registered for its kind. A row a crash left
+claimed is reclaimed at start and marked ``recovered`` so handlers resend idempotently (Discord
+message nonces). Handlers finish each job with ``complete``, ``retry`` or ``fail``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+
+from bot.clock import Clock, from_unix, to_unix
+from bot.db import Database, Transaction
+
+log = logging.getLogger(__name__)
+
+Handler = Callable[[list["Job"]], Awaitable[None]]
+Reconciler = Callable[[], Awaitable[None]]
+
+MAX_HANDLER_ATTEMPTS = 5
+RECONCILE_EVERY = timedelta(minutes=5)
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A timed action to store."""
+
+    kind: str
+    guild_id: int
+    fire_at: datetime
+    meeting_id: int = 0
+    occurrence: str = ""
+    slot: str = ""
+    payload: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A claimed timed action handed to its handler."""
+
+    id: int
+    kind: str
+    guild_id: int
+    meeting_id: int
+    occurrence: str
+    slot: str
+    fire_at: datetime
+    payload: dict[str, Any]
+    attempts: int
+    recovered: bool
+
+    @property
+    def key(self) -> str:
+        """A stable identity of this action (for nonces and ledgers)."""
+        return f"{self.kind}:{self.meeting_id}:{self.occurrence}:{self.slot}"
+
+
+_COLUMNS = "id, kind, guild_id, meeting_id, occurrence, slot, fire_at, payload, attempts, recovered"
+
+_CLAIM_SQL = (
+    "UPDATE jobs SET status = 'claimed', claimed_at = ? "  # noqa: S608 - constant columns
+    f"WHERE status = 'pending' AND fire_at <= ? RETURNING {_COLUMNS}"
+)
+
+
+def _job(row: Any) -> Job:
+    return Job(
+        id=row[0],
+        kind=row[1],
+        guild_id=row[2],
+        meeting_id=row[3],
+        occurrence=row[4],
+        slot=row[5],
+        fire_at=from_unix(row[6]),
+        payload=json.loads(row[7]),
+        attempts=row[8],
+        recovered=bool(row[9]),
+    )
+
+
+class JobEngine:
+    """Stores, arms, claims and dispatches timed actions."""
+
+    def __init__(self, db: Database, clock: Clock) -> None:
+        self.db = db
+        self.clock = clock
+        self._handlers: dict[str, Handler] = {}
+        self._reconcilers: list[Reconciler] = []
+        self._scheduler: AsyncIOScheduler | None = None
+        self._armed_at: datetime | None = None
+        self._inflight: set[asyncio.Task[None]] = set()
+        self._run_lock = asyncio.Lock()
+        self._started = False
+
+    # -- registration --------------------------------------------------------
+
+    def register(self, kind: str, handler: Handler) -> None:
+        """Route claimed jobs of `kind` to handler(jobs)."""
+        self._handlers[kind] = handler
+
+    def add_reconciler(self, reconciler: Reconciler) -> None:
+        """Run reconciler() at start and periodically (re-materialise what is missing)."""
+        self._reconcilers.append(reconciler)
+
+    # -- writing -------------------------------------------------------------
+
+    async def add(self, tx: Transaction, jobs: Iterable[NewJob]) -> datetime | None:
+        """Insert jobs inside the caller's transaction (existing keys are kept as they are).
+
+        Returns the earliest fire time written; pass it to ``wake_for`` after the commit.
+        """
+        earliest: datetime | None = None
+        rows = []
+        for job in jobs:
+            rows.append(
+                (
+                    job.kind,
+                    job.guild_id,
+                    job.meeting_id,
+                    job.occurrence,
+                    job.slot,
+                    to_unix(job.fire_at),
+                    json.dumps(job.payload, separators=(",", ":")),
+                )
+            )
+            if earliest is None or job.fire_at < earliest:
+                earliest = job.fire_at
+        if rows:
+            await tx.executemany(
+                "INSERT INTO jobs (kind, guild_id, meeting_id, occurrence, slot, fire_at, payload) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?) "
+                "ON CONFLICT (kind, meeting_id, occurrence, slot) DO NOTHING",
+                rows,
+            )
+        return earliest
+
+    async def remove_pending(
+        self,
+        tx: Transaction,
+        *,
+        meeting_id: int,
+        kinds: Iterable[str] | None = None,
+        occurrence: str | None = None,
+    ) -> int:
+        """Delete pending jobs of a meeting (optionally of some kinds or one occurrence)."""
+        sql = "DELETE FROM jobs WHERE status = 'pending' AND meeting_id = ?"
+        params: list[Any] = [meeting_id]
+        if occurrence is not None:
+            sql += " AND occurrence = ?"
+            params.append(occurrence)
+        kind_list = list(kinds) if kinds is not None else None
+        if kind_list is not None:
+            sql += f" AND kind IN ({', '.join('?' for _ in kind_list)})"
+            params.extend(kind_list)
+        return await tx.execute(sql, params)
+
+    async def complete(self, tx: Transaction, job: Job) -> None:
+        """The job is done: remove it (inside the caller's transaction)."""
+        await tx.execute("DELETE FROM jobs WHERE id = ?", (job.id,))
+
+    async def retry(self, job: Job, at: datetime, error: str) -> None:
+        """Put the job back to fire again at `at`."""
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE jobs SET status = 'pending', fire_at = ?, attempts = attempts + 1, "
+                "last_error = ? WHERE id = ?",
+                (to_unix(at), error[:200], job.id),
+            )
+        self.wake_for(at)
+
+    async def fail(self, job: Job, error: str) -> None:
+        """Give up on the job and keep it, marked failed with its reason."""
+        await self.db.execute(
+            "UPDATE jobs SET status = 'failed', last_error = ? WHERE id = ?", (error[:200], job.id)
+        )
+
+    # -- reading -------------------------------------------------------------
+
+    async def pending(self, *, kind: str | None = None, meeting_id: int | None = None) -> list[Job]:
+        """Pending jobs, earliest first (for tests, lists and diagnostics)."""
+        sql = f"SELECT {_COLUMNS} FROM jobs WHERE status = 'pending'"  # noqa: S608
+        params: list[Any] = []
+        if kind is not None:
+            sql += " AND kind = ?"
+            params.append(kind)
+        if meeting_id is not None:
+            sql += " AND meeting_id = ?"
+            params.append(meeting_id)
+        rows = await self.db.fetchall(sql + " ORDER BY fire_at, id", params)
+        return [_job(r) for r in rows]
+
+    async def next_fire_at(self) -> datetime | None:
+        """The earliest pending fire time."""
+        value = await self.db.fetchval("SELECT MIN(fire_at) FROM jobs WHERE status = 'pending'")
+        return None if value is None else from_unix(value)
+
+    # -- running -------------------------------------------------------------
+
+    async def start(self) -> int:
+        """Reclaim what a crash left claimed, reconcile, arm the timer. Returns reclaimed count."""
+        reclaimed = await self.db.execute(
+            "UPDATE jobs SET status = 'pending', recovered = 1 WHERE status = 'claimed'"
+        )
+        if reclaimed:
+            log.warning("Reclaimed %d jobs left claimed by an earlier run", reclaimed)
+        self._scheduler = AsyncIOScheduler(timezone=UTC)
+        self._scheduler.start()
+        self._scheduler.add_job(
+            self._reconcile_tick,
+            "interval",
+            seconds=RECONCILE_EVERY.total_seconds(),
+            id="reconcile",
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+        self._started = True
+        await self.reconcile()
+        await self.rearm()
+        return reclaimed
+
+    async def stop(self, grace_s: float = 8.0) -> None:
+        """Stop the timer and let in-flight handlers finish (or leave their jobs reclaimable)."""
+        self._started = False
+        if self._scheduler is not None:
+            self._scheduler.shutdown(wait=False)
+            self._scheduler = None
+        if self._inflight:
+            done, pending = await asyncio.wait(set(self._inflight), timeout=grace_s)
+            for task in pending:
+                task.cancel()
+
+    async def reconcile(self) -> None:
+        """Run every reconciler (materialise missing jobs)."""
+        for reconciler in self._reconcilers:
+            try:
+                await reconciler()
+            except Exception:
+                log.exception("reconciler failed")
+
+    async def _reconcile_tick(self) -> None:
+        await self.reconcile()
+        await self.rearm()
+
+    def wake_for(self, fire_at: datetime | None) -> None:
+        """After a commit that wrote a job firing at `fire_at`: re-arm if it is earlier."""
+        if fire_at is None or not self._started:
+            return
+        if self._armed_at is None or fire_at < self._armed_at:
+            self._arm(fire_at)
+
+    async def rearm(self) -> None:
+        """Arm the timer at the earliest pending fire time."""
+        if not self._started:
+            return
+        self._armed_at = None
+        nxt = await self.next_fire_at()
+        if nxt is not None:
+            self._arm(nxt)
+
+    def _arm(self, fire_at: datetime) -> None:
+        if self._scheduler is None:
+            return
+        self._armed_at = fire_at
+        # The injected clock may differ from the wall clock: arm by the remaining delay.
+        delay = max(0.0, (fire_at - self.clock.now()).total_seconds())
+        run_date = datetime.now(UTC) + timedelta(seconds=delay)
+        self._scheduler.add_job(
+            self._timer_fired,
+            "date",
+            run_date=run_date,
+            id="dispatch",
+            replace_existing=True,
+            coalesce=True,
+            max_instances=1,
+            misfire_grace_time=None,
+        )
+
+    async def _timer_fired(self) -> None:
+        try:
+            await self.run_due()
+        except Exception:
+            log.exception("dispatch failed")
+            await asyncio.sleep(1)
+            await self.rearm()
+
+    async def run_due(self) -> int:
+        """Claim every due job in one statement and hand each kind's batch to its handler."""
+        async with self._run_lock:
+            now = to_unix(self.clock.now())
+            async with self.db.transaction() as tx:
+                rows = await tx.fetchall(_CLAIM_SQL, (now, now))
+            batches: dict[str, list[Job]] = defaultdict(list)
+            for row in rows:
+                batches[row[1]].append(_job(row))
+            for kind, jobs in batches.items():
+                jobs.sort(key=lambda j: (j.fire_at, j.id))
+                handler = self._handlers.get(kind)
+                if handler is None:
+                    log.error("no handler for %d jobs of kind %s", len(jobs), kind)
+                    for job in jobs:
+                        await self.fail(job, "no handler")
+                    continue
+                task = asyncio.create_task(self._run_handler(handler, jobs), name=f"jobs-{kind}")
+                self._inflight.add(task)
+                task.add_done_callback(self._inflight.discard)
+            await self.rearm()
+            return len(rows)
+
+    async def _run_handler(self, handler: Handler, jobs: list[Job]) -> None:
+        try:
+            await handler(jobs)
+        except asyncio.CancelledError:
+            raise
+        except Exception:
+            log.exception("handler for %s failed; its jobs will be retried", jobs[0].kind)
+            for job in jobs:
+                still = await self.db.fetchval("SELECT status FROM jobs WHERE id = ?", (job.id,))
+                if still != "claimed":
+                    continue
+                if job.attempts + 1 >= MAX_HANDLER_ATTEMPTS:
+                    await self.fail(job, "handler kept failing")
+                else:
+                    await self.retry(job, self.clock.now() + timedelta(minutes=1), "handler error")
+
+    async def drain(self) -> None:
+        """Wait until every handed-off batch has been handled (tests and shutdown)."""
+        while self._inflight:
+            await asyncio.gather(*list(self._inflight), return_exceptions=True)
