@@ -1,0 +1,116 @@
+"""Settings: defaults, validation, and one clear line for each bad setting."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from bot.config import load_settings
+from bot.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture(autouse=True)
+def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
+    for name in (
+        "DISCORD_TOKEN",
+        "DATABASE_PATH",
+        "LOG_LEVEL",
+        "DEV_GUILD_ID",
+        "HAVEN_SECRET_KEY",
+        "HTTP_PORT",
+        "DISCORD_API_BASE",
+        "DISCORD_GATEWAY_URL",
+        "OWNER_IDS",
+    ):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.chdir(tmp_path)  # no stray .env
+
+
+def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "abc.def")
+    s = load_settings()
+    assert s.discord_token.get_secret_value() == "abc.def"
+    assert s.database_path == Path("var/haven.db")
+    assert s.log_level == "INFO"
+    assert s.http_port is None
+    assert s.dev_guild_id is None
+    assert "abc.def" not in repr(s)
+
+
+def test_env_file_is_read(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("DISCORD_TOKEN=from-file\nDEV_GUILD_ID=42\nHTTP_PORT=\n")
+    s = load_settings()
+    assert s.discord_token.get_secret_value() == "from-file"
+    assert s.dev_guild_id == 42
+    assert s.http_port is None
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({}, "Setting DISCORD_TOKEN is not set"),
+        ({"DISCORD_TOKEN": "  "}, "Setting DISCORD_TOKEN is empty"),
+        ({"DISCORD_TOKEN": "x", "LOG_LEVEL": "LOUD"}, "Setting LOG_LEVEL is not a log level"),
+        ({"DISCORD_TOKEN": "x", "DEV_GUILD_ID": "abc"}, "Setting DEV_GUILD_ID"),
+        ({"DISCORD_TOKEN": "x", "HTTP_PORT": "70000"}, "Setting HTTP_PORT"),
+        ({"DISCORD_TOKEN": "x", "HAVEN_SECRET_KEY": "short"}, "shorter than 32"),
+        ({"DISCORD_TOKEN": "x", "DISCORD_API_BASE": "ftp://x"}, "Setting DISCORD_API_BASE"),
+        ({"DISCORD_TOKEN": "x", "OWNER_IDS": "12,bob"}, "Setting OWNER_IDS"),
+    ],
+)
+def test_bad_settings_name_the_setting(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str
+) -> None:
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert expected in message
+    assert "\n" not in message
+    assert "short" not in message.replace("shorter", "")  # the secret value is never echoed
+
+
+def _run_bot(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
+    base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "bot"],
+        cwd=cwd,
+        env=base | env,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_main_without_token_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = _run_bot({}, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert lines == [lines[0]] and lines[0].startswith("haven: Setting DISCORD_TOKEN is not set")
+    assert "Traceback" not in result.stderr
+
+
+def test_main_with_uncreatable_database_folder_exits_2(tmp_path: Path) -> None:
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    result = _run_bot(
+        {"DISCORD_TOKEN": "t", "DATABASE_PATH": str(blocker / "sub" / "h.db")}, tmp_path
+    )
+    assert result.returncode == 2
+    assert result.stderr.strip().startswith("haven: Cannot create the database folder")
+    assert "Traceback" not in result.stderr
+
+
+def test_main_with_corrupt_database_exits_2(tmp_path: Path) -> None:
+    bad = tmp_path / "haven.db"
+    bad.write_bytes(b"this is not sqlite" * 100)
+    result = _run_bot({"DISCORD_TOKEN": "t", "DATABASE_PATH": str(bad)}, tmp_path)
+    assert result.returncode == 2
+    assert "not a usable SQLite database" in result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1

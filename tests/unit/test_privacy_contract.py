@@ -1,0 +1,100 @@
+"""The data-deletion contract: every user-keyed column is covered by forget-me and guild purge."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from pathlib import Path
+
+from bot.clock import FakeClock
+from bot.config import load_settings
+from bot.db import Database
+from bot.services import build_services
+
+
+async def _services(tmp_path: Path):  # type: ignore[no-untyped-def]
+    db = await Database.open(tmp_path / "h.db")
+    await db.migrate()
+    settings = load_settings(discord_token="t", database_path=tmp_path / "h.db")
+    return build_services(settings, db, FakeClock(datetime(2027, 1, 1, tzinfo=UTC)), b"k" * 32)
+
+
+async def test_every_user_column_is_registered_for_forget_me(tmp_path: Path) -> None:
+    services = await _services(tmp_path)
+    try:
+        registered = {(s.table, s.user_column) for s in services.privacy.stores}
+        found = set()
+        for table in await services.db.tables():
+            for column in await services.db.columns(table):
+                if column.endswith("user_id"):
+                    found.add((table, column))
+        missing = found - registered
+        assert not missing, f"user columns not covered by forget-me: {sorted(missing)}"
+        assert registered <= found, "registered stores must exist in the schema"
+    finally:
+        await services.db.close()
+
+
+async def test_every_guild_table_can_be_purged(tmp_path: Path) -> None:
+    services = await _services(tmp_path)
+    try:
+        db = services.db
+        fk_children = set()
+        for table in await db.tables():
+            for fk in await db.fetchall(f"PRAGMA foreign_key_list({table})"):
+                fk_children.add(table)
+                assert str(fk["on_delete"]).upper() == "CASCADE", (
+                    f"{table} references {fk['table']} without ON DELETE CASCADE"
+                )
+        for table in await db.tables():
+            if table == "schema_migrations":
+                continue
+            cols = await db.columns(table)
+            assert "guild_id" in cols or table in fk_children or table.startswith("global_"), (
+                f"{table} has no guild_id and does not cascade from a table that has one"
+            )
+    finally:
+        await services.db.close()
+
+
+async def test_forget_user_and_purge_guild_delete_rows(tmp_path: Path) -> None:
+    services = await _services(tmp_path)
+    try:
+        async with services.db.transaction() as tx:
+            from datetime import date, time
+
+            from bot.occurrences import Repeat
+            from bot.services.meetings import Access, Kind
+
+            for guild in (1, 2):
+                await services.meetings.create(
+                    tx,
+                    guild_id=guild,
+                    title="Tuesday night",
+                    kind=Kind.NA,
+                    access=Access.OPEN,
+                    formats=("discussion",),
+                    timezone="America/New_York",
+                    first_date=date(2027, 1, 5),
+                    start_time=time(19, 0),
+                    duration_minutes=60,
+                    repeat=Repeat.WEEKLY,
+                    facilitator_id=777,
+                )
+        await services.guilds.update(1, timezone="Europe/London")
+        assert await services.db.fetchval("SELECT count(*) FROM meeting_facilitators") == 2
+        deleted = await services.privacy.forget_user(777, guild_id=1)
+        assert deleted == 1
+        assert (
+            await services.db.fetchval(
+                "SELECT count(*) FROM meeting_facilitators WHERE user_id = 777"
+            )
+            == 1
+        )
+        await services.privacy.forget_user(777)
+        assert await services.db.fetchval("SELECT count(*) FROM meeting_facilitators") == 0
+        await services.privacy.purge_guild(1)
+        assert await services.db.fetchval("SELECT count(*) FROM meetings WHERE guild_id = 1") == 0
+        assert await services.db.fetchval("SELECT count(*) FROM meetings WHERE guild_id = 2") == 1
+        assert await services.db.fetchval("SELECT count(*) FROM guild_settings") == 0
+    finally:
+        await services.db.close()
