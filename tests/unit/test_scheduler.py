@@ -1,0 +1,132 @@
+"""The durable job engine: batch claims, re-arming, crash reclaim, handler failures."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.db import Database
+from bot.scheduler import Job, JobEngine, NewJob
+
+T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def db(tmp_path: Path) -> AsyncIterator[Database]:
+    database = await Database.open(tmp_path / "h.db")
+    await database.migrate()
+    yield database
+    await database.close()
+
+
+def _jobs(n: int, at: datetime, kind: str = "t") -> list[NewJob]:
+    return [NewJob(kind, guild_id=1, fire_at=at, meeting_id=i, slot="15") for i in range(n)]
+
+
+async def test_due_jobs_are_claimed_in_one_batch_and_completed(db: Database) -> None:
+    clock = FakeClock(T0)
+    engine = JobEngine(db, clock)
+    batches: list[list[Job]] = []
+
+    async def handler(jobs: list[Job]) -> None:
+        batches.append(jobs)
+        async with db.transaction() as tx:
+            for job in jobs:
+                await engine.complete(tx, job)
+
+    engine.register("t", handler)
+    async with db.transaction() as tx:
+        earliest = await engine.add(tx, _jobs(500, T0 + timedelta(minutes=10)))
+        await engine.add(tx, _jobs(1, T0 + timedelta(hours=1), kind="later"))
+    assert earliest == T0 + timedelta(minutes=10)
+    assert await engine.run_due() == 0
+    clock.advance(timedelta(minutes=10))
+    assert await engine.run_due() == 500
+    await engine.drain()
+    assert len(batches) == 1 and len(batches[0]) == 500
+    assert [j.kind for j in await engine.pending()] == ["later"]
+    assert await engine.next_fire_at() == T0 + timedelta(hours=1)
+
+
+async def test_adding_the_same_key_twice_keeps_one_row(db: Database) -> None:
+    engine = JobEngine(db, FakeClock(T0))
+    for _ in range(2):
+        async with db.transaction() as tx:
+            await engine.add(tx, _jobs(3, T0 + timedelta(minutes=5)))
+    assert len(await engine.pending()) == 3
+
+
+async def test_claimed_jobs_left_by_a_crash_are_reclaimed_as_recovered(db: Database) -> None:
+    clock = FakeClock(T0)
+    first = JobEngine(db, clock)
+    async with db.transaction() as tx:
+        await first.add(tx, _jobs(2, T0))
+
+    async def crashes(jobs: list[Job]) -> None:
+        raise SystemExit  # simulates the process dying mid-delivery (not an Exception)
+
+    first.register("t", crashes)
+    await db.execute("UPDATE jobs SET status = 'claimed'")  # as if claimed, then killed
+
+    second = JobEngine(db, clock)
+    seen: list[Job] = []
+
+    async def handler(jobs: list[Job]) -> None:
+        seen.extend(jobs)
+        async with db.transaction() as tx:
+            for job in jobs:
+                await second.complete(tx, job)
+
+    second.register("t", handler)
+    assert await second.start() == 2
+    try:
+        await second.run_due()
+        await second.drain()
+    finally:
+        await second.stop()
+    assert len(seen) == 2 and all(j.recovered for j in seen)
+    assert await second.pending() == []
+
+
+async def test_failing_handler_puts_jobs_back_for_retry_then_fails_them(db: Database) -> None:
+    clock = FakeClock(T0)
+    engine = JobEngine(db, clock)
+    calls = 0
+
+    async def broken(jobs: list[Job]) -> None:
+        nonlocal calls
+        calls += 1
+        raise RuntimeError("discord down")
+
+    engine.register("t", broken)
+    async with db.transaction() as tx:
+        await engine.add(tx, _jobs(1, T0))
+    for _ in range(10):
+        await engine.run_due()
+        await engine.drain()
+        clock.advance(timedelta(minutes=2))
+    assert calls == 5
+    row = await db.fetchone("SELECT status, attempts, last_error FROM jobs")
+    assert row is not None
+    assert row["status"] == "failed" and row["last_error"] == "handler kept failing"
+
+
+async def test_remove_pending_by_meeting_and_kind(db: Database) -> None:
+    engine = JobEngine(db, FakeClock(T0))
+    async with db.transaction() as tx:
+        await engine.add(tx, _jobs(3, T0, kind="a") + _jobs(3, T0, kind="b"))
+        removed = await engine.remove_pending(tx, meeting_id=1, kinds=["a"])
+    assert removed == 1
+    assert len(await engine.pending(meeting_id=1)) == 1
+
+
+async def test_unknown_kind_is_failed_not_lost(db: Database) -> None:
+    engine = JobEngine(db, FakeClock(T0))
+    async with db.transaction() as tx:
+        await engine.add(tx, _jobs(1, T0, kind="mystery"))
+    await engine.run_due()
+    assert await db.fetchval("SELECT status FROM jobs") == "failed"
