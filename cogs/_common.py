@@ -17,6 +17,7 @@ from bot.tree import Refused
 if TYPE_CHECKING:
     from bot.app import HavenBot
     from bot.services import Services
+    from bot.services.meetings import Meeting
 
 T = TypeVar("T")
 
@@ -180,3 +181,52 @@ def modlog_embed(
         )
     embed.timestamp = when or discord.utils.utcnow()
     return fit_embed(embed)
+
+
+# -- meetings: shared by every cog whose commands take `meeting:` -------------------------
+
+
+async def meeting_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Meetings of this guild whose title contains what was typed (value = meeting id)."""
+    if interaction.guild_id is None:
+        return []
+    meetings = await services_of(interaction).meetings.list_guild(interaction.guild_id)
+    needle = current.strip().lower()
+    hits = [m for m in meetings if needle in m.title.lower()] if needle else meetings
+    hits.sort(key=lambda m: (not m.title.lower().startswith(needle), m.title.lower()))
+    return [
+        app_commands.Choice(name=truncate(f"{m.title} ({m.home_time})", 100), value=str(m.id))
+        for m in hits[:25]
+    ]
+
+
+async def resolve_meeting(interaction: discord.Interaction, value: str) -> Meeting:
+    """The meeting named by an autocomplete value (its id) or its exact title, in this guild."""
+    from bot.errors import NotFoundError
+
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    store = services_of(interaction).meetings
+    text = value.strip()
+    if text.isdigit():
+        meeting = await store.get(int(text), guild_id=interaction.guild_id)
+        if meeting is not None:
+            return meeting
+    matches = [
+        m for m in await store.list_guild(interaction.guild_id) if m.title.lower() == text.lower()
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    raise NotFoundError(
+        "I can't find that meeting in this server. Start typing its title and pick it from the list."
+    )
+
+
+async def ensure_meeting_manager(interaction: discord.Interaction, meeting: Meeting) -> Level:
+    """Allow facilitators of this meeting and moderators; refuse everyone else."""
+    level = await caller_level(interaction)
+    if level >= Level.MODERATOR or interaction.user.id in meeting.facilitator_ids:
+        return level
+    raise Refused("Only this meeting's facilitators and moderators can do this.")
