@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -10,8 +11,11 @@ from bot.db import Database
 from bot.events import EventBus
 from bot.scheduler import JobEngine
 from bot.services.guilds import GuildSettingsService
-from bot.services.meetings import MeetingStore
+from bot.services.meetings import MeetingService, MeetingStore
+from bot.services.onboarding import OnboardingService
 from bot.services.privacy import PrivacyService
+from bot.services.resources import ResourceLibrary
+from bot.services.rooms import RoomService
 
 
 @dataclass
@@ -27,6 +31,26 @@ class Services:
     privacy: PrivacyService
     jobs: JobEngine
     meetings: MeetingStore
+    onboarding: OnboardingService
+    resources: ResourceLibrary
+
+    def __post_init__(self) -> None:
+        """Build at once the services that register user data (the forget-me contract)."""
+        _ = self.rooms
+
+    @cached_property
+    def rooms(self) -> RoomService:
+        """Meeting rooms: derived state, lifecycle jobs, the ledger and removals."""
+        return RoomService(
+            self.db, self.clock, self.jobs, self.meetings, self.guilds, self.events, self.privacy
+        )
+
+    @cached_property
+    def meeting_service(self) -> MeetingService:
+        """The rules around meetings (validation, who may change what, change events)."""
+        return MeetingService(
+            self.db, self.clock, self.meetings, self.guilds, self.events, self.jobs
+        )
 
 
 def build_services(settings: Settings, db: Database, clock: Clock, key: bytes) -> Services:
@@ -43,4 +67,6 @@ def build_services(settings: Settings, db: Database, clock: Clock, key: bytes) -
         privacy=privacy,
         jobs=JobEngine(db, clock),
         meetings=MeetingStore(db, clock, privacy),
+        onboarding=OnboardingService(db, clock, privacy),
+        resources=ResourceLibrary(db, clock, privacy),
     )
