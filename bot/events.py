@@ -14,6 +14,8 @@ Handler = Callable[..., Awaitable[None]]
 # Event names used across features (payload keys in comments).
 MEETING_CHANGED = "meeting_changed"  # meeting_id, guild_id, change: created|edited|cancelled|moved|paused|resumed|deleted, detail: str
 GUILD_MEMBER_LEFT = "guild_member_left"  # guild_id, user_id
+ROOM_OPENED = "room_opened"  # meeting_id, guild_id, occurrence (key, ISO date); also at start for a room found open
+ROOM_CLOSED = "room_closed"  # meeting_id, guild_id, occurrence (key, ISO date); a manual reopen may open it again
 
 
 class EventBus:
