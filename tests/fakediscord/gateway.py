@@ -1,0 +1,344 @@
+"""The websocket gateway: HELLO, IDENTIFY/READY, heartbeats, RESUME, dispatches, faults."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import logging
+import secrets
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from aiohttp import WSMsgType, web
+
+if TYPE_CHECKING:
+    from .server import FakeDiscord
+
+log = logging.getLogger(__name__)
+
+JSON = dict[str, Any]
+
+HEARTBEAT_INTERVAL_MS = 41250
+
+
+class Intents:
+    GUILDS = 1 << 0
+    GUILD_MEMBERS = 1 << 1
+    GUILD_WEBHOOKS = 1 << 5
+    GUILD_INVITES = 1 << 6
+    GUILD_VOICE_STATES = 1 << 7
+    GUILD_PRESENCES = 1 << 8
+    GUILD_MESSAGES = 1 << 9
+    DIRECT_MESSAGES = 1 << 12
+    MESSAGE_CONTENT = 1 << 15
+    GUILD_SCHEDULED_EVENTS = 1 << 16
+    PRIVILEGED = GUILD_MEMBERS | GUILD_PRESENCES | MESSAGE_CONTENT
+
+
+_EVENT_INTENTS: dict[str, int] = {
+    **dict.fromkeys(
+        [
+            "GUILD_CREATE",
+            "GUILD_UPDATE",
+            "GUILD_DELETE",
+            "GUILD_ROLE_CREATE",
+            "GUILD_ROLE_UPDATE",
+            "GUILD_ROLE_DELETE",
+            "CHANNEL_CREATE",
+            "CHANNEL_UPDATE",
+            "CHANNEL_DELETE",
+            "CHANNEL_PINS_UPDATE",
+            "THREAD_CREATE",
+            "THREAD_UPDATE",
+            "THREAD_DELETE",
+            "THREAD_LIST_SYNC",
+            "THREAD_MEMBER_UPDATE",
+        ],
+        Intents.GUILDS,
+    ),
+    **dict.fromkeys(
+        [
+            "GUILD_MEMBER_ADD",
+            "GUILD_MEMBER_UPDATE",
+            "GUILD_MEMBER_REMOVE",
+            "THREAD_MEMBERS_UPDATE",
+        ],
+        Intents.GUILD_MEMBERS,
+    ),
+    "WEBHOOKS_UPDATE": Intents.GUILD_WEBHOOKS,
+    "INVITE_CREATE": Intents.GUILD_INVITES,
+    "INVITE_DELETE": Intents.GUILD_INVITES,
+    "VOICE_STATE_UPDATE": Intents.GUILD_VOICE_STATES,
+    **dict.fromkeys(
+        [
+            "GUILD_SCHEDULED_EVENT_CREATE",
+            "GUILD_SCHEDULED_EVENT_UPDATE",
+            "GUILD_SCHEDULED_EVENT_DELETE",
+            "GUILD_SCHEDULED_EVENT_USER_ADD",
+            "GUILD_SCHEDULED_EVENT_USER_REMOVE",
+        ],
+        Intents.GUILD_SCHEDULED_EVENTS,
+    ),
+}
+_MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
+
+
+@dataclass(eq=False)
+class GatewaySession:
+    session_id: str
+    intents: int
+    seq: int = 0
+    ws: web.WebSocketResponse | None = None
+    sent: list[JSON] = field(default_factory=list)
+    lock: asyncio.Lock = field(default_factory=asyncio.Lock)
+
+    @property
+    def connected(self) -> bool:
+        return self.ws is not None and not self.ws.closed
+
+
+class Gateway:
+    """All gateway sessions of the server. Frames are plain text JSON (no compression)."""
+
+    def __init__(self, server: FakeDiscord) -> None:
+        self.server = server
+        self.sessions: dict[str, GatewaySession] = {}
+        self.connections: set[web.WebSocketResponse] = set()
+        self.identifies = 0
+        self.resumes = 0
+        self.received: list[JSON] = []  # every frame a client sent, in order
+        self.dispatched: list[tuple[str, JSON]] = []  # every dispatch, in order (pre-filter)
+        self.presence_updates: list[JSON] = []
+
+    # -- connection handling -------------------------------------------------------------
+
+    async def handle(self, request: web.Request) -> web.WebSocketResponse:
+        ws = web.WebSocketResponse(max_msg_size=0)
+        await ws.prepare(request)
+        self.connections.add(ws)
+        session: GatewaySession | None = None
+        try:
+            await self._send_raw(ws, {"op": 10, "d": {"heartbeat_interval": HEARTBEAT_INTERVAL_MS}})
+            async for msg in ws:
+                if msg.type is not WSMsgType.TEXT:
+                    continue
+                frame = json.loads(msg.data)
+                self.received.append(frame)
+                session = await self._on_frame(ws, frame, session)
+                self.server.notify()
+        finally:
+            self.connections.discard(ws)
+            if session is not None and session.ws is ws:
+                session.ws = None
+                # A client that closes cleanly (bot.close()) ends its session, as on Discord.
+                if ws.close_code in (1000, 1001) and not getattr(ws, "_server_closed", False):
+                    self.sessions.pop(session.session_id, None)
+            self.server.notify()
+        return ws
+
+    async def _on_frame(
+        self, ws: web.WebSocketResponse, frame: JSON, session: GatewaySession | None
+    ) -> GatewaySession | None:
+        op = frame.get("op")
+        data = frame.get("d")
+        if op == 1:
+            await self._send_raw(ws, {"op": 11})
+        elif op == 2:
+            return await self._identify(ws, data)
+        elif op == 3:
+            self.presence_updates.append(data)
+        elif op == 4:
+            pass  # voice state updates: no voice server is modelled
+        elif op == 6:
+            return await self._resume(ws, data)
+        elif op == 8:
+            await self._request_members(ws, session, data)
+        else:
+            await self._close(ws, 4001)
+        return session
+
+    async def _identify(self, ws: web.WebSocketResponse, data: JSON) -> GatewaySession | None:
+        server = self.server
+        if data.get("token") != server.token:
+            await self._close(ws, 4004)
+            return None
+        intents = int(data.get("intents", 0))
+        if intents & Intents.PRIVILEGED & ~server.privileged_intents:
+            await self._close(ws, 4014)
+            return None
+        self.identifies += 1
+        session = GatewaySession(session_id=secrets.token_hex(16), intents=intents, ws=ws)
+        self.sessions[session.session_id] = session
+        bot = server.state.bot_user
+        ready = {
+            "v": 10,
+            "user": bot.me_payload(),
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in server.bot_guilds()],
+            "session_id": session.session_id,
+            "resume_gateway_url": server.gateway_url,
+            "session_type": "normal",
+            "application": {"id": str(server.state.application_id), "flags": 0},
+            "private_channels": [],
+            "presences": [],
+            "relationships": [],
+            "guild_join_requests": [],
+            "geo_ordered_rtc_regions": ["us-east"],
+            "user_settings": {},
+            "auth": {},
+        }
+        if data.get("shard"):
+            ready["shard"] = data["shard"]
+        await self._send_dispatch(session, "READY", ready)
+        for guild in server.bot_guilds():
+            await self._send_dispatch(session, "GUILD_CREATE", server.guild_create_payload(guild))
+        return session
+
+    async def _resume(self, ws: web.WebSocketResponse, data: JSON) -> GatewaySession | None:
+        session = self.sessions.get(str(data.get("session_id")))
+        if data.get("token") != self.server.token:
+            await self._close(ws, 4004)
+            return None
+        if session is None:
+            await self._send_raw(ws, {"op": 9, "d": False})
+            return None
+        self.resumes += 1
+        old = session.ws
+        if old is not None and old is not ws and not old.closed:
+            old._server_closed = True  # type: ignore[attr-defined]
+            await old.close(code=4000)
+        session.ws = ws
+        last = int(data.get("seq") or 0)
+        async with session.lock:
+            for frame in session.sent:
+                if frame["s"] > last:
+                    await self._send_raw(ws, frame)
+        await self._send_dispatch(session, "RESUMED", {})
+        return session
+
+    async def _request_members(
+        self, ws: web.WebSocketResponse, session: GatewaySession | None, data: JSON
+    ) -> None:
+        if session is None:
+            return
+        guild = self.server.state.guilds.get(int(data["guild_id"]))
+        if guild is None:
+            return
+        query = data.get("query")
+        user_ids = {int(u) for u in data.get("user_ids") or []}
+        limit = int(data.get("limit") or 0)
+        members = list(guild.members.values())
+        if user_ids:
+            members = [m for m in members if m.user.id in user_ids]
+        elif query:
+            q = str(query).lower()
+            members = [
+                m
+                for m in members
+                if m.user.username.lower().startswith(q) or (m.nick or "").lower().startswith(q)
+            ]
+        if limit:
+            members = members[:limit]
+        found = {m.user.id for m in members}
+        chunk: JSON = {
+            "guild_id": str(guild.id),
+            "members": [m.payload() for m in members],
+            "chunk_index": 0,
+            "chunk_count": 1,
+            "not_found": [str(u) for u in user_ids - found],
+        }
+        if data.get("nonce") is not None:
+            chunk["nonce"] = data["nonce"]
+        if data.get("presences"):
+            chunk["presences"] = []
+        await self._send_dispatch(session, "GUILD_MEMBERS_CHUNK", chunk)
+
+    # -- sending -------------------------------------------------------------------------
+
+    async def _send_raw(self, ws: web.WebSocketResponse, frame: JSON) -> None:
+        frame.setdefault("s", None)
+        frame.setdefault("t", None)
+        if ws.closed:
+            return
+        try:
+            await ws.send_str(json.dumps(frame))
+        except (ConnectionError, RuntimeError):
+            log.debug("gateway send on a closing socket dropped")
+
+    async def _send_dispatch(self, session: GatewaySession, event: str, data: JSON) -> None:
+        async with session.lock:
+            session.seq += 1
+            frame = {"op": 0, "t": event, "s": session.seq, "d": data}
+            session.sent.append(frame)
+            if session.ws is not None:
+                await self._send_raw(session.ws, frame)
+
+    async def dispatch(self, event: str, data: JSON) -> None:
+        """Send a dispatch to every live session whose intents ask for it."""
+        self.dispatched.append((event, data))
+        bot_id = str(self.server.state.bot_user.id)
+        for session in list(self.sessions.values()):
+            needed = _EVENT_INTENTS.get(event)
+            if event in _MESSAGE_EVENTS:
+                needed = Intents.GUILD_MESSAGES if data.get("guild_id") else Intents.DIRECT_MESSAGES
+            if event == "GUILD_MEMBER_UPDATE" and (data.get("user") or {}).get("id") == bot_id:
+                needed = None
+            if needed is not None and not session.intents & needed:
+                continue
+            payload = data
+            if event in ("MESSAGE_CREATE", "MESSAGE_UPDATE"):
+                payload = self._without_content(session, data, bot_id)
+            await self._send_dispatch(session, event, payload)
+        self.server.notify()
+
+    @staticmethod
+    def _without_content(session: GatewaySession, data: JSON, bot_id: str) -> JSON:
+        if session.intents & Intents.MESSAGE_CONTENT or not data.get("guild_id"):
+            return data
+        if (data.get("author") or {}).get("id") == bot_id:
+            return data
+        if any(u.get("id") == bot_id for u in data.get("mentions", [])):
+            return data
+        stripped = dict(data)
+        stripped.update(content="", embeds=[], attachments=[], components=[])
+        stripped.pop("poll", None)
+        return stripped
+
+    # -- faults --------------------------------------------------------------------------
+
+    async def _close(self, ws: web.WebSocketResponse, code: int) -> None:
+        ws._server_closed = True  # type: ignore[attr-defined]
+        await ws.close(code=code)
+
+    def live_sessions(self) -> list[GatewaySession]:
+        return [s for s in self.sessions.values() if s.connected]
+
+    async def send_op(self, op: int, data: Any = None) -> int:
+        sessions = self.live_sessions()
+        for s in sessions:
+            assert s.ws is not None
+            await self._send_raw(s.ws, {"op": op, "d": data})
+        return len(sessions)
+
+    async def reconnect(self) -> int:
+        """op 7: the client should close and RESUME."""
+        return await self.send_op(7)
+
+    async def invalid_session(self, resumable: bool) -> int:
+        """op 9; when not resumable the session is forgotten and the client must IDENTIFY."""
+        count = await self.send_op(9, resumable)
+        if not resumable:
+            for s in self.live_sessions():
+                self.sessions.pop(s.session_id, None)
+        return count
+
+    async def drop(self, code: int = 4000) -> int:
+        """Close every socket from the server side without notice; sessions stay resumable."""
+        sessions = self.live_sessions()
+        for s in sessions:
+            assert s.ws is not None
+            await self._close(s.ws, code)
+        return len(sessions)
+
+    async def close_all(self) -> None:
+        for ws in list(self.connections):
+            await self._close(ws, 1001)

@@ -1,0 +1,32 @@
+"""Discord snowflakes that encode real (or test-controlled) time."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+DISCORD_EPOCH_MS = 1420070400000
+
+
+def snowflake_at(when: datetime, increment: int = 0) -> int:
+    """The smallest snowflake for an instant (plus an increment in the low bits)."""
+    ms = int(when.timestamp() * 1000)
+    return ((ms - DISCORD_EPOCH_MS) << 22) | (increment & 0x3FFFFF)
+
+
+def snowflake_time(snowflake: int) -> datetime:
+    """The instant a snowflake encodes."""
+    return datetime.fromtimestamp(((snowflake >> 22) + DISCORD_EPOCH_MS) / 1000, UTC)
+
+
+class SnowflakeGenerator:
+    """Strictly increasing snowflakes whose timestamp bits follow the given clock."""
+
+    def __init__(self) -> None:
+        self._last = 0
+
+    def next(self, when: datetime) -> int:
+        candidate = snowflake_at(when)
+        if candidate <= self._last:
+            candidate = self._last + 1
+        self._last = candidate
+        return candidate
