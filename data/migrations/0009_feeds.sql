@@ -1,0 +1,24 @@
+-- Public feeds (iCalendar and Meeting Guide JSON) of a guild's meetings, opt-in per guild.
+-- Only a SHA-256 hash of the feed token is stored: the token is shown once to the moderator who
+-- enabled or rotated the feeds, and a request is matched by hashing the token it presents.
+-- Rotating replaces the hash, so old URLs stop working at once.
+
+CREATE TABLE guild_feeds (
+    guild_id       INTEGER PRIMARY KEY,
+    token_hash     TEXT    NOT NULL UNIQUE,           -- hex SHA-256 of the URL token
+    include_closed INTEGER NOT NULL DEFAULT 0,        -- 1: closed meetings are published too
+    created_at     TEXT    NOT NULL,
+    rotated_at     TEXT    NOT NULL
+);
+
+-- The non-expiring discord.gg invite published for a meeting's room text channel.
+-- Replaced whenever the feed token is rotated; deleted (here and on Discord) when feeds are disabled.
+CREATE TABLE feed_invites (
+    meeting_id  INTEGER PRIMARY KEY REFERENCES meetings (id) ON DELETE CASCADE,
+    guild_id    INTEGER NOT NULL,
+    channel_id  INTEGER NOT NULL,
+    code        TEXT    NOT NULL,
+    created_at  TEXT    NOT NULL
+);
+
+CREATE INDEX feed_invites_guild ON feed_invites (guild_id);

@@ -1,0 +1,502 @@
+"""Feeds: the ICS feed round-trips through icalendar + recurring-ical-events to Haven's own
+occurrence engine over a DST year; the Meeting Guide JSON follows the spec's rules."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+from zoneinfo import ZoneInfo
+
+import icalendar
+import pytest
+import recurring_ical_events
+
+from bot.clock import FakeClock
+from bot.db import Database
+from bot.occurrences import OccurrenceException, Repeat, occurrences_between
+from bot.services.feeds import (
+    FeedInvite,
+    FeedService,
+    build_ics,
+    build_meeting_guide,
+    fold_line,
+    hash_token,
+    vtimezone_lines,
+)
+from bot.services.meetings import FORMATS, Access, Kind, Meeting, MeetingStore
+from bot.services.privacy import PrivacyService
+
+GUILD = 4242
+WINDOW = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
+ZONES = ("America/New_York", "Europe/London", "Australia/Sydney")
+
+# The Meeting Guide spec's type codes (code4recovery/spec README, "Meeting Types").
+SPEC_TYPES = frozenset(
+    [
+        "11",
+        "12x12",
+        "A",
+        "ABSI",
+        "AL",
+        "AL-AN",
+        "AM",
+        "ASL",
+        "B",
+        "BA",
+        "BE",
+        "BI",
+        "BRK",
+        "C",
+        "CAN",
+        "CF",
+        "D",
+        "DA",
+        "DB",
+        "DD",
+        "DE",
+        "DR",
+        "EL",
+        "EN",
+        "FA",
+        "FF",
+        "FR",
+        "G",
+        "GR",
+        "H",
+        "HE",
+        "HI",
+        "HR",
+        "HU",
+        "ITA",
+        "JA",
+        "KOR",
+        "L",
+        "LGBTQ",
+        "LIT",
+        "LS",
+        "LT",
+        "M",
+        "MED",
+        "ML",
+        "N",
+        "NB",
+        "NDG",
+        "NO",
+        "O",
+        "OUT",
+        "P",
+        "POA",
+        "POC",
+        "POL",
+        "POR",
+        "PUN",
+        "RUS",
+        "S",
+        "SEN",
+        "SK",
+        "SM",
+        "SP",
+        "ST",
+        "SV",
+        "T",
+        "TC",
+        "TH",
+        "TL",
+        "TR",
+        "UK",
+        "W",
+        "X",
+        "XB",
+        "XT",
+        "Y",
+    ]
+)
+
+
+@dataclass
+class Env:
+    db: Database
+    clock: FakeClock
+    store: MeetingStore
+    feeds: FeedService
+
+
+@pytest.fixture
+async def env(tmp_path: Path) -> AsyncIterator[Env]:
+    db = await Database.open(tmp_path / "feeds.db")
+    await db.migrate()
+    clock = FakeClock(datetime(2026, 11, 20, 12, tzinfo=UTC))
+    store = MeetingStore(db, clock, PrivacyService(db))
+    try:
+        yield Env(db, clock, store, FeedService(db, clock, store))
+    finally:
+        await db.close()
+
+
+async def add(
+    env: Env,
+    title: str,
+    tz: str,
+    first: date,
+    at: time,
+    repeat: Repeat,
+    *,
+    access: Access = Access.OPEN,
+    kind: Kind = Kind.NA,
+    formats: tuple[str, ...] = ("discussion",),
+    duration: int = 60,
+    room: int | None = None,
+) -> int:
+    async with env.db.transaction() as tx:
+        mid = await env.store.create(
+            tx,
+            guild_id=GUILD,
+            title=title,
+            kind=kind,
+            access=access,
+            formats=formats,
+            timezone=tz,
+            first_date=first,
+            start_time=at,
+            duration_minutes=duration,
+            repeat=repeat,
+            facilitator_id=777,
+        )
+        if room is not None:
+            await env.store.update(tx, mid, room_text_channel_id=room)
+    return mid
+
+
+async def exception(env: Env, mid: int, key: date, exc: OccurrenceException) -> None:
+    async with env.db.transaction() as tx:
+        await env.store.set_exception(tx, mid, key, exc)
+
+
+async def populate(env: Env) -> None:
+    """Every rule in three zones, with DST-edge wall times, cancellations, moves and a pause."""
+    for tz in ZONES:
+        wk = await add(env, f"Weekly {tz}", tz, date(2026, 12, 1), time(19, 0), Repeat.WEEKLY)
+        await exception(env, wk, date(2027, 3, 16), OccurrenceException(cancelled=True))
+        await exception(
+            env,
+            wk,
+            date(2027, 4, 6),
+            OccurrenceException(cancelled=False, moved_to=datetime(2027, 4, 7, 12, 15)),
+        )
+        bi = await add(env, f"Biweekly {tz}", tz, date(2027, 1, 9), time(10, 0), Repeat.BIWEEKLY)
+        await exception(env, bi, date(2027, 10, 2), OccurrenceException(cancelled=True))
+        mo = await add(env, f"Monthly {tz}", tz, date(2026, 6, 9), time(18, 30), Repeat.MONTHLY)
+        await exception(
+            env,
+            mo,
+            date(2027, 3, 9),
+            OccurrenceException(cancelled=False, moved_to=datetime(2027, 3, 30, 9, 0)),
+        )
+        fifth = await add(env, f"Fifth {tz}", tz, date(2027, 1, 29), time(7, 0), Repeat.MONTHLY)
+        await exception(env, fifth, date(2027, 4, 30), OccurrenceException(cancelled=True))
+        # First date is not the last Friday: the first occurrence is that month's last Friday.
+        last = await add(
+            env, f"Last Friday {tz}", tz, date(2027, 1, 8), time(20, 0), Repeat.MONTHLY_LAST
+        )
+        await exception(env, last, date(2027, 7, 30), OccurrenceException(cancelled=True))
+        await add(env, f"Once {tz}", tz, date(2027, 6, 15), time(17, 45), Repeat.ONCE)
+        once_moved = await add(
+            env, f"Moved once {tz}", tz, date(2027, 8, 3), time(9, 0), Repeat.ONCE
+        )
+        await exception(
+            env,
+            once_moved,
+            date(2027, 8, 3),
+            OccurrenceException(cancelled=False, moved_to=datetime(2027, 8, 4, 21, 0)),
+        )
+        once_cancelled = await add(
+            env, f"Cancelled once {tz}", tz, date(2027, 5, 5), time(9, 0), Repeat.ONCE
+        )
+        await exception(env, once_cancelled, date(2027, 5, 5), OccurrenceException(cancelled=True))
+        paused = await add(env, f"Paused {tz}", tz, date(2026, 10, 4), time(8, 0), Repeat.WEEKLY)
+        async with env.db.transaction() as tx:
+            await env.store.update(tx, paused, paused_until=date(2027, 2, 14))
+    # Wall times inside DST gaps and overlaps (moved forward / first instance, as the engine does).
+    await add(env, "NY gap", "America/New_York", date(2027, 1, 3), time(2, 30), Repeat.WEEKLY)
+    await add(env, "NY overlap", "America/New_York", date(2027, 1, 3), time(1, 30), Repeat.WEEKLY)
+    await add(env, "London gap", "Europe/London", date(2027, 3, 28), time(1, 30), Repeat.WEEKLY)
+    await add(
+        env, "Sydney overlap", "Australia/Sydney", date(2027, 3, 7), time(2, 30), Repeat.WEEKLY
+    )
+    await add(env, "Sydney gap", "Australia/Sydney", date(2027, 9, 5), time(2, 15), Repeat.WEEKLY)
+    await add(
+        env, "NY gap monthly", "America/New_York", date(2027, 3, 14), time(2, 0), Repeat.MONTHLY
+    )
+    moved_into_gap = await add(
+        env, "Moved into a gap", "Europe/London", date(2027, 3, 20), time(11, 0), Repeat.WEEKLY
+    )
+    await exception(
+        env,
+        moved_into_gap,
+        date(2027, 3, 27),
+        OccurrenceException(cancelled=False, moved_to=datetime(2027, 3, 28, 1, 30)),
+    )
+
+
+def expand(ics: str) -> dict[str, list[tuple[datetime, datetime]]]:
+    cal = icalendar.Calendar.from_ical(ics)
+    # DURATION in hours/minutes is exact (RFC 5545 3.3.6). recurring-ical-events adds it in wall
+    # time, which is off by the gap for an instance that straddles a DST change, so the exact end
+    # is computed here from the feed's own DURATION.
+    durations = {str(ev["UID"]): ev.decoded("DURATION") for ev in cal.walk("VEVENT")}
+    found: dict[str, list[tuple[datetime, datetime]]] = {}
+    for ev in recurring_ical_events.of(cal).between(*WINDOW):
+        start = ev.decoded("DTSTART").astimezone(UTC)
+        uid = str(ev["UID"])
+        found.setdefault(uid, []).append((start, start + durations[uid]))
+    return {uid: sorted(v) for uid, v in found.items()}
+
+
+def engine(meetings: list[Meeting]) -> dict[str, list[tuple[datetime, datetime]]]:
+    out: dict[str, list[tuple[datetime, datetime]]] = {}
+    for m in meetings:
+        occs = occurrences_between(m.schedule, *WINDOW)
+        if occs:
+            out[f"meeting-{m.id}@haven"] = sorted((o.start, o.end) for o in occs)
+    return out
+
+
+async def test_ics_round_trip_equals_the_engine_over_a_dst_year(env: Env) -> None:
+    await populate(env)
+    meetings = await env.store.list_guild(GUILD)
+    ics = build_ics(meetings, {}, env.clock.now(), horizon=date(2033, 1, 1))
+    expected = engine(meetings)
+    got = expand(ics)
+    assert set(got) == set(expected)
+    for uid, instants in expected.items():
+        assert got[uid] == instants, uid
+    # Sanity: the year really crosses DST in every zone, and exceptions were exercised.
+    assert len(expected) >= 30
+
+
+async def test_ics_shape(env: Env) -> None:
+    await populate(env)
+    meetings = await env.store.list_guild(GUILD)
+    by_title = {m.title: m for m in meetings}
+    invites = {
+        by_title["Weekly America/New_York"].id: FeedInvite(
+            by_title["Weekly America/New_York"].id, 1, "abcDEF"
+        )
+    }
+    stamp = datetime(2026, 11, 20, 12, 0, 5, tzinfo=UTC)
+    ics = build_ics(meetings, invites, stamp, horizon=date(2033, 1, 1))
+    raw = ics.encode("utf-8")
+    assert raw.startswith(b"BEGIN:VCALENDAR\r\nVERSION:2.0\r\nPRODID:")
+    assert raw.endswith(b"END:VCALENDAR\r\n")
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+    assert all(len(line) <= 75 for line in raw.split(b"\r\n"))
+    unfolded = ics.replace("\r\n ", "")
+    lines = unfolded.split("\r\n")
+    assert "DTSTAMP:20261120T120005Z" in lines
+    assert sorted({ln for ln in lines if ln.startswith("TZID:")}) == [
+        f"TZID:{z}" for z in sorted(ZONES)
+    ]
+    wk = by_title["Weekly America/New_York"]
+    bi = by_title["Biweekly Europe/London"]
+    mo = by_title["Monthly Australia/Sydney"]
+    last = by_title["Last Friday Europe/London"]
+    once = by_title["Once America/New_York"]
+    cal = icalendar.Calendar.from_ical(ics)
+    events = {}
+    for ev in cal.walk("VEVENT"):
+        if "RECURRENCE-ID" not in ev:
+            events[str(ev["UID"])] = ev
+    assert events[f"meeting-{wk.id}@haven"]["RRULE"].to_ical() == b"FREQ=WEEKLY;BYDAY=TU"
+    assert events[f"meeting-{bi.id}@haven"]["RRULE"].to_ical() == b"FREQ=WEEKLY;INTERVAL=2;BYDAY=SA"
+    assert events[f"meeting-{mo.id}@haven"]["RRULE"].to_ical() == b"FREQ=MONTHLY;BYDAY=2TU"
+    assert events[f"meeting-{last.id}@haven"]["RRULE"].to_ical() == b"FREQ=MONTHLY;BYDAY=-1FR"
+    # DTSTART of a monthly-last meeting is its first real occurrence (RFC 5545 counts DTSTART).
+    assert events[f"meeting-{last.id}@haven"].decoded("DTSTART").date() == date(2027, 1, 29)
+    assert "RRULE" not in events[f"meeting-{once.id}@haven"]
+    wk_ev = events[f"meeting-{wk.id}@haven"]
+    assert "TZID=America/New_York:20261201T190000" in unfolded
+    assert "EXDATE;TZID=America/New_York:20270316T190000" in unfolded
+    assert wk_ev["URL"] == "https://discord.gg/abcDEF"
+    assert wk_ev["LOCATION"] == "https://discord.gg/abcDEF"
+    overrides = [
+        ev
+        for ev in cal.walk("VEVENT")
+        if "RECURRENCE-ID" in ev and str(ev["UID"]) == f"meeting-{wk.id}@haven"
+    ]
+    assert len(overrides) == 1
+    assert overrides[0].decoded("RECURRENCE-ID") == datetime(
+        2027, 4, 6, 19, 0, tzinfo=ZoneInfo("America/New_York")
+    )
+    # Nothing about people: no facilitator id, no description field from the store.
+    assert "777" not in ics
+    # Cancelled one-off meetings have no event at all.
+    assert not any(ev["SUMMARY"].startswith("Cancelled once") for ev in cal.walk("VEVENT"))
+
+
+@pytest.mark.parametrize("tzid", [*ZONES, "Asia/Tokyo", "America/St_Johns", "Asia/Kolkata"])
+def test_vtimezone_matches_zoneinfo(tzid: str) -> None:
+    text = "".join(
+        fold_line(x)
+        for x in (
+            "BEGIN:VCALENDAR",
+            "VERSION:2.0",
+            "PRODID:-//t//t//EN",
+            *vtimezone_lines(tzid, date(2025, 12, 31), date(2031, 1, 1)),
+            "END:VCALENDAR",
+        )
+    )
+    vtz = icalendar.Calendar.from_ical(text).walk("VTIMEZONE")[0]
+    generated = vtz.to_tz(lookup_tzid=False)  # built from our VTIMEZONE, not by name
+    real = ZoneInfo(tzid)
+    probe = datetime(2026, 1, 1, 0, 30, tzinfo=UTC)
+    while probe < datetime(2031, 1, 1, tzinfo=UTC):
+        assert probe.astimezone(generated).utcoffset() == probe.astimezone(real).utcoffset(), probe
+        probe += timedelta(hours=5)
+
+
+def test_fold_line_never_splits_a_character() -> None:
+    line = "SUMMARY:" + "é" * 100 + "🙂" * 20
+    folded = fold_line(line)
+    parts = folded.encode("utf-8").split(b"\r\n")
+    assert parts[-1] == b""
+    assert all(len(p) <= 75 for p in parts)
+    assert all(p.startswith(b" ") for p in parts[1:-1])
+    for p in parts:
+        p.decode("utf-8")  # each physical line is valid UTF-8
+    assert folded.replace("\r\n ", "").removesuffix("\r\n") == line
+
+
+async def test_meeting_guide_json_follows_the_spec(env: Env) -> None:
+    await populate(env)
+    meetings = await env.store.list_guild(GUILD)
+    by_title = {m.title: m for m in meetings}
+    speaker = await add(
+        env,
+        "Saturday Speaker",
+        "America/New_York",
+        date(2027, 1, 2),
+        time(23, 30),
+        Repeat.WEEKLY,
+        formats=("speaker", "newcomer", "qa", "candlelight", "step-study"),
+        duration=90,
+    )
+    closed = await add(
+        env,
+        "Closed family",
+        "Europe/London",
+        date(2027, 1, 4),
+        time(20, 0),
+        Repeat.WEEKLY,
+        access=Access.CLOSED,
+        kind=Kind.FAMILY,
+    )
+    meetings = await env.store.list_guild(GUILD)
+    invites = {speaker: FeedInvite(speaker, 5, "spk123")}
+    updated = {m.id: datetime(2026, 11, 20, 12, tzinfo=UTC) for m in meetings}
+    entries = build_meeting_guide(meetings, invites, updated, env.clock.now())
+    slugs = [e["slug"] for e in entries]
+    assert len(slugs) == len(set(slugs))
+    for e in entries:
+        # Required by the spec: name and slug; day and time for weekly meetings.
+        assert isinstance(e["name"], str) and 0 < len(e["name"]) <= 255
+        assert isinstance(e["slug"], str) and len(e["slug"]) <= 64
+        assert all(c.isalnum() or c == "-" for c in e["slug"])
+        assert isinstance(e["day"], int) and 0 <= e["day"] <= 6
+        for field in ("time", "end_time"):
+            datetime.strptime(e[field], "%H:%M")  # noqa: DTZ007 - HH:MM only
+            assert len(e[field]) == 5
+        ZoneInfo(e["timezone"])
+        assert set(e["types"]) <= SPEC_TYPES
+        assert ("O" in e["types"]) != ("C" in e["types"])
+        datetime.strptime(e["updated"], "%Y-%m-%d %H:%M:%S")  # noqa: DTZ007 - spec format
+        assert "<" not in e["notes"]
+        assert set(e) <= {
+            "name",
+            "slug",
+            "day",
+            "time",
+            "end_time",
+            "timezone",
+            "types",
+            "conference_url",
+            "notes",
+            "updated",
+        }
+    titles = {e["name"] for e in entries}
+    # Weekly only; paused weekly meetings are left out while paused.
+    assert all(by_title[t].repeat == Repeat.WEEKLY for t in titles if t in by_title)
+    assert "Biweekly America/New_York" not in titles
+    assert "Monthly Europe/London" not in titles
+    assert "Once Australia/Sydney" not in titles
+    assert "Paused America/New_York" not in titles
+    sp = next(e for e in entries if e["name"] == "Saturday Speaker")
+    assert sp["day"] == 6  # Saturday (ISO 6) -> Meeting Guide 6; Sunday would be 0
+    assert sp["time"] == "23:30" and sp["end_time"] == "01:00"
+    assert sp["types"] == ["O", "SP", "BE", "CAN", "ST"]  # Q&A has no spec code
+    assert sp["conference_url"] == "https://discord.gg/spk123"
+    assert sp["timezone"] == "America/New_York"
+    sunday = next(e for e in entries if e["name"] == "NY gap")
+    assert sunday["day"] == 0
+    fam = next(e for e in entries if e["name"] == "Closed family")
+    assert fam["types"] == ["C", "D"]
+    assert closed in {m.id for m in meetings}
+    # Every code Haven maps formats to is a real spec code.
+    assert {c for _, c in FORMATS.values() if c} <= SPEC_TYPES
+
+
+async def test_tokens_are_stored_hashed_and_rotation_invalidates(env: Env) -> None:
+    token, changed = await env.feeds.enable(GUILD)
+    assert token is not None and changed
+    stored = await env.db.fetchval(
+        "SELECT token_hash FROM guild_feeds WHERE guild_id = ?", (GUILD,)
+    )
+    assert stored == hash_token(token) and token not in stored
+    assert (await env.feeds.lookup(token)) is not None
+    assert await env.feeds.enable(GUILD) == (None, False)
+    assert await env.feeds.enable(GUILD, include_closed=True) == (None, True)
+    new = await env.feeds.rotate(GUILD)
+    assert new != token
+    assert await env.feeds.lookup(token) is None
+    assert (await env.feeds.lookup(new)) is not None
+    assert await env.feeds.lookup("x" * 43) is None
+    assert await env.feeds.lookup("../../etc") is None
+    was_on, _ = await env.feeds.disable(GUILD)
+    assert was_on
+    assert await env.feeds.lookup(new) is None
+
+
+async def test_closed_meetings_only_when_included(env: Env) -> None:
+    await add(env, "Open one", "UTC", date(2027, 1, 4), time(20, 0), Repeat.WEEKLY)
+    await add(
+        env, "Closed one", "UTC", date(2027, 1, 5), time(20, 0), Repeat.WEEKLY, access=Access.CLOSED
+    )
+    token, _ = await env.feeds.enable(GUILD)
+    assert token is not None
+    for kind in ("ics", "json"):
+        rendered = await env.feeds.render(token, kind)  # type: ignore[arg-type]
+        assert rendered is not None
+        assert b"Open one" in rendered.body and b"Closed one" not in rendered.body
+    await env.feeds.enable(GUILD, include_closed=True)
+    for kind in ("ics", "json"):
+        rendered = await env.feeds.render(token, kind)  # type: ignore[arg-type]
+        assert rendered is not None
+        assert b"Closed one" in rendered.body
+
+
+async def test_unchanged_content_keeps_its_validators(env: Env) -> None:
+    mid = await add(env, "Steady", "UTC", date(2027, 1, 4), time(20, 0), Repeat.WEEKLY)
+    token, _ = await env.feeds.enable(GUILD)
+    assert token is not None
+    first = await env.feeds.render(token, "ics")
+    env.clock.advance(timedelta(hours=3))
+    again = await env.feeds.render(token, "ics")
+    assert first is not None and again is not None
+    assert again.etag == first.etag and again.last_modified == first.last_modified
+    await exception(env, mid, date(2027, 1, 11), OccurrenceException(cancelled=True))
+    changed = await env.feeds.render(token, "ics")
+    assert changed is not None
+    assert changed.etag != first.etag
+    assert changed.last_modified == env.clock.now().replace(microsecond=0)
+    assert b"DTSTAMP:20261120T150000Z" in changed.body
