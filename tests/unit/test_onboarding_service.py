@@ -1,0 +1,237 @@
+"""Onboarding service: press decisions, role requests, setup problems, the welcome content."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.db import Database
+from bot.occurrences import OccurrenceException, Repeat
+from bot.services.guilds import GuildSettings
+from bot.services.meetings import Access, Kind, Meeting
+from bot.services.onboarding import (
+    BotStanding,
+    OnboardingService,
+    PressAction,
+    RoleKind,
+    RoleSlot,
+    next_open_meetings,
+    press_action,
+    role_setup_problems,
+    welcome_for,
+)
+from bot.services.privacy import PrivacyService
+
+GUILD = 1001
+OTHER_GUILD = 2002
+PEER = 501
+OTHER_PEER = 502
+# Thursday 2027-01-07 12:00 in New York.
+NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[tuple[OnboardingService, PrivacyService]]:
+    db = await Database.open(tmp_path / "h.db")
+    await db.migrate()
+    privacy = PrivacyService(db)
+    try:
+        yield OnboardingService(db, FakeClock(NOW), privacy), privacy
+    finally:
+        await db.close()
+
+
+# -- what a press does ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("has_role", "approval", "pending", "expected"),
+    [
+        (False, False, False, PressAction.ADD),
+        (True, False, False, PressAction.REMOVE),
+        (True, True, False, PressAction.REMOVE),  # dropping never needs approval
+        (True, True, True, PressAction.REMOVE),
+        (False, True, False, PressAction.REQUEST),
+        (False, True, True, PressAction.WITHDRAW),
+        (False, False, True, PressAction.ADD),  # approval turned off while a request waited
+    ],
+)
+def test_press_action(has_role: bool, approval: bool, pending: bool, expected: PressAction) -> None:
+    assert press_action(has_role=has_role, approval=approval, pending=pending) is expected
+
+
+def test_role_kinds_name_their_settings_and_meetings() -> None:
+    settings = GuildSettings(guild_id=GUILD, member_role_id=7, family_role_id=8)
+    assert RoleKind.MEMBER.role_id(settings) == 7
+    assert RoleKind.FAMILY.role_id(settings) == 8
+    assert RoleKind.MEMBER.meetings == "closed NA-style meetings"
+    assert RoleKind.FAMILY.meetings == "closed family meetings"
+
+
+# -- role requests -------------------------------------------------------------------------------
+
+
+async def test_request_is_filed_once_and_taken_once(
+    world: tuple[OnboardingService, PrivacyService],
+) -> None:
+    service, _ = world
+    request, new = await service.request(GUILD, PEER, RoleKind.MEMBER)
+    assert new
+    assert (request.guild_id, request.user_id, request.kind) == (GUILD, PEER, RoleKind.MEMBER)
+    assert request.requested_at == NOW
+    again, new_again = await service.request(GUILD, PEER, RoleKind.MEMBER)
+    assert not new_again and again.id == request.id
+    family, _ = await service.request(GUILD, PEER, RoleKind.FAMILY)
+    assert family.id != request.id
+    assert await service.pending_count(GUILD) == 2
+
+    await service.attach_message(request.id, 33, 44)
+    stored = await service.pending(GUILD, PEER, RoleKind.MEMBER)
+    assert stored is not None and (stored.channel_id, stored.message_id) == (33, 44)
+
+    assert await service.take(request.id, OTHER_GUILD) is None, "another guild cannot decide it"
+    taken = await service.take(request.id, GUILD)
+    assert taken is not None and taken.id == request.id
+    assert await service.take(request.id, GUILD) is None, "a second decision finds nothing"
+    assert await service.pending(GUILD, PEER, RoleKind.MEMBER) is None
+
+
+async def test_withdraw_and_restore(world: tuple[OnboardingService, PrivacyService]) -> None:
+    service, _ = world
+    assert await service.withdraw(GUILD, PEER, RoleKind.FAMILY) is None
+    request, _ = await service.request(GUILD, PEER, RoleKind.FAMILY)
+    await service.attach_message(request.id, 1, 2)
+    withdrawn = await service.withdraw(GUILD, PEER, RoleKind.FAMILY)
+    assert withdrawn is not None and withdrawn.message_id == 2
+    assert await service.get_request(request.id) is None
+    await service.restore(withdrawn)
+    assert await service.get_request(request.id) == withdrawn
+
+
+async def test_requests_are_covered_by_forget_me(
+    world: tuple[OnboardingService, PrivacyService],
+) -> None:
+    service, privacy = world
+    assert ("role_requests", "user_id") in {(s.table, s.user_column) for s in privacy.stores}
+    assert any("role panel" in line for line in privacy.describe())
+    await service.request(GUILD, PEER, RoleKind.MEMBER)
+    await service.request(OTHER_GUILD, PEER, RoleKind.MEMBER)
+    await service.request(GUILD, OTHER_PEER, RoleKind.FAMILY)
+    assert await privacy.forget_user(PEER, GUILD) == 1
+    assert await service.pending(OTHER_GUILD, PEER, RoleKind.MEMBER) is not None
+    await privacy.forget_user(PEER)
+    assert await service.pending(OTHER_GUILD, PEER, RoleKind.MEMBER) is None
+    await privacy.purge_guild(GUILD)
+    assert await service.pending_count(GUILD) == 0
+
+
+# -- can the bot hand the roles out? ---------------------------------------------------------------
+
+GOOD_BOT = BotStanding(manage_roles=True, top_role_id=900, top_position=10)
+
+
+def test_no_problems_when_the_bot_sits_above_both_roles() -> None:
+    slots = [RoleSlot(RoleKind.MEMBER, 7, 3), RoleSlot(RoleKind.FAMILY, 8, 9)]
+    assert role_setup_problems(slots, GOOD_BOT) == []
+
+
+def test_missing_manage_roles_names_the_permission_and_where() -> None:
+    bot = replace(GOOD_BOT, manage_roles=False)
+    [problem] = role_setup_problems([RoleSlot(RoleKind.MEMBER, 7, 3)], bot)
+    assert "**Manage Roles**" in problem
+    assert "<@&900>" in problem and "Server Settings → Roles" in problem
+
+
+def test_role_order_names_both_roles_and_what_to_drag() -> None:
+    slots = [RoleSlot(RoleKind.MEMBER, 7, 10), RoleSlot(RoleKind.FAMILY, 8, 12)]
+    problems = role_setup_problems(slots, GOOD_BOT)
+    assert len(problems) == 2
+    assert all("drag my role <@&900> above" in p for p in problems)
+    assert "<@&7>" in problems[0] and "<@&8>" in problems[1]
+
+
+def test_unset_deleted_and_managed_roles_say_which_command_fixes_them() -> None:
+    slots = [
+        RoleSlot(RoleKind.MEMBER, None),
+        RoleSlot(RoleKind.FAMILY, 8, None),
+    ]
+    unset, deleted = role_setup_problems(slots, GOOD_BOT)
+    assert "`/setup roles member:`" in unset and "not set" in unset
+    assert "`/setup roles family:`" in deleted and "no longer exists" in deleted
+    [managed] = role_setup_problems([RoleSlot(RoleKind.MEMBER, 7, 2, managed=True)], GOOD_BOT)
+    assert "integration" in managed
+
+
+def test_a_bot_with_only_everyone_is_told_to_get_a_role() -> None:
+    bot = BotStanding(manage_roles=False, top_role_id=GUILD, top_position=0, top_is_default=True)
+    problems = role_setup_problems([RoleSlot(RoleKind.MEMBER, 7, 1)], bot)
+    assert "no role with the **Manage Roles**" in problems[0]
+    assert "drag my highest role above <@&7>" in problems[1]
+
+
+# -- the welcome ---------------------------------------------------------------------------------
+
+
+def _meeting(mid: int, *, access: Access, first: date, start: time, **kw: object) -> Meeting:
+    return Meeting(
+        id=mid,
+        guild_id=GUILD,
+        title=f"Meeting {mid}",
+        kind=Kind.NA,
+        access=access,
+        formats=("discussion",),
+        timezone="America/New_York",
+        first_date=first,
+        start_time=start,
+        duration_minutes=60,
+        repeat=Repeat.WEEKLY,
+        **kw,  # type: ignore[arg-type]
+    )
+
+
+def test_next_open_meetings_are_the_three_soonest_open_ones() -> None:
+    meetings = [
+        _meeting(1, access=Access.OPEN, first=date(2027, 1, 4), start=time(19)),  # Mon
+        _meeting(2, access=Access.CLOSED, first=date(2027, 1, 7), start=time(13)),  # closed
+        _meeting(3, access=Access.OPEN, first=date(2027, 1, 7), start=time(11)),  # Thu, passed
+        _meeting(4, access=Access.OPEN, first=date(2027, 1, 8), start=time(9)),  # Fri
+        _meeting(5, access=Access.OPEN, first=date(2027, 1, 9), start=time(20)),  # Sat
+        _meeting(
+            6,
+            access=Access.OPEN,
+            first=date(2027, 1, 7),
+            start=time(18),
+            exceptions={date(2027, 1, 7): OccurrenceException(cancelled=True)},
+        ),  # Thu 18:00, cancelled today: would otherwise come first
+    ]
+    upcoming = next_open_meetings(meetings, NOW)
+    assert [u.meeting_id for u in upcoming] == [4, 5, 1]
+    assert upcoming[0].start == datetime(2027, 1, 8, 14, 0, tzinfo=UTC)
+    assert upcoming[0].home_time == "09:00 America/New_York"
+    assert all(u.start > NOW for u in upcoming)
+    # Sunday: Monday's meeting, then Thursday's two (the cancellation was only last week).
+    later = next_open_meetings(meetings, NOW + timedelta(days=3))
+    assert [u.meeting_id for u in later] == [1, 3, 6]
+
+
+def test_welcome_follows_the_guild_setting() -> None:
+    meetings = [_meeting(1, access=Access.OPEN, first=date(2027, 1, 8), start=time(9))]
+    off = GuildSettings(guild_id=GUILD)
+    assert welcome_for(off, meetings, NOW) is None
+    no_channel = GuildSettings(guild_id=GUILD, welcome_mode="channel", welcome_mention=True)
+    assert welcome_for(no_channel, meetings, NOW) is None
+    channel = replace(no_channel, welcome_channel_id=55, panel_channel_id=66, panel_message_id=77)
+    welcome = welcome_for(channel, meetings, NOW)
+    assert welcome is not None
+    assert (welcome.mode, welcome.channel_id, welcome.mention) == ("channel", 55, True)
+    assert (welcome.panel_channel_id, welcome.panel_message_id) == (66, 77)
+    assert [m.meeting_id for m in welcome.meetings] == [1]
+    quiet = welcome_for(replace(channel, welcome_mention=False), meetings, NOW)
+    assert quiet is not None and not quiet.mention
+    dm = welcome_for(replace(channel, welcome_mode="dm", welcome_channel_id=None), [], NOW)
+    assert dm is not None and dm.mode == "dm" and not dm.mention and dm.meetings == ()
