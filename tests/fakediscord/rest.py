@@ -763,6 +763,8 @@ async def put_overwrite(server: FakeDiscord, call: Call) -> Any:
     channel = server.channel_or_404(_sid(call, "channel_id"))
     if channel.guild_id is None or channel.is_thread:
         raise DiscordError(400, 50024, "Cannot execute action on this channel type")
+    if not server.bot_permissions(channel) & P.VIEW_CHANNEL:
+        raise missing_access()
     if not server.bot_permissions(channel) & P.MANAGE_ROLES:
         raise missing_permissions()
     body = _body(call)

@@ -206,7 +206,8 @@ class FakeDiscord:
         self._mono_offset += seconds
 
     def new_id(self, when: datetime | None = None) -> int:
-        return self._ids.next(when or self.now())
+        """A fresh snowflake for now, or (backdated, not monotonic) for `when`."""
+        return self._ids.next(self.now()) if when is None else self._ids.at(when)
 
     # -- events and waiting ----------------------------------------------------------------------
 
@@ -218,13 +219,14 @@ class FakeDiscord:
     async def wait_for(
         self,
         predicate: Predicate,
-        timeout: float = 5.0,  # noqa: ASYNC109 - a deadline on state, not a sleep
+        timeout: float | None = 5.0,  # noqa: ASYNC109 - a deadline on state, not a sleep
         *,
         message: str | None = None,
         raise_on_timeout: bool = True,
     ) -> bool:
         """Wait until `predicate()` is true, re-checking on every server event and every 10 ms."""
         loop = asyncio.get_running_loop()
+        timeout = 5.0 if timeout is None else timeout
         deadline = loop.time() + timeout
         while True:
             value = predicate()

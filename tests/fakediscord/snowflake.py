@@ -25,8 +25,14 @@ class SnowflakeGenerator:
         self._last = 0
 
     def next(self, when: datetime) -> int:
+        """The next id; it encodes `when` unless that would not be above the last one."""
         candidate = snowflake_at(when)
         if candidate <= self._last:
             candidate = self._last + 1
         self._last = candidate
         return candidate
+
+    def at(self, when: datetime) -> int:
+        """A unique id for a past instant (e.g. a message backdated by a test)."""
+        self._backdated = getattr(self, "_backdated", 0) + 1
+        return snowflake_at(when, self._backdated)
