@@ -26,6 +26,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.help",
     "cogs.privacy",
     "cogs.admin",
+    "cogs.meetings",
     "cogs.rooms",
 )
 
