@@ -1,0 +1,585 @@
+"""Anonymous attendance: check-in counts, per-occurrence pseudonyms and proof slips. No Discord.
+
+Each open occurrence gets a random key that lives only in this process's memory. A person is
+recognised within the occurrence by HMAC(occurrence key, user id): that tag deduplicates check-ins,
+names their pseudonym for anonymous shares and proves they checked in when they ask for a slip.
+The tags, the pseudonym map and the key are never written anywhere; the database holds only the
+number of check-ins per occurrence. The key is dropped one hour after the room closes (the window
+for proof slips), after which nothing links anyone to the occurrence. A restart loses the key: a
+person who checks in again after a restart is counted again (see docs/privacy.md).
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import logging
+import re
+import secrets
+import struct
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+
+from bot.clock import Clock, iso, utc_from_iso
+from bot.db import Database
+from bot.errors import UserFacingError
+from bot.events import ROOM_CLOSED, ROOM_OPENED, EventBus
+from bot.keys import derive_key
+from bot.parsing import clean_text
+from bot.scheduler import Job, JobEngine, NewJob
+from bot.services.privacy import PrivacyService
+
+log = logging.getLogger(__name__)
+
+FORGET_JOB = "attendance_forget"
+PROOF_GRACE = timedelta(hours=1)  # slips stay available this long after the room closes
+OCCURRENCE_CAP = timedelta(hours=18)  # longest meeting + room margins; then the key goes anyway
+SHARE_INTERVAL = timedelta(seconds=30)
+SMALL_COUNT = 5
+HISTORY = 12
+SHARE_MAX = 1500
+PROOF_NAME_MAX = 60
+PROOF_TITLE_MAX = 60
+BAR_WIDTH = 16
+
+_SLIP_VERSION = 1
+_SLIP_PREFIX = "HVN1-"
+_SLIP_MAC_BYTES = 16
+_EPOCH = date(2000, 1, 1)
+_rng = secrets.SystemRandom()
+
+
+# --- pure helpers ---------------------------------------------------------------------------
+
+
+_SCHEME = re.compile(r"\b([a-z][a-z0-9+.\-]{1,20})://([^\s/?#<>]*)", re.IGNORECASE)
+_BARE_HOST = re.compile(
+    r"\b((?:www\.)?(?:[a-z0-9\-]+\.)+[a-z]{2,})(?=[/:])|\bwww\.((?:[a-z0-9\-]+\.)+[a-z]{2,})\b",
+    re.IGNORECASE,
+)
+
+
+def _defang_host(host: str) -> str:
+    return host.replace(".", "[.]")
+
+
+def neutralize(text: str) -> str:
+    """Text that can neither ping anyone nor carry a clickable link."""
+
+    def scheme(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name.lower().startswith("http"):
+            name = "hxxp" + name[4:]
+        return f"{name}[:]//{_defang_host(m.group(2))}"
+
+    out = _SCHEME.sub(scheme, text)
+
+    def bare(m: re.Match[str]) -> str:
+        return _defang_host(m.group(0))
+
+    out = _BARE_HOST.sub(bare, out)
+    # A zero-width space after every @ breaks user, role, @everyone and @here mentions.
+    return out.replace("@", "@\u200b")
+
+
+def shown_count(count: int) -> str:
+    """A count as shown to facilitators: small numbers are never shown exactly."""
+    return "fewer than 5" if count < SMALL_COUNT else str(count)
+
+
+@dataclass(frozen=True, slots=True)
+class OccurrenceCount:
+    """How many checked in at one closed occurrence."""
+
+    occurrence: date
+    checkins: int
+
+    @property
+    def shown(self) -> str:
+        """The count as it may be shown."""
+        return shown_count(self.checkins)
+
+
+@dataclass(frozen=True, slots=True)
+class CountReport:
+    """The last closed occurrences of a meeting, oldest first, with a trend in words."""
+
+    meeting_id: int
+    rows: tuple[OccurrenceCount, ...]
+    trend: str
+
+    def chart(self) -> str:
+        """A small text bar chart; counts under 5 get one fixed mark so no size is implied."""
+        if not self.rows:
+            return "No closed occurrences yet."
+        top = max((r.checkins for r in self.rows), default=0)
+        lines = []
+        for r in self.rows:
+            if r.checkins < SMALL_COUNT:
+                bar = "░"
+            else:
+                bar = "█" * max(1, round(r.checkins / top * BAR_WIDTH))
+            lines.append(f"{r.occurrence.isoformat()} {bar} {r.shown}")
+        return "\n".join(lines)
+
+
+def trend_of(counts: list[int]) -> str:
+    """Rising, falling or steady: the recent half against the earlier half (no numbers shown)."""
+    if len(counts) < 4:
+        return "not enough meetings yet to show a trend"
+    # Small counts are taken as the middle of 0..4 so the trend cannot reveal them.
+    values = [c if c >= SMALL_COUNT else 2.5 for c in counts]
+    half = len(values) // 2
+    earlier, recent = values[:half], values[-half:]
+    before = sum(earlier) / len(earlier)
+    after = sum(recent) / len(recent)
+    if after > before * 1.1:
+        return "rising"
+    if after < before * 0.9:
+        return "falling"
+    return "steady"
+
+
+@dataclass(frozen=True, slots=True)
+class ProofSlip:
+    """What a slip says; the code carries all of it, signed."""
+
+    meeting_id: int
+    title: str
+    occurrence: date
+    name: str
+    code: str
+
+
+def _varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        byte = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(byte | 0x80)
+        else:
+            out.append(byte)
+            return bytes(out)
+
+
+def _read_varint(data: bytes, pos: int) -> tuple[int, int]:
+    value = shift = 0
+    while True:
+        if pos >= len(data) or shift > 63:
+            raise ValueError("truncated")
+        byte = data[pos]
+        pos += 1
+        value |= (byte & 0x7F) << shift
+        shift += 7
+        if not byte & 0x80:
+            return value, pos
+
+
+def _short(text: str, limit: int) -> bytes:
+    raw = text.encode("utf-8")
+    while len(raw) > 255 or len(text) > limit:
+        text = text[:-1]
+        raw = text.encode("utf-8")
+    return raw
+
+
+def sign_slip(proof_key: bytes, meeting_id: int, title: str, occurrence: date, name: str) -> str:
+    """A compact code carrying meeting, title, date and name, with a 128-bit HMAC over them."""
+    title_raw = _short(title, PROOF_TITLE_MAX)
+    name_raw = _short(name, PROOF_NAME_MAX)
+    body = (
+        bytes([_SLIP_VERSION])
+        + _varint(meeting_id)
+        + struct.pack(">H", (occurrence - _EPOCH).days)
+        + bytes([len(title_raw)])
+        + title_raw
+        + bytes([len(name_raw)])
+        + name_raw
+    )
+    mac = hmac.new(proof_key, b"haven-proof\x00" + body, hashlib.sha256).digest()[:_SLIP_MAC_BYTES]
+    return _SLIP_PREFIX + base64.urlsafe_b64encode(body + mac).decode().rstrip("=")
+
+
+def verify_slip(proof_key: bytes, code: str) -> ProofSlip | None:
+    """The slip a code stands for when its signature holds, else None."""
+    text = "".join(code.split())
+    if not text.upper().startswith(_SLIP_PREFIX):
+        return None
+    text = text[len(_SLIP_PREFIX) :]
+    try:
+        raw = base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+    except (ValueError, TypeError):
+        return None
+    if len(raw) <= _SLIP_MAC_BYTES + 5:
+        return None
+    body, mac = raw[:-_SLIP_MAC_BYTES], raw[-_SLIP_MAC_BYTES:]
+    want = hmac.new(proof_key, b"haven-proof\x00" + body, hashlib.sha256).digest()
+    if not hmac.compare_digest(mac, want[:_SLIP_MAC_BYTES]):
+        return None
+    try:
+        if body[0] != _SLIP_VERSION:
+            return None
+        meeting_id, pos = _read_varint(body, 1)
+        (days,) = struct.unpack_from(">H", body, pos)
+        pos += 2
+        tlen = body[pos]
+        title = body[pos + 1 : pos + 1 + tlen].decode("utf-8")
+        pos += 1 + tlen
+        nlen = body[pos]
+        name = body[pos + 1 : pos + 1 + nlen].decode("utf-8")
+        if pos + 1 + nlen != len(body):
+            return None
+    except (IndexError, struct.error, UnicodeDecodeError, ValueError):
+        return None
+    return ProofSlip(meeting_id, title, _EPOCH + timedelta(days=days), name, _SLIP_PREFIX + text)
+
+
+# --- in-memory occurrence state -------------------------------------------------------------
+
+
+@dataclass
+class _Live:
+    """One occurrence's secrets, in memory only."""
+
+    meeting_id: int
+    guild_id: int
+    occurrence: str
+    key: bytes
+    opened_at: datetime
+    closed_at: datetime | None = None
+    checked_in: set[bytes] = field(default_factory=set)
+    pseudonyms: dict[bytes, int] = field(default_factory=dict)
+    silenced: set[int] = field(default_factory=set)
+    last_share: dict[bytes, datetime] = field(default_factory=dict)
+
+    def tag(self, user_id: int) -> bytes:
+        """HMAC(occurrence key, user id): who someone is within this occurrence only."""
+        return hmac.new(self.key, str(user_id).encode(), hashlib.sha256).digest()
+
+    @property
+    def is_open(self) -> bool:
+        """Whether the room is still open."""
+        return self.closed_at is None
+
+
+@dataclass(frozen=True, slots=True)
+class LiveOccurrence:
+    """A public view of an occurrence held in memory (no secrets)."""
+
+    meeting_id: int
+    guild_id: int
+    occurrence: str
+    is_open: bool
+
+
+@dataclass(frozen=True, slots=True)
+class SharePost:
+    """What to post for an anonymous share."""
+
+    meeting_id: int
+    occurrence: str
+    number: int
+    text: str
+
+    @property
+    def pseudonym(self) -> str:
+        """The display name, e.g. 'Peer 7'."""
+        return f"Peer {self.number}"
+
+
+class AttendanceService:
+    """Holds each open occurrence's key in memory and the counts in the database."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        key: bytes,
+        events: EventBus,
+        jobs: JobEngine,
+        privacy: PrivacyService,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.jobs = jobs
+        self._proof_key = derive_key(key, "attendance-proof")
+        self._live: dict[tuple[int, str], _Live] = {}
+        events.subscribe(ROOM_OPENED, self.on_room_opened)
+        events.subscribe(ROOM_CLOSED, self.on_room_closed)
+        jobs.register(FORGET_JOB, self._on_forget_jobs)
+        privacy.register_hook(self._forget_user)
+
+    # -- lifecycle ------------------------------------------------------------------------------
+
+    async def on_room_opened(
+        self, meeting_id: int, guild_id: int, occurrence: str, **_: object
+    ) -> None:
+        """A room opened: create the occurrence key (kept if it already exists) and its count."""
+        now = self.clock.now()
+        live = self._live.get((meeting_id, occurrence))
+        if live is None:
+            live = _Live(meeting_id, guild_id, occurrence, secrets.token_bytes(32), now)
+            self._live[(meeting_id, occurrence)] = live
+        else:
+            # Reopened within the proof window: same key, so nobody is counted twice.
+            live.closed_at = None
+        async with self.db.transaction() as tx:
+            exists = await tx.fetchone("SELECT 1 FROM meetings WHERE id = ?", (meeting_id,))
+            if exists is None:
+                self._live.pop((meeting_id, occurrence), None)
+                return
+            await tx.execute(
+                "INSERT INTO attendance_counts (meeting_id, guild_id, occurrence, opened_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (meeting_id, occurrence) "
+                "DO UPDATE SET closed_at = NULL",
+                (meeting_id, guild_id, occurrence, iso(now)),
+            )
+            earliest = await self.jobs.add(
+                tx,
+                [
+                    NewJob(
+                        kind=FORGET_JOB,
+                        guild_id=guild_id,
+                        fire_at=now + OCCURRENCE_CAP,
+                        meeting_id=meeting_id,
+                        occurrence=occurrence,
+                        slot="cap",
+                    )
+                ],
+            )
+        self.jobs.wake_for(earliest)
+
+    async def on_room_closed(
+        self, meeting_id: int, guild_id: int, occurrence: str, **_: object
+    ) -> None:
+        """A room closed: no more check-ins or shares; the key stays one hour for proof slips."""
+        now = self.clock.now()
+        live = self._live.get((meeting_id, occurrence))
+        if live is not None and live.is_open:
+            live.closed_at = now
+            live.pseudonyms.clear()
+            live.silenced.clear()
+            live.last_share.clear()
+        async with self.db.transaction() as tx:
+            await tx.execute(
+                "UPDATE attendance_counts SET closed_at = ? "
+                "WHERE meeting_id = ? AND occurrence = ? AND closed_at IS NULL",
+                (iso(now), meeting_id, occurrence),
+            )
+            earliest = await self.jobs.add(
+                tx,
+                [
+                    NewJob(
+                        kind=FORGET_JOB,
+                        guild_id=guild_id,
+                        fire_at=now + PROOF_GRACE,
+                        meeting_id=meeting_id,
+                        occurrence=occurrence,
+                        slot=f"grace:{int(now.timestamp())}",
+                    )
+                ],
+            )
+        self.jobs.wake_for(earliest)
+
+    async def _on_forget_jobs(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            self.prune()
+            async with self.db.transaction() as tx:
+                await self.jobs.complete(tx, job)
+
+    def prune(self) -> int:
+        """Drop every key past its proof window (or past the cap); return how many went."""
+        now = self.clock.now()
+        gone = [
+            k
+            for k, live in self._live.items()
+            if (live.closed_at is not None and now >= live.closed_at + PROOF_GRACE)
+            or now >= live.opened_at + OCCURRENCE_CAP
+        ]
+        for k in gone:
+            del self._live[k]
+        return len(gone)
+
+    async def _forget_user(self, user_id: int, guild_id: int | None) -> None:
+        # Unlink a person from pseudonyms now; the dedup tag stays so they are not counted twice.
+        for live in self._live.values():
+            if guild_id is None or live.guild_id == guild_id:
+                tag = live.tag(user_id)
+                live.pseudonyms.pop(tag, None)
+                live.last_share.pop(tag, None)
+
+    async def recover(self, meeting_id: int, guild_id: int, occurrence: str) -> bool:
+        """After a restart: a room still open in the database gets a fresh key (may double count)."""
+        if (meeting_id, occurrence) in self._live:
+            return True
+        row = await self.db.fetchone(
+            "SELECT opened_at, closed_at FROM attendance_counts "
+            "WHERE meeting_id = ? AND occurrence = ? AND guild_id = ?",
+            (meeting_id, occurrence, guild_id),
+        )
+        if row is None or row[1] is not None:
+            return False
+        opened = utc_from_iso(row[0])
+        if self.clock.now() >= opened + OCCURRENCE_CAP:
+            return False
+        self._live[(meeting_id, occurrence)] = _Live(
+            meeting_id, guild_id, occurrence, secrets.token_bytes(32), opened
+        )
+        log.info("attendance key recreated after a restart for one open room")
+        return True
+
+    def live(self) -> list[LiveOccurrence]:
+        """Occurrences whose key is in memory."""
+        self.prune()
+        return [
+            LiveOccurrence(v.meeting_id, v.guild_id, v.occurrence, v.is_open)
+            for v in self._live.values()
+        ]
+
+    def open_occurrence(self, meeting_id: int) -> str | None:
+        """The occurrence key of this meeting's open room, if any."""
+        self.prune()
+        for live in self._live.values():
+            if live.meeting_id == meeting_id and live.is_open:
+                return live.occurrence
+        return None
+
+    def _open(self, meeting_id: int, occurrence: str, guild_id: int) -> _Live:
+        self.prune()
+        live = self._live.get((meeting_id, occurrence))
+        if live is None or live.guild_id != guild_id or not live.is_open:
+            raise UserFacingError(
+                "This meeting's room is not open right now. Check-in and anonymous sharing work "
+                "only while the room is open."
+            )
+        return live
+
+    # -- check-in -------------------------------------------------------------------------------
+
+    async def check_in(self, meeting_id: int, occurrence: str, guild_id: int, user_id: int) -> bool:
+        """Count a person once for an open occurrence; True when newly counted."""
+        if (meeting_id, occurrence) not in self._live:
+            await self.recover(meeting_id, guild_id, occurrence)
+        live = self._open(meeting_id, occurrence, guild_id)
+        tag = live.tag(user_id)
+        if tag in live.checked_in:
+            return False
+        live.checked_in.add(tag)
+        try:
+            async with self.db.transaction() as tx:
+                changed = await tx.execute(
+                    "UPDATE attendance_counts SET checkins = checkins + 1 "
+                    "WHERE meeting_id = ? AND occurrence = ? AND closed_at IS NULL",
+                    (meeting_id, occurrence),
+                )
+        except BaseException:
+            live.checked_in.discard(tag)
+            raise
+        if changed != 1:
+            live.checked_in.discard(tag)
+            raise UserFacingError("This meeting's room is not open right now.")
+        return True
+
+    # -- counts ---------------------------------------------------------------------------------
+
+    async def counts(self, meeting_id: int) -> CountReport:
+        """The last 12 closed occurrences (open ones are hidden: a live count could be watched)."""
+        rows = await self.db.fetchall(
+            "SELECT occurrence, checkins FROM attendance_counts "
+            "WHERE meeting_id = ? AND closed_at IS NOT NULL ORDER BY occurrence DESC LIMIT ?",
+            (meeting_id, HISTORY),
+        )
+        items = [OccurrenceCount(date.fromisoformat(r[0]), int(r[1])) for r in reversed(rows)]
+        return CountReport(meeting_id, tuple(items), trend_of([i.checkins for i in items]))
+
+    # -- anonymous shares -----------------------------------------------------------------------
+
+    def prepare_share(
+        self, meeting_id: int, occurrence: str, guild_id: int, user_id: int, text: str
+    ) -> SharePost:
+        """Check limits and return the neutralised post under this person's pseudonym."""
+        live = self._open(meeting_id, occurrence, guild_id)
+        body = clean_text(text, field="share", max_len=SHARE_MAX, multiline=True)
+        tag = live.tag(user_id)
+        number = live.pseudonyms.get(tag)
+        if number is not None and number in live.silenced:
+            raise UserFacingError(
+                "A moderator has paused your anonymous shares until this meeting ends. "
+                "You're still welcome in the room."
+            )
+        now = self.clock.now()
+        last = live.last_share.get(tag)
+        if last is not None and now < last + SHARE_INTERVAL:
+            wait = int((last + SHARE_INTERVAL - now).total_seconds()) + 1
+            raise UserFacingError(f"One share every 30 seconds: try again in {wait} seconds.")
+        if number is None:
+            number = self._new_number(live)
+            live.pseudonyms[tag] = number
+        live.last_share[tag] = now
+        return SharePost(meeting_id, occurrence, number, neutralize(body))
+
+    @staticmethod
+    def _new_number(live: _Live) -> int:
+        used = set(live.pseudonyms.values())
+        for top in (99, 999, 9999):
+            free = [n for n in range(1, top + 1) if n not in used]
+            if free:
+                return _rng.choice(free)
+        raise UserFacingError("Too many people are sharing in this room right now.")
+
+    def share_failed(self, post: SharePost, guild_id: int, user_id: int) -> None:
+        """Undo the rate-limit mark when the post could not be delivered."""
+        live = self._live.get((post.meeting_id, post.occurrence))
+        if live is not None and live.guild_id == guild_id:
+            live.last_share.pop(live.tag(user_id), None)
+
+    def silence(self, meeting_id: int, occurrence: str, guild_id: int, number: int) -> bool:
+        """Stop a pseudonym sharing for the rest of the occurrence; False if already silenced."""
+        live = self._open(meeting_id, occurrence, guild_id)
+        if number not in live.pseudonyms.values():
+            raise UserFacingError("That pseudonym has not shared in this meeting.")
+        if number in live.silenced:
+            return False
+        live.silenced.add(number)
+        return True
+
+    # -- proof slips ----------------------------------------------------------------------------
+
+    def attended(self, guild_id: int, user_id: int) -> list[LiveOccurrence]:
+        """Occurrences in memory (open, or closed under an hour ago) where this person checked in."""
+        self.prune()
+        return [
+            LiveOccurrence(v.meeting_id, v.guild_id, v.occurrence, v.is_open)
+            for v in self._live.values()
+            if v.guild_id == guild_id and v.tag(user_id) in v.checked_in
+        ]
+
+    def proof(
+        self, guild_id: int, user_id: int, titles: Mapping[int, str], name: str | None
+    ) -> list[ProofSlip]:
+        """Signed slips for every occurrence this person checked in to that is still in memory."""
+        shown = ""
+        if name is not None and name.strip():
+            shown = clean_text(name, field="name", max_len=PROOF_NAME_MAX)
+        attended = self.attended(guild_id, user_id)
+        if not attended:
+            raise UserFacingError(
+                "I can only sign a slip for a meeting you checked in to, until one hour after its "
+                "room closes. Check in with the button on the room's opening card or `/checkin`."
+            )
+        slips = []
+        for occ in attended:
+            title = titles.get(occ.meeting_id, "Haven meeting")
+            day = date.fromisoformat(occ.occurrence)
+            code = sign_slip(self._proof_key, occ.meeting_id, title, day, shown)
+            slip = verify_slip(self._proof_key, code)
+            assert slip is not None
+            slips.append(slip)
+        return slips
+
+    def verify(self, code: str) -> ProofSlip | None:
+        """The slip behind a code if genuine, else None."""
+        return verify_slip(self._proof_key, code)

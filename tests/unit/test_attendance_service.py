@@ -1,0 +1,220 @@
+"""AttendanceService: once-per-person counts, keys only in memory, pseudonyms, proof slips."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, date, datetime, time, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.config import load_settings
+from bot.db import Database
+from bot.errors import UserFacingError
+from bot.events import ROOM_CLOSED, ROOM_OPENED
+from bot.occurrences import Repeat
+from bot.services import Services, build_services
+from bot.services.attendance import (
+    CountReport,
+    OccurrenceCount,
+    neutralize,
+    sign_slip,
+    trend_of,
+    verify_slip,
+)
+from bot.services.meetings import Access, Kind
+
+START = datetime(2027, 1, 5, 23, 50, tzinfo=UTC)
+GUILD = 10
+OCC = "2027-01-05"
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[Services]:
+    db = await Database.open(tmp_path / "h.db")
+    await db.migrate()
+    settings = load_settings(_env_file=None, discord_token="t", database_path=tmp_path / "h.db")
+    svc = build_services(settings, db, FakeClock(START), b"k" * 32)
+    try:
+        yield svc
+    finally:
+        await db.close()
+
+
+async def _meeting(services: Services, title: str = "Tuesday night") -> int:
+    async with services.db.transaction() as tx:
+        return await services.meetings.create(
+            tx,
+            guild_id=GUILD,
+            title=title,
+            kind=Kind.NA,
+            access=Access.OPEN,
+            formats=("discussion",),
+            timezone="America/New_York",
+            first_date=date(2027, 1, 5),
+            start_time=time(19, 0),
+            duration_minutes=60,
+            repeat=Repeat.WEEKLY,
+        )
+
+
+async def _open(services: Services, meeting_id: int, occ: str = OCC) -> None:
+    await services.events.emit(ROOM_OPENED, meeting_id=meeting_id, guild_id=GUILD, occurrence=occ)
+
+
+async def _close(services: Services, meeting_id: int, occ: str = OCC) -> None:
+    await services.events.emit(ROOM_CLOSED, meeting_id=meeting_id, guild_id=GUILD, occurrence=occ)
+
+
+def _clock(services: Services) -> FakeClock:
+    clock = services.clock
+    assert isinstance(clock, FakeClock)
+    return clock
+
+
+async def test_check_in_counts_once_per_person(services: Services) -> None:
+    mid = await _meeting(services)
+    att = services.attendance
+    with pytest.raises(UserFacingError):
+        await att.check_in(mid, OCC, GUILD, 1)
+    await _open(services, mid)
+    assert await att.check_in(mid, OCC, GUILD, 1) is True
+    assert await att.check_in(mid, OCC, GUILD, 1) is False
+    assert await att.check_in(mid, OCC, GUILD, 2) is True
+    with pytest.raises(UserFacingError):
+        await att.check_in(mid, OCC, 999, 3)  # another guild's interaction
+    assert (
+        await services.db.fetchval(
+            "SELECT checkins FROM attendance_counts WHERE meeting_id = ?", (mid,)
+        )
+        == 2
+    )
+    await _close(services, mid)
+    with pytest.raises(UserFacingError):
+        await att.check_in(mid, OCC, GUILD, 4)
+
+
+async def test_counts_hide_open_and_small_numbers(services: Services) -> None:
+    mid = await _meeting(services)
+    att = services.attendance
+    for week in range(5):
+        occ = (date(2027, 1, 5) + timedelta(weeks=week)).isoformat()
+        await _open(services, mid, occ)
+        for user in range(3 if week < 2 else 8):
+            await att.check_in(mid, occ, GUILD, 100 + user)
+        await _close(services, mid, occ)
+    await _open(services, mid, "2027-02-09")
+    report = await att.counts(mid)
+    assert [r.occurrence.isoformat() for r in report.rows][-1] == "2027-02-02"
+    assert [r.shown for r in report.rows] == ["fewer than 5", "fewer than 5", "8", "8", "8"]
+    chart = report.chart()
+    assert "fewer than 5" in chart and "3" not in chart.replace("2027", "")
+    assert report.trend == "rising"
+
+
+def test_chart_does_not_scale_small_counts() -> None:
+    rows = (OccurrenceCount(date(2027, 1, 5), 1), OccurrenceCount(date(2027, 1, 12), 4))
+    lines = CountReport(1, rows, "steady").chart().splitlines()
+    assert lines[0].split()[1] == lines[1].split()[1] == "░"
+
+
+def test_trend_words() -> None:
+    assert trend_of([10, 10, 10, 10]) == "steady"
+    assert trend_of([20, 20, 10, 10]) == "falling"
+    assert "not enough" in trend_of([1, 2])
+
+
+async def test_key_dropped_one_hour_after_close(services: Services) -> None:
+    mid = await _meeting(services)
+    att = services.attendance
+    await _open(services, mid)
+    await att.check_in(mid, OCC, GUILD, 1)
+    await _close(services, mid)
+    assert att.proof(GUILD, 1, {mid: "Tuesday night"}, None)
+    _clock(services).advance(timedelta(minutes=61))
+    await services.jobs.run_due()
+    await services.jobs.drain()
+    assert att.live() == []
+    with pytest.raises(UserFacingError):
+        att.proof(GUILD, 1, {mid: "Tuesday night"}, None)
+
+
+async def test_proof_only_after_check_in_and_verifies(services: Services) -> None:
+    mid = await _meeting(services)
+    att = services.attendance
+    await _open(services, mid)
+    with pytest.raises(UserFacingError):
+        att.proof(GUILD, 1, {mid: "Tuesday night"}, "Pat")
+    await att.check_in(mid, OCC, GUILD, 1)
+    (slip,) = att.proof(GUILD, 1, {mid: "Tuesday night"}, "Pat Q.")
+    assert (slip.title, slip.occurrence, slip.name) == ("Tuesday night", date(2027, 1, 5), "Pat Q.")
+    assert len(slip.code) < 120
+    again = att.verify(slip.code)
+    assert again is not None and again.name == "Pat Q." and again.meeting_id == mid
+    body = slip.code[5:]
+    for i in range(len(body)):
+        flipped = body[:i] + ("A" if body[i] != "A" else "B") + body[i + 1 :]
+        assert att.verify("HVN1-" + flipped) is None
+    assert att.verify("nonsense") is None
+    assert verify_slip(b"x" * 32, slip.code) is None
+
+
+def test_slip_round_trip_and_limits() -> None:
+    key = b"p" * 32
+    code = sign_slip(key, 123456789, "Ñoño " * 30, date(2030, 12, 31), "José")
+    slip = verify_slip(key, code)
+    assert slip is not None
+    assert slip.meeting_id == 123456789 and slip.occurrence == date(2030, 12, 31)
+    assert slip.name == "José" and len(slip.title) <= 60
+
+
+async def test_pseudonyms_rate_limit_and_silence(services: Services) -> None:
+    mid = await _meeting(services)
+    att = services.attendance
+    await _open(services, mid)
+    first = att.prepare_share(mid, OCC, GUILD, 1, "hello @everyone see https://evil.example/x")
+    assert first.pseudonym.startswith("Peer ")
+    assert "@everyone" not in first.text and "https://" not in first.text
+    with pytest.raises(UserFacingError, match="30 seconds"):
+        att.prepare_share(mid, OCC, GUILD, 1, "again")
+    _clock(services).advance(timedelta(seconds=31))
+    assert att.prepare_share(mid, OCC, GUILD, 1, "again").number == first.number
+    other = att.prepare_share(mid, OCC, GUILD, 2, "me too")
+    assert other.number != first.number
+    assert att.silence(mid, OCC, GUILD, first.number) is True
+    assert att.silence(mid, OCC, GUILD, first.number) is False
+    _clock(services).advance(timedelta(seconds=31))
+    with pytest.raises(UserFacingError, match="paused"):
+        att.prepare_share(mid, OCC, GUILD, 1, "let me")
+    att.prepare_share(mid, OCC, GUILD, 2, "still fine")
+    # A new occurrence: new key, so the silence and the pseudonym do not carry over.
+    await _close(services, mid)
+    nxt = "2027-01-12"
+    await _open(services, mid, nxt)
+    att.prepare_share(mid, nxt, GUILD, 1, "new week")
+
+
+def test_neutralize() -> None:
+    text = neutralize("<@123> <@&456> @here go to www.bad.example or discord.gg/abc http://x.y/z")
+    assert "<@1" not in text and "<@&4" not in text and "@here" not in text
+    assert "www.bad.example" not in text and "discord.gg/" not in text and "http://" not in text
+
+
+async def test_reopen_keeps_key_and_restart_recovers(services: Services) -> None:
+    mid = await _meeting(services)
+    att = services.attendance
+    await _open(services, mid)
+    await att.check_in(mid, OCC, GUILD, 1)
+    await _close(services, mid)
+    await _open(services, mid)  # a facilitator reopens the same occurrence
+    assert await att.check_in(mid, OCC, GUILD, 1) is False
+    # A restart forgets the key: the room (still open in the database) gets a new one.
+    att._live.clear()
+    assert await att.check_in(mid, OCC, GUILD, 1) is True
+    assert (
+        await services.db.fetchval(
+            "SELECT checkins FROM attendance_counts WHERE meeting_id = ?", (mid,)
+        )
+        == 2
+    )
