@@ -1,0 +1,504 @@
+"""ReminderService without Discord: materialising, the ledger, grace, retries, changes, notices."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.config import load_settings
+from bot.db import Database
+from bot.events import EventBus
+from bot.permissions import Level
+from bot.scheduler import JobEngine
+from bot.services.guilds import GuildSettingsService
+from bot.services.meetings import Actor, Meeting, MeetingEdit, MeetingService, MeetingStore
+from bot.services.privacy import PrivacyService
+from bot.services.reminders import (
+    CHANNEL,
+    MAX_SEND_ATTEMPTS,
+    NOTICE,
+    REMINDER,
+    Message,
+    NoticeMessage,
+    Outcome,
+    Pacer,
+    ReminderMessage,
+    ReminderService,
+    SendResult,
+    nonce_for,
+    offsets_for,
+    plan,
+)
+
+GUILD = 5001
+ANNOUNCE = 7001
+MODLOG = 7002
+FAC = Actor(11, Level.FACILITATOR)
+PEER_A = 21
+PEER_B = 22
+# Thursday 2027-01-07 12:00 New York; the meeting below is Thursday 19:00 New York (00:00 UTC).
+NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
+START = datetime(2027, 1, 8, 0, 0, tzinfo=UTC)
+
+
+@dataclass
+class Sent:
+    where: str  # "channel" or "dm"
+    target: int
+    message: Message
+
+
+@dataclass
+class FakeSender:
+    """Records every send; `script` gives the outcomes of the next sends in order."""
+
+    sent: list[Sent] = field(default_factory=list)
+    script: list[SendResult] = field(default_factory=list)
+    alerts: list[tuple[int, int, str]] = field(default_factory=list)
+
+    def _next(self) -> SendResult:
+        return self.script.pop(0) if self.script else SendResult(Outcome.SENT)
+
+    async def to_channel(self, guild_id: int, channel_id: int, message: Message) -> SendResult:
+        result = self._next()
+        self.sent.append(Sent("channel", channel_id, message))
+        return result
+
+    async def to_user(self, guild_id: int, user_id: int, message: Message) -> SendResult:
+        result = self._next()
+        self.sent.append(Sent("dm", user_id, message))
+        return result
+
+    async def alert(self, guild_id: int, channel_id: int, reason: str) -> None:
+        self.alerts.append((guild_id, channel_id, reason))
+
+    def reminders(self) -> list[Sent]:
+        return [s for s in self.sent if isinstance(s.message, ReminderMessage)]
+
+    def notices(self) -> list[Sent]:
+        return [s for s in self.sent if isinstance(s.message, NoticeMessage)]
+
+
+@dataclass
+class World:
+    db: Database
+    clock: FakeClock
+    jobs: JobEngine
+    meetings: MeetingService
+    reminders: ReminderService
+    guilds: GuildSettingsService
+    privacy: PrivacyService
+    sender: FakeSender
+
+    async def run(self) -> int:
+        """Claim what is due and wait for the handlers (as the e2e tests do)."""
+        total = 0
+        while True:
+            count = await self.jobs.run_due()
+            await self.jobs.drain()
+            total += count
+            if count == 0:
+                return total
+
+    async def at(self, when: datetime) -> int:
+        """Jump the clock and run what is due."""
+        self.clock.set(when)
+        return await self.run()
+
+    async def ledger(self) -> list[tuple[str, int, int, str, str]]:
+        rows = await self.db.fetchall(
+            "SELECT occurrence, offset_minutes, target_user_id, status, reason "
+            "FROM reminder_deliveries ORDER BY id"
+        )
+        return [tuple(r) for r in rows]  # type: ignore[misc]
+
+    async def schedule(self, **kw: object) -> Meeting:
+        args: dict[str, object] = {
+            "title": "Thursday *Hope*",
+            "start": "2027-01-07 19:00",
+            "timezone": "America/New_York",
+            "repeat": "weekly",
+        }
+        args.update(kw)
+        return await self.meetings.schedule(GUILD, FAC, **args)  # type: ignore[arg-type]
+
+
+async def _world(tmp_path: Path, **settings: object) -> World:
+    db = await Database.open(tmp_path / "r.db")
+    await db.migrate()
+    clock = FakeClock(NOW)
+    values: dict[str, object] = {"_env_file": None, "discord_token": "x", "dm_rate_per_second": 50}
+    values.update(settings)
+    cfg = load_settings(**values)
+    events = EventBus()
+    privacy = PrivacyService(db)
+    guilds = GuildSettingsService(db, clock)
+    jobs = JobEngine(db, clock)
+    store = MeetingStore(db, clock, privacy)
+    service = MeetingService(db, clock, store, guilds, events, jobs)
+    reminders = ReminderService(db, clock, cfg, jobs, store, guilds, privacy, events)
+    sender = FakeSender()
+    reminders.sender = sender
+    await guilds.update(GUILD, announce_channel_id=ANNOUNCE, modlog_channel_id=MODLOG)
+    return World(db, clock, jobs, service, reminders, guilds, privacy, sender)
+
+
+@pytest.fixture
+async def world(tmp_path: Path) -> AsyncIterator[World]:
+    w = await _world(tmp_path)
+    yield w
+    await w.db.close()
+
+
+def _fire_times(jobs: list) -> list[tuple[str, str, datetime]]:  # type: ignore[type-arg]
+    return [(j.occurrence, j.slot, j.fire_at) for j in jobs]
+
+
+# -- planning -------------------------------------------------------------------------------
+
+
+async def test_a_new_meeting_gets_its_next_occurrence_at_the_guild_offsets(world: World) -> None:
+    meeting = await world.schedule()
+    pending = await world.reminders.pending_reminders(meeting.id)
+    assert (
+        _fire_times(pending)
+        == [
+            ("2027-01-07", "1440", START - timedelta(days=1)),
+            ("2027-01-07", "15", START - timedelta(minutes=15)),
+        ][1:]
+    )  # the 24 h reminder of today's 19:00 meeting is already past: not created
+    assert offsets_for(meeting, await world.guilds.get(GUILD)) == (1440, 15)
+
+
+async def test_plan_reaches_further_when_an_offset_is_longer_than_a_week(world: World) -> None:
+    meeting = await world.schedule()
+    jobs = plan(meeting, [10 * 1440, 60], after=NOW, floor=NOW)
+    occurrences = sorted({j.occurrence for j in jobs})
+    # The 14th's 10-day reminder reaches back before the 7th's start: planned now (the 21st's
+    # comes after it, so rolling forward will be in time for it).
+    assert occurrences == ["2027-01-07", "2027-01-14"]
+    assert all(j.fire_at > NOW for j in jobs)
+
+
+async def test_reconcile_is_idempotent_and_restores_lost_jobs(world: World) -> None:
+    meeting = await world.schedule()
+    before = _fire_times(await world.reminders.pending_reminders(meeting.id))
+    await world.db.execute("DELETE FROM jobs")
+    await world.reminders.reconcile()
+    await world.reminders.reconcile()
+    assert _fire_times(await world.reminders.pending_reminders(meeting.id)) == before
+
+
+# -- delivery -------------------------------------------------------------------------------
+
+
+async def test_delivers_to_channel_and_subscribers_once_and_rolls_forward(world: World) -> None:
+    meeting = await world.schedule()
+    await world.reminders.subscribe(GUILD, PEER_A, meeting.id)
+    assert await world.at(START - timedelta(minutes=16)) == 0
+    await world.at(START - timedelta(minutes=15))
+    sent = world.sender.reminders()
+    assert [(s.where, s.target) for s in sent] == [("channel", ANNOUNCE), ("dm", PEER_A)]
+    first = sent[0].message
+    assert isinstance(first, ReminderMessage)
+    assert first.occurrence.start == START and first.offset_minutes == 15 and not first.late
+    assert first.nonce == nonce_for(meeting.id, "2027-01-07", 15, CHANNEL)
+    assert len(first.nonce) <= 25
+    assert await world.ledger() == [
+        ("2027-01-07", 15, PEER_A, "delivered", ""),
+        ("2027-01-07", 15, CHANNEL, "delivered", ""),
+    ]
+    # Rolled forward in the same transaction: next week's reminders are pending.
+    assert _fire_times(await world.reminders.pending_reminders(meeting.id)) == [
+        ("2027-01-14", "1440", START + timedelta(days=6)),
+        ("2027-01-14", "15", START + timedelta(days=7, minutes=-15)),
+    ]
+    await world.at(START + timedelta(days=6))
+    assert len(world.sender.reminders()) == 4  # next week's 24 h: channel and DM
+
+
+async def test_a_recovered_job_skips_targets_the_ledger_holds(world: World) -> None:
+    meeting = await world.schedule()
+    await world.reminders.subscribe(GUILD, PEER_A, meeting.id)
+    await world.reminders.subscribe(GUILD, PEER_B, meeting.id)
+    world.clock.set(START - timedelta(minutes=15))
+    # A crash after the channel post and one DM were recorded, before the job was completed:
+    await world.db.execute(
+        "INSERT INTO reminder_deliveries (meeting_id, guild_id, occurrence, offset_minutes, "
+        "target_user_id, status, recorded_at) VALUES (?, ?, '2027-01-07', 15, ?, 'delivered', ?)",
+        (meeting.id, GUILD, CHANNEL, int(NOW.timestamp())),
+    )
+    await world.db.execute(
+        "INSERT INTO reminder_deliveries (meeting_id, guild_id, occurrence, offset_minutes, "
+        "target_user_id, status, recorded_at) VALUES (?, ?, '2027-01-07', 15, ?, 'delivered', ?)",
+        (meeting.id, GUILD, PEER_A, int(NOW.timestamp())),
+    )
+    await world.db.execute("UPDATE jobs SET status = 'claimed' WHERE slot = '15'")
+    restarted = JobEngine(world.db, world.clock)
+    # The process died; a new engine and service start on the same database.
+    reminders = ReminderService(
+        world.db,
+        world.clock,
+        load_settings(_env_file=None, discord_token="x"),
+        restarted,
+        world.reminders.meetings,
+        world.guilds,
+        world.privacy,
+        EventBus(),
+        dm_rate_per_second=0,
+    )
+    reminders.sender = world.sender
+    assert await restarted.start() == 1
+    await restarted.run_due()
+    await restarted.drain()
+    await restarted.stop()
+    assert [(s.where, s.target) for s in world.sender.reminders()] == [("dm", PEER_B)]
+
+
+async def test_late_within_grace_is_marked_late_and_older_is_skipped(world: World) -> None:
+    meeting = await world.schedule()
+    # Down from 18:40 to 18:54 New York: the 18:45 reminder is 9 minutes late (within 10).
+    await world.at(START - timedelta(minutes=6))
+    sent = world.sender.reminders()
+    assert len(sent) == 1 and isinstance(sent[0].message, ReminderMessage)
+    assert sent[0].message.late and sent[0].message.meeting.id == meeting.id
+    assert (await world.ledger())[0][3:] == ("delivered", "sent late")
+
+    # The next week: down across the 24 h reminder for 11 minutes: skipped and counted.
+    world.sender.sent.clear()
+    await world.at(START + timedelta(days=6, minutes=11))
+    assert world.sender.reminders() == []
+    assert world.reminders.skipped_total == 1
+    assert (await world.ledger())[-1] == (
+        "2027-01-14",
+        1440,
+        CHANNEL,
+        "skipped",
+        "past the grace window",
+    )
+
+
+async def test_never_sent_after_the_meeting_started(tmp_path: Path) -> None:
+    world = await _world(tmp_path, reminder_grace_minutes=60)
+    try:
+        await world.schedule()
+        await world.at(START + timedelta(minutes=1))
+        assert world.sender.reminders() == []
+        assert (await world.ledger())[0][3:] == ("skipped", "meeting had started")
+    finally:
+        await world.db.close()
+
+
+async def test_a_5xx_is_retried_with_backoff_then_delivered_once(world: World) -> None:
+    await world.schedule()
+    world.sender.script = [SendResult(Outcome.RETRY, "HTTP 503")]
+    await world.at(START - timedelta(minutes=15))
+    assert await world.ledger() == []
+    retry = [j for j in await world.reminders.pending_reminders() if j.slot == "15"]
+    assert retry and retry[0].fire_at == START - timedelta(minutes=15) + timedelta(seconds=30)
+    await world.at(START - timedelta(minutes=15) + timedelta(seconds=30))
+    assert [s.target for s in world.sender.reminders()] == [ANNOUNCE, ANNOUNCE]
+    assert [r[3] for r in await world.ledger()] == ["delivered"]
+
+
+async def test_a_5xx_that_persists_is_recorded_failed_after_bounded_attempts(world: World) -> None:
+    await world.schedule()
+    world.sender.script = [SendResult(Outcome.RETRY, "timeout")] * MAX_SEND_ATTEMPTS
+    when = START - timedelta(minutes=15)
+    await world.at(when)
+    for step in (30, 60, 120):
+        when += timedelta(seconds=step)
+        await world.at(when)
+    assert len(world.sender.reminders()) == MAX_SEND_ATTEMPTS
+    assert (await world.ledger())[0][3:] == (
+        "failed",
+        f"gave up after {MAX_SEND_ATTEMPTS}: timeout",
+    )
+    assert [j.occurrence for j in await world.reminders.pending_reminders()] == ["2027-01-14"] * 2
+
+
+async def test_closed_dms_unsubscribe_quietly(world: World) -> None:
+    meeting = await world.schedule()
+    other = await world.schedule(title="Other", start="2027-01-08 19:00")
+    await world.reminders.subscribe(GUILD, PEER_A, meeting.id)
+    await world.reminders.subscribe(GUILD, PEER_A, other.id)
+    world.sender.script = [SendResult(Outcome.SENT), SendResult(Outcome.DM_CLOSED, "HTTP 403")]
+    await world.at(START - timedelta(minutes=15))
+    assert await world.reminders.subscriptions(GUILD, PEER_A) == []
+    assert (await world.ledger())[0][2:4] == (PEER_A, "failed")
+
+
+async def test_a_lost_channel_alerts_the_mod_log_once_until_a_post_succeeds(world: World) -> None:
+    await world.schedule()
+    await world.schedule(title="Other", start="2027-01-07 19:30")
+    no_access = SendResult(Outcome.NO_ACCESS, "HTTP 403 (50013)")
+    world.sender.script = [no_access, no_access]
+    await world.at(START - timedelta(minutes=15))
+    await world.at(START + timedelta(minutes=15))
+    assert len(world.sender.reminders()) == 2
+    assert world.sender.alerts == [(GUILD, ANNOUNCE, "HTTP 403 (50013)")]
+    assert [r[3:] for r in await world.ledger()] == [("failed", "HTTP 403 (50013)")] * 2
+    # A later success clears the alert, so a new failure is reported again.
+    await world.at(START + timedelta(days=6))
+    world.sender.script = [no_access]
+    await world.at(START + timedelta(days=6, minutes=30))
+    assert len(world.sender.alerts) == 2
+
+
+async def test_no_announcement_channel_records_a_skip(world: World) -> None:
+    await world.guilds.update(GUILD, announce_channel_id=None)
+    await world.schedule()
+    await world.at(START - timedelta(minutes=15))
+    assert world.sender.sent == []
+    assert (await world.ledger())[0][3:] == ("skipped", "no announcement channel")
+
+
+# -- meeting changes ---------------------------------------------------------------------------
+
+
+async def test_an_edit_moves_pending_reminders_at_once(world: World) -> None:
+    meeting = await world.schedule()
+    await world.meetings.edit(GUILD, meeting.id, FAC, MeetingEdit(start="2027-01-07 20:00"))
+    assert _fire_times(await world.reminders.pending_reminders(meeting.id)) == [
+        ("2027-01-07", "15", START + timedelta(minutes=45)),
+    ]
+    await world.at(START - timedelta(minutes=15))
+    assert world.sender.sent == []
+    await world.at(START + timedelta(minutes=45))
+    assert len(world.sender.reminders()) == 1
+
+
+async def test_custom_offsets_of_a_meeting_win_over_the_guild_default(world: World) -> None:
+    meeting = await world.schedule()
+    await world.meetings.edit(GUILD, meeting.id, FAC, MeetingEdit(reminder_offsets="2h,30m"))
+    slots = [j.slot for j in await world.reminders.pending_reminders(meeting.id)]
+    assert slots == ["120", "30"]
+
+
+async def test_a_cancelled_occurrence_gets_a_notice_instead_of_reminders(world: World) -> None:
+    meeting = await world.schedule()
+    await world.reminders.subscribe(GUILD, PEER_A, meeting.id)
+    await world.meetings.cancel(GUILD, meeting.id, FAC, "2027-01-14")
+    # This week's reminder is unaffected; next week's are gone; the notice waits for its day.
+    await world.at(START - timedelta(minutes=15))
+    assert [s.where for s in world.sender.reminders()] == ["channel", "dm"]
+    assert world.sender.notices() == []
+    world.sender.sent.clear()
+    await world.at(START + timedelta(days=6))
+    notices = world.sender.notices()
+    assert [(n.where, n.target) for n in notices] == [("channel", ANNOUNCE), ("dm", PEER_A)]
+    assert isinstance(notices[0].message, NoticeMessage)
+    assert notices[0].message.change == "cancelled"
+    assert notices[0].message.next_start == START + timedelta(days=14)
+    assert world.sender.reminders() == []
+    await world.at(START + timedelta(days=14, minutes=-15))
+    assert [s.message.occurrence.key.isoformat() for s in world.sender.reminders()] == [  # type: ignore[union-attr]
+        "2027-01-21",
+        "2027-01-21",
+    ]
+
+
+async def test_a_restored_occurrence_gets_no_cancel_notice(world: World) -> None:
+    meeting = await world.schedule()
+    await world.meetings.cancel(GUILD, meeting.id, FAC, "2027-01-14")
+    await world.meetings.cancel(GUILD, meeting.id, FAC, "2027-01-14", restore=True)
+    await world.at(START - timedelta(minutes=15))
+    await world.at(START + timedelta(days=6))
+    assert world.sender.notices() == []
+    assert len(world.sender.reminders()) == 2  # this week's 15 min, next week's 24 h
+
+
+async def test_cancel_notices_can_be_turned_off(world: World) -> None:
+    await world.guilds.update(GUILD, cancel_notices=False)
+    meeting = await world.schedule()
+    await world.meetings.cancel(GUILD, meeting.id, FAC, "2027-01-07")
+    await world.run()
+    assert world.sender.sent == []
+    assert await world.reminders.pending_reminders(meeting.id) != []
+
+
+async def test_subscribers_hear_of_moves_pauses_and_deletion(world: World) -> None:
+    meeting = await world.schedule()
+    await world.reminders.subscribe(GUILD, PEER_A, meeting.id)
+    await world.meetings.move(GUILD, meeting.id, FAC, "2027-01-14", "2027-01-15 19:00")
+    await world.run()
+    await world.meetings.pause(GUILD, meeting.id, FAC, "2027-02-01")
+    await world.run()
+    assert await world.reminders.pending_reminders(meeting.id) != []
+    await world.meetings.delete(GUILD, meeting.id, FAC, delete_room=False)
+    await world.run()
+    changes = [
+        (n.where, n.target, n.message.change)  # type: ignore[union-attr]
+        for n in world.sender.notices()
+    ]
+    assert changes == [("dm", PEER_A, "moved"), ("dm", PEER_A, "paused"), ("dm", PEER_A, "deleted")]
+    moved = world.sender.notices()[0].message
+    assert isinstance(moved, NoticeMessage)
+    assert moved.next_start == START + timedelta(days=8)
+    deleted = world.sender.notices()[2].message
+    assert isinstance(deleted, NoticeMessage) and deleted.title == "Thursday *Hope*"
+    assert await world.reminders.pending_reminders(meeting.id) == []
+    assert await world.db.fetchval("SELECT COUNT(*) FROM reminder_notices") == 0
+    assert await world.jobs.pending(kind=NOTICE) == []
+
+
+async def test_a_deleted_meeting_sends_nothing_even_if_a_job_lingers(world: World) -> None:
+    meeting = await world.schedule()
+    async with world.db.transaction() as tx:
+        await world.db.conn.execute("DELETE FROM meetings WHERE id = ?", (meeting.id,))
+    del tx
+    await world.at(START - timedelta(minutes=15))
+    assert world.sender.sent == []
+    assert await world.jobs.pending(kind=REMINDER) == []
+
+
+# -- subscriptions and privacy ------------------------------------------------------------------
+
+
+async def test_subscriptions_list_stop_and_forget(world: World) -> None:
+    meeting = await world.schedule()
+    later = await world.schedule(title="Later", start="2027-01-09 10:00")
+    assert (await world.reminders.subscribe(GUILD, PEER_A, later.id))[1] is True
+    assert (await world.reminders.subscribe(GUILD, PEER_A, meeting.id))[1] is True
+    assert (await world.reminders.subscribe(GUILD, PEER_A, meeting.id))[1] is False
+    subs = await world.reminders.subscriptions(GUILD, PEER_A)
+    assert [s.meeting.id for s in subs] == [meeting.id, later.id]  # soonest first
+    assert await world.reminders.unsubscribe(GUILD, PEER_A, later.id) is True
+    assert await world.reminders.unsubscribe(GUILD, PEER_A, later.id) is False
+    await world.at(START - timedelta(minutes=15))
+    assert await world.privacy.forget_user(PEER_A, GUILD) >= 2  # subscription + ledger row
+    assert await world.reminders.subscriptions(GUILD, PEER_A) == []
+    users = await world.db.fetchval(
+        "SELECT COUNT(*) FROM reminder_deliveries WHERE target_user_id = ?", (PEER_A,)
+    )
+    assert users == 0
+
+
+async def test_subscribing_to_a_meeting_of_another_guild_is_refused(world: World) -> None:
+    meeting = await world.schedule()
+    from bot.errors import NotFoundError
+
+    with pytest.raises(NotFoundError):
+        await world.reminders.subscribe(GUILD + 1, PEER_A, meeting.id)
+
+
+async def test_pacer_spaces_sends_without_sleeping_in_real_time() -> None:
+    now = [100.0]
+    slept: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        slept.append(round(seconds, 3))
+        now[0] += seconds
+
+    pacer = Pacer(2.0, monotonic=lambda: now[0], sleep=sleep)
+    for _ in range(3):
+        await pacer.wait()
+    assert slept == [0.5, 0.5]
+    off = Pacer(None, monotonic=lambda: now[0], sleep=sleep)
+    await off.wait()
+    assert slept == [0.5, 0.5]
