@@ -1,0 +1,236 @@
+"""The anonymous line to moderators: pseudonymous conversations and a hashed blocklist. No Discord.
+
+A conversation row holds the person's user id only sealed with AES-GCM under a sub-key of the
+instance key (so the bot can relay moderators' replies by DM), and a keyed hash of guild and user
+id to find their open conversation. Blocks keep only a keyed hash under a different sub-key.
+Nothing here can be read back into a user id without the instance key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import secrets
+from dataclasses import dataclass
+
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from bot.clock import Clock, iso
+from bot.db import Database
+from bot.errors import UserFacingError
+from bot.keys import derive_key
+from bot.parsing import clean_text
+from bot.services.privacy import PrivacyService
+
+log = logging.getLogger(__name__)
+
+MESSAGE_MAX = 1800
+_NONCE = 12
+_rng = secrets.SystemRandom()
+
+
+@dataclass(frozen=True, slots=True)
+class Conversation:
+    """One open conversation, as moderators know it: a pseudonym and a thread."""
+
+    id: int
+    guild_id: int
+    pseudonym: str
+    thread_id: int
+
+
+@dataclass(frozen=True, slots=True)
+class Opening:
+    """Where a peer's message goes: an existing conversation, or a new pseudonym to open one."""
+
+    conversation: Conversation | None
+    pseudonym: str
+
+
+class ModLineService:
+    """Opens, continues, closes and blocks anonymous conversations with moderators."""
+
+    def __init__(self, db: Database, clock: Clock, key: bytes, privacy: PrivacyService) -> None:
+        self.db = db
+        self.clock = clock
+        self._seal = AESGCM(derive_key(key, "modline-seal"))
+        self._conversation_key = derive_key(key, "modline-conversation")
+        self._block_key = derive_key(key, "modline-block")
+        privacy.register_hook(self._forget)
+
+    # -- keyed hashes and sealing ---------------------------------------------------------------
+
+    def _hash(self, key: bytes, guild_id: int, user_id: int) -> bytes:
+        return hmac.new(key, f"{guild_id}:{user_id}".encode(), hashlib.sha256).digest()
+
+    def conversation_hash(self, guild_id: int, user_id: int) -> bytes:
+        """The keyed hash that finds a person's open conversation in a guild."""
+        return self._hash(self._conversation_key, guild_id, user_id)
+
+    def block_hash(self, guild_id: int, user_id: int) -> bytes:
+        """The keyed hash stored for a blocked person."""
+        return self._hash(self._block_key, guild_id, user_id)
+
+    @staticmethod
+    def _aad(guild_id: int, pseudonym: str) -> bytes:
+        return f"haven-modline:{guild_id}:{pseudonym}".encode()
+
+    def _seal_user(self, guild_id: int, pseudonym: str, user_id: int) -> bytes:
+        nonce = secrets.token_bytes(_NONCE)
+        plain = user_id.to_bytes(8, "big")
+        return nonce + self._seal.encrypt(nonce, plain, self._aad(guild_id, pseudonym))
+
+    def _unseal(self, guild_id: int, pseudonym: str, sealed: bytes) -> int:
+        try:
+            plain = self._seal.decrypt(
+                sealed[:_NONCE], sealed[_NONCE:], self._aad(guild_id, pseudonym)
+            )
+        except InvalidTag:
+            raise UserFacingError(
+                "I can't reach the person behind this conversation any more (the instance key "
+                "changed). Close it."
+            ) from None
+        return int.from_bytes(plain, "big")
+
+    # -- peers ----------------------------------------------------------------------------------
+
+    @staticmethod
+    def clean_message(text: str) -> str:
+        """A message to or from moderators: plain text within the limit."""
+        return clean_text(text, field="message", max_len=MESSAGE_MAX, multiline=True)
+
+    async def is_blocked(self, guild_id: int, user_id: int) -> bool:
+        """Whether this person is blocked from the line in this guild."""
+        row = await self.db.fetchone(
+            "SELECT 1 FROM modline_blocks WHERE guild_id = ? AND user_hash = ?",
+            (guild_id, self.block_hash(guild_id, user_id)),
+        )
+        return row is not None
+
+    async def begin(self, guild_id: int, user_id: int) -> Opening:
+        """The open conversation of this person, or a fresh pseudonym; refuses blocked people."""
+        if await self.is_blocked(guild_id, user_id):
+            raise UserFacingError(
+                "You can't send messages to this server's moderators through Haven."
+            )
+        row = await self.db.fetchone(
+            "SELECT id, guild_id, pseudonym, thread_id FROM modline_conversations "
+            "WHERE guild_id = ? AND user_hash = ?",
+            (guild_id, self.conversation_hash(guild_id, user_id)),
+        )
+        if row is not None:
+            conv = Conversation(row[0], row[1], row[2], row[3])
+            return Opening(conv, conv.pseudonym)
+        taken = {
+            r[0]
+            for r in await self.db.fetchall(
+                "SELECT pseudonym FROM modline_conversations WHERE guild_id = ?", (guild_id,)
+            )
+        }
+        for _ in range(50):
+            name = f"Anon-{_rng.randint(1000, 9999)}"
+            if name not in taken:
+                return Opening(None, name)
+        raise UserFacingError("The moderators have too many open conversations; try again later.")
+
+    async def register(
+        self, guild_id: int, user_id: int, pseudonym: str, thread_id: int
+    ) -> Conversation:
+        """Store a new conversation once its thread exists."""
+        async with self.db.transaction() as tx:
+            conv_id = await tx.insert(
+                "INSERT INTO modline_conversations "
+                "(guild_id, pseudonym, thread_id, user_hash, sealed_user, opened_at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (
+                    guild_id,
+                    pseudonym,
+                    thread_id,
+                    self.conversation_hash(guild_id, user_id),
+                    self._seal_user(guild_id, pseudonym, user_id),
+                    iso(self.clock.now()),
+                ),
+            )
+        return Conversation(conv_id, guild_id, pseudonym, thread_id)
+
+    # -- moderators -----------------------------------------------------------------------------
+
+    async def by_thread(self, thread_id: int) -> Conversation | None:
+        """The open conversation shown in a thread, if any."""
+        row = await self.db.fetchone(
+            "SELECT id, guild_id, pseudonym, thread_id FROM modline_conversations "
+            "WHERE thread_id = ?",
+            (thread_id,),
+        )
+        return None if row is None else Conversation(row[0], row[1], row[2], row[3])
+
+    async def by_id(self, conversation_id: int) -> Conversation | None:
+        """An open conversation by id, if it still exists."""
+        row = await self.db.fetchone(
+            "SELECT id, guild_id, pseudonym, thread_id FROM modline_conversations WHERE id = ?",
+            (conversation_id,),
+        )
+        return None if row is None else Conversation(row[0], row[1], row[2], row[3])
+
+    async def recipient(self, conversation: Conversation) -> int:
+        """The user id to deliver a reply to (used only to send the DM, never shown)."""
+        sealed = await self.db.fetchval(
+            "SELECT sealed_user FROM modline_conversations WHERE id = ?", (conversation.id,)
+        )
+        if sealed is None:
+            raise UserFacingError("This conversation was closed.")
+        return self._unseal(conversation.guild_id, conversation.pseudonym, bytes(sealed))
+
+    async def close(self, conversation: Conversation) -> int | None:
+        """Delete the conversation (and with it the sealed mapping); return whom to tell, if known."""
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT sealed_user FROM modline_conversations WHERE id = ?", (conversation.id,)
+            )
+            if row is None:
+                return None
+            await tx.execute("DELETE FROM modline_conversations WHERE id = ?", (conversation.id,))
+        try:
+            return self._unseal(conversation.guild_id, conversation.pseudonym, bytes(row[0]))
+        except UserFacingError:
+            return None
+
+    async def block(self, conversation: Conversation) -> bool:
+        """Block the person behind a conversation (only a keyed hash is kept) and close it."""
+        async with self.db.transaction() as tx:
+            row = await tx.fetchone(
+                "SELECT sealed_user FROM modline_conversations WHERE id = ?", (conversation.id,)
+            )
+            if row is None:
+                return False
+            user_id = self._unseal(conversation.guild_id, conversation.pseudonym, bytes(row[0]))
+            await tx.execute(
+                "INSERT INTO modline_blocks (guild_id, user_hash, pseudonym, blocked_at) "
+                "VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, user_hash) DO NOTHING",
+                (
+                    conversation.guild_id,
+                    self.block_hash(conversation.guild_id, user_id),
+                    conversation.pseudonym,
+                    iso(self.clock.now()),
+                ),
+            )
+            await tx.execute("DELETE FROM modline_conversations WHERE id = ?", (conversation.id,))
+        return True
+
+    async def _forget(self, user_id: int, guild_id: int | None) -> None:
+        """Forget-me: delete this person's open conversations (blocks stay: they hold no id)."""
+        if guild_id is not None:
+            guilds = [guild_id]
+        else:
+            rows = await self.db.fetchall("SELECT DISTINCT guild_id FROM modline_conversations")
+            guilds = [r[0] for r in rows]
+        if not guilds:
+            return
+        async with self.db.transaction() as tx:
+            for gid in guilds:
+                await tx.execute(
+                    "DELETE FROM modline_conversations WHERE guild_id = ? AND user_hash = ?",
+                    (gid, self.conversation_hash(gid, user_id)),
+                )

@@ -1,0 +1,102 @@
+"""ModLineService: sealed mapping, keyed hashes only, close, block and forget-me."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.config import load_settings
+from bot.db import Database
+from bot.errors import UserFacingError
+from bot.services import Services, build_services
+from bot.services.modline import ModLineService
+
+GUILD = 10
+USER = 345678901234567890
+
+
+@pytest.fixture
+async def services(tmp_path: Path) -> AsyncIterator[Services]:
+    db = await Database.open(tmp_path / "h.db")
+    await db.migrate()
+    settings = load_settings(_env_file=None, discord_token="t", database_path=tmp_path / "h.db")
+    svc = build_services(settings, db, FakeClock(datetime(2027, 1, 1, tzinfo=UTC)), b"k" * 32)
+    try:
+        yield svc
+    finally:
+        await db.close()
+
+
+async def _open(line: ModLineService, user: int = USER, thread: int = 555) -> int:
+    opening = await line.begin(GUILD, user)
+    assert opening.conversation is None
+    conv = await line.register(GUILD, user, opening.pseudonym, thread)
+    return conv.id
+
+
+async def test_open_continue_and_relay(services: Services) -> None:
+    line = services.modline
+    conv_id = await _open(line)
+    again = await line.begin(GUILD, USER)
+    assert again.conversation is not None and again.conversation.id == conv_id
+    conv = await line.by_thread(555)
+    assert conv is not None and conv.pseudonym.startswith("Anon-")
+    assert await line.recipient(conv) == USER
+    other = await line.begin(GUILD, USER + 1)
+    assert other.conversation is None and other.pseudonym != conv.pseudonym
+    row = await services.db.fetchone("SELECT * FROM modline_conversations")
+    assert row is not None
+    raw = b"".join(bytes(v) if isinstance(v, bytes) else str(v).encode() for v in tuple(row))
+    assert str(USER).encode() not in raw
+    assert USER.to_bytes(8, "big") not in raw and USER.to_bytes(8, "little") not in raw
+
+
+async def test_close_deletes_mapping(services: Services) -> None:
+    line = services.modline
+    await _open(line)
+    conv = await line.by_thread(555)
+    assert conv is not None
+    assert await line.close(conv) == USER
+    assert await services.db.fetchval("SELECT count(*) FROM modline_conversations") == 0
+    assert await line.close(conv) is None
+    assert (await line.begin(GUILD, USER)).conversation is None
+
+
+async def test_block_keeps_only_a_keyed_hash(services: Services) -> None:
+    line = services.modline
+    await _open(line)
+    conv = await line.by_thread(555)
+    assert conv is not None
+    assert await line.block(conv) is True
+    assert await services.db.fetchval("SELECT count(*) FROM modline_conversations") == 0
+    row = await services.db.fetchone("SELECT user_hash, pseudonym FROM modline_blocks")
+    assert row is not None and bytes(row[0]) == line.block_hash(GUILD, USER)
+    assert bytes(row[0]) != line.conversation_hash(GUILD, USER)
+    with pytest.raises(UserFacingError, match="can't send"):
+        await line.begin(GUILD, USER)
+    assert await line.is_blocked(GUILD + 1, USER) is False
+    assert (await line.begin(GUILD, USER + 1)).conversation is None
+
+
+async def test_forget_me_deletes_conversations(services: Services) -> None:
+    line = services.modline
+    await _open(line, thread=1)
+    await _open(line, user=USER + 1, thread=2)
+    await services.privacy.forget_user(USER)
+    assert await line.by_thread(1) is None
+    assert await line.by_thread(2) is not None
+    await services.privacy.forget_user(USER + 1, GUILD)
+    assert await line.by_thread(2) is None
+
+
+async def test_other_instance_key_cannot_unseal(services: Services, tmp_path: Path) -> None:
+    await _open(services.modline)
+    conv = await services.modline.by_thread(555)
+    assert conv is not None
+    stranger = ModLineService(services.db, services.clock, b"z" * 32, services.privacy)
+    with pytest.raises(UserFacingError):
+        await stranger.recipient(conv)
