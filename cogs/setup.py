@@ -244,6 +244,71 @@ class SetupCog(commands.GroupCog, name="setup", description="Configure Haven for
         settings = await self.bot.services.guilds.get(interaction.guild_id)
         await reply_ephemeral(interaction, embed=settings_embed(settings))
 
+    @app_commands.command(
+        name="onboarding",
+        description="Set the newcomer welcome and whether role requests need approval",
+    )
+    @app_commands.describe(
+        welcome="Welcome newcomers: off, in the welcome channel (/setup channels), or by DM",
+        mention="Name newcomers in the welcome channel (off: the welcome never names anyone)",
+        approval="Role panel requests wait for Approve / Decline in the mod-log channel",
+    )
+    @app_commands.choices(
+        welcome=[
+            app_commands.Choice(name="off", value="off"),
+            app_commands.Choice(name="in the welcome channel", value="channel"),
+            app_commands.Choice(name="by direct message", value="dm"),
+        ]
+    )
+    @app_commands.guild_only()
+    @requires(Level.MODERATOR)
+    async def onboarding(
+        self,
+        interaction: discord.Interaction,
+        welcome: str | None = None,
+        mention: bool | None = None,
+        approval: bool | None = None,
+    ) -> None:
+        """Set the welcome mode, naming newcomers, and role approval."""
+        assert interaction.guild_id is not None
+        settings = await self.bot.services.guilds.get(interaction.guild_id)
+        if welcome == "channel" and settings.welcome_channel_id is None:
+            await reply_ephemeral(
+                interaction,
+                "Pick the welcome channel first with `/setup channels welcome:`, then run this "
+                "again. Nothing was changed.",
+            )
+            return
+        if approval and settings.modlog_channel_id is None:
+            await reply_ephemeral(
+                interaction,
+                "Role requests wait for moderators in the mod-log channel, and none is set: run "
+                "`/setup channels modlog:` first. Nothing was changed.",
+            )
+            return
+        changes: dict[str, Any] = {}
+        if welcome is not None:
+            changes["welcome_mode"] = welcome
+        if mention is not None:
+            changes["welcome_mention"] = mention
+        if approval is not None:
+            changes["role_approval"] = approval
+        await self.apply(interaction, **changes)
+
+    @app_commands.command(
+        name="panel", description="Post the role panel where peers choose their closed meetings"
+    )
+    @app_commands.describe(channel="Where to post the panel (posting again moves it)")
+    @app_commands.guild_only()
+    @requires(Level.MODERATOR)
+    async def panel(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
+        """Post the role panel (cogs/onboarding.py does the work)."""
+        post_panel = getattr(self.bot.get_cog("onboarding"), "post_panel", None)
+        if post_panel is None:
+            await reply_ephemeral(interaction, "Onboarding is not loaded on this bot.")
+            return
+        await post_panel(interaction, channel)
+
 
 async def setup(bot: HavenBot) -> None:
     """Load the cog."""
