@@ -28,6 +28,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.admin",
     "cogs.meetings",
     "cogs.rooms",
+    "cogs.reminders",
     "cogs.onboarding",
 )
 

@@ -14,6 +14,7 @@ from bot.services.guilds import GuildSettingsService
 from bot.services.meetings import MeetingService, MeetingStore
 from bot.services.onboarding import OnboardingService
 from bot.services.privacy import PrivacyService
+from bot.services.reminders import ReminderService
 from bot.services.resources import ResourceLibrary
 from bot.services.rooms import RoomService
 
@@ -37,12 +38,27 @@ class Services:
     def __post_init__(self) -> None:
         """Build at once the services that register user data (the forget-me contract)."""
         _ = self.rooms
+        _ = self.reminders
 
     @cached_property
     def rooms(self) -> RoomService:
         """Meeting rooms: derived state, lifecycle jobs, the ledger and removals."""
         return RoomService(
             self.db, self.clock, self.jobs, self.meetings, self.guilds, self.events, self.privacy
+        )
+
+    @cached_property
+    def reminders(self) -> ReminderService:
+        """Reminders: subscriptions, delivery with its ledger, and change notices."""
+        return ReminderService(
+            self.db,
+            self.clock,
+            self.settings,
+            self.jobs,
+            self.meetings,
+            self.guilds,
+            self.privacy,
+            self.events,
         )
 
     @cached_property

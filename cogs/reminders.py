@@ -1,0 +1,447 @@
+"""/remind and the reminder messages: render, send with nonces, persistent buttons. Thin glue."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+import aiohttp
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import HavenBot
+from bot.errors import UserFacingError
+from bot.parsing import format_offset
+from bot.services.meetings import Access, Kind, Meeting
+from bot.services.reminders import (
+    SENT,
+    Message,
+    NoticeMessage,
+    Outcome,
+    ReminderMessage,
+    ReminderService,
+    SendResult,
+)
+from bot.tree import guarded, reply_ephemeral
+from cogs._common import (
+    COLOR,
+    COLOR_WARN,
+    escape,
+    fit_embed,
+    modlog_embed,
+    safe_title,
+    services_of,
+    truncate,
+    ts,
+    ts_pair,
+)
+
+log = logging.getLogger(__name__)
+
+SEND_TIMEOUT = 20.0  # seconds; a hung request becomes a retry, not a stuck job
+KIND_LABELS = {
+    Kind.NA: "NA-style meeting",
+    Kind.FAMILY: "Family and friends meeting",
+    Kind.OTHER: "Peer-support meeting",
+}
+ACCESS_LABELS = {
+    Access.OPEN: "Open: anyone is welcome",
+    Access.CLOSED: "Closed: members only",
+}
+ACCESS_FAMILY_CLOSED = "Closed: for family and friends"
+
+
+class RemindMeButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"haven:remind:me:(?P<meeting>\d+)"
+):
+    """'Remind me by DM' under a channel reminder; works after restarts."""
+
+    def __init__(self, meeting_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Remind me by DM",
+                style=discord.ButtonStyle.primary,
+                custom_id=f"haven:remind:me:{meeting_id}",
+            )
+        )
+        self.meeting_id = meeting_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> RemindMeButton:
+        """Rebuild the button from its custom id."""
+        return cls(int(match["meeting"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Subscribe the presser."""
+        await self._press(interaction)
+
+    @guarded
+    async def _press(self, interaction: discord.Interaction) -> None:
+        """Subscribe the presser (the service re-reads the meeting first)."""
+        if interaction.guild_id is None:
+            raise UserFacingError("This button works only inside a server.")
+        meeting, created = await services_of(interaction).reminders.subscribe(
+            interaction.guild_id, interaction.user.id, self.meeting_id
+        )
+        await reply_ephemeral(interaction, subscribed_text(meeting, created))
+
+
+class StopRemindersButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"haven:remind:stop:(?P<guild>\d+):(?P<meeting>\d+)",
+):
+    """'Stop these reminders' under every DM; works after restarts."""
+
+    def __init__(self, guild_id: int, meeting_id: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Stop these reminders",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"haven:remind:stop:{guild_id}:{meeting_id}",
+            )
+        )
+        self.guild_id = guild_id
+        self.meeting_id = meeting_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> StopRemindersButton:
+        """Rebuild the button from its custom id."""
+        return cls(int(match["guild"]), int(match["meeting"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Unsubscribe the presser."""
+        await self._press(interaction)
+
+    @guarded
+    async def _press(self, interaction: discord.Interaction) -> None:
+        """Unsubscribe the presser from this meeting's DMs."""
+        await services_of(interaction).reminders.unsubscribe(
+            self.guild_id, interaction.user.id, self.meeting_id
+        )
+        await reply_ephemeral(
+            interaction,
+            "Done: you won't get DM reminders for this meeting any more. "
+            "You can start them again with `/remind me` in the server.",
+        )
+
+
+def subscribed_text(meeting: Meeting, created: bool) -> str:
+    """The answer to a subscription."""
+    title = escape(truncate(meeting.title, 100))
+    if not created:
+        return f"You already get DM reminders for **{title}**."
+    return (
+        f"You'll get DM reminders for **{title}** at its reminder times. Each DM has a button to "
+        "stop them. If your DMs from server members are closed, I can't reach you and will stop "
+        "trying."
+    )
+
+
+def _access_label(meeting: Meeting) -> str:
+    if meeting.access is Access.CLOSED and meeting.kind is Kind.FAMILY:
+        return ACCESS_FAMILY_CLOSED
+    return ACCESS_LABELS[meeting.access]
+
+
+def _before_text(minutes: int) -> str:
+    spelled = format_offset(minutes)
+    return f"Reminder {spelled} before"
+
+
+def reminder_embed(message: ReminderMessage) -> discord.Embed:
+    """The reminder embed: title, when, kind, access, formats, room; no pings."""
+    meeting = message.meeting
+    start = message.occurrence.start
+    title = f"Reminder: {meeting.title}"
+    suffix = " (sent late)" if message.late else ""
+    embed = discord.Embed(
+        title=safe_title(title)[: 256 - len(suffix)] + suffix,
+        description=f"Starts {ts_pair(start)}\nHome time: {meeting.home_time}",
+        colour=COLOR_WARN if message.late else COLOR,
+    )
+    embed.add_field(name="Kind", value=KIND_LABELS[meeting.kind], inline=True)
+    embed.add_field(name="Access", value=_access_label(meeting), inline=True)
+    embed.add_field(name="Duration", value=f"{meeting.duration_minutes} minutes", inline=True)
+    if meeting.format_labels:
+        embed.add_field(name="Formats", value=", ".join(meeting.format_labels), inline=False)
+    if meeting.room_text_channel_id:
+        embed.add_field(name="Room", value=f"<#{meeting.room_text_channel_id}>", inline=False)
+    if message.occurrence.moved:
+        embed.add_field(name="Note", value="This week's meeting was moved to this time.")
+    footer = _before_text(message.offset_minutes)
+    if message.late:
+        footer += " · sent late: Haven was offline at the reminder time"
+    embed.set_footer(text=footer)
+    return fit_embed(embed)
+
+
+def notice_embed(message: NoticeMessage) -> discord.Embed:
+    """A change notice: cancelled this week, moved, paused or deleted."""
+    title = escape(truncate(message.title, 200))
+    nxt = f"The next meeting is {ts_pair(message.next_start)}." if message.next_start else ""
+    if message.change == "cancelled":
+        when = f" ({ts(message.occurrence_start)})" if message.occurrence_start else ""
+        heading, body = "Cancelled this week", f"**{title}** is cancelled this week{when}. {nxt}"
+    elif message.change == "moved":
+        when = ts_pair(message.next_start) if message.next_start else "a new time"
+        heading, body = "Meeting moved", f"**{title}** has moved: it now meets {when}."
+    elif message.change == "paused":
+        heading, body = "Meeting paused", f"**{title}** is paused for a while. {nxt}"
+    else:
+        heading = "Meeting removed"
+        body = f"**{title}** was removed from the schedule, so its DM reminders have ended."
+    embed = discord.Embed(title=heading, description=body.strip(), colour=COLOR_WARN)
+    return fit_embed(embed)
+
+
+def _render(
+    message: Message, *, guild_id: int, dm: bool
+) -> tuple[discord.Embed, discord.ui.View | None]:
+    """The embed and persistent buttons of a message."""
+    view = discord.ui.View(timeout=None)
+    if isinstance(message, ReminderMessage):
+        embed = reminder_embed(message)
+        meeting_id = message.meeting.id
+    else:
+        embed = notice_embed(message)
+        meeting_id = message.meeting_id
+        if message.change == "deleted":
+            return embed, None
+    if dm:
+        view.add_item(StopRemindersButton(guild_id, meeting_id))
+    else:
+        view.add_item(RemindMeButton(meeting_id))
+    return embed, view
+
+
+def classify(exc: BaseException) -> SendResult:
+    """Map a send failure to an outcome the service understands (no message text kept)."""
+    if isinstance(exc, discord.Forbidden):
+        if exc.code == 50007:
+            return SendResult(Outcome.DM_CLOSED, "HTTP 403 (50007)")
+        return SendResult(Outcome.NO_ACCESS, f"HTTP 403 ({exc.code})")
+    if isinstance(exc, discord.NotFound):
+        return SendResult(Outcome.NO_ACCESS, f"HTTP 404 ({exc.code})")
+    if isinstance(exc, discord.DiscordServerError):
+        return SendResult(Outcome.RETRY, f"HTTP {exc.status}")
+    if isinstance(exc, discord.RateLimited):
+        return SendResult(Outcome.RETRY, "rate limited")
+    if isinstance(exc, discord.HTTPException):
+        return SendResult(Outcome.FAILED, f"HTTP {exc.status} ({exc.code})")
+    if isinstance(exc, TimeoutError):
+        return SendResult(Outcome.RETRY, "timeout")
+    if isinstance(exc, aiohttp.ClientError | OSError):
+        return SendResult(Outcome.RETRY, f"connection: {type(exc).__name__}")
+    raise exc
+
+
+class DiscordReminderSender:
+    """Sends reminders and notices through discord.py, every message with its nonce."""
+
+    def __init__(self, bot: HavenBot) -> None:
+        self.bot = bot
+
+    async def to_channel(self, guild_id: int, channel_id: int, message: Message) -> SendResult:
+        """Post in the announcement channel."""
+        channel = self.bot.get_channel(channel_id)
+        if channel is None or not isinstance(channel, discord.abc.Messageable):
+            return SendResult(Outcome.NO_ACCESS, "channel missing")
+        embed, view = _render(message, guild_id=guild_id, dm=False)
+        try:
+            if view is None:
+                await asyncio.wait_for(
+                    channel.send(embed=embed, nonce=message.nonce), timeout=SEND_TIMEOUT
+                )
+            else:
+                await asyncio.wait_for(
+                    channel.send(embed=embed, view=view, nonce=message.nonce),
+                    timeout=SEND_TIMEOUT,
+                )
+        except Exception as exc:
+            return classify(exc)
+        return SENT
+
+    async def to_user(self, guild_id: int, user_id: int, message: Message) -> SendResult:
+        """Send a DM (opening the DM channel if needed)."""
+        embed, view = _render(message, guild_id=guild_id, dm=True)
+        try:
+            dm = await asyncio.wait_for(
+                self.bot.create_dm(discord.Object(id=user_id)), timeout=SEND_TIMEOUT
+            )
+            if view is None:
+                await asyncio.wait_for(dm.send(embed=embed, nonce=message.nonce), SEND_TIMEOUT)
+            else:
+                await asyncio.wait_for(
+                    dm.send(embed=embed, view=view, nonce=message.nonce), SEND_TIMEOUT
+                )
+        except Exception as exc:
+            return classify(exc)
+        return SENT
+
+    async def alert(self, guild_id: int, channel_id: int, reason: str) -> None:
+        """Tell the mod log once that reminders cannot be posted."""
+        embed = modlog_embed(
+            "Reminders cannot be posted",
+            None,
+            self.bot.clock.now(),
+            channel=f"<#{channel_id}>",
+            reason=reason,
+            fix=(
+                "Give Haven View Channel, Send Messages and Embed Links there, or choose another "
+                "announcement channel with `/setup channels`. This is reported once until a "
+                "reminder gets through."
+            ),
+        )
+        await self.bot.post_modlog(guild_id, embed)
+
+
+async def meeting_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Meetings of this guild whose title contains what was typed."""
+    if interaction.guild_id is None:
+        return []
+    services = services_of(interaction)
+    needle = current.strip().lower()
+    meetings = await services.meetings.list_guild(interaction.guild_id)
+    matches = [m for m in meetings if needle in m.title.lower()] if needle else meetings
+    matches.sort(key=lambda m: (not m.title.lower().startswith(needle), m.title.lower()))
+    return [
+        app_commands.Choice(name=truncate(m.title, 100) or str(m.id), value=str(m.id))
+        for m in matches[:25]
+    ]
+
+
+async def subscribed_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """The caller's subscribed meetings whose title contains what was typed."""
+    if interaction.guild_id is None:
+        return []
+    subs = await services_of(interaction).reminders.subscriptions(
+        interaction.guild_id, interaction.user.id
+    )
+    needle = current.strip().lower()
+    return [
+        app_commands.Choice(name=truncate(s.meeting.title, 100) or "?", value=str(s.meeting.id))
+        for s in subs
+        if needle in s.meeting.title.lower()
+    ][:25]
+
+
+async def resolve_meeting(interaction: discord.Interaction, value: str) -> Meeting:
+    """The meeting an option names: an id from autocomplete, or a title typed in full."""
+    assert interaction.guild_id is not None
+    meetings = services_of(interaction).meetings
+    text = value.strip()
+    if text.isdigit():
+        meeting = await meetings.get(int(text), interaction.guild_id)
+        if meeting is not None:
+            return meeting
+    found = [
+        m
+        for m in await meetings.list_guild(interaction.guild_id)
+        if m.title.lower() == text.lower()
+    ]
+    if len(found) == 1:
+        return found[0]
+    if len(found) > 1:
+        raise UserFacingError(
+            "Several meetings have that title: pick one from the list that appears as you type."
+        )
+    raise UserFacingError(
+        "I can't find that meeting. Start typing its title and pick it from the list, or see "
+        "`/meeting list`."
+    )
+
+
+@app_commands.guild_only()
+class RemindersCog(commands.GroupCog, name="remind", description="Reminders of meetings by DM"):
+    """The /remind commands and the reminder sender."""
+
+    def __init__(self, bot: HavenBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @property
+    def service(self) -> ReminderService:
+        """The reminder service."""
+        return self.bot.services.reminders
+
+    async def cog_load(self) -> None:
+        """Install the sender and the persistent buttons."""
+        self.bot.add_dynamic_items(RemindMeButton, StopRemindersButton)
+        self.service.sender = DiscordReminderSender(self.bot)
+
+    async def cog_unload(self) -> None:
+        """Remove the sender and the buttons."""
+        self.bot.remove_dynamic_items(RemindMeButton, StopRemindersButton)
+        self.service.sender = None
+
+    @app_commands.command(name="me", description="Get a DM before a meeting")
+    @app_commands.describe(meeting="The meeting (start typing its title)")
+    @app_commands.autocomplete(meeting=meeting_autocomplete)
+    async def me(self, interaction: discord.Interaction, meeting: str) -> None:
+        """Subscribe to DM reminders of a meeting."""
+        target = await resolve_meeting(interaction, meeting)
+        assert interaction.guild_id is not None
+        found, created = await self.service.subscribe(
+            interaction.guild_id, interaction.user.id, target.id
+        )
+        await reply_ephemeral(interaction, subscribed_text(found, created))
+
+    @app_commands.command(name="stop", description="Stop DM reminders of a meeting")
+    @app_commands.describe(meeting="The meeting (start typing its title)")
+    @app_commands.autocomplete(meeting=subscribed_autocomplete)
+    async def stop(self, interaction: discord.Interaction, meeting: str) -> None:
+        """Unsubscribe from DM reminders of a meeting."""
+        target = await resolve_meeting(interaction, meeting)
+        assert interaction.guild_id is not None
+        removed = await self.service.unsubscribe(
+            interaction.guild_id, interaction.user.id, target.id
+        )
+        title = escape(truncate(target.title, 100))
+        if removed:
+            await reply_ephemeral(interaction, f"Done: no more DM reminders for **{title}**.")
+        else:
+            await reply_ephemeral(interaction, f"You weren't getting DM reminders for **{title}**.")
+
+    @app_commands.command(name="mine", description="The meetings you get DM reminders for")
+    async def mine(self, interaction: discord.Interaction) -> None:
+        """List the caller's subscriptions, privately."""
+        assert interaction.guild_id is not None
+        subs = await self.service.subscriptions(interaction.guild_id, interaction.user.id)
+        if not subs:
+            await reply_ephemeral(
+                interaction,
+                "You don't get DM reminders for any meeting here. Use `/remind me` or the "
+                "“Remind me by DM” button under a reminder.",
+            )
+            return
+        lines = []
+        for sub in subs:
+            when = ts_pair(sub.next_start) if sub.next_start else "no upcoming meeting"
+            lines.append(f"• **{escape(truncate(sub.meeting.title, 100))}**: {when}")
+        embed = discord.Embed(title="Your DM reminders", description="\n".join(lines), colour=COLOR)
+        embed.set_footer(text="Stop one with /remind stop, or the button in any reminder DM.")
+        await reply_ephemeral(interaction, embed=fit_embed(embed))
+
+
+async def setup(bot: HavenBot) -> None:
+    """Load the cog."""
+    await bot.add_cog(RemindersCog(bot))
