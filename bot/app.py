@@ -30,6 +30,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.rooms",
     "cogs.reminders",
     "cogs.onboarding",
+    "cogs.attendance",
+    "cogs.modline",
 )
 
 

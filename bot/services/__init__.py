@@ -10,8 +10,10 @@ from bot.config import Settings
 from bot.db import Database
 from bot.events import EventBus
 from bot.scheduler import JobEngine
+from bot.services.attendance import AttendanceService
 from bot.services.guilds import GuildSettingsService
 from bot.services.meetings import MeetingService, MeetingStore
+from bot.services.modline import ModLineService
 from bot.services.onboarding import OnboardingService
 from bot.services.privacy import PrivacyService
 from bot.services.reminders import ReminderService
@@ -39,6 +41,8 @@ class Services:
         """Build at once the services that register user data (the forget-me contract)."""
         _ = self.rooms
         _ = self.reminders
+        _ = self.attendance
+        _ = self.modline
 
     @cached_property
     def rooms(self) -> RoomService:
@@ -60,6 +64,18 @@ class Services:
             self.privacy,
             self.events,
         )
+
+    @cached_property
+    def attendance(self) -> AttendanceService:
+        """Anonymous check-in counts, pseudonyms and proof slips (keys only in memory)."""
+        return AttendanceService(
+            self.db, self.clock, self.key, self.events, self.jobs, self.privacy
+        )
+
+    @cached_property
+    def modline(self) -> ModLineService:
+        """The anonymous line to moderators."""
+        return ModLineService(self.db, self.clock, self.key, self.privacy)
 
     @cached_property
     def meeting_service(self) -> MeetingService:

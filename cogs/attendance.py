@@ -1,0 +1,356 @@
+"""Anonymous check-in, counts, proof slips and anonymous shares. Thin glue over AttendanceService."""
+
+from __future__ import annotations
+
+import logging
+import re
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import HavenBot
+from bot.errors import UserFacingError
+from bot.permissions import Level
+from bot.services.attendance import ProofSlip, SharePost
+from bot.tree import guarded, reply_ephemeral
+from cogs._common import (
+    COLOR,
+    caller_level,
+    ensure_meeting_manager,
+    escape,
+    fit_embed,
+    meeting_autocomplete,
+    modlog_embed,
+    resolve_meeting,
+    safe_title,
+    services_of,
+    truncate,
+)
+
+log = logging.getLogger(__name__)
+
+WEBHOOK_NAME = "Haven anonymous shares"
+
+CHECKED_IN = (
+    "✅ You're checked in. Haven counts check-ins without recording who: nobody, not the "
+    "facilitators, the moderators or Haven itself, can tell it was you.\n"
+    "Need a signed attendance slip? Use `/attendance proof` before the room closes or up to an "
+    "hour after."
+)
+ALREADY = "You're already checked in for this meeting: you're counted once."
+
+
+async def _room_meeting(interaction: discord.Interaction) -> tuple[int, str]:
+    """The meeting whose open room this channel belongs to, and its occurrence key."""
+    if interaction.guild_id is None or interaction.channel is None:
+        raise app_commands.NoPrivateMessage()
+    services = services_of(interaction)
+    channel = interaction.channel
+    ids = [channel.id]
+    parent = getattr(channel, "parent_id", None)
+    if parent:
+        ids.append(parent)
+    link = await services.rooms.link_for_channels(interaction.guild_id, ids)
+    if link is None:
+        raise UserFacingError("Use this in a meeting room's text channel while the room is open.")
+    occurrence = services.attendance.open_occurrence(link.meeting_id)
+    if occurrence is None:
+        raise UserFacingError(
+            "This meeting's room is not open right now. Check-in and anonymous sharing work only "
+            "while the room is open."
+        )
+    return link.meeting_id, occurrence
+
+
+async def _check_in(interaction: discord.Interaction, meeting_id: int, occurrence: str) -> None:
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    new = await services_of(interaction).attendance.check_in(
+        meeting_id, occurrence, interaction.guild_id, interaction.user.id
+    )
+    await reply_ephemeral(interaction, CHECKED_IN if new else ALREADY)
+
+
+class CheckInButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"haven:checkin:(?P<meeting>\d+):(?P<occurrence>\d{4}-\d{2}-\d{2})",
+):
+    """The Check in button on a room's opening card; works after restarts."""
+
+    def __init__(self, meeting_id: int, occurrence: str) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Check in",
+                emoji="✅",
+                style=discord.ButtonStyle.success,
+                custom_id=f"haven:checkin:{meeting_id}:{occurrence}",
+            )
+        )
+        self.meeting_id = meeting_id
+        self.occurrence = occurrence
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> CheckInButton:
+        """Rebuild the button from its custom id."""
+        return cls(int(match["meeting"]), match["occurrence"])
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Count the presser once."""
+        await self._press(interaction)
+
+    @guarded
+    async def _press(self, interaction: discord.Interaction) -> None:
+        """Count the presser once; the answer is private."""
+        await _check_in(interaction, self.meeting_id, self.occurrence)
+
+
+class SilenceButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"haven:silence:(?P<meeting>\d+):(?P<occurrence>\d{4}-\d{2}-\d{2}):(?P<peer>\d+)",
+):
+    """'Silence this peer' under an anonymous share: moderators only, reveals nobody."""
+
+    def __init__(self, meeting_id: int, occurrence: str, number: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Silence this peer",
+                style=discord.ButtonStyle.secondary,
+                custom_id=f"haven:silence:{meeting_id}:{occurrence}:{number}",
+            )
+        )
+        self.meeting_id = meeting_id
+        self.occurrence = occurrence
+        self.number = number
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> SilenceButton:
+        """Rebuild the button from its custom id."""
+        return cls(int(match["meeting"]), match["occurrence"], int(match["peer"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Silence the pseudonym for the rest of the occurrence."""
+        await self._press(interaction)
+
+    @guarded
+    async def _press(self, interaction: discord.Interaction) -> None:
+        """Silence the pseudonym; the moderator never learns who it is."""
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        if await caller_level(interaction) < Level.MODERATOR:
+            raise UserFacingError("Only moderators can silence an anonymous sharer.")
+        services = services_of(interaction)
+        changed = services.attendance.silence(
+            self.meeting_id, self.occurrence, interaction.guild_id, self.number
+        )
+        name = f"Peer {self.number}"
+        if not changed:
+            await reply_ephemeral(interaction, f"{name} is already silenced for this meeting.")
+            return
+        await reply_ephemeral(
+            interaction,
+            f"{name} can't share anonymously again until this meeting ends. "
+            "Nobody, you included, learns who it is.",
+        )
+        meeting = await services.meetings.get(self.meeting_id)
+        bot: HavenBot = interaction.client  # type: ignore[assignment]
+        await bot.post_modlog(
+            interaction.guild_id,
+            modlog_embed(
+                "Anonymous sharer silenced",
+                interaction.user,
+                services.clock.now(),
+                meeting=safe_title(meeting.title) if meeting else f"#{self.meeting_id}",
+                pseudonym=f"{name} (for the occurrence of {self.occurrence})",
+            ),
+        )
+
+
+def slip_embed(slip: ProofSlip) -> discord.Embed:
+    """A proof-of-attendance slip as the peer sees it (only them)."""
+    embed = discord.Embed(title="Proof of attendance", colour=COLOR)
+    embed.add_field(name="Meeting", value=escape(slip.title) or "—", inline=False)
+    embed.add_field(name="Date", value=slip.occurrence.isoformat(), inline=True)
+    embed.add_field(name="Name", value=escape(slip.name) if slip.name else "(not given)")
+    embed.add_field(name="Verification code", value=f"```\n{slip.code}\n```", inline=False)
+    embed.set_footer(
+        text="Anyone can check this slip with /attendance verify. Haven keeps no record of this "
+        "slip or of who asked for it."
+    )
+    return fit_embed(embed)
+
+
+class AttendanceCog(
+    commands.GroupCog, name="attendance", description="Anonymous attendance counts and slips"
+):
+    """/attendance counts|proof|verify."""
+
+    def __init__(self, bot: HavenBot) -> None:
+        self.bot = bot
+        super().__init__()
+
+    @app_commands.command(
+        name="counts", description="Check-in counts of a meeting's last 12 occurrences"
+    )
+    @app_commands.describe(meeting="The meeting (start typing its title)")
+    @app_commands.autocomplete(meeting=meeting_autocomplete)
+    @app_commands.guild_only()
+    async def counts(self, interaction: discord.Interaction, meeting: str) -> None:
+        """Show counts as a small bar chart with the trend (facilitators of it, moderators)."""
+        found = await resolve_meeting(interaction, meeting)
+        await ensure_meeting_manager(interaction, found)
+        report = await self.bot.services.attendance.counts(found.id)
+        embed = discord.Embed(
+            title=truncate(f"Attendance: {safe_title(found.title)}", 256),
+            description=f"```\n{report.chart()}\n```",
+            colour=COLOR,
+        )
+        embed.add_field(name="Trend", value=report.trend, inline=False)
+        embed.set_footer(
+            text="Closed occurrences only. Counts under 5 show as 'fewer than 5'. Haven never "
+            "records who checked in."
+        )
+        await reply_ephemeral(interaction, embed=fit_embed(embed))
+
+    @app_commands.command(
+        name="proof", description="A signed slip for a meeting you checked in to (only you see it)"
+    )
+    @app_commands.describe(name="The name to print on the slip (optional; never stored)")
+    @app_commands.guild_only()
+    async def proof(self, interaction: discord.Interaction, name: str | None = None) -> None:
+        """Sign a slip for each occurrence the caller checked in to that is still in memory."""
+        assert interaction.guild_id is not None
+        services = self.bot.services
+        attended = services.attendance.attended(interaction.guild_id, interaction.user.id)
+        titles: dict[int, str] = {}
+        for occ in attended:
+            meeting = await services.meetings.get(occ.meeting_id, guild_id=interaction.guild_id)
+            if meeting is not None:
+                titles[occ.meeting_id] = meeting.title
+        slips = services.attendance.proof(interaction.guild_id, interaction.user.id, titles, name)
+        await interaction.response.send_message(
+            "Keep this slip: Haven cannot show it again.",
+            embeds=[slip_embed(s) for s in slips[:10]],
+            ephemeral=True,
+        )
+
+    @app_commands.command(name="verify", description="Check whether an attendance slip is genuine")
+    @app_commands.describe(code="The verification code printed on the slip")
+    async def verify(self, interaction: discord.Interaction, code: str) -> None:
+        """Say whether a slip is genuine, and for which meeting and date."""
+        slip = self.bot.services.attendance.verify(code)
+        if slip is None:
+            await reply_ephemeral(
+                interaction,
+                "❌ Not genuine: this code was not signed by this Haven, or it was changed.",
+            )
+            return
+        name = f", for **{escape(slip.name)}**" if slip.name else ""
+        await reply_ephemeral(
+            interaction,
+            f"✅ Genuine: attendance at **{escape(slip.title)}** on "
+            f"**{slip.occurrence.isoformat()}**{name}.",
+        )
+
+
+class RoomPresenceCog(commands.Cog, name="room-presence"):
+    """The top-level /checkin and /share, used inside an open room."""
+
+    def __init__(self, bot: HavenBot) -> None:
+        self.bot = bot
+        self._webhooks: dict[int, discord.Webhook] = {}
+
+    @app_commands.command(name="checkin", description="Check in to this room's meeting anonymously")
+    @app_commands.guild_only()
+    async def checkin(self, interaction: discord.Interaction) -> None:
+        """Count the caller once for the open occurrence of this room."""
+        meeting_id, occurrence = await _room_meeting(interaction)
+        await _check_in(interaction, meeting_id, occurrence)
+
+    @app_commands.command(name="share", description="Share in this room under a pseudonym")
+    @app_commands.describe(text="What you want to say; posted as 'Peer N', never with your name")
+    @app_commands.guild_only()
+    async def share(self, interaction: discord.Interaction, text: str) -> None:
+        """Post the text through the room's webhook under this occurrence's pseudonym."""
+        assert interaction.guild_id is not None
+        meeting_id, occurrence = await _room_meeting(interaction)
+        attendance = self.bot.services.attendance
+        post = attendance.prepare_share(
+            meeting_id, occurrence, interaction.guild_id, interaction.user.id, text
+        )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        try:
+            await self._post(interaction, post)
+        except BaseException:
+            attendance.share_failed(post, interaction.guild_id, interaction.user.id)
+            raise
+        await reply_ephemeral(
+            interaction, f"Shared as **{post.pseudonym}**. Nobody can see it was you."
+        )
+
+    async def _post(self, interaction: discord.Interaction, post: SharePost) -> None:
+        channel = interaction.channel
+        thread: discord.Thread | None = None
+        if isinstance(channel, discord.Thread):
+            thread, channel = channel, channel.parent
+        if not isinstance(channel, discord.TextChannel | discord.VoiceChannel):
+            raise UserFacingError("Anonymous shares work in a room's text channel.")
+        webhook = await self._webhook(channel)
+        view = discord.ui.View(timeout=None)
+        view.add_item(SilenceButton(post.meeting_id, post.occurrence, post.number))
+        kwargs: dict[str, Any] = {}
+        if thread is not None:
+            kwargs["thread"] = thread
+        try:
+            await webhook.send(
+                content=post.text,
+                username=post.pseudonym,
+                allowed_mentions=discord.AllowedMentions.none(),
+                view=view,
+                wait=True,
+                **kwargs,
+            )
+        except discord.NotFound:
+            self._webhooks.pop(channel.id, None)
+            raise UserFacingError("The room's share hook was removed; please try again.") from None
+
+    async def _webhook(
+        self, channel: discord.TextChannel | discord.VoiceChannel
+    ) -> discord.Webhook:
+        cached = self._webhooks.get(channel.id)
+        if cached is not None:
+            return cached
+        me = self.bot.user
+        try:
+            hooks = await channel.webhooks()
+            mine = [
+                h for h in hooks if h.token and h.user is not None and me and h.user.id == me.id
+            ]
+            hook = mine[0] if mine else await channel.create_webhook(name=WEBHOOK_NAME)
+        except discord.Forbidden:
+            raise UserFacingError(
+                "I need the Manage Webhooks permission in this room to post anonymous shares. "
+                "Ask a moderator to grant it."
+            ) from None
+        self._webhooks[channel.id] = hook
+        return hook
+
+
+async def setup(bot: HavenBot) -> None:
+    """Load the cog and the persistent buttons."""
+    bot.add_dynamic_items(CheckInButton, SilenceButton)
+    await bot.add_cog(AttendanceCog(bot))
+    await bot.add_cog(RoomPresenceCog(bot))

@@ -1,0 +1,297 @@
+"""/moderators: the anonymous line to moderators. Thin glue over ModLineService.
+
+Peers write with `/moderators message`; Haven posts it in a private thread of the moderators'
+channel under a pseudonym. Haven has no Message Content intent, so moderators answer with
+`/moderators reply` inside that thread and Haven relays the answer by DM. Close and Block are
+buttons on each relayed message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+from typing import Any
+
+import discord
+from discord import app_commands
+from discord.ext import commands
+
+from bot.app import HavenBot
+from bot.errors import UserFacingError
+from bot.permissions import Level
+from bot.services.modline import Conversation
+from bot.tree import guarded, reply_ephemeral
+from cogs._common import caller_level, escape, modlog_embed, requires, services_of, truncate
+
+log = logging.getLogger(__name__)
+
+THREAD_ADD_MAX = 25  # moderators added to a new private thread (others see it via Manage Threads)
+
+
+def _line_view(conversation_id: int) -> discord.ui.View:
+    view = discord.ui.View(timeout=None)
+    view.add_item(LineActionButton("close", conversation_id))
+    view.add_item(LineActionButton("block", conversation_id))
+    return view
+
+
+async def _end_thread(thread: object, note: str) -> None:
+    """Post a last line in the thread, then lock and archive it (best effort)."""
+    if not isinstance(thread, discord.Thread):
+        return
+    try:
+        await thread.send(note)
+        await thread.edit(archived=True, locked=True)
+    except discord.HTTPException as exc:
+        log.warning("could not close a moderator-line thread: HTTP %s", exc.status)
+
+
+class LineActionButton(
+    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    template=r"haven:modline:(?P<action>close|block):(?P<conversation>\d+)",
+):
+    """Close or Block on a relayed message: moderators only; reveals nobody."""
+
+    def __init__(self, action: str, conversation_id: int) -> None:
+        block = action == "block"
+        super().__init__(
+            discord.ui.Button(
+                label="Block this person" if block else "Close conversation",
+                style=discord.ButtonStyle.danger if block else discord.ButtonStyle.secondary,
+                custom_id=f"haven:modline:{action}:{conversation_id}",
+            )
+        )
+        self.action = action
+        self.conversation_id = conversation_id
+
+    @classmethod
+    async def from_custom_id(
+        cls,
+        interaction: discord.Interaction,
+        item: discord.ui.Item[Any],
+        match: re.Match[str],
+        /,
+    ) -> LineActionButton:
+        """Rebuild the button from its custom id."""
+        return cls(match["action"], int(match["conversation"]))
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Close or block."""
+        await self._press(interaction)
+
+    @guarded
+    async def _press(self, interaction: discord.Interaction) -> None:
+        """Close the conversation (mapping deleted), or block the person behind it."""
+        if interaction.guild_id is None:
+            raise app_commands.NoPrivateMessage()
+        if await caller_level(interaction) < Level.MODERATOR:
+            raise UserFacingError("Only moderators can close or block a conversation.")
+        services = services_of(interaction)
+        conv = await services.modline.by_id(self.conversation_id)
+        if conv is None or conv.guild_id != interaction.guild_id:
+            await reply_ephemeral(interaction, "This conversation is already closed.")
+            return
+        bot: HavenBot = interaction.client  # type: ignore[assignment]
+        thread = bot.get_channel(conv.thread_id)
+        who = interaction.user.display_name
+        if self.action == "close":
+            user_id = await services.modline.close(conv)
+            await reply_ephemeral(
+                interaction, f"Closed. The link between {conv.pseudonym} and a person is deleted."
+            )
+            if user_id is not None:
+                await _dm(
+                    bot,
+                    user_id,
+                    f"The moderators of **{escape(interaction.guild.name if interaction.guild else 'the server')}** "
+                    "closed your anonymous conversation. You can start a new one any time with "
+                    "`/moderators message`.",
+                )
+            await _end_thread(
+                thread, f"🔒 Closed by {escape(who)}. Haven deleted the link to the person."
+            )
+            return
+        await services.modline.block(conv)
+        await reply_ephemeral(
+            interaction,
+            f"Blocked. {conv.pseudonym} can no longer write to the moderators; nobody can read who "
+            "it is (Haven keeps only a keyed hash).",
+        )
+        await _end_thread(thread, f"⛔ Blocked by {escape(who)}.")
+        await bot.post_modlog(
+            interaction.guild_id,
+            modlog_embed(
+                "Anonymous line: person blocked",
+                interaction.user,
+                services.clock.now(),
+                pseudonym=conv.pseudonym,
+                note="Only a keyed hash is kept; nobody can read who it is.",
+            ),
+        )
+
+
+async def _dm(bot: HavenBot, user_id: int, content: str) -> bool:
+    """Send a DM; False when the person cannot be reached."""
+    try:
+        user = bot.get_user(user_id) or await bot.fetch_user(user_id)
+        await user.send(content, allowed_mentions=discord.AllowedMentions.none())
+    except discord.HTTPException as exc:
+        log.info("a moderator-line DM could not be delivered: HTTP %s", exc.status)
+        return False
+    return True
+
+
+class ModeratorsCog(
+    commands.GroupCog, name="moderators", description="Talk to the moderators anonymously"
+):
+    """/moderators message and /moderators reply."""
+
+    def __init__(self, bot: HavenBot) -> None:
+        self.bot = bot
+        self._opening = asyncio.Lock()
+        super().__init__()
+
+    @app_commands.command(
+        name="message", description="Write to the moderators anonymously (they answer by DM)"
+    )
+    @app_commands.describe(text="Your message; moderators see it under a pseudonym, not your name")
+    @app_commands.guild_only()
+    async def message(self, interaction: discord.Interaction, text: str) -> None:
+        """Open or continue this person's conversation and post the message there."""
+        assert interaction.guild is not None
+        guild = interaction.guild
+        modline = self.bot.services.modline
+        body = modline.clean_message(text)
+        settings = await self.bot.services.guilds.get(guild.id)
+        channel = (
+            guild.get_channel(settings.moderators_channel_id)
+            if settings.moderators_channel_id
+            else None
+        )
+        if not isinstance(channel, discord.TextChannel):
+            raise UserFacingError(
+                "This server has not set up the anonymous line yet. A moderator can choose its "
+                "channel with `/setup channels moderators:`."
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        async with self._opening:
+            conv, thread = await self._conversation(interaction, channel)
+        try:
+            await thread.send(
+                f"**{conv.pseudonym}:**\n{escape(body)}",
+                view=_line_view(conv.id),
+                allowed_mentions=discord.AllowedMentions.none(),
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not post to a moderator-line thread: HTTP %s", exc.status)
+            raise UserFacingError(
+                "I couldn't deliver your message to the moderators. Please try again later."
+            ) from None
+        await reply_ephemeral(
+            interaction,
+            f"Sent to the moderators as **{conv.pseudonym}**; they don't see your name. They'll "
+            "answer by DM from Haven, so keep DMs from this server open. Write again with "
+            "`/moderators message` to continue.",
+        )
+
+    async def _conversation(
+        self, interaction: discord.Interaction, channel: discord.TextChannel
+    ) -> tuple[Conversation, discord.Thread]:
+        """The caller's open conversation and its thread, opening both when needed."""
+        modline = self.bot.services.modline
+        guild = channel.guild
+        opening = await modline.begin(guild.id, interaction.user.id)
+        if opening.conversation is not None:
+            existing = guild.get_thread(opening.conversation.thread_id)
+            if existing is None:
+                try:
+                    fetched = await guild.fetch_channel(opening.conversation.thread_id)
+                    existing = fetched if isinstance(fetched, discord.Thread) else None
+                except discord.HTTPException:
+                    existing = None
+            if existing is not None and not existing.locked:
+                return opening.conversation, existing
+            # The thread is gone or locked: start afresh under a new pseudonym.
+            await modline.close(opening.conversation)
+            opening = await modline.begin(guild.id, interaction.user.id)
+        try:
+            thread = await channel.create_thread(
+                name=opening.pseudonym,
+                type=discord.ChannelType.private_thread,
+                invitable=False,
+                auto_archive_duration=10080,
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not open a moderator-line thread: HTTP %s", exc.status)
+            raise UserFacingError(
+                "I couldn't open a private thread in the moderators' channel (I need Create "
+                "Private Threads there). Please tell a moderator."
+            ) from None
+        conv = await modline.register(guild.id, interaction.user.id, opening.pseudonym, thread.id)
+        await self._invite_moderators(thread)
+        try:
+            await channel.send(
+                f"📨 New anonymous conversation from **{conv.pseudonym}**: {thread.mention}. "
+                "Answer with `/moderators reply` inside the thread."
+            )
+        except discord.HTTPException as exc:
+            log.warning("could not announce a moderator-line thread: HTTP %s", exc.status)
+        return conv, thread
+
+    async def _invite_moderators(self, thread: discord.Thread) -> None:
+        settings = await self.bot.services.guilds.get(thread.guild.id)
+        role = thread.guild.get_role(settings.moderator_role_id or 0)
+        if role is None:
+            return
+        for member in [m for m in role.members if not m.bot][:THREAD_ADD_MAX]:
+            try:
+                await thread.add_user(member)
+            except discord.HTTPException as exc:
+                log.warning("could not add a moderator to a thread: HTTP %s", exc.status)
+
+    @app_commands.command(
+        name="reply", description="Answer an anonymous conversation (use inside its thread)"
+    )
+    @app_commands.describe(text="Your answer; Haven sends it to the person by DM")
+    @app_commands.guild_only()
+    @requires(Level.MODERATOR)
+    async def reply(self, interaction: discord.Interaction, text: str) -> None:
+        """Relay a moderator's answer to the person behind this thread, by DM."""
+        modline = self.bot.services.modline
+        body = modline.clean_message(text)
+        thread = interaction.channel
+        conv = await modline.by_thread(thread.id) if isinstance(thread, discord.Thread) else None
+        if conv is None or conv.guild_id != interaction.guild_id or thread is None:
+            raise UserFacingError(
+                "Use `/moderators reply` inside an open anonymous conversation's thread."
+            )
+        await interaction.response.defer(ephemeral=True, thinking=True)
+        user_id = await modline.recipient(conv)
+        guild_name = interaction.guild.name if interaction.guild else "the server"
+        delivered = await _dm(
+            self.bot,
+            user_id,
+            f"💬 **The moderators of {escape(guild_name)}** replied:\n{escape(body)}\n\n"
+            "Answer with `/moderators message` in the server; they still won't see your name.",
+        )
+        if not delivered:
+            await reply_ephemeral(
+                interaction,
+                f"I couldn't deliver this: {conv.pseudonym} doesn't accept DMs from Haven right "
+                "now. Nothing was sent.",
+            )
+            return
+        assert isinstance(thread, discord.Thread)
+        await thread.send(
+            f"↩️ **{escape(interaction.user.display_name)}** replied to {conv.pseudonym}:\n"
+            f"{escape(body)}",
+            allowed_mentions=discord.AllowedMentions.none(),
+        )
+        await reply_ephemeral(interaction, truncate(f"Delivered to {conv.pseudonym} by DM.", 200))
+
+
+async def setup(bot: HavenBot) -> None:
+    """Load the cog and its persistent buttons."""
+    bot.add_dynamic_items(LineActionButton)
+    await bot.add_cog(ModeratorsCog(bot))
