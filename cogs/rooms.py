@@ -371,9 +371,19 @@ class RoomCog(
     # -- state -----------------------------------------------------------------------------
 
     async def apply_state(
-        self, meeting: Meeting, link: RoomLink, is_open: bool, *, unlock: bool = False
+        self,
+        meeting: Meeting,
+        link: RoomLink,
+        is_open: bool,
+        *,
+        unlock: bool = False,
+        force: bool = False,
     ) -> bool:
-        """Set the audience's send/speak overwrites for a state; True if anything changed."""
+        """Set the audience's send/speak overwrites for a state; True if anything changed.
+
+        Without `force`, channels whose cached overwrite already matches are left alone (start
+        and meeting edits); transitions force the write, since the cache may lag behind.
+        """
         guild, _, text, voice = self._channels(link)
         if guild is None or text is None or voice is None:
             log.warning("room channels of meeting %d are missing", meeting.id)
@@ -386,7 +396,7 @@ class RoomCog(
             current = channel.overwrites_for(audience)
             locked = kind != "text" and current.connect is False and not unlock
             wanted = audience_overwrite(kind, is_open, locked)
-            if current.pair() != wanted.pair():
+            if force or current.pair() != wanted.pair():
                 await channel.set_permissions(
                     audience,
                     overwrite=wanted,
@@ -405,7 +415,7 @@ class RoomCog(
         nonce_key: str | None = None,
     ) -> None:
         """Allow sending and speaking, post the opening card once per occurrence, tell others."""
-        await self.apply_state(meeting, link, True, unlock=True)
+        await self.apply_state(meeting, link, True, unlock=True, force=True)
         _, _, text, _ = self._channels(link)
         entry = await self.rooms.ledger(meeting.id, window.key)
         if isinstance(text, discord.abc.Messageable):
@@ -434,7 +444,7 @@ class RoomCog(
         nonce_key: str | None = None,
     ) -> None:
         """Deny sending and speaking; once per occurrence: clear chat if asked, post a closing line."""
-        await self.apply_state(meeting, link, False)
+        await self.apply_state(meeting, link, False, force=True)
         entry = await self.rooms.ledger(meeting.id, key)
         if entry is not None and entry.closed_at is not None:
             return
@@ -449,7 +459,9 @@ class RoomCog(
                 for t in (entry.opened_at if entry else None, window.opens_at if window else None)
                 if t
             ]
-            await self.clear_messages(text, min(starts), self.bot.clock.now())
+            await self.clear_messages(
+                text, min(starts) - timedelta(seconds=1), self.bot.clock.now()
+            )
             cleared = True
         if was_open and isinstance(text, discord.abc.Messageable):
             state = await self.rooms.state(meeting)
