@@ -538,7 +538,7 @@ class MeetingsCog(
             interaction,
             "Meeting scheduled",
             meeting,
-            when=describe_repeat(meeting),
+            schedule=describe_repeat(meeting),
             who=access_label(meeting),
         )
 
