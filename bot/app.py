@@ -32,6 +32,7 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.onboarding",
     "cogs.attendance",
     "cogs.modline",
+    "cogs.feeds",
 )
 
 

@@ -22,6 +22,7 @@ _HINTS: dict[str, str] = {
     "reminder_grace_minutes": "use a whole number of minutes from 0 to 1440",
     "http_host": "use an address such as 127.0.0.1",
     "http_port": "use a port number from 1 to 65535, or leave it empty to turn feeds off",
+    "public_base_url": "use the https URL your reverse proxy serves the feeds at, e.g. https://haven.example.org, or leave it empty",
     "guild_purge_days": "use a whole number of days from 0 to 365",
     "owner_ids": "use comma-separated numeric user IDs",
 }
@@ -45,6 +46,7 @@ class Settings(BaseSettings):
     reminder_grace_minutes: int = Field(default=10, ge=0, le=1440)
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, ge=1, le=65535)
+    public_base_url: str | None = None  # where the reverse proxy exposes the feeds
     guild_purge_days: int = Field(default=30, ge=0, le=365)
     owner_ids: str = ""
 
@@ -63,7 +65,7 @@ class Settings(BaseSettings):
             raise ValueError("is not a log level")
         return level
 
-    @field_validator("discord_api_base", "discord_gateway_url", mode="before")
+    @field_validator("discord_api_base", "discord_gateway_url", "public_base_url", mode="before")
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
@@ -94,6 +96,13 @@ class Settings(BaseSettings):
     @field_validator("discord_api_base")
     @classmethod
     def _http_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("http://", "https://")):
+            raise ValueError("is not an http(s) URL")
+        return value.rstrip("/") if value else value
+
+    @field_validator("public_base_url")
+    @classmethod
+    def _public_url(cls, value: str | None) -> str | None:
         if value is not None and not value.startswith(("http://", "https://")):
             raise ValueError("is not an http(s) URL")
         return value.rstrip("/") if value else value

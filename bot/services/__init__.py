@@ -11,6 +11,7 @@ from bot.db import Database
 from bot.events import EventBus
 from bot.scheduler import JobEngine
 from bot.services.attendance import AttendanceService
+from bot.services.feeds import FeedService
 from bot.services.guilds import GuildSettingsService
 from bot.services.meetings import MeetingService, MeetingStore
 from bot.services.modline import ModLineService
@@ -83,6 +84,11 @@ class Services:
         return MeetingService(
             self.db, self.clock, self.meetings, self.guilds, self.events, self.jobs
         )
+
+    @cached_property
+    def feeds(self) -> FeedService:
+        """Public feeds: per-guild token (hashed), invites, rendered ICS and Meeting Guide JSON."""
+        return FeedService(self.db, self.clock, self.meetings)
 
 
 def build_services(settings: Settings, db: Database, clock: Clock, key: bytes) -> Services:

@@ -1,0 +1,139 @@
+"""`/setup feeds` end to end: the real Haven bot against the local FakeDiscord."""
+
+from __future__ import annotations
+
+import re
+import socket
+from datetime import date, time
+
+import aiohttp
+
+from bot.occurrences import Repeat
+from bot.services.meetings import Access, Kind
+from tests.e2e.harness import Community, HavenRunner
+from tests.fakediscord import FakeDiscord
+
+
+async def _meeting(haven: HavenRunner, community: Community, title: str, access: Access) -> int:
+    services = haven.running.services
+    async with services.db.transaction() as tx:
+        return await services.meetings.create(
+            tx,
+            guild_id=community.guild.id,
+            title=title,
+            kind=Kind.NA,
+            access=access,
+            formats=("discussion",),
+            timezone="America/New_York",
+            first_date=date(2027, 1, 5),
+            start_time=time(19, 0),
+            duration_minutes=60,
+            repeat=Repeat.WEEKLY,
+        )
+
+
+async def test_enable_answers_privately_with_urls_and_what_is_public(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    services = haven.running.services
+    guild = community.guild
+    await services.guilds.update(guild.id, modlog_channel_id=community.modlog.id)
+    room = discord_server.create_channel(guild, "tuesday-room")
+    open_id = await _meeting(haven, community, "Tuesday Hope", Access.OPEN)
+    async with services.db.transaction() as tx:
+        await services.meetings.update(tx, open_id, room_text_channel_id=room.id)
+    await _meeting(haven, community, "Closed circle", Access.CLOSED)
+
+    result = await discord_server.invoke(guild, community.moderator, "setup feeds", action="enable")
+    assert result.ephemeral
+    text = result.content
+    match = re.search(r"/feeds/([A-Za-z0-9_-]{43})/meetings\.ics", text)
+    assert match is not None, text
+    token = match.group(1)
+    assert f"/feeds/{token}/meetings.json" in text
+    assert "What becomes public" in text and "Never published" in text
+    assert "facilitators" in text and "Closed meetings are never published" in text
+    assert "HTTP_PORT" in text  # the feed server is off in this run, and the answer says so
+    # Only a hash of the token is stored.
+    assert token not in str(await services.db.fetchall("SELECT * FROM guild_feeds"))
+    # One permanent invite for the open meeting's room, none for the closed meeting.
+    invites = await services.feeds.invites(guild.id)
+    assert list(invites) == [open_id]
+    stored = discord_server.state.invites[invites[open_id].code]
+    assert stored.channel_id == room.id and stored.max_age == 0 and stored.max_uses == 0
+    # The feed itself, rendered by the running bot's service.
+    rendered = await services.feeds.render(token, "json")
+    assert rendered is not None
+    assert f"https://discord.gg/{invites[open_id].code}".encode() in rendered.body
+    assert b"Closed circle" not in rendered.body
+    # The mod log records the action (without the URLs).
+    await discord_server.wait_for(lambda: bool(discord_server.messages_in(community.modlog)))
+    (entry,) = discord_server.messages_in(community.modlog)
+    assert "Public feeds turned on" in str(entry.embeds)
+    assert token not in str(entry.embeds)
+
+
+async def test_peer_is_refused(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    result = await discord_server.invoke(
+        community.guild, community.peer, "setup feeds", action="enable", _override_permissions=True
+    )
+    assert result.ephemeral
+    assert "/feeds/" not in result.content
+    assert "moderator" in result.content.lower()
+    assert await haven.running.services.feeds.get(community.guild.id) is None
+
+
+async def test_rotate_and_disable_without_rooms(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    services = haven.running.services
+    guild = community.guild
+    await _meeting(haven, community, "Tuesday Hope", Access.OPEN)
+    first = await discord_server.invoke(guild, community.moderator, "setup feeds", action="enable")
+    old = re.search(r"/feeds/([A-Za-z0-9_-]{43})/", first.content)
+    assert old is not None
+    rotated = await discord_server.invoke(
+        guild, community.moderator, "setup feeds", action="rotate"
+    )
+    assert rotated.ephemeral and "old ones stopped working" in rotated.content
+    new = re.search(r"/feeds/([A-Za-z0-9_-]{43})/", rotated.content)
+    assert new is not None and new.group(1) != old.group(1)
+    assert await services.feeds.render(old.group(1), "ics") is None
+    assert await services.feeds.render(new.group(1), "ics") is not None
+    off = await discord_server.invoke(guild, community.moderator, "setup feeds", action="disable")
+    assert off.ephemeral and "Feeds are off" in off.content
+    assert await services.feeds.render(new.group(1), "ics") is None
+    again = await discord_server.invoke(guild, community.moderator, "setup feeds", action="rotate")
+    assert "Feeds are off" in again.content and "/feeds/" not in again.content
+
+
+async def test_feed_server_runs_with_the_bot_when_http_port_is_set(
+    discord_server: FakeDiscord, community: Community, haven_runner: HavenRunner
+) -> None:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    await haven_runner.start(http_port=port, public_base_url="https://haven.example.org")
+    try:
+        await _meeting(haven_runner, community, "Tuesday Hope", Access.OPEN)
+        result = await discord_server.invoke(
+            community.guild, community.moderator, "setup feeds", action="enable"
+        )
+        match = re.search(r"https://haven\.example\.org(/feeds/[A-Za-z0-9_-]{43}/)", result.content)
+        assert match is not None, result.content
+        assert "HTTP_PORT" not in result.content
+        async with aiohttp.ClientSession() as session:
+            url = f"http://127.0.0.1:{port}{match.group(1)}"
+            async with session.get(url + "meetings.ics") as resp:
+                assert resp.status == 200
+                assert "SUMMARY:Tuesday Hope" in await resp.text()
+            async with session.get(url + "meetings.json") as resp:
+                assert resp.status == 200
+                assert (await resp.json())[0]["name"] == "Tuesday Hope"
+    finally:
+        await haven_runner.stop()
+    # Stopping the bot released the port.
+    with socket.socket() as again:
+        again.bind(("127.0.0.1", port))
