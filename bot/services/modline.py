@@ -18,7 +18,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from bot.clock import Clock, iso
-from bot.db import Database
+from bot.db import Database, Transaction
 from bot.errors import UserFacingError
 from bot.keys import derive_key
 from bot.parsing import clean_text
@@ -93,6 +93,20 @@ class ModLineService:
                 "changed). Close it."
             ) from None
         return int.from_bytes(plain, "big")
+
+    @staticmethod
+    async def _delete(tx: Transaction, where: str, params: tuple[object, ...]) -> int:
+        """Delete conversation rows with SQLite's secure_delete, so no hash lingers in free pages."""
+        row = await tx.fetchone("PRAGMA secure_delete")
+        before = int(row[0]) if row is not None else 0
+        await tx.execute("PRAGMA secure_delete = ON")
+        try:
+            return await tx.execute(
+                f"DELETE FROM modline_conversations WHERE {where}",  # noqa: S608 - constant
+                params,
+            )
+        finally:
+            await tx.execute(f"PRAGMA secure_delete = {before}")
 
     # -- peers ----------------------------------------------------------------------------------
 
@@ -191,7 +205,7 @@ class ModLineService:
             )
             if row is None:
                 return None
-            await tx.execute("DELETE FROM modline_conversations WHERE id = ?", (conversation.id,))
+            await self._delete(tx, "id = ?", (conversation.id,))
         try:
             return self._unseal(conversation.guild_id, conversation.pseudonym, bytes(row[0]))
         except UserFacingError:
@@ -216,7 +230,7 @@ class ModLineService:
                     iso(self.clock.now()),
                 ),
             )
-            await tx.execute("DELETE FROM modline_conversations WHERE id = ?", (conversation.id,))
+            await self._delete(tx, "id = ?", (conversation.id,))
         return True
 
     async def _forget(self, user_id: int, guild_id: int | None) -> None:
@@ -230,7 +244,8 @@ class ModLineService:
             return
         async with self.db.transaction() as tx:
             for gid in guilds:
-                await tx.execute(
-                    "DELETE FROM modline_conversations WHERE guild_id = ? AND user_hash = ?",
+                await self._delete(
+                    tx,
+                    "guild_id = ? AND user_hash = ?",
                     (gid, self.conversation_hash(gid, user_id)),
                 )

@@ -352,3 +352,11 @@ async def test_moderator_line_relays_both_ways_and_blocks(
     raw = b"".join(bytes(v) if isinstance(v, bytes) else str(v).encode() for v in tuple(row))
     for form in _id_forms(community.peer.user.id):
         assert form not in raw
+    # Closing and blocking left no readable id and no conversation hash anywhere in the file.
+    conversation_hash = services.modline.conversation_hash(guild.id, community.peer.user.id)
+    db_path = haven.database_path
+    await haven.stop()
+    data = _database_bytes(db_path)
+    assert conversation_hash not in data
+    for form in _id_forms(community.peer.user.id):
+        assert form not in data
