@@ -44,7 +44,8 @@ CRISIS_REVIEW_DAYS = 90
 NA_DISCLAIMER = (
     "Haven is not affiliated with or endorsed by Narcotics Anonymous or NA World Services."
 )
-_NA_RE = re.compile(r"\bnarcotics anonymous\b|\bNA\b|\bna\.org\b")
+_NA_RE = re.compile(r"\bnarcotics anonymous\b|\bna\.org\b", re.IGNORECASE)
+_NA_ABBREV_RE = re.compile(r"\bNA\b")
 _FIELD_LABELS = {
     "title": "title",
     "summary": "summary",
@@ -131,7 +132,11 @@ class LibraryCard:
         """Mentions Narcotics Anonymous or links to na.org: needs the non-affiliation line."""
         text = " ".join([self.title, self.summary, self.source_url or ""])
         text += " " + " ".join(c.value for c in self.contacts)
-        return self.id.startswith("fel-na-") or bool(_NA_RE.search(text))
+        return (
+            self.id.startswith("fel-na-")
+            or bool(_NA_RE.search(text))
+            or bool(_NA_ABBREV_RE.search(self.title + " " + self.summary))
+        )
 
     def review_due(self) -> date | None:
         """The last day the card counts as verified (None before approval)."""
@@ -611,7 +616,7 @@ class ResourceLibrary:
     ) -> LibraryCard:
         """Approve a pending card; the moderator sets its source and verified-on date."""
         card = await self.get(guild_id, card_id)
-        self._check_reviewable(card, revision)
+        self.check_reviewable(card, revision)
         checked_on = self._check_verified_on(verified_on or self.today())
         url = (source_url or card.source_url or "").strip()
         draft = Draft(
@@ -640,7 +645,7 @@ class ResourceLibrary:
                 ),
             )
         if not changed:  # someone else reviewed it in between
-            self._check_reviewable(await self.get(guild_id, card_id), revision)
+            self.check_reviewable(await self.get(guild_id, card_id), revision)
         return await self.get(guild_id, card_id)
 
     async def reject(
@@ -648,7 +653,7 @@ class ResourceLibrary:
     ) -> LibraryCard:
         """Reject a pending card (it stays out of every list)."""
         card = await self.get(guild_id, card_id)
-        self._check_reviewable(card, revision)
+        self.check_reviewable(card, revision)
         now = iso(self.clock.now())
         async with self.db.transaction() as tx:
             changed = await tx.execute(
@@ -657,10 +662,11 @@ class ResourceLibrary:
                 (now, now, card.row_id, guild_id, card.revision),
             )
         if not changed:
-            self._check_reviewable(await self.get(guild_id, card_id), revision)
+            self.check_reviewable(await self.get(guild_id, card_id), revision)
         return await self.get(guild_id, card_id)
 
-    def _check_reviewable(self, card: LibraryCard, revision: int | None) -> None:
+    def check_reviewable(self, card: LibraryCard, revision: int | None) -> None:
+        """Raise unless the card is a pending guild card at the given revision."""
         if card.shipped:
             raise UserFacingError("Shipped cards are approved already; nothing to review.")
         if card.status is Status.APPROVED:
@@ -675,17 +681,21 @@ class ResourceLibrary:
                 "version (see `/resource review`)."
             )
 
-    async def edit(
-        self, guild_id: int, card_id: str, draft: Draft, *, region: str | None = None
-    ) -> LibraryCard:
-        """Change a guild card's content; it goes back to review (pending) until re-approved."""
-        card = await self.get(guild_id, card_id)
+    def check_editable(self, card: LibraryCard) -> None:
+        """Raise for shipped cards, which are edited in data/resources, not in Discord."""
         if card.shipped:
             raise UserFacingError(
                 "Shipped cards can't be edited in Discord. Turn it off with `/resource disable`, "
                 "add a corrected card with `/resource add`, and tell the bot's operator so the "
                 "shipped file is fixed."
             )
+
+    async def edit(
+        self, guild_id: int, card_id: str, draft: Draft, *, region: str | None = None
+    ) -> LibraryCard:
+        """Change a guild card's content; it goes back to review (pending) until re-approved."""
+        card = await self.get(guild_id, card_id)
+        self.check_editable(card)
         new_region = parse_region(region) if region else card.region
         checked = validate(
             draft, today=self.today(), region=new_region, tags=parse_tags(draft.tags)
