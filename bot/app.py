@@ -32,6 +32,8 @@ EXTENSIONS: tuple[str, ...] = (
     "cogs.onboarding",
     "cogs.attendance",
     "cogs.modline",
+    "cogs.resources",
+    "cogs.crisis",
     "cogs.feeds",
 )
 
