@@ -181,6 +181,11 @@ class HavenRunner:
         self.bot = bot
         try:
             self._connect = await start_client(bot, self.server.token)
+            # Fully started means the durable job engine runs too (it starts after on_ready);
+            # stopping the bot before that races the engine's first reconcile.
+            jobs_started = getattr(bot, "jobs_started", None)
+            if jobs_started is not None:
+                await asyncio.wait_for(jobs_started.wait(), READY_TIMEOUT)
             if sync:
                 await bot.sync_commands()
         except BaseException:

@@ -1255,11 +1255,16 @@ class FakeDiscord:
         _age: float = 0.0,
         _wait: bool = True,
     ) -> InteractionResult:
-        """Click a button (or pick select `values`) on a message, as `user`."""
+        """Click a button (by custom_id or label), or pick select `values`, as `user`."""
         msg = self._message_of(message)
+        if msg.deleted:
+            raise InvocationError("the message was deleted")
         comp = msg.find_component(custom_id)
-        if comp is None:
-            raise InvocationError(f"no component {custom_id!r} on the message: {msg.custom_ids()}")
+        if comp is None or "custom_id" not in comp:
+            raise InvocationError(
+                f"no component {custom_id!r} on the message: {msg.custom_ids()} {msg.labels()}"
+            )
+        custom_id = comp["custom_id"]
         if comp.get("disabled"):
             raise InvocationError(f"component {custom_id!r} is disabled")
         u = self.state.users[_user_id(user)]

@@ -400,11 +400,20 @@ class Message:
     def custom_ids(self) -> list[str]:
         return [c["custom_id"] for c in iter_components(self.components) if "custom_id" in c]
 
-    def find_component(self, custom_id: str) -> JSON | None:
-        for comp in iter_components(self.components):
-            if comp.get("custom_id") == custom_id:
+    def find_component(self, custom_id_or_label: str) -> JSON | None:
+        """A component by custom_id, else a button by its label."""
+        comps = iter_components(self.components)
+        for comp in comps:
+            if comp.get("custom_id") == custom_id_or_label:
+                return comp
+        for comp in comps:
+            if comp.get("type") == 2 and comp.get("label") == custom_id_or_label:
                 return comp
         return None
+
+    def labels(self) -> list[str]:
+        """Button labels, in order."""
+        return [c["label"] for c in iter_components(self.components) if c.get("type") == 2]
 
     def payload(self) -> JSON:
         data: JSON = {
