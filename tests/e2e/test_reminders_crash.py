@@ -1,0 +1,174 @@
+"""Crash test: a Haven process SIGKILLed at random points of a reminder burst delivers each once.
+
+The fake Discord runs in the test process; Haven runs as a subprocess on a file database. The
+burst (channel reminders of many meetings plus a few DM subscribers) falls due as Haven starts.
+The test kills it with SIGKILL after a random number of messages reached the server, restarts
+it, and repeats; the last run finishes. Each (meeting, target) must have exactly one message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import random
+import signal
+import sqlite3
+import sys
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+from bot.clock import FakeClock
+from bot.config import load_settings
+from bot.db import Database
+from bot.occurrences import Repeat
+from bot.services import build_services
+from bot.services.meetings import Access, Kind
+from tests.e2e.harness import TEST_SECRET_KEY, Community
+from tests.fakediscord import FakeDiscord, Member
+
+ROOT = Path(__file__).resolve().parents[2]
+MEETINGS = 120
+SUBSCRIBERS = 12  # the first meetings each get one DM subscriber
+KILLS = 3
+START = datetime(2027, 1, 8, 0, 0, tzinfo=UTC)
+FIRE = START - timedelta(minutes=15)
+
+
+async def _prepare(db_path: Path, community: Community, subscribers: list[Member]) -> list[int]:
+    """Create the meetings, settings and subscriptions, and materialise the reminders."""
+    settings = load_settings(_env_file=None, discord_token="x", database_path=db_path)
+    db = await Database.open(db_path)
+    try:
+        await db.migrate()
+        services = build_services(settings, db, FakeClock(FIRE - timedelta(seconds=1)), b"k" * 32)
+        guild_id = community.guild.id
+        await services.guilds.update(
+            guild_id,
+            announce_channel_id=community.announcements.id,
+            modlog_channel_id=community.modlog.id,
+        )
+        ids = []
+        async with db.transaction() as tx:
+            for i in range(MEETINGS):
+                ids.append(
+                    await services.meetings.create(
+                        tx,
+                        guild_id=guild_id,
+                        title=f"Meeting {i}",
+                        kind=Kind.NA,
+                        access=Access.OPEN,
+                        formats=(),
+                        timezone="UTC",
+                        first_date=START.date(),
+                        start_time=START.time(),
+                        duration_minutes=60,
+                        repeat=Repeat.ONCE,
+                    )
+                )
+        for member, meeting_id in zip(subscribers, ids, strict=False):
+            await services.reminders.subscribe(guild_id, member.user.id, meeting_id)
+        await services.reminders.reconcile()
+        assert len(await services.reminders.pending_reminders()) == MEETINGS
+        return ids
+    finally:
+        await db.close()
+
+
+async def _spawn(
+    server: FakeDiscord, db_path: Path, shift: float, log: Path
+) -> asyncio.subprocess.Process:
+    env = {
+        **os.environ,
+        "HAVEN_CRASH_TOKEN": server.token,
+        "HAVEN_CRASH_DB": str(db_path),
+        "HAVEN_CRASH_API": server.api_base,
+        "HAVEN_CRASH_GATEWAY": server.gateway_url,
+        "HAVEN_CRASH_KEY": TEST_SECRET_KEY,
+        "HAVEN_CRASH_SHIFT": repr(shift),
+        "PYTHONPATH": str(ROOT),
+    }
+    with log.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.e2e.reminders_crash_child",
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=out,
+        )
+
+
+def _reminder_jobs_left(db_path: Path) -> int:
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM jobs WHERE kind = 'reminder'").fetchone()[0])
+    except sqlite3.OperationalError:  # busy while the child writes: ask again
+        return -1
+    finally:
+        conn.close()
+
+
+async def test_sigkill_during_a_burst_then_restart_delivers_each_reminder_once(
+    discord_server: FakeDiscord, community: Community, tmp_path: Path
+) -> None:
+    server = discord_server
+    subscribers = [
+        server.create_member(community.guild, f"sub-{i}", [community.members_role])
+        for i in range(SUBSCRIBERS)
+    ]
+    db_path = tmp_path / "crash.db"
+    await _prepare(db_path, community, subscribers)
+    # The child's clock reads FIRE (plus the time elapsed) when the test starts.
+    shift = (FIRE - datetime.now(UTC)).total_seconds()
+    log = tmp_path / "child.log"
+    rng = random.Random(4)
+    expected = MEETINGS + SUBSCRIBERS
+
+    def delivered() -> int:
+        dms = sum(len(server.dms_to(m)) for m in subscribers)
+        return len(server.messages_in(community.announcements)) + dms
+
+    kills = 0
+    for _ in range(KILLS):
+        before = delivered()
+        if before >= expected - 1:
+            break
+        target = before + rng.randint(1, max(1, (expected - before) // 2))
+        proc = await _spawn(server, db_path, shift, log)
+        try:
+            await server.wait_for(lambda t=target: delivered() >= t, timeout=20)
+        finally:
+            proc.send_signal(signal.SIGKILL)
+            await proc.wait()
+        kills += 1
+
+    proc = await _spawn(server, db_path, shift, log)
+    try:
+        await server.wait_for(
+            lambda: delivered() >= expected and _reminder_jobs_left(db_path) == 0,
+            timeout=30,
+            message=f"not every reminder was delivered: see {log}",
+        )
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            await asyncio.wait_for(proc.wait(), timeout=10)
+        except TimeoutError:
+            proc.kill()
+            await proc.wait()
+
+    assert kills >= 1
+    channel = server.messages_in(community.announcements)
+    titles = [m.embeds[0]["title"] for m in channel]
+    assert sorted(titles) == sorted({t for t in titles}), "a channel reminder was posted twice"
+    assert len(channel) == MEETINGS
+    assert [len(server.dms_to(m)) for m in subscribers] == [1] * SUBSCRIBERS
+    conn = sqlite3.connect(db_path)
+    try:
+        rows = conn.execute(
+            "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert rows == [("delivered", expected)]
