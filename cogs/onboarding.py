@@ -373,7 +373,9 @@ class OnboardingCog(commands.Cog, name="onboarding"):
         if action is PressAction.REMOVE:
             await self._change_role(member, role, add=False, reason="Dropped from the role panel")
             if pending is not None:
-                await services.onboarding.withdraw(guild.id, member.id, kind)
+                await self._close_pending(
+                    guild.id, member.id, kind, role_id, "closed: role dropped"
+                )
             await reply_ephemeral(
                 interaction,
                 f"Done: I took <@&{role_id}> off. Open meetings stay open to you, and you can "
@@ -382,7 +384,9 @@ class OnboardingCog(commands.Cog, name="onboarding"):
         elif action is PressAction.ADD:
             await self._change_role(member, role, add=True, reason="Chosen on the role panel")
             if pending is not None:
-                await services.onboarding.withdraw(guild.id, member.id, kind)
+                await self._close_pending(
+                    guild.id, member.id, kind, role_id, "closed: approval off"
+                )
             await reply_ephemeral(
                 interaction,
                 f"Done: you now have <@&{role_id}>, which opens the {kind.meetings}. Press the "
@@ -465,19 +469,20 @@ class OnboardingCog(commands.Cog, name="onboarding"):
     ) -> None:
         """The peer took back a pending request; its card in the mod log says so."""
         assert interaction.guild is not None
-        request = await self.bot.services.onboarding.withdraw(
-            interaction.guild.id, interaction.user.id, kind
-        )
         role = f"<@&{role_id}>" if role_id is not None else f"the {kind.label}"
         await reply_ephemeral(
             interaction, f"I withdrew your request for {role}. Nothing else changed."
         )
-        if request is not None and role_id is not None:
-            await self._close_card(request, role_id, "withdrawn by the member")
+        await self._close_pending(
+            interaction.guild.id, interaction.user.id, kind, role_id, "withdrawn by the member"
+        )
 
-    async def _close_card(self, request: RoleRequest, role_id: int, outcome: str) -> None:
-        """Show the outcome on a request card and remove its buttons."""
-        if request.channel_id is None or request.message_id is None:
+    async def _close_pending(
+        self, guild_id: int, user_id: int, kind: RoleKind, role_id: int | None, outcome: str
+    ) -> None:
+        """Close the peer's pending request and show why on its card (buttons removed)."""
+        request = await self.bot.services.onboarding.withdraw(guild_id, user_id, kind)
+        if request is None or request.channel_id is None or request.message_id is None:
             return
         channel = self.bot.get_channel(request.channel_id)
         if not isinstance(channel, discord.TextChannel):
@@ -578,11 +583,9 @@ class OnboardingCog(commands.Cog, name="onboarding"):
         outcome: str,
     ) -> None:
         """Answer the moderator by updating the card in place (buttons removed)."""
-        embed = request_embed(request, role_id, outcome=outcome)
-        if interaction.response.is_done():
-            await reply_ephemeral(interaction, f"Role request {outcome}.")
-            return
-        await interaction.response.edit_message(embed=embed, view=None)
+        await interaction.response.edit_message(
+            embed=request_embed(request, role_id, outcome=outcome), view=None
+        )
 
     async def _member(self, guild: discord.Guild, user_id: int) -> discord.Member | None:
         """A member from the cache or Discord; None if they are no longer in the server."""

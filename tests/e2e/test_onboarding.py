@@ -391,3 +391,44 @@ async def test_a_deleted_role_is_explained(
     assert pressed.ephemeral and "no longer exists" in pressed.text
     assert "`/setup roles family:`" in pressed.text
     assert role_calls(server) == []
+
+
+async def test_turning_approval_off_lets_a_waiting_peer_take_the_role_at_once(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    server, c = discord_server, community
+    await configure(server, c)
+    panel = await post_panel(server, c)
+    await server.invoke(c.guild, c.moderator, "setup onboarding", approval=True)
+    nia = await newcomer(server, c, "newcomer-nia")
+    await server.click(panel, MEMBER_BUTTON, nia)
+    card = server.messages_in(c.modlog)[-1]
+    await server.invoke(c.guild, c.moderator, "setup onboarding", approval=False)
+
+    pressed = await server.click(panel, MEMBER_BUTTON, nia)
+    assert "you now have" in pressed.text
+    assert role_calls(server) == [("PUT", nia.user.id, c.members_role.id)]
+    closed = server.state.messages[card.id]
+    await server.wait_for(lambda: closed.components == [], message="card kept its buttons")
+    assert "closed: approval off" in closed.text
+    assert await haven.running.services.onboarding.pending_count(c.guild.id) == 0
+
+
+async def test_a_welcome_dm_to_closed_dms_is_dropped_quietly(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    server, c = discord_server, community
+    welcome = await configure(server, c)
+    await server.invoke(c.guild, c.moderator, "setup onboarding", welcome="dm")
+    private = server.create_user("newcomer-pri", dms_closed=True)
+    await server.add_member(c.guild, private)
+    await server.wait_for(
+        lambda: server.find_calls("POST", "/channels/{channel_id}/messages", status=403) != [],
+        message="the bot never tried the welcome DM",
+    )
+    assert server.messages_in(welcome) == [] and server.dms_to(private) == []
+    # The bot is fine afterwards: the next newcomer with open DMs is welcomed.
+    open_dms = await newcomer(server, c, "newcomer-opal")
+    await server.wait_for(lambda: len(server.dms_to(open_dms)) == 1)
+    assert "No open meetings" not in server.dms_to(open_dms)[0].text
+    assert "None is scheduled right now" in server.dms_to(open_dms)[0].text
