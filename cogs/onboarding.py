@@ -393,7 +393,7 @@ class OnboardingCog(commands.Cog, name="onboarding"):
                 "same button again any time to drop it.",
             )
         else:
-            await self._request(interaction, member, kind, role_id)
+            await self._request(interaction, member, kind, role_id, settings)
 
     async def _change_role(
         self, member: discord.Member, role: discord.abc.Snowflake, *, add: bool, reason: str
@@ -423,27 +423,22 @@ class OnboardingCog(commands.Cog, name="onboarding"):
         member: discord.Member,
         kind: RoleKind,
         role_id: int,
+        settings: GuildSettings,
     ) -> None:
         """File a request and put its Approve / Decline card in the mod-log channel."""
-        assert interaction.guild is not None
         onboarding = self.bot.services.onboarding
-        settings = await self.bot.services.guilds.get(interaction.guild.id)
         channel = (
             self.bot.get_channel(settings.modlog_channel_id)
             if settings.modlog_channel_id is not None
             else None
         )
         if not isinstance(channel, discord.abc.Messageable):
-            await self._report_problems(
-                interaction.guild.id,
-                ["Role approval is on but no mod-log channel is set: `/setup channels modlog:`."],
-            )
             raise UserFacingError(
                 "This server asks a moderator to confirm these roles, but I have no mod-log "
                 "channel to ask them in. Please tell a moderator to run "
                 "`/setup channels modlog:`."
             )
-        request, new = await onboarding.request(interaction.guild.id, member.id, kind)
+        request, new = await onboarding.request(member.guild.id, member.id, kind)
         if new:
             try:
                 card = await channel.send(
