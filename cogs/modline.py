@@ -264,7 +264,8 @@ class ModeratorsCog(
         conv = await modline.by_thread(thread.id) if isinstance(thread, discord.Thread) else None
         if conv is None or conv.guild_id != interaction.guild_id or thread is None:
             raise UserFacingError(
-                "Use `/moderators reply` inside an open anonymous conversation's thread."
+                "Use `/moderators reply` inside an anonymous conversation's thread. If you are in "
+                "one, it was closed (or the person used forget-me), so there is nobody to answer."
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
         user_id = await modline.recipient(conv)
