@@ -139,16 +139,17 @@ class CrisisCog(commands.Cog):
             self.cards = {}
 
     def region_for(self, guild_id: int | None) -> str | None:
-        """The guild's region from memory only (None when unset or unknown)."""
+        """The guild's region from memory only (None when unset, worldwide or unknown)."""
         if guild_id is None:
             return None
         settings = self.bot.services.guilds.cached(guild_id)
         if settings is None or not settings.region:
             return None
         try:
-            return normalize_region(settings.region)
+            region = normalize_region(settings.region)
         except ValueError:
             return None
+        return None if region == "intl" else region  # no worldwide crisis card: show every country
 
     @app_commands.command(name="crisis", description="Crisis lines and what to do in an emergency")
     async def crisis(self, interaction: discord.Interaction) -> None:

@@ -120,11 +120,6 @@ def review_embed(card: LibraryCard, today: date, heading: str) -> discord.Embed:
         value=(
             f"Status: **{card.status.value}** · region {card.region} · tags "
             f"{', '.join(sorted(card.tags))}"
-            + (
-                f"\nSuggested by <@{card.suggested_by_user_id}>"
-                if card.suggested_by_user_id
-                else ""
-            )
         ),
         inline=False,
     )
@@ -799,7 +794,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
     ) -> None:
         """Open the card form; the moderator names the source."""
         if verified_on is not None:
-            parse_date(verified_on, "verified-on date")
+            self.lib.check_verified_on(parse_date(verified_on, "verified-on date"))
         await interaction.response.send_modal(
             CardModal(
                 title="Add a resource card", card=None, region=region.value, verified_on=verified_on

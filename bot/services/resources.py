@@ -56,6 +56,9 @@ _FIELD_LABELS = {
 }
 _SPLIT_RE = re.compile(r"[\s,;]+")
 
+#: Suggestions one person may have waiting for review in a guild (keeps the queue readable).
+MAX_PENDING_PER_USER = 3
+
 #: Longest contacts text accepted from a modal (8 lines of kind: value | label).
 MAX_CONTACTS_TEXT = 1000
 
@@ -532,6 +535,16 @@ class ResourceLibrary:
     async def suggest(self, guild_id: int, user_id: int, draft: Draft) -> LibraryCard:
         """Store a suggestion for review; nothing is stored if any field is bad."""
         card = validate(draft, today=self.today())
+        waiting = await self.db.fetchval(
+            "SELECT count(*) FROM resource_cards "
+            "WHERE guild_id = ? AND suggested_by_user_id = ? AND status = 'pending'",
+            (guild_id, user_id),
+        )
+        if waiting >= MAX_PENDING_PER_USER:
+            raise UserFacingError(
+                f"You already have {waiting} suggestions waiting for review. Please wait until "
+                "a moderator has looked at them, then suggest more."
+            )
         return await self._insert(guild_id, card, Status.PENDING, Origin.SUGGESTED, user_id)
 
     async def add(
@@ -545,7 +558,7 @@ class ResourceLibrary:
     ) -> LibraryCard:
         """A moderator adds an approved card, naming its source and verified-on date."""
         today = self.today()
-        checked_on = self._check_verified_on(verified_on or today)
+        checked_on = self.check_verified_on(verified_on or today)
         card = validate(
             draft,
             today=today,
@@ -596,7 +609,8 @@ class ResourceLibrary:
             )
         return await self.get(guild_id, f"{GUILD_PREFIX}{row_id}")
 
-    def _check_verified_on(self, when: date) -> date:
+    def check_verified_on(self, when: date) -> date:
+        """Return the date, or raise if it is in the future."""
         if when > self.today():
             raise UserFacingError(
                 "The verified-on date is in the future. Use the date you checked the source, "
@@ -617,7 +631,7 @@ class ResourceLibrary:
         """Approve a pending card; the moderator sets its source and verified-on date."""
         card = await self.get(guild_id, card_id)
         self.check_reviewable(card, revision)
-        checked_on = self._check_verified_on(verified_on or self.today())
+        checked_on = self.check_verified_on(verified_on or self.today())
         url = (source_url or card.source_url or "").strip()
         draft = Draft(
             title=card.title,

@@ -348,3 +348,17 @@ async def test_forget_me_keeps_approved_cards_but_drops_the_user_ids(env: Env) -
     assert await env.db.fetchval(count, (PEER, PEER)) == 0
     assert await env.db.fetchval(count, (MOD, MOD)) == 0
     assert await env.db.fetchval("SELECT count(*) FROM resource_cards") == 1
+
+
+async def test_one_person_cannot_flood_the_review_queue(env: Env) -> None:
+    for n in range(3):
+        await env.lib.suggest(G, PEER, draft(title=f"Suggestion {n}"))
+    before = await env.snapshot()
+    with pytest.raises(UserFacingError, match="already have 3 suggestions waiting"):
+        await env.lib.suggest(G, PEER, draft(title="One more"))
+    assert await env.snapshot() == before
+    await env.lib.suggest(G, MOD, draft(title="Someone else"))
+    await env.lib.suggest(OTHER_G, PEER, draft(title="Another server"))
+    first = (await env.lib.pending(G))[0]
+    await env.lib.reject(G, first.id, MOD)
+    await env.lib.suggest(G, PEER, draft(title="Now there is room"))
