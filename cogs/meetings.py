@@ -1,13 +1,14 @@
 """/meeting: schedule, list, show and change meetings; announcements, mod log, native events.
 
 Thin glue over ``MeetingService`` (every rule lives there). Changes are announced in the
-announcement channel (moves, pauses, deletions, new schedules, and cancellations when the guild
-wants cancel notices), written to the mod log, and mirrored as one native Discord scheduled event
+announcement channel (moves, pauses, resumes, deletions and new schedules; cancellation notices
+belong to the reminders feature), written to the mod log, and mirrored as one native Discord scheduled event
 per meeting when the guild turned ``native_events`` on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import date
 from typing import Any, Literal
@@ -165,6 +166,8 @@ class EventMirror:
 
     def __init__(self, bot: HavenBot) -> None:
         self.bot = bot
+        # One sync at a time: a command and the reconciler must never both create an event.
+        self._lock = asyncio.Lock()
 
     @property
     def service(self) -> MeetingService:
@@ -173,6 +176,10 @@ class EventMirror:
 
     async def sync(self, meeting_id: int) -> None:
         """Create, update or delete the meeting's event so it shows the next occurrence."""
+        async with self._lock:
+            await self._sync(meeting_id)
+
+    async def _sync(self, meeting_id: int) -> None:
         services = self.bot.services
         meeting = await services.meetings.get(meeting_id)
         if meeting is None:
@@ -261,11 +268,28 @@ class EventMirror:
 # --- views -------------------------------------------------------------------------------------
 
 
-class ListView(HavenView):
+class _ExpiringView(HavenView):
+    """A view whose buttons are removed when it times out (they would only fail after that)."""
+
+    def __init__(self) -> None:
+        super().__init__(timeout=VIEW_TIMEOUT)
+        self.origin: discord.Interaction | None = None
+
+    async def on_timeout(self) -> None:
+        """Take the buttons off the message."""
+        if self.origin is None:
+            return
+        try:
+            await self.origin.edit_original_response(view=None)
+        except discord.HTTPException:
+            pass
+
+
+class ListView(_ExpiringView):
     """Prev / Next over the pages of /meeting list."""
 
     def __init__(self, pages: list[discord.Embed], owner_id: int) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT)
+        super().__init__()
         self.pages = pages
         self.owner_id = owner_id
         self.index = 0
@@ -303,11 +327,11 @@ class ListView(HavenView):
         await self._show(interaction)
 
 
-class DeleteView(HavenView):
+class DeleteView(_ExpiringView):
     """Confirm a deletion and say what happens to the meeting's room."""
 
     def __init__(self, cog: MeetingsCog, meeting: Meeting, owner_id: int) -> None:
-        super().__init__(timeout=VIEW_TIMEOUT)
+        super().__init__()
         self.cog = cog
         self.meeting_id = meeting.id
         self.guild_id = meeting.guild_id
@@ -572,9 +596,9 @@ class MeetingsCog(
         if len(pages) == 1:
             await reply_ephemeral(interaction, embed=pages[0])
             return
-        await interaction.response.send_message(
-            embed=pages[0], view=ListView(pages, interaction.user.id), ephemeral=True
-        )
+        view = ListView(pages, interaction.user.id)
+        view.origin = interaction
+        await interaction.response.send_message(embed=pages[0], view=view, ephemeral=True)
 
     @app_commands.command(name="info", description="A meeting's details and next dates")
     @app_commands.describe(meeting="Start typing the meeting's title")
@@ -761,12 +785,9 @@ class MeetingsCog(
             return
         gone = next((o for o in before if o.key == key), None)
         when = ts(gone.start, "F") if gone is not None else key.isoformat()
+        # The channel notice (guild setting cancel_notices) is the reminders feature's: it is
+        # posted when the first reminder would have come, not weeks early.
         await self._answer(interaction, f"Cancelled the meeting of {when}.", updated)
-        settings = await self.bot.services.guilds.get(interaction.guild_id)
-        if settings.cancel_notices:
-            await self.announce(
-                updated.guild_id, f"❌ {self._name(updated)}: the meeting of {when} is cancelled."
-            )
         await self.modlog(
             interaction, "Meeting occurrence cancelled", updated, occurrence=key.isoformat()
         )
@@ -828,6 +849,7 @@ class MeetingsCog(
         found = await self._meeting(interaction, meeting)
         self.service.check_delete(found, await self._actor(interaction))
         view = DeleteView(self, found, interaction.user.id)
+        view.origin = interaction
         await interaction.response.send_message(
             f"Delete {self._name(found)} and every future date? This cannot be undone.",
             embed=meeting_card(found, self._next(found)),
@@ -838,15 +860,11 @@ class MeetingsCog(
     async def delete_meeting(
         self, interaction: discord.Interaction, meeting_id: int, delete_room: bool
     ) -> Meeting:
-        """Delete after the confirm button (permission re-checked), the room first if asked."""
+        """Delete after the confirm button (the service re-checks permission)."""
         assert interaction.guild_id is not None
         actor = await self._actor(interaction)
-        meeting = await self.service.get(interaction.guild_id, meeting_id)
-        self.service.check_delete(meeting, actor)
-        rooms = getattr(self.bot.services, "rooms", None)
-        delete_room_fn = getattr(rooms, "delete_room", None)
-        if delete_room and callable(delete_room_fn):
-            await delete_room_fn(meeting.id)
+        # The rooms feature deletes or releases the room on MEETING_CHANGED "deleted"
+        # (detail room:delete / room:keep); its link row outlives the meeting for that.
         return await self.service.delete(
             interaction.guild_id, meeting_id, actor, delete_room=delete_room
         )
