@@ -6,7 +6,7 @@ import functools
 import logging
 import secrets
 import traceback
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable, Coroutine
 from typing import TYPE_CHECKING, Any
 
 import discord
@@ -136,8 +136,8 @@ class HavenModal(discord.ui.Modal):
 
 
 def guarded(
-    fn: Callable[[Any, discord.Interaction], Awaitable[None]],
-) -> Callable[[Any, discord.Interaction], Awaitable[None]]:
+    fn: Callable[[Any, discord.Interaction], Coroutine[Any, Any, None]],
+) -> Callable[[Any, discord.Interaction], Coroutine[Any, Any, None]]:
     """Wrap a DynamicItem callback (discord.py only logs their errors) in the one error path."""
 
     @functools.wraps(fn)

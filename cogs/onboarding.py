@@ -206,8 +206,8 @@ class RoleButton(
         """Rebuild the button from its custom id."""
         return cls(RoleKind(match["kind"]))
 
-    @guarded  # typed as returning Awaitable, where Item.callback says Coroutine
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    @guarded
+    async def callback(self, interaction: discord.Interaction) -> None:
         """Toggle the role (or file / withdraw a request) for whoever pressed."""
         await _cog(interaction).press(interaction, self.kind)
 
@@ -237,8 +237,8 @@ class DecisionButton(
         """Rebuild the button from its custom id."""
         return cls(match["action"] == "approve", int(match["id"]))
 
-    @guarded  # typed as returning Awaitable, where Item.callback says Coroutine
-    async def callback(self, interaction: discord.Interaction) -> None:  # type: ignore[override]
+    @guarded
+    async def callback(self, interaction: discord.Interaction) -> None:
         """Decide the request (moderators only)."""
         await _cog(interaction).decide(interaction, self.request_id, approve=self.approve)
 
