@@ -181,10 +181,14 @@ class FeedsCog(commands.Cog, name="feeds"):
                 if code is None:
                     result.failed += 1
                     continue
+                try:
+                    replaced = await self.feeds.set_invite(
+                        guild_id, FeedInvite(meeting_id, channel_id, code)
+                    )
+                except LookupError:  # the meeting was deleted meanwhile
+                    stale.append(FeedInvite(meeting_id, channel_id, code))
+                    continue
                 result.created += 1
-                replaced = await self.feeds.set_invite(
-                    guild_id, FeedInvite(meeting_id, channel_id, code)
-                )
                 if replaced is not None:
                     stale.append(replaced)
             for invite in stale:
@@ -197,19 +201,16 @@ class FeedsCog(commands.Cog, name="feeds"):
         return [i.code for i in invites if not await self._delete_invite(i.code)]
 
     async def _create_invite(self, channel_id: int) -> str | None:
-        channel = self.bot.get_channel(channel_id)
-        if not isinstance(
-            channel, discord.TextChannel | discord.VoiceChannel | discord.StageChannel
-        ):
+        """A permanent, unlimited invite to a channel, or None when Discord refuses."""
+        create = getattr(self.bot.get_channel(channel_id), "create_invite", None)
+        if create is None:
             return None
         try:
-            invite = await channel.create_invite(
-                max_age=0, max_uses=0, unique=True, reason=INVITE_REASON
-            )
+            invite = await create(max_age=0, max_uses=0, unique=True, reason=INVITE_REASON)
         except discord.HTTPException as exc:
             log.warning("could not create a feed invite: HTTP %s", exc.status)
             return None
-        return invite.code
+        return str(invite.code)
 
     async def _delete_invite(self, code: str) -> bool:
         try:
@@ -225,6 +226,7 @@ class FeedsCog(commands.Cog, name="feeds"):
         self, *, meeting_id: int, guild_id: int, change: str, detail: str = ""
     ) -> None:
         """Keep invites in step when a meeting of a guild with feeds is created or edited."""
+        # Deleted meetings keep their invite row (no cascade) until this sync deletes the invite.
         if change in ("created", "edited", "deleted") and await self.feeds.get(guild_id):
             await self.sync_invites(guild_id)
 
@@ -233,9 +235,11 @@ class FeedsCog(commands.Cog, name="feeds"):
         if not self._loaded or not self.bot.is_ready():
             return
         for guild_id in await self.feeds.enabled_guilds():
-            if self.bot.get_guild(guild_id) is None:
+            guild = self.bot.get_guild(guild_id)
+            if guild is None:
                 continue
             try:
+                await self.feeds.set_calendar_name(guild_id, guild.name)
                 await self.sync_invites(guild_id)
             except Exception:
                 log.exception("feed invite sync failed")
@@ -253,7 +257,8 @@ class FeedsCog(commands.Cog, name="feeds"):
         actor = interaction.user
         now = self.bot.clock.now()
         if action == "disable":
-            was_on, invites = await self.feeds.disable(guild_id)
+            async with self._lock(guild_id):
+                was_on, invites = await self.feeds.disable(guild_id)
             if not was_on:
                 await reply_ephemeral(interaction, "Feeds are already off in this server.")
                 return
@@ -276,6 +281,8 @@ class FeedsCog(commands.Cog, name="feeds"):
             return
         if action == "rotate":
             token = await self.feeds.rotate(guild_id)
+            if interaction.guild is not None:
+                await self.feeds.set_calendar_name(guild_id, interaction.guild.name)
             config = await self.feeds.get(guild_id)
             sync = await self.sync_invites(guild_id, renew=True)
             ics, js = feed_urls(settings.public_base_url, token)
@@ -302,7 +309,10 @@ class FeedsCog(commands.Cog, name="feeds"):
         wanted = (
             include_closed if include_closed is not None else bool(config and config.include_closed)
         )
-        fresh, changed = await self.feeds.enable(guild_id, wanted)
+        name = interaction.guild.name if interaction.guild is not None else ""
+        fresh, changed = await self.feeds.enable(guild_id, wanted, name)
+        if name:
+            await self.feeds.set_calendar_name(guild_id, name)
         sync = await self.sync_invites(guild_id)
         if fresh is None:
             state = "now include closed meetings" if wanted else "now leave closed meetings out"

@@ -114,6 +114,7 @@ class FeedConfig:
 
     guild_id: int
     include_closed: bool
+    calendar_name: str
     created_at: datetime
     rotated_at: datetime
 
@@ -544,7 +545,7 @@ class FeedService:
     async def get(self, guild_id: int) -> FeedConfig | None:
         """The guild's feed settings, or None when its feeds are off."""
         row = await self.db.fetchone(
-            "SELECT guild_id, include_closed, created_at, rotated_at FROM guild_feeds "
+            "SELECT guild_id, include_closed, calendar_name, created_at, rotated_at FROM guild_feeds "
             "WHERE guild_id = ?",
             (guild_id,),
         )
@@ -555,15 +556,18 @@ class FeedService:
         if not is_token_shaped(token):
             return None
         row = await self.db.fetchone(
-            "SELECT guild_id, include_closed, created_at, rotated_at FROM guild_feeds "
+            "SELECT guild_id, include_closed, calendar_name, created_at, rotated_at FROM guild_feeds "
             "WHERE token_hash = ?",
             (hash_token(token),),
         )
         return None if row is None else _config(row)
 
-    async def enable(self, guild_id: int, include_closed: bool = False) -> tuple[str | None, bool]:
+    async def enable(
+        self, guild_id: int, include_closed: bool = False, calendar_name: str = ""
+    ) -> tuple[str | None, bool]:
         """Turn feeds on; return (new token or None if already on, whether anything changed)."""
         now = iso(self.clock.now())
+        calendar_name = _clean(calendar_name).replace("\n", " ")[:100]
         async with self.db.transaction() as tx:
             row = await tx.fetchone(
                 "SELECT include_closed FROM guild_feeds WHERE guild_id = ?", (guild_id,)
@@ -578,9 +582,9 @@ class FeedService:
                 return None, True
             token = new_token()
             await tx.execute(
-                "INSERT INTO guild_feeds (guild_id, token_hash, include_closed, created_at, "
-                "rotated_at) VALUES (?, ?, ?, ?, ?)",
-                (guild_id, hash_token(token), int(include_closed), now, now),
+                "INSERT INTO guild_feeds (guild_id, token_hash, include_closed, calendar_name, "
+                "created_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?)",
+                (guild_id, hash_token(token), int(include_closed), calendar_name, now, now),
             )
         return token, True
 
@@ -598,6 +602,16 @@ class FeedService:
                 "Use `/setup feeds action:enable` first."
             )
         return token
+
+    async def set_calendar_name(self, guild_id: int, name: str) -> bool:
+        """Title the guild's calendar (its server's name); True when it changed."""
+        name = _clean(name).replace("\n", " ")[:100]
+        async with self.db.transaction() as tx:
+            changed = await tx.execute(
+                "UPDATE guild_feeds SET calendar_name = ? WHERE guild_id = ? AND calendar_name != ?",
+                (name, guild_id, name),
+            )
+        return bool(changed)
 
     async def disable(self, guild_id: int) -> tuple[bool, list[FeedInvite]]:
         """Turn feeds off and forget their invites; return (was on, invites to delete on Discord)."""
@@ -623,7 +637,10 @@ class FeedService:
         return {r[0]: FeedInvite(r[0], r[1], r[2]) for r in rows}
 
     async def set_invite(self, guild_id: int, invite: FeedInvite) -> FeedInvite | None:
-        """Store a meeting's invite; return the one it replaces (to delete on Discord)."""
+        """Store a meeting's invite; return the one it replaces (to delete on Discord).
+
+        Raises LookupError when the meeting or the guild's feeds no longer exist.
+        """
         async with self.db.transaction() as tx:
             old = await tx.fetchone(
                 "SELECT meeting_id, channel_id, code FROM feed_invites WHERE meeting_id = ?",
@@ -633,8 +650,11 @@ class FeedService:
                 "SELECT 1 FROM meetings WHERE id = ? AND guild_id = ?",
                 (invite.meeting_id, guild_id),
             )
-            if exists is None:
-                return None
+            feeds_on = await tx.fetchone(
+                "SELECT 1 FROM guild_feeds WHERE guild_id = ?", (guild_id,)
+            )
+            if exists is None or feeds_on is None:
+                raise LookupError("meeting or feeds gone")
             await tx.execute(
                 "INSERT INTO feed_invites (meeting_id, guild_id, channel_id, code, created_at) "
                 "VALUES (?, ?, ?, ?, ?) ON CONFLICT (meeting_id) DO UPDATE SET "
@@ -686,16 +706,17 @@ class FeedService:
         meetings = await self.published(config)
         invites = await self.invites(config.guild_id)
         now = self.clock.now()
+        name = f"{config.calendar_name}: meetings" if config.calendar_name else "Meetings"
         key = (config.guild_id, kind)
         cached = self._cache.get(key)
         if kind == "ics":
             horizon = date(now.year + HORIZON_YEARS, 1, 1)
-            probe = build_ics(meetings, invites, _EPOCH, horizon=horizon).encode("utf-8")
+            probe = build_ics(meetings, invites, _EPOCH, horizon=horizon, name=name).encode("utf-8")
             digest = hashlib.sha256(probe).hexdigest()
             if cached is not None and cached.digest == digest:
                 return cached
             stamp = now.replace(microsecond=0)
-            body = build_ics(meetings, invites, stamp, horizon=horizon).encode("utf-8")
+            body = build_ics(meetings, invites, stamp, horizon=horizon, name=name).encode("utf-8")
             content_type = "text/calendar; charset=utf-8"
         else:
             updated = await self._updated(config.guild_id)
@@ -726,6 +747,7 @@ def _config(row: Any) -> FeedConfig:
     return FeedConfig(
         guild_id=row[0],
         include_closed=bool(row[1]),
-        created_at=utc_from_iso(row[2]),
-        rotated_at=utc_from_iso(row[3]),
+        calendar_name=row[2],
+        created_at=utc_from_iso(row[3]),
+        rotated_at=utc_from_iso(row[4]),
     )

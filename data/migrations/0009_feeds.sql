@@ -7,15 +7,18 @@ CREATE TABLE guild_feeds (
     guild_id       INTEGER PRIMARY KEY,
     token_hash     TEXT    NOT NULL UNIQUE,           -- hex SHA-256 of the URL token
     include_closed INTEGER NOT NULL DEFAULT 0,        -- 1: closed meetings are published too
+    calendar_name  TEXT    NOT NULL DEFAULT '',       -- the calendar's title (the server's name)
     created_at     TEXT    NOT NULL,
     rotated_at     TEXT    NOT NULL
 );
 
--- The non-expiring discord.gg invite published for a meeting's room text channel.
--- Replaced whenever the feed token is rotated; deleted (here and on Discord) when feeds are disabled.
+-- The non-expiring discord.gg invite published for a meeting's room text channel, replaced when
+-- the token is rotated and deleted (here and on Discord) when feeds are turned off. Deliberately
+-- no foreign key to meetings: when a meeting is deleted its row stays until the next invite sync
+-- has deleted the invite on Discord too (a cascade would forget the code and leave it live).
 CREATE TABLE feed_invites (
-    meeting_id  INTEGER PRIMARY KEY REFERENCES meetings (id) ON DELETE CASCADE,
-    guild_id    INTEGER NOT NULL,
+    meeting_id  INTEGER PRIMARY KEY,
+    guild_id    INTEGER NOT NULL REFERENCES guild_feeds (guild_id) ON DELETE CASCADE,
     channel_id  INTEGER NOT NULL,
     code        TEXT    NOT NULL,
     created_at  TEXT    NOT NULL

@@ -7,8 +7,10 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
+import discord
 import icalendar
 import pytest
 import recurring_ical_events
@@ -500,3 +502,88 @@ async def test_unchanged_content_keeps_its_validators(env: Env) -> None:
     assert changed.etag != first.etag
     assert changed.last_modified == env.clock.now().replace(microsecond=0)
     assert b"DTSTAMP:20261120T150000Z" in changed.body
+
+
+class _Channel:
+    def __init__(self, log: list[str], refuse: bool = False) -> None:
+        self.log = log
+        self.refuse = refuse
+        self.made = 0
+
+    async def create_invite(self, **options: object) -> SimpleNamespace:
+        assert options["max_age"] == 0 and options["max_uses"] == 0 and options["unique"]
+        if self.refuse:
+            raise discord.Forbidden(SimpleNamespace(status=403, reason="Forbidden"), "no")
+        self.made += 1
+        code = f"inv{len(self.log)}x{self.made}"
+        self.log.append(f"+{code}")
+        return SimpleNamespace(code=code)
+
+
+def _stub_bot(env: Env, channels: dict[int, _Channel], log: list[str]) -> SimpleNamespace:
+    async def delete_invite(code: str, *, reason: str | None = None) -> None:
+        log.append(f"-{code}")
+
+    return SimpleNamespace(
+        services=SimpleNamespace(feeds=env.feeds),
+        get_channel=channels.get,
+        delete_invite=delete_invite,
+    )
+
+
+async def test_invite_sync_follows_meetings_rotation_and_deletion(env: Env) -> None:
+    from cogs.feeds import FeedsCog
+
+    log: list[str] = []
+    channels = {501: _Channel(log), 502: _Channel(log), 503: _Channel(log, refuse=True)}
+    cog = FeedsCog(_stub_bot(env, channels, log))  # type: ignore[arg-type]
+    a = await add(env, "A", "UTC", date(2027, 1, 4), time(20, 0), Repeat.WEEKLY, room=501)
+    b = await add(env, "B", "UTC", date(2027, 1, 5), time(20, 0), Repeat.WEEKLY, room=502)
+    await add(env, "C", "UTC", date(2027, 1, 6), time(20, 0), Repeat.WEEKLY, room=503)
+    await add(
+        env,
+        "Closed",
+        "UTC",
+        date(2027, 1, 7),
+        time(20, 0),
+        Repeat.WEEKLY,
+        access=Access.CLOSED,
+        room=502,
+    )
+    await add(env, "No room", "UTC", date(2027, 1, 8), time(20, 0), Repeat.WEEKLY)
+    assert (await cog.sync_invites(GUILD)).created == 0  # feeds off: nothing
+    await env.feeds.enable(GUILD)
+    first = await cog.sync_invites(GUILD)
+    assert (first.created, first.failed) == (2, 1)
+    invites = await env.feeds.invites(GUILD)
+    assert set(invites) == {a, b}
+    again = await cog.sync_invites(GUILD)
+    assert (again.created, again.removed) == (0, 0)  # idempotent
+    # Rotation renews every invite and deletes the old ones on Discord.
+    await env.feeds.rotate(GUILD)
+    renewed = await cog.sync_invites(GUILD, renew=True)
+    assert renewed.created == 2 and not renewed.undeleted
+    new = await env.feeds.invites(GUILD)
+    assert {f"-{i.code}" for i in invites.values()} <= set(log)
+    assert {i.code for i in new.values()}.isdisjoint({i.code for i in invites.values()})
+    # A deleted meeting's invite is deleted on Discord at the next sync.
+    async with env.db.transaction() as tx:
+        await env.store.delete(tx, b)
+    gone = await cog.sync_invites(GUILD)
+    assert gone.removed == 1 and f"-{new[b].code}" in log
+    assert set(await env.feeds.invites(GUILD)) == {a}
+    # Turning feeds off hands back every invite to delete.
+    _, left = await env.feeds.disable(GUILD)
+    assert [i.meeting_id for i in left] == [a]
+
+
+async def test_calendar_is_named_after_the_server(env: Env) -> None:
+    await add(env, "Open one", "UTC", date(2027, 1, 4), time(20, 0), Repeat.WEEKLY)
+    token, _ = await env.feeds.enable(GUILD, calendar_name="Recovery Haven")
+    assert token is not None
+    rendered = await env.feeds.render(token, "ics")
+    assert rendered is not None and b"\r\nNAME:Recovery Haven: meetings\r\n" in rendered.body
+    assert await env.feeds.set_calendar_name(GUILD, "Haven, renamed")
+    assert not await env.feeds.set_calendar_name(GUILD, "Haven, renamed")
+    rendered = await env.feeds.render(token, "ics")
+    assert rendered is not None and b"X-WR-CALNAME:Haven\\, renamed: meetings" in rendered.body
