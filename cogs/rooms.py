@@ -249,6 +249,8 @@ def opening_card(meeting: Meeting, window: RoomWindow) -> tuple[discord.Embed, H
         description=description,
         colour=COLOR,
     )
+    if meeting.format_labels:
+        embed.add_field(name="Format", value=", ".join(meeting.format_labels), inline=False)
     embed.add_field(name="Starts", value=ts_pair(window.occurrence.start), inline=True)
     embed.add_field(name="Room closes", value=ts(window.closes_at, "t"), inline=True)
     embed.add_field(
@@ -976,6 +978,7 @@ class RoomCog(
                         member, overwrite=deny, reason="Haven: removed from room"
                     )
         except discord.Forbidden as exc:
+            await self.rooms.delete_removals([removal.id])
             raise UserFacingError(MISSING_PERMISSION) from exc
         if (
             member.voice is not None

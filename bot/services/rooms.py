@@ -468,30 +468,41 @@ class RoomService:
         link = await self.link(meeting_id)
         now = self.clock.now()
         wanted: list[NewJob] = []
+        pending = {
+            (j.kind, j.occurrence): j.fire_at
+            for kind in LIFECYCLE_KINDS
+            for j in await self.jobs.pending(kind=kind, meeting_id=meeting_id)
+        }
         if meeting is not None and link is not None:
             policy = await self.policy(meeting)
             windows = upcoming_windows(meeting.schedule, policy, now, MATERIALISE_AHEAD)
             keys = {w.key for w in windows}
             ledger = {
-                r[0]: (r[1], r[2])
+                r[0]: (r[1], r[2], r[3])
                 for r in await self.db.fetchall(
-                    "SELECT occurrence, opened_at, closed_at FROM room_occurrences "
+                    "SELECT occurrence, opened_at, closed_at, override FROM room_occurrences "
                     "WHERE meeting_id = ?",
                     (meeting_id,),
                 )
             }
             for w in windows:
-                opened, closed = ledger.get(w.key, (None, None))
-                if opened is None:
+                opened, closed, override = ledger.get(w.key, (None, None, None))
+                if opened is None and override != CLOSED:
                     wanted.append(NewJob(JOB_OPEN, meeting.guild_id, w.opens_at, meeting.id, w.key))
                 if closed is None:
                     wanted.append(
                         NewJob(JOB_CLOSE, meeting.guild_id, w.closes_at, meeting.id, w.key)
                     )
             # Opened earlier but never closed (cancelled, moved, or the bot was down): close now.
-            for key, (opened, closed) in ledger.items():
+            for key, (opened, closed, _) in ledger.items():
                 if opened is not None and closed is None and key not in keys:
-                    wanted.append(NewJob(JOB_CLOSE, meeting.guild_id, now, meeting.id, key))
+                    due = pending.get((JOB_CLOSE, key))
+                    at = due if due is not None and due <= now else now
+                    wanted.append(NewJob(JOB_CLOSE, meeting.guild_id, at, meeting.id, key))
+        if {(j.kind, j.occurrence, j.fire_at) for j in wanted} == {
+            (kind, occ, at) for (kind, occ), at in pending.items()
+        }:
+            return  # already in place: no write (the reconciler calls this every few minutes)
         async with self.db.transaction() as tx:
             await self.jobs.remove_pending(tx, meeting_id=meeting_id, kinds=LIFECYCLE_KINDS)
             earliest = await self.jobs.add(tx, wanted)

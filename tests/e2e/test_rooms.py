@@ -392,7 +392,7 @@ async def test_room_opens_and_closes_on_schedule_with_card_and_closing_line(
     (card,) = discord_server.messages_in(link.text_channel_id)
     assert "We open with a moment of silence." in card.text
     assert "Who you see here and what you hear here stays here." in card.text
-    assert "/crisis" in card.text
+    assert "/crisis" in card.text and "Discussion" in card.text
     assert not card.mention_everyone
     assert card.custom_ids() == [f"haven:checkin:{meeting.id}:{KEY}"]
     assert events == [(ROOM_OPENED, {"meeting_id": meeting.id, "guild_id": g, "occurrence": KEY})]
