@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import hmac
 from datetime import UTC, date, datetime, time, timedelta
@@ -360,3 +361,24 @@ async def test_moderator_line_relays_both_ways_and_blocks(
     assert conversation_hash not in data
     for form in _id_forms(community.peer.user.id):
         assert form not in data
+
+
+async def test_restart_mid_meeting_gets_a_new_key_and_may_count_twice(
+    discord_server: FakeDiscord, haven: HavenRunner, community: Community
+) -> None:
+    """The documented trade-off: the key is only in memory, so a restart forgets who checked in."""
+    server = discord_server
+    meeting, room = await _open_room(server, haven, community)
+    card, custom_id = _card(server, room, meeting)
+    await server.click(card, custom_id, community.peer)
+    bot = await haven.restart()
+    await asyncio.wait_for(bot.jobs_started.wait(), 5)
+    assert bot.services.attendance.open_occurrence(meeting.id) == OCC  # announced at start
+    again = await server.click(card, custom_id, community.peer)
+    assert "You're checked in" in again.text
+    assert (
+        await bot.services.db.fetchval(
+            "SELECT checkins FROM attendance_counts WHERE meeting_id = ?", (meeting.id,)
+        )
+        == 2
+    )
