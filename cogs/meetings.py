@@ -225,12 +225,17 @@ class EventMirror:
                     exc.status,
                 )
         # A roll job is armed even after a failure, so the next occurrence's end retries.
-        await self.service.record_native_event(meeting.id, meeting.guild_id, event_id, occ)
+        recorded = await self.service.record_native_event(
+            meeting.id, meeting.guild_id, event_id, occ
+        )
+        if not recorded and event_id is not None:  # deleted while Discord was answering
+            await self._delete(meeting.guild_id, event_id)
 
     async def remove(self, meeting: Meeting) -> None:
         """Delete the event of a meeting that is gone."""
         if meeting.native_event_id is not None:
-            await self._delete(meeting.guild_id, meeting.native_event_id)
+            async with self._lock:
+                await self._delete(meeting.guild_id, meeting.native_event_id)
 
     async def _delete(self, guild_id: int, event_id: int) -> None:
         try:

@@ -452,8 +452,9 @@ def describe_repeat(meeting: Meeting) -> str:
     if meeting.repeat is Repeat.BIWEEKLY:
         return f"Every 2 weeks on {day} (counted from {first}) {at}"
     if meeting.repeat is Repeat.MONTHLY:
-        n = _ORDINALS[nth_weekday_of(meeting.first_date)]
-        return f"Monthly on the {n} {day} {at}"
+        nth = nth_weekday_of(meeting.first_date)
+        skipped = " (months without one are skipped)" if nth == 5 else ""
+        return f"Monthly on the {_ORDINALS[nth]} {day}{skipped} {at}"
     return f"Monthly on the last {day} {at}"
 
 
@@ -949,6 +950,11 @@ class MeetingService:
         if not changed_names:
             raise UserFacingError("Those are already the meeting's settings; nothing changed.")
         new_schedule = replace(meeting, **changed).schedule
+        if TIMING_FIELDS & set(changed) and not next_occurrences(new_schedule, self.clock.now(), 1):
+            raise UserFacingError(
+                "After this change the meeting would never meet again. Give a new `start` "
+                "(still to come) together with it."
+            )
         async with self.db.transaction() as tx:
             await self.store.update(tx, meeting.id, **changed)
             if TIMING_FIELDS & set(changed):
@@ -1115,12 +1121,15 @@ class MeetingService:
 
     async def record_native_event(
         self, meeting_id: int, guild_id: int, event_id: int | None, roll_after: Occurrence | None
-    ) -> None:
-        """Store the mirrored event's id and arm one roll-forward job at the occurrence's end."""
+    ) -> bool:
+        """Store the mirrored event's id and arm one roll-forward job at the occurrence's end.
+
+        False when the meeting was deleted meanwhile (the caller then drops the event it made).
+        """
         async with self.db.transaction() as tx:
             exists = await tx.fetchone("SELECT 1 FROM meetings WHERE id = ?", (meeting_id,))
             if exists is None:
-                return
+                return False
             await self.store.update(tx, meeting_id, native_event_id=event_id)
             await self.jobs.remove_pending(tx, meeting_id=meeting_id, kinds=[EVENT_ROLL])
             earliest = None
@@ -1138,3 +1147,4 @@ class MeetingService:
                     ],
                 )
         self.jobs.wake_for(earliest)
+        return True

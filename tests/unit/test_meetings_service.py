@@ -377,6 +377,37 @@ async def test_re_anchoring_drops_exceptions_that_are_no_longer_occurrences(worl
     assert r.meeting.first_date == date(2027, 1, 20)
 
 
+async def test_an_edit_that_leaves_no_future_occurrence_is_refused(world: World) -> None:
+    m = await world.schedule(start="2027-01-08 19:00")
+    world.clock.set(datetime(2027, 1, 20, tzinfo=UTC))
+    await assert_refused(
+        world,
+        world.service.edit(GUILD, m.id, FAC, MeetingEdit(repeat="once")),
+        "would never meet again",
+    )
+    r = await world.service.edit(
+        GUILD, m.id, FAC, MeetingEdit(repeat="once", start="2027-02-01 19:00")
+    )
+    assert r.meeting.repeat is Repeat.ONCE
+
+
+async def test_describe_repeat_for_each_rule(world: World) -> None:
+    cases = {
+        ("once", "2027-01-12 19:00"): "Once, on Tuesday 2027-01-12 at 19:00 America/New_York",
+        ("weekly", "2027-01-12 19:00"): "Weekly on Tuesday at 19:00 America/New_York",
+        ("biweekly", "2027-01-12 19:00"): (
+            "Every 2 weeks on Tuesday (counted from 2027-01-12) at 19:00 America/New_York"
+        ),
+        ("monthly", "2027-01-12 19:00"): "Monthly on the 2nd Tuesday at 19:00 America/New_York",
+        ("monthly", "2027-03-30 19:00"): (
+            "Monthly on the 5th Tuesday (months without one are skipped) at 19:00 America/New_York"
+        ),
+    }
+    for (repeat, start), expected in cases.items():
+        m = await world.schedule(repeat=repeat, start=start)
+        assert describe_repeat(m) == expected
+
+
 async def test_changing_the_zone_keeps_the_wall_time(world: World) -> None:
     m = await world.schedule()
     r = await world.service.edit(GUILD, m.id, FAC, MeetingEdit(timezone="europe/london"))
@@ -519,6 +550,9 @@ async def test_record_native_event_arms_one_roll_job(world: World) -> None:
     assert job.fire_at == occ[1].end and job.occurrence == occ[1].key.isoformat()
     assert (await world.service.get(GUILD, m.id)).native_event_id == 555
     await world.service.record_native_event(m.id, GUILD, None, None)
+    assert await world.jobs.pending(kind=EVENT_ROLL) == []
+    await world.service.delete(GUILD, m.id, FAC, delete_room=False)
+    assert not await world.service.record_native_event(m.id, GUILD, 556, occ[0])
     assert await world.jobs.pending(kind=EVENT_ROLL) == []
 
 
