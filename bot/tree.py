@@ -35,6 +35,8 @@ def new_error_id() -> str:
 
 def user_message_for(error: BaseException) -> str | None:
     """The friendly message for an expected error, or None for an unexpected one."""
+    if isinstance(error.__cause__, UserFacingError):
+        return error.__cause__.message
     if isinstance(error, app_commands.CommandInvokeError | app_commands.TransformerError):
         inner = error.__cause__ or getattr(error, "original", None)
         if isinstance(inner, UserFacingError):
@@ -115,6 +117,21 @@ class HavenTree(app_commands.CommandTree["HavenBot"]):
     ) -> None:
         where = f"/{interaction.command.qualified_name}" if interaction.command else "a command"
         await handle_interaction_error(interaction, error, where)
+
+    async def _call(self, interaction: discord.Interaction[HavenBot]) -> None:
+        # discord.py routes only AppCommandError to on_error; anything else raised by a check or a
+        # transformer would leave the user with "The application did not respond".
+        try:
+            await super()._call(interaction)
+        except app_commands.AppCommandError:
+            raise
+        except Exception as exc:
+            if interaction.type is discord.InteractionType.autocomplete:
+                log.error("Autocomplete failed: %s", type(exc).__name__)
+                return
+            wrapped = app_commands.AppCommandError("unexpected error outside the callback")
+            wrapped.__cause__ = exc
+            await self.on_error(interaction, wrapped)
 
 
 class HavenView(discord.ui.View):

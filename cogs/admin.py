@@ -52,7 +52,9 @@ class AdminCog(commands.Cog):
         except Exception:
             log.exception("guild purge failed")
 
-    @app_commands.command(name="sync", description="Owner only: sync Haven's slash commands")
+    @app_commands.command(
+        name="sync", description="Owner only: sync Haven's slash commands", extras={"hidden": True}
+    )
     @app_commands.default_permissions(administrator=True)
     @app_commands.guild_only()
     async def sync(self, interaction: discord.Interaction) -> None:

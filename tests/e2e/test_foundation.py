@@ -211,9 +211,6 @@ async def test_help_differs_by_role(
     assert "`/setup roles`" not in fac.text
 
 
-@pytest.mark.xfail(
-    strict=True, reason="/help lists the owner-only /sync to peers (reported to the lead)"
-)
 async def test_help_does_not_offer_peers_owner_only_commands(
     discord_server: FakeDiscord, community: Community, haven: HavenRunner
 ) -> None:
@@ -327,10 +324,6 @@ async def test_unexpected_error_answers_with_an_error_id_and_no_internals(
     assert "internal detail" not in logged  # exception messages may echo user input
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="an exception inside a permission check escapes the tree's on_error (reported)",
-)
 async def test_unexpected_error_in_a_check_is_still_answered(
     discord_server: FakeDiscord,
     community: Community,
