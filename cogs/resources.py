@@ -179,6 +179,7 @@ class PageView(HavenView):
         self._sync()
 
     def _sync(self) -> None:
+        """Enable or disable the page buttons for the current page."""
         self.previous.disabled = self.index == 0
         self.next.disabled = self.index >= len(self.pages) - 1
 
@@ -187,6 +188,7 @@ class PageView(HavenView):
         return interaction.user.id == self.owner_id
 
     async def _show(self, interaction: discord.Interaction, step: int) -> None:
+        """Move by `step` pages and redraw."""
         self.index = max(0, min(len(self.pages) - 1, self.index + step))
         self._sync()
         await interaction.response.edit_message(embed=self.pages[self.index], view=self)
@@ -211,6 +213,7 @@ async def require_moderator(interaction: discord.Interaction) -> None:
 
 
 def _cog(interaction: discord.Interaction) -> ResourcesCog:
+    """The loaded resources cog (for modals and persistent buttons)."""
     cog = bot_of(interaction).get_cog("resource")
     if not isinstance(cog, ResourcesCog):
         raise RuntimeError("resources cog not loaded")
@@ -315,6 +318,7 @@ def _text(
     paragraph: bool = False,
     required: bool = True,
 ) -> discord.ui.TextInput[Any]:
+    """A text input for a modal."""
     return discord.ui.TextInput(
         custom_id=custom_id,
         label=label,
@@ -525,6 +529,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
     # -- helpers -------------------------------------------------------------
 
     async def _moderator_channel(self, guild_id: int) -> discord.abc.Messageable | None:
+        """The review channel, else the mod-log channel, if the bot can use one."""
         settings = await self.bot.services.guilds.get(guild_id)
         for channel_id in (settings.review_channel_id, settings.modlog_channel_id):
             if channel_id is None:
@@ -539,6 +544,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
     ) -> bool:
         """Post a pending card with Approve / Reject buttons where moderators review."""
         assert interaction.guild_id is not None
+        await self.close_review_message(card, "Edited: see the newer review message")
         channel = await self._moderator_channel(interaction.guild_id)
         if channel is None:
             return False
@@ -554,20 +560,26 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
         )
         return True
 
+    async def close_review_message(self, card: LibraryCard, heading: str) -> None:
+        """Take the buttons off a card's earlier review message and say what happened."""
+        if not (card.review_channel_id and card.review_message_id):
+            return
+        channel = self.bot.get_channel(card.review_channel_id)
+        if not isinstance(channel, discord.TextChannel | discord.Thread):
+            return
+        try:
+            await channel.get_partial_message(card.review_message_id).edit(
+                embed=review_embed(card, self.lib.today(), heading), view=None
+            )
+        except discord.HTTPException as exc:
+            log.info("could not update a review message: HTTP %s", exc.status)
+
     async def after_review(
         self, interaction: discord.Interaction, card: LibraryCard, title: str
     ) -> None:
         """Close the review message (no more buttons) and write the mod log."""
         assert interaction.guild_id is not None
-        if card.review_channel_id and card.review_message_id:
-            channel = self.bot.get_channel(card.review_channel_id)
-            if isinstance(channel, discord.TextChannel | discord.Thread):
-                try:
-                    await channel.get_partial_message(card.review_message_id).edit(
-                        embed=review_embed(card, self.lib.today(), title), view=None
-                    )
-                except discord.HTTPException as exc:
-                    log.info("could not update a review message: HTTP %s", exc.status)
+        await self.close_review_message(card, title)
         fields = {"card": f"{escape(card.title)} (`{card.id}`)"}
         if card.status is Status.APPROVED:
             fields["source"] = card.source_url or "—"
@@ -580,6 +592,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
     async def _log_change(
         self, interaction: discord.Interaction, title: str, card: LibraryCard
     ) -> None:
+        """Write a card change to the mod log."""
         assert interaction.guild_id is not None
         await self.bot.post_modlog(
             interaction.guild_id,
@@ -649,6 +662,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
         jobs.wake_for(earliest)
 
     async def _on_stale_jobs(self, jobs: list[Job]) -> None:
+        """Job handler: flag stale cards everywhere, then schedule next week's check."""
         await self.flag_stale_everywhere()
         async with self.bot.db.transaction() as tx:
             for job in jobs:
@@ -660,6 +674,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
     async def _choices(
         self, interaction: discord.Interaction, current: str, *, include_all: bool
     ) -> list[app_commands.Choice[str]]:
+        """Autocomplete choices for a guild's cards."""
         if interaction.guild_id is None:
             return []
         cards = await self.lib.search(interaction.guild_id, current, include_all=include_all)

@@ -166,6 +166,7 @@ class Draft:
 
 
 def _from_shipped(card: Card, enabled: bool | None, verified_on: str | None) -> LibraryCard:
+    """A shipped card as a guild sees it, with the guild's override applied."""
     return LibraryCard(
         id=card.id,
         title=card.title,
@@ -192,6 +193,7 @@ _CARD_COLUMNS = (
 
 
 def _from_row(row: Any) -> LibraryCard:
+    """A guild card from its database row."""
     contacts = tuple(
         Contact(kind=c["kind"], value=c["value"], label=c.get("label")) for c in json.loads(row[9])
     )
@@ -353,6 +355,7 @@ def validate(
 
 
 def _contacts_json(contacts: Iterable[Contact]) -> str:
+    """Contacts as stored (compact JSON)."""
     out = []
     for c in contacts:
         item = {"kind": c.kind, "value": c.value}
@@ -580,6 +583,7 @@ class ResourceLibrary:
         *,
         approved_by: int | None = None,
     ) -> LibraryCard:
+        """Store a validated card for a guild and return it."""
         now = iso(self.clock.now())
         approved = status is Status.APPROVED
         async with self.db.transaction() as tx:

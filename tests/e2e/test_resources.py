@@ -257,8 +257,21 @@ async def test_edit_sends_an_approved_card_back_to_review(
     await server.wait_for(lambda: bool(server.messages_in(review)))
     card_msg = server.messages_in(review)[-1]
     assert card_msg.custom_ids() == ["haven:res:approve:g-1:2", "haven:res:reject:g-1:2"]
+    await review_message_stored(server, haven.running.services.resources, c, card_msg)
     blocked = await server.invoke(c.guild, c.peer, "resource share", card="g-1")
     assert blocked.ephemeral and "waiting for a moderator" in blocked.text
+
+    # Editing a pending card again retires the older review message (stale buttons gone).
+    opened = await server.invoke(c.guild, c.moderator, "resource edit", card="g-1")
+    await server.submit_modal(
+        opened, c.moderator, {**modal_defaults(opened), "summary": "Saturdays from 10 to 2."}
+    )
+    await server.wait_for(lambda: not server.state.messages[card_msg.id].components)
+    assert "Edited: see the newer review message" in server.state.messages[card_msg.id].text
+    await server.wait_for(lambda: len(server.messages_in(review)) == 2)
+    card_msg = server.messages_in(review)[-1]
+    assert card_msg.custom_ids() == ["haven:res:approve:g-1:3", "haven:res:reject:g-1:3"]
+    await review_message_stored(server, haven.running.services.resources, c, card_msg)
 
     done = await approve(server, card_msg, button(card_msg, "approve"), c.moderator)
     assert "Approved" in done.text
