@@ -654,7 +654,35 @@ class RoomCog(
             return
         await self.rooms.schedule(meeting_id)
         state = await self.rooms.state(meeting)
-        await self.apply_state(meeting, link, state.open)
+        fields = set(detail.removeprefix("fields:").split(",")) if change == "edited" else set()
+        if fields & {"access", "kind"}:
+            await self.rebuild_overwrites(meeting, link, state.open)
+        else:
+            await self.apply_state(meeting, link, state.open)
+        if "title" in fields:
+            category = self._channels(link)[1]
+            if category is not None:
+                await category.edit(name=truncate(meeting.title.strip() or "Meeting", 100))
+
+    async def rebuild_overwrites(self, meeting: Meeting, link: RoomLink, is_open: bool) -> None:
+        """Rewrite every overwrite from the meeting's access, keeping removals."""
+        guild, category, text, voice = self._channels(link)
+        if guild is None:
+            return
+        settings = await self.bot.services.guilds.get(guild.id)
+        voice_kind = "stage" if isinstance(voice, discord.StageChannel) else "voice"
+        for channel, kind in ((category, "category"), (text, "text"), (voice, voice_kind)):
+            if channel is None:
+                continue
+            wanted = room_overwrites(guild, meeting, settings, kind, is_open)
+            for target, ow in channel.overwrites.items():
+                allow, deny = ow.pair()
+                if not isinstance(target, discord.Role) and (allow.value, deny.value) == (
+                    0,
+                    REMOVAL_DENY.value,
+                ):
+                    wanted[target] = ow
+            await channel.edit(overwrites=wanted, reason="Haven: meeting access changed")
 
     # -- command helpers -------------------------------------------------------------------
 

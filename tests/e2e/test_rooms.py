@@ -12,7 +12,8 @@ from bot.app import HavenBot
 from bot.clock import FakeClock
 from bot.events import MEETING_CHANGED, ROOM_CLOSED, ROOM_OPENED
 from bot.occurrences import Repeat
-from bot.services.meetings import Access, Kind, Meeting
+from bot.permissions import Level
+from bot.services.meetings import Access, Actor, Kind, Meeting, MeetingEdit
 from bot.services.rooms import RoomLink
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import ChannelType, FakeDiscord, InvocationError, P
@@ -704,3 +705,48 @@ async def test_meeting_deleted_with_room_delete_deletes_the_channels(
     assert not any(discord_server.state.channels[c].deleted for c in kept_link.channel_ids)
     assert await bot.services.rooms.link(meeting.id) is None
     assert await bot.services.rooms.link(kept.id) is None
+
+
+# -- following meeting changes ---------------------------------------------------------------------
+
+
+async def test_cancelling_the_occurrence_in_its_window_closes_the_room(
+    discord_server: FakeDiscord, haven: HavenRunner, community: Community, haven_clock: FakeClock
+) -> None:
+    bot = haven.running
+    meeting = await add_meeting(bot, community)
+    link = await create_room(discord_server, community, meeting)
+    g = community.guild.id
+    await run_jobs_at(bot, haven_clock, OPENS + timedelta(minutes=2))
+    assert overwrite(discord_server, link.text_channel_id, g) == (AUDIENCE | TEXT_SPEAK, 0)
+    actor = Actor(community.facilitator.user.id, Level.FACILITATOR)
+    await bot.services.meeting_service.cancel(g, meeting.id, actor, KEY)
+    assert overwrite(discord_server, link.text_channel_id, g) == (AUDIENCE, TEXT_SPEAK)
+    await run_jobs_at(bot, haven_clock, OPENS + timedelta(minutes=2))
+    closing = discord_server.messages_in(link.text_channel_id)[-1]
+    assert closing.content.startswith("The room is closed.")
+
+
+async def test_changing_access_rewrites_the_overwrites_and_keeps_removals(
+    discord_server: FakeDiscord, haven: HavenRunner, community: Community, haven_clock: FakeClock
+) -> None:
+    bot = haven.running
+    meeting = await add_meeting(bot, community)
+    link = await create_room(discord_server, community, meeting)
+    g, peer = community.guild.id, community.peer.user.id
+    await run_jobs_at(bot, haven_clock, START)
+    await discord_server.invoke(
+        community.guild, community.moderator, "room remove", meeting=str(meeting.id), member=peer
+    )
+    actor = Actor(community.moderator.user.id, Level.MODERATOR)
+    await bot.services.meeting_service.edit(
+        g, meeting.id, actor, MeetingEdit(access="closed", title="Tuesday Closed")
+    )
+    members = community.members_role.id
+    assert overwrite(discord_server, link.text_channel_id, g) == (0, HIDDEN)
+    assert overwrite(discord_server, link.text_channel_id, members) == (AUDIENCE | TEXT_SPEAK, 0)
+    assert overwrite(discord_server, link.voice_channel_id, members) == (AUDIENCE | VOICE_SPEAK, 0)
+    assert overwrite(discord_server, link.category_id, members) == (AUDIENCE, 0)
+    assert overwrite(discord_server, link.text_channel_id, peer) == (0, REMOVED)
+    assert discord_server.state.channels[link.category_id].name == "Tuesday Closed"
+    assert not discord_server.permissions_for(g, link.text_channel_id, community.family.user.id)
