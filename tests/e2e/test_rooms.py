@@ -750,3 +750,26 @@ async def test_changing_access_rewrites_the_overwrites_and_keeps_removals(
     assert overwrite(discord_server, link.text_channel_id, peer) == (0, REMOVED)
     assert discord_server.state.channels[link.category_id].name == "Tuesday Closed"
     assert not discord_server.permissions_for(g, link.text_channel_id, community.family.user.id)
+
+
+async def test_meeting_is_inferred_from_the_room_or_picked_by_title(
+    discord_server: FakeDiscord, haven: HavenRunner, community: Community
+) -> None:
+    bot = haven.running
+    meeting = await add_meeting(bot, community)
+    await add_meeting(bot, community, title="Family Circle", kind=Kind.FAMILY)
+    link = await create_room(discord_server, community, meeting)
+    voice = discord_server.state.channels[link.voice_channel_id]
+    result = await discord_server.invoke(
+        community.guild, community.facilitator, "room slowmode", seconds=30, _channel=voice
+    )
+    assert "30 seconds" in result.text
+    assert discord_server.state.channels[link.text_channel_id].rate_limit_per_user == 30
+    elsewhere = await discord_server.invoke(
+        community.guild, community.facilitator, "room lock", _channel=community.general
+    )
+    assert "name the meeting with `meeting:`" in elsewhere.text
+    choices = await discord_server.autocomplete(
+        community.guild, community.facilitator, "room open", focused="meeting", meeting="tues"
+    )
+    assert [c["value"] for c in choices] == [str(meeting.id)]
