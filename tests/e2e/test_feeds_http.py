@@ -8,15 +8,17 @@ from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from pathlib import Path
+from unittest import mock
 
 import icalendar
 import pytest
 import recurring_ical_events
-from aiohttp.test_utils import TestClient, TestServer
+from aiohttp import web
+from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from bot.clock import FakeClock
 from bot.db import Database
-from bot.feeds_http import FeedServer, create_app
+from bot.feeds_http import FeedServer, client_key, create_app
 from bot.occurrences import OccurrenceException, Repeat, occurrences_between
 from bot.services.feeds import FeedInvite, FeedService
 from bot.services.meetings import Access, Kind, MeetingStore
@@ -373,3 +375,36 @@ async def test_server_binds_loopback_and_stops(site: Site) -> None:
         await server.stop()
         await server.stop()
     assert not server.running
+
+
+async def test_head_and_validator_precedence(site: Site) -> None:
+    await seed(site)
+    token = await enable(site)
+    head = await site.client.head(f"/feeds/{token}/meetings.ics")
+    assert head.status == 200 and head.headers["ETag"]
+    assert head.headers["Access-Control-Allow-Origin"] == "*"
+    modified = head.headers["Last-Modified"]
+    # If-None-Match wins over If-Modified-Since (RFC 9110 13.2.2).
+    stale = await site.client.get(
+        f"/feeds/{token}/meetings.ics",
+        headers={"If-None-Match": '"other"', "If-Modified-Since": modified},
+    )
+    assert stale.status == 200
+    post = await site.client.post(f"/feeds/{token}/meetings.ics")
+    assert post.status == 405
+
+
+def _request(peer: str, headers: dict[str, str]) -> web.Request:
+    transport = mock.Mock()
+    transport.get_extra_info.side_effect = lambda key, default=None: (
+        (peer, 40000) if key == "peername" else default
+    )
+    return make_mocked_request("GET", "/", headers=headers, transport=transport)
+
+
+def test_forwarded_address_is_trusted_only_from_loopback() -> None:
+    xff = {"X-Forwarded-For": "10.9.9.9, 203.0.113.5"}
+    assert client_key(_request("127.0.0.1", xff)) == "203.0.113.5"
+    assert client_key(_request("::1", {"X-Real-IP": "198.51.100.1"})) == "198.51.100.1"
+    assert client_key(_request("192.0.2.44", xff)) == "192.0.2.44"
+    assert client_key(_request("127.0.0.1", {})) == "127.0.0.1"
