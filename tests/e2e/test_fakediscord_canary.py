@@ -583,3 +583,124 @@ async def test_network_guard_refuses_non_loopback(no_external_network: list[str]
         socket.getaddrinfo("discord.com", 443)
     assert len(no_external_network) == 2
     no_external_network.clear()
+
+
+# -- more REST surface -----------------------------------------------------------------------------------
+
+
+async def test_original_response_get_edit_delete(
+    discord_server: FakeDiscord, guild: Guild, peer: Member, canary: Canary
+) -> None:
+    seen: list[discord.Interaction] = []
+
+    @canary.tree.command(description="Remember the interaction")
+    async def keep(interaction: discord.Interaction) -> None:
+        seen.append(interaction)
+        await interaction.response.send_message("v1")
+
+    await canary.tree.sync()
+    result = await discord_server.invoke(guild, peer, "keep")
+    (interaction,) = seen
+    original = await interaction.original_response()
+    assert original.content == "v1" and original.id == result.original_id
+    await interaction.edit_original_response(content="v2")
+    assert result.content == "v2" and result.message is not None and result.message.edits == 1
+    await interaction.delete_original_response()
+    assert result.message.deleted
+    assert discord_server.messages_in(discord_server.general(guild)) == []
+    events = [e for e, _ in discord_server.gateway.dispatched if e.startswith("MESSAGE_")]
+    assert events == ["MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE"]
+
+    discord_server.advance(16 * 60)  # interaction tokens live 15 minutes
+    with pytest.raises(discord.HTTPException) as expired:
+        await interaction.followup.send("too late")
+    assert expired.value.code == 50027
+
+
+async def test_messages_history_edit_delete(
+    discord_server: FakeDiscord, guild: Guild, peer: Member, canary: Canary
+) -> None:
+    channel = canary.get_channel(discord_server.general(guild).id)
+    assert isinstance(channel, discord.TextChannel)
+    posted = [await channel.send(f"m{i}") for i in range(5)]
+    theirs = await discord_server.send_user_message(discord_server.general(guild), peer, "hello")
+    history = [m.content async for m in channel.history(limit=3)]
+    assert history == ["hello", "m4", "m3"]
+    older = [m.content async for m in channel.history(limit=10, before=posted[2])]
+    assert older == ["m1", "m0"]
+    fetched = await channel.fetch_message(posted[0].id)
+    await fetched.edit(content="edited")
+    assert discord_server.state.messages[posted[0].id].content == "edited"
+    with pytest.raises(discord.Forbidden) as not_ours:
+        await (await channel.fetch_message(theirs.id)).edit(content="x")
+    assert not_ours.value.code == 50005
+    await posted[1].delete()
+    with pytest.raises(discord.NotFound):
+        await channel.fetch_message(posted[1].id)
+
+
+async def test_scheduled_event_edit_and_delete(
+    discord_server: FakeDiscord, guild: Guild, canary: Canary
+) -> None:
+    g = canary.get_guild(guild.id)
+    assert g is not None
+    start = discord_server.now() + timedelta(days=1)
+    event = await g.create_scheduled_event(
+        name="Monday meeting",
+        start_time=start,
+        end_time=start + timedelta(hours=1),
+        entity_type=discord.EntityType.external,
+        location="Room 1",
+        privacy_level=discord.PrivacyLevel.guild_only,
+    )
+    moved = await event.edit(
+        start_time=start + timedelta(hours=2), end_time=start + timedelta(hours=3)
+    )
+    stored = discord_server.state.events[event.id]
+    assert moved.start_time == stored.scheduled_start_time == start + timedelta(hours=2)
+    with pytest.raises(discord.HTTPException) as past:
+        await event.edit(start_time=discord_server.now() - timedelta(minutes=5))
+    assert past.value.code == 50035
+    await event.delete()
+    assert stored.deleted
+    await discord_server.wait_for(lambda: g.get_scheduled_event(event.id) is None)
+
+
+async def test_server_errors_and_global_rate_limit(
+    discord_server: FakeDiscord, guild: Guild, canary: Canary
+) -> None:
+    channel = canary.get_channel(discord_server.general(guild).id)
+    assert isinstance(channel, discord.TextChannel)
+    discord_server.inject("POST", "/channels/{channel_id}/messages", 503)
+    with pytest.raises(discord.DiscordServerError):
+        await channel.send("during an outage")
+    with pytest.raises(ValueError, match="no modelled route"):
+        discord_server.inject("GET", "/no/such/route", 500)
+
+    discord_server.global_limit_per_second = 3
+    discord_server.global_limit_window = 0.05
+    await asyncio.gather(*(channel.send(f"burst {i}") for i in range(5)))
+    limited = discord_server.find_calls(status=429)
+    assert limited and all(c.fault == "global" for c in limited)
+    assert len(discord_server.messages_in(channel.id)) == 5
+
+
+async def test_resumable_invalid_session_resumes(
+    discord_server: FakeDiscord, guild: Guild, peer: Member, canary: Canary
+) -> None:
+    await discord_server.gateway_invalid_session(resumable=True)
+    await discord_server.wait_for(lambda: canary.resumed.is_set())
+    assert discord_server.gateway.identifies == 1 and discord_server.gateway.resumes == 1
+
+
+async def test_auto_sharded_client_uses_gateway_bot(
+    discord_server: FakeDiscord, guild: Guild
+) -> None:
+    point_discord_py_at(discord_server)
+    client = discord.AutoShardedClient(intents=discord.Intents.default(), guild_ready_timeout=0.05)
+    task = await start_client(client, discord_server.token)
+    try:
+        assert client.get_guild(guild.id) is not None
+        assert discord_server.find_calls("GET", "/gateway/bot")
+    finally:
+        await stop_client(client, task)

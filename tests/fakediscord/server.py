@@ -129,7 +129,8 @@ class FakeDiscord:
         self.interactions: dict[int, InteractionResult] = {}
         self.privileged_intents = P.ALL  # every privileged intent enabled in the "portal"
         self.response_timeout = 3.0
-        self.global_limit_per_second: int | None = None
+        self.global_limit_per_second: int | None = None  # e.g. 50, as Discord's global limit
+        self.global_limit_window = 1.0  # seconds; tests may shrink it to stay fast
         self._recent: list[float] = []
         self._mono_offset = 0.0
         self._changed = asyncio.Event()
@@ -377,10 +378,11 @@ class FakeDiscord:
             return _json_response(401, {"message": "401: Unauthorized", "code": 0}, rl_headers)
         if self.global_limit_per_second:
             now = time.monotonic()
-            self._recent = [t for t in self._recent if now - t < 1.0]
+            window = self.global_limit_window
+            self._recent = [t for t in self._recent if now - t < window]
             if len(self._recent) >= self.global_limit_per_second:
                 call.status, call.fault = 429, "global"
-                return self._rate_limited(route.template, 1.0 - (now - self._recent[0]), True)
+                return self._rate_limited(route.template, window - (now - self._recent[0]), True)
             self._recent.append(now)
         fault = self.faults.take(call.method, route.template)
         if fault is not None:
