@@ -298,13 +298,19 @@ class DeleteRoomView(HavenView):
         """Delete the channels and unlink them."""
         self.stop()
         await interaction.response.edit_message(content="Deleting the room…", view=None)
-        await self.cog.delete_room(self.link)
+        try:
+            await self.cog.delete_room(self.link)
+        except discord.Forbidden as exc:
+            raise UserFacingError(MISSING_PERMISSION) from exc
         await self.cog.modlog(
             self.link.guild_id, "Room deleted", interaction.user, self.meeting, self.link
         )
-        await interaction.edit_original_response(
-            content=f"The room of **{safe_title(self.meeting.title)}** was deleted."
-        )
+        try:
+            await interaction.edit_original_response(
+                content=f"The room of **{safe_title(self.meeting.title)}** was deleted."
+            )
+        except discord.HTTPException:
+            log.debug("the confirmation went with the deleted room")
 
     @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
     async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
@@ -549,6 +555,16 @@ class RoomCog(
                 log.warning(
                     "room job %s failed (%s, HTTP %s)", job.kind, type(exc).__name__, status
                 )
+                if isinstance(exc, discord.Forbidden) and job.attempts == 0:
+                    await self.modlog(
+                        job.guild_id,
+                        "Room action failed",
+                        None,
+                        await self.bot.services.meetings.get(job.meeting_id),
+                        await self.rooms.link(job.meeting_id),
+                        action=job.kind.replace("room_", ""),
+                        problem=MISSING_PERMISSION,
+                    )
                 if job.attempts + 1 >= MAX_HANDLER_ATTEMPTS:
                     await self.bot.services.jobs.fail(job, f"{type(exc).__name__} {status or ''}")
                 else:

@@ -773,3 +773,22 @@ async def test_meeting_is_inferred_from_the_room_or_picked_by_title(
         community.guild, community.facilitator, "room open", focused="meeting", meeting="tues"
     )
     assert [c["value"] for c in choices] == [str(meeting.id)]
+
+
+async def test_a_scheduled_open_refused_by_discord_is_reported_and_retried(
+    discord_server: FakeDiscord, haven: HavenRunner, community: Community, haven_clock: FakeClock
+) -> None:
+    bot = haven.running
+    meeting = await add_meeting(bot, community)
+    link = await create_room(discord_server, community, meeting)
+    discord_server.inject("PUT", "/channels/{channel_id}/permissions/{overwrite_id}", 403)
+    await run_jobs_at(bot, haven_clock, OPENS)
+    failed = next(
+        m for m in discord_server.messages_in(community.modlog) if "Room action failed" in m.text
+    )
+    assert "error 50013" in failed.text and "open" in failed.text
+    assert not discord_server.messages_in(link.text_channel_id)
+    await run_jobs_at(bot, haven_clock, OPENS + timedelta(minutes=1))
+    g = community.guild.id
+    assert overwrite(discord_server, link.text_channel_id, g) == (AUDIENCE | TEXT_SPEAK, 0)
+    assert len(discord_server.messages_in(link.text_channel_id)) == 1
