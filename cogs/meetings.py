@@ -362,6 +362,7 @@ class DeleteView(_ExpiringView):
         )
 
         async def callback(interaction: discord.Interaction) -> None:
+            """Pass the choice on."""
             await self.chosen(interaction, custom_id.split(":")[1])
 
         button.callback = callback  # type: ignore[method-assign]

@@ -1108,11 +1108,14 @@ class MeetingService:
     async def delete(
         self, guild_id: int, meeting_id: int, actor: Actor, *, delete_room: bool
     ) -> Meeting:
-        """Delete a meeting and its pending timed jobs; return what it was; emit deleted."""
+        """Delete a meeting (and its event-roll job); return what it was; emit deleted.
+
+        Other features drop their own jobs of the meeting when they see "deleted".
+        """
         meeting = await self.get(guild_id, meeting_id)
         self._require_manage(meeting, actor)
         async with self.db.transaction() as tx:
-            await self.jobs.remove_pending(tx, meeting_id=meeting.id)
+            await self.jobs.remove_pending(tx, meeting_id=meeting.id, kinds=[EVENT_ROLL])
             await self.store.delete(tx, meeting.id)
         await self._emit(meeting, "deleted", "room:delete" if delete_room else "room:keep")
         return meeting

@@ -514,7 +514,7 @@ async def test_pause_refusals(world: World) -> None:
     await assert_refused(world, svc.pause(GUILD, m.id, FAC, "2027-02-01"), "already paused")
 
 
-async def test_delete_removes_the_meeting_and_its_pending_jobs(world: World) -> None:
+async def test_delete_removes_the_meeting_and_its_event_roll_job(world: World) -> None:
     m = await world.schedule()
     keep = await world.schedule(title="Stays")
     await world.service.cancel(GUILD, m.id, FAC, "2027-01-19")
@@ -522,15 +522,18 @@ async def test_delete_removes_the_meeting_and_its_pending_jobs(world: World) -> 
         await world.jobs.add(
             tx,
             [
+                NewJob(EVENT_ROLL, GUILD, NOW + timedelta(days=1), meeting_id=m.id),
+                NewJob(EVENT_ROLL, GUILD, NOW + timedelta(days=1), meeting_id=keep.id),
                 NewJob("reminder", GUILD, NOW + timedelta(days=1), meeting_id=m.id, slot="a"),
-                NewJob("reminder", GUILD, NOW + timedelta(days=1), meeting_id=keep.id, slot="a"),
             ],
         )
     gone = await world.service.delete(GUILD, m.id, FAC, delete_room=True)
     assert gone.id == m.id
     assert await world.db.fetchval("SELECT count(*) FROM meetings") == 1
     assert await world.db.fetchval("SELECT count(*) FROM meeting_exceptions") == 0
-    assert [j.meeting_id for j in await world.jobs.pending()] == [keep.id]
+    assert [j.meeting_id for j in await world.jobs.pending(kind=EVENT_ROLL)] == [keep.id]
+    # Another feature's job is left for that feature, which drops it on "deleted".
+    assert [j.meeting_id for j in await world.jobs.pending(kind="reminder")] == [m.id]
     assert world.events[-1] == {
         "meeting_id": m.id,
         "guild_id": GUILD,
