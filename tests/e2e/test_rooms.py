@@ -792,3 +792,32 @@ async def test_a_scheduled_open_refused_by_discord_is_reported_and_retried(
     g = community.guild.id
     assert overwrite(discord_server, link.text_channel_id, g) == (AUDIENCE | TEXT_SPEAK, 0)
     assert len(discord_server.messages_in(link.text_channel_id)) == 1
+
+
+async def test_a_refusal_half_way_through_create_leaves_nothing_behind(
+    discord_server: FakeDiscord,
+    haven: HavenRunner,
+    community: Community,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    bot = haven.running
+    meeting = await add_meeting(bot, community)
+    dispatch = discord_server.dispatch
+
+    async def refuse_after_the_category(event: str, data: dict[str, Any]) -> None:
+        if event == "CHANNEL_CREATE" and data.get("type") == ChannelType.CATEGORY:
+            discord_server.inject("POST", "/guilds/{guild_id}/channels", 403)
+        await dispatch(event, data)
+
+    monkeypatch.setattr(discord_server, "dispatch", refuse_after_the_category)
+    result = await discord_server.invoke(
+        community.guild, community.facilitator, "room create", meeting=str(meeting.id)
+    )
+    assert "error 50013" in result.all_text and "Nothing was left behind" in result.all_text
+    (category,) = [
+        c
+        for c in discord_server.find_calls("POST", "/guilds/{guild_id}/channels")
+        if c.status == 200
+    ]
+    assert discord_server.state.channels[int(category.response["id"])].deleted
+    assert await bot.services.rooms.link(meeting.id) is None
