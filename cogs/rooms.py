@@ -387,11 +387,9 @@ class RoomCog(
         unlock: bool = False,
         force: bool = False,
     ) -> bool:
-        """Set the audience's send/speak overwrites for a state; True if anything changed.
-
-        Without `force`, channels whose cached overwrite already matches are left alone (start
-        and meeting edits); transitions force the write, since the cache may lag behind.
-        """
+        """Set the audience's send/speak overwrites for a state; True if anything changed."""
+        # Without `force` a channel whose cached overwrite already matches is left alone (start,
+        # meeting edits); transitions force the write because the cache may lag behind.
         guild, _, text, voice = self._channels(link)
         if guild is None or text is None or voice is None:
             log.warning("room channels of meeting %d are missing", meeting.id)
