@@ -21,6 +21,7 @@ from bot.app import HavenBot
 from bot.errors import UserFacingError
 from bot.events import MEETING_CHANGED
 from bot.occurrences import Occurrence, next_occurrences
+from bot.parsing import format_offset
 from bot.permissions import Level, level_for
 from bot.scheduler import Job
 from bot.services.meetings import (
@@ -101,6 +102,12 @@ def meeting_card(meeting: Meeting, upcoming: list[Occurrence]) -> discord.Embed:
     embed.add_field(name="Formats", value=", ".join(meeting.format_labels) or "—", inline=True)
     facilitators = " ".join(f"<@{u}>" for u in sorted(meeting.facilitator_ids)) or "—"
     embed.add_field(name="Facilitators", value=facilitators, inline=True)
+    reminders = (
+        ", ".join(format_offset(m) for m in meeting.reminder_offsets) + " before"
+        if meeting.reminder_offsets is not None
+        else "server default"
+    )
+    embed.add_field(name="Reminders", value=reminders or "none", inline=True)
     embed.set_footer(
         text=f"Meeting #{meeting.id} · times in Discord show in your own time zone; "
         f"the meeting keeps {meeting.home_time} local time"
@@ -392,6 +399,11 @@ class DeleteView(_ExpiringView):
 # --- the cog -----------------------------------------------------------------------------------
 
 
+def _lines(text: str | None) -> str | None:
+    """Slash options are one line: a typed `\\n` starts a new one in long texts."""
+    return None if text is None else text.replace("\\n", "\n")
+
+
 async def format_autocomplete(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
@@ -524,7 +536,7 @@ class MeetingsCog(
         duration="Minutes, 5 to 600 (default 60)",
         access="open (anyone) or closed (members; family role for family meetings)",
         formats="Comma-separated: speaker, discussion, step study, newcomer, …",
-        description="What to expect (up to 1000 characters)",
+        description="What to expect (up to 1000 characters; \\n starts a new line)",
     )
     @app_commands.rename(formats="format")
     @app_commands.autocomplete(timezone=timezone_autocomplete, formats=format_autocomplete)
@@ -557,7 +569,7 @@ class MeetingsCog(
             kind=kind,
             access=access,
             formats=formats,
-            description=description,
+            description=_lines(description),
         )
         await self._answer(
             interaction,
@@ -627,7 +639,7 @@ class MeetingsCog(
         access="open or closed",
         formats="Comma-separated formats, or - for none",
         description="New description, or - to clear",
-        opening_text="The opening format read when the room opens, or - to clear",
+        opening_text="The opening format posted when the room opens (\\n = new line), or - to clear",
         reminder_offsets="Reminders before each meeting, e.g. 24h,15m; 'default' = the server's",
         room_open_minutes="Minutes before the start the room opens (0-120)",
         room_close_minutes="Minutes after the end the room closes (0-240)",
@@ -682,8 +694,8 @@ class MeetingsCog(
             kind=kind,
             access=access,
             formats=formats,
-            description=description,
-            opening_text=opening_text,
+            description=_lines(description),
+            opening_text=_lines(opening_text),
             reminder_offsets=reminder_offsets,
             room_open_minutes=room_open_minutes,
             room_close_minutes=room_close_minutes,

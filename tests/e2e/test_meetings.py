@@ -426,7 +426,7 @@ async def test_edit_changes_fields_announces_new_schedules_and_logs(
         meeting=str(m.id),
         title="Tuesday Hope (new)",
         reminder_offsets="2h,10m",
-        opening_text="Welcome. Phones on silent, please.",
+        opening_text="Welcome.\\nPhones on silent, please.",
         room_open_minutes=15,
         room_close_minutes=30,
         clear_chat=True,
@@ -436,6 +436,8 @@ async def test_edit_changes_fields_announces_new_schedules_and_logs(
     u = await only_meeting(bot, community.guild.id)
     assert u.title == "Tuesday Hope (new)"
     assert u.reminder_offsets == (120, 10)
+    assert u.opening_text == "Welcome.\nPhones on silent, please."
+    assert "2h, 10m before" in res.all_text
     assert (u.room_open_minutes, u.room_close_minutes, u.room_clear_chat) == (15, 30, True)
     assert u.home_time == "20:30 America/New_York" and u.weekday == 3
     assert changes[-1]["change"] == "edited" and "first_date" in changes[-1]["detail"]
