@@ -20,7 +20,7 @@ from discord.ext import commands
 from bot.app import HavenBot
 from bot.errors import UserFacingError
 from bot.events import MEETING_CHANGED
-from bot.occurrences import Occurrence, next_occurrences
+from bot.occurrences import Occurrence, next_occurrences, zone
 from bot.parsing import format_offset
 from bot.permissions import Level, level_for
 from bot.scheduler import Job
@@ -346,7 +346,6 @@ class DeleteView(_ExpiringView):
         super().__init__()
         self.cog = cog
         self.meeting_id = meeting.id
-        self.guild_id = meeting.guild_id
         self.owner_id = owner_id
         has_room = any(
             c is not None
@@ -381,14 +380,16 @@ class DeleteView(_ExpiringView):
 
     async def chosen(self, interaction: discord.Interaction, choice: str) -> None:
         """Delete (keeping or deleting the room), or leave everything as it is."""
-        self.stop()
         if choice == "abort":
+            self.stop()
             await interaction.response.edit_message(
                 content="Nothing was deleted.", embed=None, view=None
             )
             return
         await interaction.response.defer()
+        # On an error the buttons stay usable (the error is answered privately).
         meeting = await self.cog.delete_meeting(interaction, self.meeting_id, choice == "room")
+        self.stop()
         room = " and its room" if choice == "room" else ""
         await interaction.edit_original_response(
             content=f"Deleted **{escape(meeting.title)}**{room}.", embed=None, view=None
@@ -429,7 +430,7 @@ async def occurrence_autocomplete(
         choices.append(
             (occ.key, f"{occ.key:%a %Y-%m-%d} · {occ.local_start:%H:%M} {meeting.timezone}{moved}")
         )
-    today = now.date()
+    today = now.astimezone(zone(meeting.timezone)).date()
     for key, exc in meeting.exceptions.items():
         if exc.cancelled and key >= today:
             choices.append((key, f"{key:%a %Y-%m-%d} (cancelled)"))
