@@ -867,3 +867,74 @@ async def test_with_every_feature_loaded_changes_flow_without_errors(
         assert len(event_calls(discord_server, "POST")) == 1
     finally:
         await haven_runner.stop()
+
+
+async def test_card_keeps_local_time_across_the_march_dst_change(
+    discord_server: FakeDiscord, community: Community, bot: HavenBot, haven_clock: FakeClock
+) -> None:
+    haven_clock.set(datetime(2027, 3, 5, 12, 0, tzinfo=UTC))
+    res = await schedule(discord_server, community, start="2027-03-09 19:00")
+    text = res.all_text
+    # 19:00 EST is 00:00 UTC; after 14 March, 19:00 EDT is 23:00 UTC.
+    for instant in (
+        datetime(2027, 3, 10, 0, 0, tzinfo=UTC),
+        datetime(2027, 3, 16, 23, 0, tzinfo=UTC),
+        datetime(2027, 3, 23, 23, 0, tzinfo=UTC),
+    ):
+        assert f"<t:{to_unix(instant)}:F>" in text
+    assert text.count("Tue 19:00 America/New_York") == 3
+
+
+async def test_occurrence_autocomplete_offers_cancelled_dates_to_restore(
+    discord_server: FakeDiscord, community: Community, bot: HavenBot
+) -> None:
+    await schedule(discord_server, community)
+    m = await only_meeting(bot, community.guild.id)
+    await discord_server.invoke(
+        community.guild,
+        community.facilitator,
+        "meeting cancel",
+        meeting=str(m.id),
+        date="2027-01-19",
+    )
+    choices = await discord_server.autocomplete(
+        community.guild,
+        community.facilitator,
+        "meeting cancel",
+        focused="date",
+        meeting=str(m.id),
+        date="01-19",
+    )
+    assert choices == [{"name": "Tue 2027-01-19 (cancelled)", "value": "2027-01-19"}]
+    moved = await discord_server.autocomplete(
+        community.guild,
+        community.facilitator,
+        "meeting edit",
+        focused="occurrence",
+        meeting=str(m.id),
+    )
+    assert [c["value"] for c in moved[:2]] == ["2027-01-12", "2027-01-19"]
+
+
+async def test_meetings_and_the_event_roll_survive_a_restart(
+    discord_server: FakeDiscord,
+    community: Community,
+    haven: HavenRunner,
+    haven_clock: FakeClock,
+) -> None:
+    bot = haven.running
+    await bot.services.guilds.update(community.guild.id, native_events=True)
+    await schedule(discord_server, community)
+    bot = await haven.restart()
+    await bot.jobs_started.wait()
+    m = await only_meeting(bot, community.guild.id)
+    res = await discord_server.invoke(
+        community.guild, community.peer, "meeting info", meeting=str(m.id)
+    )
+    assert f"<t:{to_unix(FIRST)}:F>" in res.text
+    haven_clock.set(FIRST + timedelta(hours=1, seconds=1))
+    await bot.services.jobs.run_due()
+    await bot.services.jobs.drain()
+    (patch,) = event_calls(discord_server, "PATCH")
+    assert datetime.fromisoformat(patch.json["scheduled_start_time"]) == FIRST + WEEK
+    assert len(event_calls(discord_server, "POST")) == 1
