@@ -227,9 +227,7 @@ class EventMirror:
                 event_id = int(data["id"])
             except discord.HTTPException as exc:
                 log.warning(
-                    "could not create the scheduled event of meeting %d: HTTP %s",
-                    meeting.id,
-                    exc.status,
+                    "could not create the scheduled event of meeting %d (%s)", meeting.id, _why(exc)
                 )
         # A roll job is armed even after a failure, so the next occurrence's end retries.
         recorded = await self.service.record_native_event(
@@ -400,6 +398,12 @@ class DeleteView(_ExpiringView):
 # --- the cog -----------------------------------------------------------------------------------
 
 
+def _why(exc: Exception) -> str:
+    """An exception's type and HTTP status, never its message (it may echo user text)."""
+    status = getattr(exc, "status", None)
+    return f"{type(exc).__name__} {status}" if status else type(exc).__name__
+
+
 def _lines(text: str | None) -> str | None:
     """Slash options are one line: a typed `\\n` starts a new one in long texts."""
     return None if text is None else text.replace("\\n", "\n")
@@ -495,23 +499,24 @@ class MeetingsCog(
             return
         try:
             await channel.send(text)
-        except discord.HTTPException as exc:
-            log.warning("could not post an announcement: HTTP %s", exc.status)
+        except Exception as exc:  # the change is saved; a failed notice must not say otherwise
+            log.warning("could not post an announcement (%s)", _why(exc))
 
     async def modlog(
         self, interaction: discord.Interaction, title: str, meeting: Meeting, **fields: str
     ) -> None:
         """One mod-log entry for a schedule change."""
-        await self.bot.post_modlog(
-            meeting.guild_id,
-            modlog_embed(
-                title,
-                interaction.user,
-                self.bot.clock.now(),
-                meeting=f"{escape(truncate(meeting.title, 200))} (#{meeting.id})",
-                **fields,
-            ),
+        embed = modlog_embed(
+            title,
+            interaction.user,
+            self.bot.clock.now(),
+            meeting=f"{escape(truncate(meeting.title, 200))} (#{meeting.id})",
+            **fields,
         )
+        try:
+            await self.bot.post_modlog(meeting.guild_id, embed)
+        except Exception as exc:  # the change is saved; a failed entry must not say otherwise
+            log.warning("could not write a meeting change to the mod log (%s)", _why(exc))
 
     def _name(self, meeting: Meeting) -> str:
         return f"**{escape(meeting.title)}** ({access_label(meeting)})"
