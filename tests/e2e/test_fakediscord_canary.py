@@ -6,6 +6,7 @@ If discord.py is upgraded and these fail, the fake (not Haven) needs attention f
 from __future__ import annotations
 
 import asyncio
+import io
 import socket
 from collections.abc import AsyncIterator
 from datetime import timedelta
@@ -704,3 +705,60 @@ async def test_auto_sharded_client_uses_gateway_bot(
         assert discord_server.find_calls("GET", "/gateway/bot")
     finally:
         await stop_client(client, task)
+
+
+async def test_voice_states_and_member_moves(
+    discord_server: FakeDiscord, guild: Guild, peer: Member, canary: Canary
+) -> None:
+    room = discord_server.create_channel(guild, "Meeting Voice", "voice")
+    await discord_server.join_voice(guild, peer, room)
+    g = canary.get_guild(guild.id)
+    assert g is not None
+    await discord_server.wait_for(
+        lambda: (
+            (m := g.get_member(peer.user.id)) is not None
+            and m.voice is not None
+            and m.voice.channel is not None
+            and m.voice.channel.id == room.id
+        )
+    )
+    member = g.get_member(peer.user.id)
+    assert member is not None
+    await member.move_to(None)
+    assert discord_server.voice_channel_of(guild, peer) is None
+    await discord_server.wait_for(lambda: member.voice is None or member.voice.channel is None)
+    with pytest.raises(discord.HTTPException) as not_in_voice:
+        await member.move_to(None)
+    assert not_in_voice.value.code == 40032
+
+
+async def test_roles_pins_typing_and_files(
+    discord_server: FakeDiscord, guild: Guild, peer: Member, canary: Canary
+) -> None:
+    g = canary.get_guild(guild.id)
+    assert g is not None
+    role = await g.create_role(name="Newcomer")
+    member = g.get_member(peer.user.id)
+    assert member is not None
+    await member.add_roles(role)
+    assert role.id in guild.members[peer.user.id].roles
+    await role.edit(name="Welcomed")
+    assert guild.roles[role.id].name == "Welcomed"
+    too_high = discord_server.create_role(guild, "Admins", position=5)
+    with pytest.raises(discord.Forbidden):
+        await member.add_roles(discord.Object(too_high.id))
+    await role.delete()
+    assert role.id not in guild.roles
+
+    channel = g.get_channel(discord_server.general(guild).id)
+    assert isinstance(channel, discord.TextChannel)
+    async with channel.typing():
+        pass
+    sent = await channel.send(
+        "calendar", file=discord.File(io.BytesIO(b"BEGIN:VCALENDAR"), "m.ics")
+    )
+    stored = discord_server.state.messages[sent.id]
+    assert stored.files == {"m.ics": b"BEGIN:VCALENDAR"}
+    assert await sent.attachments[0].read() == b"BEGIN:VCALENDAR"
+    await sent.pin()
+    assert [m.id async for m in channel.pins()] == [sent.id]

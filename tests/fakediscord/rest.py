@@ -1199,3 +1199,190 @@ async def create_invite(server: FakeDiscord, call: Call) -> Any:
         },
     )
     return payload
+
+
+# -- members, roles, pins, typing ------------------------------------------------------------------
+
+
+def _member_or_404(server: FakeDiscord, call: Call) -> tuple[Any, Any]:
+    guild = server.guild_or_404(_sid(call, "guild_id"))
+    member = guild.members.get(_sid(call, "user_id"))
+    if member is None:
+        raise DiscordError(404, 10007, "Unknown Member")
+    return guild, member
+
+
+def _above(server: FakeDiscord, guild: Any, user_id: int) -> None:
+    """The bot can only act on members whose top role is below its own (owners never)."""
+    bot_id = server.state.bot_user.id
+    if user_id == guild.owner_id or (
+        user_id != bot_id and top_role_position(guild, user_id) >= top_role_position(guild, bot_id)
+    ):
+        raise missing_permissions()
+
+
+@route("PATCH", "/guilds/{guild_id}/members/{user_id}")
+async def edit_member(server: FakeDiscord, call: Call) -> Any:
+    guild, member = _member_or_404(server, call)
+    body = _body(call)
+    perms = server.permissions_for(guild.id, None, server.state.bot_user.id)
+    uid = member.user.id
+    voice_change = "channel_id" in body
+    if "nick" in body:
+        if not perms & P.MANAGE_NICKNAMES:
+            raise missing_permissions()
+        _above(server, guild, uid)
+        member.nick = body["nick"] or None
+    if "roles" in body:
+        if not perms & P.MANAGE_ROLES:
+            raise missing_permissions()
+        wanted = [int(r) for r in body["roles"] or []]
+        top = top_role_position(guild, server.state.bot_user.id)
+        for rid in set(wanted) ^ set(member.roles):
+            role = guild.roles.get(rid)
+            if role is None:
+                raise invalid("roles", "UNKNOWN_ROLE", "Unknown role")
+            if role.position >= top or role.managed:
+                raise missing_permissions()
+        member.roles = wanted
+    for key, perm in (("mute", P.MUTE_MEMBERS), ("deaf", 1 << 23)):
+        if key in body:
+            if not perms & perm:
+                raise missing_permissions()
+            if uid not in guild.voice_states:
+                raise DiscordError(400, 40032, "Target user is not connected to voice.")
+            setattr(member, key, bool(body[key]))
+    if "communication_disabled_until" in body:
+        if not perms & P.MODERATE_MEMBERS:
+            raise missing_permissions()
+        _above(server, guild, uid)
+        until = _parse_time(body, "communication_disabled_until")
+        member.timed_out_until = until
+    if voice_change:
+        if uid not in guild.voice_states:
+            raise DiscordError(400, 40032, "Target user is not connected to voice.")
+        target = body["channel_id"]
+        if target is None:
+            if not perms & P.MOVE_MEMBERS:
+                raise missing_permissions()
+        else:
+            channel = server.channel_or_404(int(target))
+            if channel.type not in (ChannelType.VOICE, ChannelType.STAGE):
+                raise invalid("channel_id", "CHANNEL_TYPE_INVALID", "Not a voice channel")
+            if not server.bot_permissions(channel) & P.MOVE_MEMBERS:
+                raise missing_permissions()
+    await server.dispatch("GUILD_MEMBER_UPDATE", {"guild_id": str(guild.id), **member.payload()})
+    if voice_change:
+        target = body["channel_id"]
+        await server.set_voice(guild, uid, int(target) if target else None)
+    return member.payload()
+
+
+@route("DELETE", "/guilds/{guild_id}/members/{user_id}")
+async def kick_member(server: FakeDiscord, call: Call) -> Any:
+    guild, member = _member_or_404(server, call)
+    if not server.permissions_for(guild.id, None, server.state.bot_user.id) & P.KICK_MEMBERS:
+        raise missing_permissions()
+    _above(server, guild, member.user.id)
+    await server.remove_member(guild, member)
+    return None
+
+
+@route("POST", "/guilds/{guild_id}/roles")
+async def create_role_route(server: FakeDiscord, call: Call) -> Any:
+    guild = server.guild_or_404(_sid(call, "guild_id"))
+    perms = server.permissions_for(guild.id, None, server.state.bot_user.id)
+    if not perms & P.MANAGE_ROLES:
+        raise missing_permissions()
+    body = _body(call)
+    wanted = int(body.get("permissions") or 0)
+    if wanted & ~perms and not perms & P.ADMINISTRATOR:
+        raise missing_permissions()
+    name = body.get("name") or "new role"
+    if len(name) > 100:
+        raise invalid("name", "BASE_TYPE_MAX_LENGTH", "Must be 100 or fewer in length.")
+    role = server.create_role(
+        guild,
+        name,
+        permissions=wanted,
+        mentionable=bool(body.get("mentionable")),
+        color=int(body.get("color") or 0),
+    )
+    await server.flush()
+    return role.payload()
+
+
+def _role_or_404(server: FakeDiscord, call: Call) -> tuple[Any, Any]:
+    guild = server.guild_or_404(_sid(call, "guild_id"))
+    role = guild.roles.get(_sid(call, "role_id"))
+    if role is None:
+        raise DiscordError(404, 10011, "Unknown Role")
+    perms = server.permissions_for(guild.id, None, server.state.bot_user.id)
+    if not perms & P.MANAGE_ROLES:
+        raise missing_permissions()
+    if role.position >= top_role_position(guild, server.state.bot_user.id) or role.managed:
+        raise missing_permissions()
+    return guild, role
+
+
+@route("PATCH", "/guilds/{guild_id}/roles/{role_id}")
+async def edit_role(server: FakeDiscord, call: Call) -> Any:
+    guild, role = _role_or_404(server, call)
+    body = _body(call)
+    if "name" in body:
+        role.name = body["name"]
+    if "permissions" in body:
+        role.permissions = int(body["permissions"] or 0)
+    for key in ("mentionable", "hoist"):
+        if key in body:
+            setattr(role, key, bool(body[key]))
+    if "color" in body:
+        role.color = int(body["color"] or 0)
+    await server.dispatch("GUILD_ROLE_UPDATE", {"guild_id": str(guild.id), "role": role.payload()})
+    return role.payload()
+
+
+@route("DELETE", "/guilds/{guild_id}/roles/{role_id}")
+async def delete_role_route(server: FakeDiscord, call: Call) -> Any:
+    _, role = _role_or_404(server, call)
+    await server.delete_role(role)
+    return None
+
+
+def _pin_target(server: FakeDiscord, call: Call) -> Message:
+    channel = _messageable(server, call, send=False)
+    if channel.guild_id and not server.bot_permissions(channel) & P.MANAGE_MESSAGES:
+        raise missing_permissions()
+    return _message_or_404(server, call, channel)
+
+
+@route("PUT", "/channels/{channel_id}/messages/pins/{message_id}")
+async def pin_message(server: FakeDiscord, call: Call) -> Any:
+    msg = _pin_target(server, call)
+    if not msg.pinned:
+        msg.pinned = True
+        await server.dispatch("MESSAGE_UPDATE", msg.payload())
+    return None
+
+
+@route("DELETE", "/channels/{channel_id}/messages/pins/{message_id}")
+async def unpin_message(server: FakeDiscord, call: Call) -> Any:
+    msg = _pin_target(server, call)
+    if msg.pinned:
+        msg.pinned = False
+        await server.dispatch("MESSAGE_UPDATE", msg.payload())
+    return None
+
+
+@route("GET", "/channels/{channel_id}/messages/pins")
+async def list_pins(server: FakeDiscord, call: Call) -> Any:
+    channel = _messageable(server, call, send=False)
+    pinned = [m for m in server.messages_in(channel) if m.pinned]
+    items = [{"pinned_at": iso(m.created_at), "message": m.payload()} for m in reversed(pinned)]
+    return {"items": items, "has_more": False}
+
+
+@route("POST", "/channels/{channel_id}/typing")
+async def trigger_typing(server: FakeDiscord, call: Call) -> Any:
+    _messageable(server, call, send=True)
+    return None

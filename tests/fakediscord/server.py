@@ -7,6 +7,7 @@ import hashlib
 import inspect
 import json
 import logging
+import mimetypes
 import re
 import secrets
 import time
@@ -147,6 +148,7 @@ class FakeDiscord:
         app.router.add_get("/gateway", self.gateway.handle)
         app.router.add_get("/gateway/", self.gateway.handle)
         app.router.add_route("*", "/api/v10/{tail:.*}", self._handle_rest)
+        app.router.add_get("/attachments/{channel_id}/{attachment_id}/{name}", self._attachment)
         app.router.add_route("*", "/{tail:.*}", self._handle_unknown)
         self._runner = web.AppRunner(
             app, access_log=None, handle_signals=False, shutdown_timeout=0.1
@@ -288,6 +290,32 @@ class FakeDiscord:
 
     # -- REST plumbing ----------------------------------------------------------------------------
 
+    async def _attachment(self, request: web.Request) -> web.Response:
+        """The CDN: serve an uploaded file back (Attachment.read())."""
+        aid = request.match_info["attachment_id"]
+        for msg in self.state.messages.values():
+            for att in msg.attachments:
+                if att["id"] == aid:
+                    return web.Response(body=msg.files[att["filename"]])
+        return web.Response(status=404)
+
+    def _attachments(self, channel_id: int, files: list[tuple[str, bytes]]) -> list[JSON]:
+        out = []
+        for filename, data in files:
+            aid = str(self.new_id())
+            url = f"{self.url}/attachments/{channel_id}/{aid}/{filename}"
+            out.append(
+                {
+                    "id": aid,
+                    "filename": filename,
+                    "size": len(data),
+                    "url": url,
+                    "proxy_url": url,
+                    "content_type": mimetypes.guess_type(filename)[0] or "application/octet-stream",
+                }
+            )
+        return out
+
     async def _handle_unknown(self, request: web.Request) -> web.Response:
         call = Call(request.method, "?", request.path, {}, None, dict(request.query), {})
         call.status = 404
@@ -304,15 +332,15 @@ class FakeDiscord:
             return await request.json()
         if ctype.startswith("multipart/"):
             body: Any = None
-            files = []
+            files: list[tuple[str, bytes]] = []
             reader = await request.multipart()
             async for part in reader:
                 name = getattr(part, "name", None)
                 if name == "payload_json":
                     body = json.loads(await part.text())  # type: ignore[union-attr]
                 else:
-                    files.append(getattr(part, "filename", None))
-                    await part.read()  # type: ignore[union-attr]
+                    data = await part.read()  # type: ignore[union-attr]
+                    files.append((getattr(part, "filename", None) or "file", bytes(data)))
             if isinstance(body, dict):
                 body["_files"] = files
             return body
@@ -586,9 +614,16 @@ class FakeDiscord:
             "large": len(guild.members) > 250,
             "unavailable": False,
             "member_count": len(guild.members),
-            "voice_states": [],
-            # Like Discord: only the bot itself; the rest comes by chunking.
-            "members": [me.payload()] if me else [],
+            "voice_states": [
+                {k: v for k, v in self.voice_state_payload(guild, uid).items() if k != "member"}
+                for uid in guild.voice_states
+            ],
+            # Like Discord: only the bot itself (and people in voice); the rest comes by chunking.
+            "members": [
+                guild.members[uid].payload()
+                for uid in guild.members
+                if uid == bot_id or uid in guild.voice_states
+            ],
             "channels": [c.payload() for c in channels if not c.is_thread and not c.deleted],
             "threads": [
                 c.payload() for c in channels if c.is_thread and not c.deleted and not c.archived
@@ -716,6 +751,9 @@ class FakeDiscord:
         guild = self.state.guilds[channel.guild_id or 0]
         if channel.id in guild.channel_ids:
             guild.channel_ids.remove(channel.id)
+        for uid, cid in list(guild.voice_states.items()):
+            if cid == channel.id:  # Discord disconnects everyone in a deleted voice channel
+                await self.set_voice(guild, uid, None)
         event = "THREAD_DELETE" if channel.is_thread else "CHANNEL_DELETE"
         payload = channel.payload()
         if channel.is_thread:
@@ -815,6 +853,9 @@ class FakeDiscord:
         if interaction is not None:
             msg.interaction_id = interaction.id
             msg.interaction_user_id = interaction.user.id
+        uploads = body.get("_files") or []
+        msg.attachments = self._attachments(channel.id, uploads)
+        msg.files = dict(uploads)
         self.state.messages[msg.id] = msg
         self.state.channel_messages.setdefault(channel.id, []).append(msg.id)
         if msg.nonce is not None:
@@ -850,6 +891,15 @@ class FakeDiscord:
             msg.flags = keep | (int(body["flags"]) & ~(Message.EPHEMERAL | Message.LOADING))
         if "allowed_mentions" in body:
             msg.allowed_mentions = body["allowed_mentions"]
+        if "attachments" in body:
+            keep = {str(a.get("id")) for a in body["attachments"] or []}
+            kept = [a for a in msg.attachments if a["id"] in keep]
+            uploads = body.get("_files") or []
+            msg.attachments = kept + self._attachments(msg.channel_id, uploads)
+            msg.files = {
+                **{a["filename"]: msg.files[a["filename"]] for a in kept},
+                **dict(uploads),
+            }
         channel = self.state.channels[msg.channel_id]
         msg.mentions, msg.mention_roles, msg.mention_everyone = self._mentions(
             channel, msg.content, msg.allowed_mentions, msg.author_id
@@ -1030,9 +1080,57 @@ class FakeDiscord:
         await self._flush()
         return member
 
+    def voice_state_payload(self, guild: Guild, user_id: int) -> JSON:
+        channel_id = guild.voice_states.get(user_id)
+        member = guild.members[user_id]
+        stage = bool(channel_id) and self.state.channels[channel_id].type == ChannelType.STAGE
+        return {
+            "guild_id": str(guild.id),
+            "channel_id": str(channel_id) if channel_id else None,
+            "user_id": str(user_id),
+            "member": member.payload(),
+            "session_id": f"voice-{user_id}",
+            "deaf": member.deaf,
+            "mute": member.mute,
+            "self_deaf": False,
+            "self_mute": False,
+            "self_stream": False,
+            "self_video": False,
+            "suppress": stage,
+            "request_to_speak_timestamp": None,
+        }
+
+    async def set_voice(self, guild: Guild, user_id: int, channel_id: int | None) -> None:
+        """Move someone into a voice/stage channel, or out of voice (None): VOICE_STATE_UPDATE."""
+        if channel_id is None:
+            if guild.voice_states.pop(user_id, None) is None:
+                return
+        else:
+            guild.voice_states[user_id] = channel_id
+        payload = self.voice_state_payload(guild, user_id)
+        await self.dispatch("VOICE_STATE_UPDATE", payload)
+
+    async def join_voice(self, guild: Guild, user: User | Member, channel: Channel) -> None:
+        """A person joins a voice or stage channel (needs Connect there, as in the client)."""
+        uid = _user_id(user)
+        if channel.type not in (ChannelType.VOICE, ChannelType.STAGE):
+            raise InvocationError(f"#{channel.name} is not a voice or stage channel")
+        if not self.permissions_for(guild.id, channel.id, uid) & P.CONNECT:
+            raise InvocationError(f"the user cannot connect to #{channel.name}")
+        await self.set_voice(guild, uid, channel.id)
+
+    async def leave_voice(self, guild: Guild, user: User | Member) -> None:
+        """A person leaves voice."""
+        await self.set_voice(guild, _user_id(user), None)
+
+    def voice_channel_of(self, guild: Guild, user: User | Member) -> Channel | None:
+        cid = guild.voice_states.get(_user_id(user))
+        return self.state.channels[cid] if cid else None
+
     async def remove_member(self, guild: Guild, user: User | Member) -> None:
         """Someone leaves: GUILD_MEMBER_REMOVE."""
         uid = _user_id(user)
+        await self.set_voice(guild, uid, None)
         member = guild.members.pop(uid)
         await self.dispatch(
             "GUILD_MEMBER_REMOVE", {"guild_id": str(guild.id), "user": member.user.payload()}

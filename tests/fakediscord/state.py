@@ -213,6 +213,9 @@ class Member:
     joined_at: datetime | None = None
     nick: str | None = None
     pending: bool = False
+    mute: bool = False
+    deaf: bool = False
+    timed_out_until: datetime | None = None
 
     def payload(self, *, with_user: bool = True) -> JSON:
         data: JSON = {
@@ -222,11 +225,13 @@ class Member:
             "banner": None,
             "joined_at": iso(self.joined_at) if self.joined_at else None,
             "premium_since": None,
-            "deaf": False,
-            "mute": False,
+            "deaf": self.deaf,
+            "mute": self.mute,
             "pending": self.pending,
             "flags": 0,
-            "communication_disabled_until": None,
+            "communication_disabled_until": (
+                iso(self.timed_out_until) if self.timed_out_until else None
+            ),
         }
         if with_user:
             data["user"] = self.user.payload()
@@ -372,6 +377,8 @@ class Message:
     pinned: bool = False
     poll: JSON | None = None
     edits: int = 0
+    attachments: list[JSON] = field(default_factory=list)
+    files: dict[str, bytes] = field(default_factory=dict)  # uploaded file contents by name
 
     EPHEMERAL = 1 << 6
     LOADING = 1 << 7
@@ -427,7 +434,7 @@ class Message:
             "mention_everyone": self.mention_everyone,
             "mentions": self.mentions,
             "mention_roles": [str(r) for r in self.mention_roles],
-            "attachments": [],
+            "attachments": self.attachments,
             "embeds": self.embeds,
             "components": self.components,
             "pinned": self.pinned,
@@ -564,6 +571,7 @@ class Guild:
     channel_ids: list[int] = field(default_factory=list)
     event_ids: list[int] = field(default_factory=list)
     bot_role_id: int | None = None
+    voice_states: dict[int, int] = field(default_factory=dict)  # user id -> voice channel id
     unavailable: bool = False
     removed: bool = False
 

@@ -261,7 +261,11 @@ def validate_message_body(body: JSON, *, partial: bool = False) -> None:
                     f'parse:["{key}"] and {key}: [ids] are mutually exclusive.',
                 )
     if not partial and not (
-        content or body.get("embeds") or body.get("components") or body.get("poll")
+        content
+        or body.get("embeds")
+        or body.get("components")
+        or body.get("poll")
+        or body.get("_files")
     ):
         raise DiscordError(400, 50006, "Cannot send an empty message")
 
