@@ -118,11 +118,12 @@ async def test_peer_is_refused_and_nothing_is_stored(
     discord_server: FakeDiscord, community: Community, haven: HavenRunner
 ) -> None:
     c = community
-    for command, options in [
+    attempts: list[tuple[str, dict[str, Any]]] = [
         ("setup roles", {"moderator": c.members_role}),
         ("setup defaults", {"timezone": "Europe/London"}),
         ("setup show", {}),
-    ]:
+    ]
+    for command, options in attempts:
         refused = await discord_server.invoke(c.guild, c.peer, command, **options)
         assert refused.ephemeral
         assert "Only moderators can do this" in refused.content, command
@@ -158,7 +159,7 @@ async def test_bad_defaults_get_a_specific_message_and_change_nothing(
     discord_server: FakeDiscord,
     community: Community,
     haven: HavenRunner,
-    options: dict[str, str],
+    options: dict[str, Any],
     expected: str,
 ) -> None:
     c = community

@@ -140,7 +140,7 @@ class Gateway:
         self, ws: web.WebSocketResponse, frame: JSON, session: GatewaySession | None
     ) -> GatewaySession | None:
         op = frame.get("op")
-        data = frame.get("d")
+        data: Any = frame.get("d")
         if op == 1:
             await self._send_raw(ws, {"op": 11})
         elif op == 2:

@@ -283,7 +283,8 @@ async def _callback(server: FakeDiscord, result: InteractionResult, body: JSON) 
         raise invalid("type", "INTERACTION_RESPONSE_TYPE_INVALID", f"Type {ctype} is invalid here")
     if ctype in (UPDATE_MESSAGE, DEFERRED_UPDATE) and result.source_message_id is None:
         raise invalid("type", "INTERACTION_RESPONSE_TYPE_INVALID", "No message to update")
-    resource: JSON | None = {"type": ctype}
+    resource: JSON = {"type": ctype}
+    with_resource = True
     if ctype == CHANNEL_MESSAGE:
         validate_message_body(data)
         msg = await server.interaction_message(result, data)
@@ -314,7 +315,7 @@ async def _callback(server: FakeDiscord, result: InteractionResult, body: JSON) 
             if isinstance(ch.get("value"), str) and len(ch["value"]) > 100:
                 raise invalid(f"data.choices.{i}.value", "BASE_TYPE_BAD_LENGTH", "≤100")
         result.choices = choices
-        resource = None
+        with_resource = False
     elif ctype == MODAL:
         if not data.get("custom_id") or len(str(data.get("title", ""))) not in range(1, 46):
             raise invalid("data", "MODAL_INVALID", "A modal needs a custom_id and a 1-45 title")
@@ -323,22 +324,24 @@ async def _callback(server: FakeDiscord, result: InteractionResult, body: JSON) 
             raise invalid("data.components", "BASE_TYPE_BAD_LENGTH", "Must be 1 to 5 in length.")
         validate_components(comps, in_modal=True)
         result.modal = data
-        resource = None
+        with_resource = False
     result.callback_type = ctype
     result.callback_body = body
     result._responded.set()
-    msg = result.message
+    shown = result.message
     answer: JSON = {
         "interaction": {
             "id": str(result.id),
             "type": result.kind,
             "activity_instance_id": None,
-            "response_message_id": str(msg.id) if msg and ctype != AUTOCOMPLETE_RESULT else None,
+            "response_message_id": (
+                str(shown.id) if shown and ctype != AUTOCOMPLETE_RESULT else None
+            ),
             "response_message_loading": ctype == DEFERRED_MESSAGE,
-            "response_message_ephemeral": bool(msg and msg.ephemeral),
+            "response_message_ephemeral": bool(shown and shown.ephemeral),
         }
     }
-    if resource is not None:
+    if with_resource:
         answer["resource"] = resource
     return answer
 

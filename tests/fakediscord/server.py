@@ -11,7 +11,7 @@ import mimetypes
 import re
 import secrets
 import time
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Callable, Iterable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,7 +57,7 @@ from .validation import DiscordError
 log = logging.getLogger(__name__)
 
 JSON = dict[str, Any]
-Predicate = Callable[[], bool | Awaitable[bool]]
+Predicate = Callable[[], object]  # truthy, or an awaitable of a truthy value
 
 _CHANNEL_TYPE_NAMES = {
     "text": ChannelType.TEXT,
@@ -156,9 +156,9 @@ class FakeDiscord:
         await self._runner.setup()
         site = web.TCPSite(self._runner, "127.0.0.1", 0)
         await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        sockets = getattr(site._server, "sockets", None)
+        assert sockets, "the server did not bind"
+        self.port = sockets[0].getsockname()[1]
         self._outbox = asyncio.Queue()
         self._outbox_task = asyncio.create_task(self._drain_outbox())
         return self
@@ -892,8 +892,8 @@ class FakeDiscord:
         if "allowed_mentions" in body:
             msg.allowed_mentions = body["allowed_mentions"]
         if "attachments" in body:
-            keep = {str(a.get("id")) for a in body["attachments"] or []}
-            kept = [a for a in msg.attachments if a["id"] in keep]
+            keep_ids = {str(a.get("id")) for a in body["attachments"] or []}
+            kept = [a for a in msg.attachments if a["id"] in keep_ids]
             uploads = body.get("_files") or []
             msg.attachments = kept + self._attachments(msg.channel_id, uploads)
             msg.files = {
@@ -1083,7 +1083,7 @@ class FakeDiscord:
     def voice_state_payload(self, guild: Guild, user_id: int) -> JSON:
         channel_id = guild.voice_states.get(user_id)
         member = guild.members[user_id]
-        stage = bool(channel_id) and self.state.channels[channel_id].type == ChannelType.STAGE
+        stage = channel_id is not None and self.state.channels[channel_id].type == ChannelType.STAGE
         return {
             "guild_id": str(guild.id),
             "channel_id": str(channel_id) if channel_id else None,
