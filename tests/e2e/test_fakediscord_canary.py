@@ -759,3 +759,15 @@ async def test_roles_pins_typing_and_files(
     assert await sent.attachments[0].read() == b"BEGIN:VCALENDAR"
     await sent.pin()
     assert [m.id async for m in channel.pins()] == [sent.id]
+
+
+async def test_dms_need_a_shared_server(
+    discord_server: FakeDiscord, guild: Guild, peer: Member, canary: Canary
+) -> None:
+    user = await canary.fetch_user(peer.user.id)
+    await user.send("hello")
+    assert [m.content for m in discord_server.dms_to(peer)] == ["hello"]
+    await discord_server.remove_member(guild, peer)
+    with pytest.raises(discord.Forbidden) as gone:
+        await user.send("still there?")
+    assert gone.value.code == 50007

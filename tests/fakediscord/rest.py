@@ -479,7 +479,9 @@ async def create_message(server: FakeDiscord, call: Call) -> Any:
     validate_message_body(body)
     if channel.type == ChannelType.DM:
         recipient = server.state.users[channel.recipient_ids[0]]
-        if recipient.dms_closed or recipient.bot:
+        shares_guild = any(recipient.id in g.members for g in server.bot_guilds())
+        if recipient.dms_closed or recipient.bot or not shares_guild:
+            # Closed DMs, bots, and people who share no server with the bot all look alike.
             raise DiscordError(403, 50007, "Cannot send messages to this user")
     nonce = body.get("nonce")
     if nonce is not None and body.get("enforce_nonce"):
