@@ -771,3 +771,17 @@ async def test_dms_need_a_shared_server(
     with pytest.raises(discord.Forbidden) as gone:
         await user.send("still there?")
     assert gone.value.code == 50007
+
+
+async def test_edits_keep_what_they_do_not_mention(
+    discord_server: FakeDiscord, guild: Guild, canary: Canary
+) -> None:
+    channel = canary.get_channel(discord_server.general(guild).id)
+    assert isinstance(channel, discord.TextChannel)
+    sent = await channel.send("v1", embed=discord.Embed(title="card"))
+    await sent.edit(content="v2")
+    stored = discord_server.state.messages[sent.id]
+    assert stored.content == "v2" and [e["title"] for e in stored.embeds] == ["card"]
+    assert stored.embeds[0]["type"] == "rich"
+    await sent.edit(embed=None)
+    assert stored.embeds == [] and stored.edited_at is not None

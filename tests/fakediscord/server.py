@@ -473,7 +473,10 @@ class FakeDiscord:
     def messages_in(self, channel: Channel | int, *, ephemeral: bool = False) -> list[Message]:
         """Messages of a channel, oldest first (ephemeral ones only when asked)."""
         cid = channel.id if isinstance(channel, Channel) else int(channel)
-        msgs = [self.state.messages[m] for m in self.state.channel_messages.get(cid, [])]
+        msgs = sorted(
+            (self.state.messages[m] for m in self.state.channel_messages.get(cid, [])),
+            key=lambda m: m.id,
+        )
         return [m for m in msgs if not m.deleted and (ephemeral or not m.ephemeral)]
 
     def dms_to(self, user: User | Member) -> list[Message]:
@@ -837,7 +840,13 @@ class FakeDiscord:
             content=content,
             embeds=body.get("embeds") or [],
             components=body.get("components") or [],
-            flags=flags | (int(body.get("flags") or 0) & (Message.EPHEMERAL | 4 | 4096 | 32768)),
+            # Settable flags: suppress embeds/notifications, components v2; ephemeral only
+            # on interaction responses.
+            flags=flags
+            | (
+                int(body.get("flags") or 0)
+                & ((Message.EPHEMERAL if interaction else 0) | 4 | 4096 | 32768)
+            ),
             type=mtype,
             nonce=body.get("nonce"),
             tts=bool(body.get("tts")),
@@ -882,7 +891,7 @@ class FakeDiscord:
         was_loading = msg.loading
         if "content" in body:
             msg.content = body["content"] or ""
-        if body.get("embeds") is not None or "embeds" in body:
+        if "embeds" in body:
             msg.embeds = body.get("embeds") or []
         if "components" in body:
             msg.components = body["components"] or []

@@ -23,6 +23,7 @@ class SnowflakeGenerator:
 
     def __init__(self) -> None:
         self._last = 0
+        self._backdated: set[int] = set()
 
     def next(self, when: datetime) -> int:
         """The next id; it encodes `when` unless that would not be above the last one."""
@@ -34,5 +35,8 @@ class SnowflakeGenerator:
 
     def at(self, when: datetime) -> int:
         """A unique id for a past instant (e.g. a message backdated by a test)."""
-        self._backdated = getattr(self, "_backdated", 0) + 1
-        return snowflake_at(when, self._backdated)
+        candidate = snowflake_at(when, 0x200000)  # upper half of the increment bits
+        while candidate in self._backdated:
+            candidate += 1
+        self._backdated.add(candidate)
+        return candidate

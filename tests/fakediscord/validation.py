@@ -242,7 +242,8 @@ def validate_message_body(body: JSON, *, partial: bool = False) -> None:
             raise invalid("content", "BASE_TYPE_STRING", "Value must be a string.")
         if len(content) > 2000:
             raise invalid("content", "BASE_TYPE_MAX_LENGTH", "Must be 2000 or fewer in length.")
-    body["embeds"] = validate_embeds(body.get("embeds")) if "embeds" in body else None
+    if "embeds" in body:  # absent means "leave as is" on edits
+        body["embeds"] = validate_embeds(body.get("embeds"))
     if "components" in body:
         validate_components(body.get("components"))
     am = body.get("allowed_mentions")
