@@ -12,6 +12,7 @@ from collections.abc import AsyncIterator
 from datetime import timedelta
 from typing import Any
 
+import aiohttp
 import discord
 import pytest
 from discord import app_commands
@@ -579,7 +580,11 @@ async def test_network_guard_refuses_non_loopback(no_external_network: list[str]
         socket.create_connection(("192.0.2.1", 443), timeout=0.1)
     with pytest.raises(OSError):
         socket.getaddrinfo("discord.com", 443)
-    assert len(no_external_network) == 2
+    async with aiohttp.ClientSession() as session:
+        for url in ("http://192.0.2.1/", "https://discord.com/api/v10/gateway"):
+            with pytest.raises(aiohttp.ClientError):
+                await session.get(url, timeout=aiohttp.ClientTimeout(total=1))
+    assert len(no_external_network) == 4
     no_external_network.clear()
 
 
