@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import logging
 import re
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
 from typing import Any
 
 import pytest
 
+from bot.clock import FakeClock
 from bot.db import MIGRATIONS_DIR
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import FakeDiscord, InvocationError, P
@@ -338,3 +341,87 @@ async def test_unexpected_error_in_a_check_is_still_answered(
     discord_server.response_timeout = 0.5
     answer = await discord_server.invoke(community.guild, community.moderator, "setup show")
     assert "error ID" in answer.content
+
+
+async def test_everyone_is_not_a_role_to_configure(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    c = community
+    answer = await discord_server.invoke(
+        c.guild, c.moderator, "setup roles", moderator=c.guild.everyone
+    )
+    assert answer.ephemeral and "@everyone cannot be the moderator role" in answer.content
+    assert await settings_row(haven, c.guild.id) is None
+
+
+async def test_a_modlog_the_bot_cannot_post_in_does_not_break_setup(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    c = community
+    bot_role = discord_server.bot_role(c.guild)
+    hidden = discord_server.create_channel(
+        c.guild, "locked-log", overwrites=[(bot_role, 0, P.SEND_MESSAGES)]
+    )
+    g = haven.running.get_guild(c.guild.id)
+    assert g is not None
+    await discord_server.wait_for(lambda: g.get_channel(hidden.id) is not None)
+    saved = await discord_server.invoke(c.guild, c.moderator, "setup channels", modlog=hidden)
+    assert saved.content.startswith("Saved.")
+    await discord_server.wait_for(
+        lambda: discord_server.find_calls("POST", "/channels/{channel_id}/messages", status=403)
+    )
+    assert discord_server.messages_in(hidden) == []
+    row = await settings_row(haven, c.guild.id)
+    assert row["modlog_channel_id"] == hidden.id
+
+
+async def test_fake_clock_drives_haven_and_discord(
+    discord_server: FakeDiscord, community: Community, tmp_path: Path
+) -> None:
+    start = datetime(2027, 3, 14, 18, 30, tzinfo=UTC)
+    clock = FakeClock(start)
+    runner = HavenRunner(discord_server, tmp_path / "clocked.db", clock=clock)
+    await runner.start()
+    try:
+        assert discord_server.now() == start  # Discord's own time follows the test clock
+        c = community
+        await discord_server.invoke(c.guild, c.moderator, "setup channels", modlog=c.modlog)
+        await discord_server.wait_for(lambda: discord_server.messages_in(c.modlog))
+        (entry,) = discord_server.messages_in(c.modlog)
+        stamp = datetime.fromisoformat(entry.embeds[0]["timestamp"])
+        assert stamp == start
+        assert entry.created_at.replace(microsecond=0) >= start
+
+        clock.advance(timedelta(days=3))
+        await discord_server.remove_guild(c.guild)
+
+        async def left_at() -> Any:
+            return await runner.running.db.fetchval(
+                "SELECT left_at FROM guild_departures WHERE guild_id = ?", (c.guild.id,)
+            )
+
+        await discord_server.wait_for(left_at)
+        assert datetime.fromisoformat(await left_at()) == start + timedelta(days=3)
+
+        await discord_server.rejoin_guild(c.guild)
+        await discord_server.wait_for(lambda: _is_none(left_at()))
+    finally:
+        await runner.stop()
+
+
+async def _is_none(value: Any) -> bool:
+    return await value is None
+
+
+async def test_a_guild_joined_while_running_is_served(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    guild = discord_server.create_guild("Family Circle")
+    mod_role = discord_server.create_role(guild, "Mods", permissions=P.MANAGE_GUILD)
+    mod = discord_server.create_member(guild, "mod-two", [mod_role])
+    await discord_server.wait_for(lambda: haven.running.get_guild(guild.id) is not None)
+    await discord_server.wait_for(lambda: haven.running.get_guild(guild.id).chunked)  # type: ignore[union-attr]
+    answer = await discord_server.invoke(guild, mod, "setup defaults", timezone="America/Chicago")
+    assert answer.content.startswith("Saved.")
+    assert (await settings_row(haven, guild.id))["timezone"] == "America/Chicago"
+    assert await settings_row(haven, community.guild.id) is None

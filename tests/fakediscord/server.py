@@ -577,11 +577,13 @@ class FakeDiscord:
             "integration_types_config": {"0": {}},
         }
 
-    def guild_create_payload(self, guild: Guild) -> JSON:
+    def guild_create_payload(self, guild: Guild, *, joined: bool = False) -> JSON:
+        """GUILD_CREATE; `joined` for a guild the bot just joined (no `unavailable` key, which
+        discord.py reads as on_guild_join rather than on_guild_available)."""
         bot_id = self.state.bot_user.id
         channels = [self.state.channels[c] for c in guild.channel_ids]
         me = guild.members.get(bot_id)
-        return {
+        data: JSON = {
             "id": str(guild.id),
             "name": guild.name,
             "icon": None,
@@ -640,6 +642,9 @@ class FakeDiscord:
             ],
             "soundboard_sounds": [],
         }
+        if joined:
+            del data["unavailable"]
+        return data
 
     def invite_payload(self, invite: Invite) -> JSON:
         guild = self.state.guilds[invite.guild_id]
@@ -982,7 +987,7 @@ class FakeDiscord:
         guild.members[owner.id] = Member(owner, guild.id, [], now)
         guild.members[bot.id] = Member(bot, guild.id, [bot_role.id], now)
         self.add_channel(guild, "general", ChannelType.TEXT)
-        self.dispatch_soon("GUILD_CREATE", self.guild_create_payload(guild))
+        self.dispatch_soon("GUILD_CREATE", self.guild_create_payload(guild, joined=True))
         return guild
 
     def bot_role(self, guild: Guild) -> Role:
@@ -1158,6 +1163,11 @@ class FakeDiscord:
         await self.dispatch("GUILD_DELETE", {"id": str(guild.id)})
 
     guild_delete = remove_guild
+
+    async def rejoin_guild(self, guild: Guild) -> None:
+        """The bot is added back to a guild it was removed from: GUILD_CREATE."""
+        guild.removed = False
+        await self.dispatch("GUILD_CREATE", self.guild_create_payload(guild, joined=True))
 
     async def send_user_message(
         self,
