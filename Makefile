@@ -40,6 +40,7 @@ test: lint typecheck pytest
 bench: $(STAMP_DEV)
 	$(BIN)/python bench/occurrences.py
 	$(BIN)/python bench/reminders.py
+	$(BIN)/python bench/load.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
