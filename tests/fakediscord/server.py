@@ -1353,6 +1353,9 @@ class FakeDiscord:
             return
         if contexts is not None and 0 not in contexts:
             raise InvocationError(f"/{cmd.name} is not available in servers")
+        here = self.permissions_for(guild.id, channel.id, user.id)
+        if here & P.VIEW_CHANNEL and not here & P.USE_APPLICATION_COMMANDS:
+            raise InvocationError(f"{user.username} may not use application commands here")
         needed = cmd.payload.get("default_member_permissions")
         if needed is None or override:
             return
