@@ -790,3 +790,14 @@ async def test_edits_keep_what_they_do_not_mention(
     assert stored.embeds[0]["type"] == "rich"
     await sent.edit(embed=None)
     assert stored.embeds == [] and stored.edited_at is not None
+
+
+async def test_privileged_intent_not_enabled_is_refused(discord_server: FakeDiscord) -> None:
+    discord_server.privileged_intents = 0  # e.g. Server Members Intent off in the portal
+    point_discord_py_at(discord_server)
+    client = Canary()
+    try:
+        with pytest.raises(discord.PrivilegedIntentsRequired):
+            await start_client(client, discord_server.token)
+    finally:
+        await client.close()

@@ -19,7 +19,7 @@ from aiohttp import web
 
 from . import rest
 from .faults import Fault, FaultInjector, FaultKind
-from .gateway import Gateway
+from .gateway import Gateway, Intents
 from .interactions import (
     APPLICATION_COMMAND,
     AUTOCOMPLETE,
@@ -128,7 +128,9 @@ class FakeDiscord:
         self.unmodelled: list[Call] = []
         self.nonce_hits: list[Message] = []
         self.interactions: dict[int, InteractionResult] = {}
-        self.privileged_intents = P.ALL  # every privileged intent enabled in the "portal"
+        # Privileged intents switched on in the "Developer Portal"; IDENTIFY asking for one
+        # that is off is closed with 4014, as on Discord.
+        self.privileged_intents = Intents.PRIVILEGED
         self.response_timeout = 3.0
         self.global_limit_per_second: int | None = None  # e.g. 50, as Discord's global limit
         self.global_limit_window = 1.0  # seconds; tests may shrink it to stay fast
@@ -278,10 +280,7 @@ class FakeDiscord:
         self._outbox.put_nowait((event, data, None))
 
     async def flush(self) -> None:
-        """Wait until every queued dispatch has been sent."""
-        await self._flush()
-
-    async def _flush(self) -> None:
+        """Wait until every queued dispatch has been sent (not until the bot handled it)."""
         if self._outbox is None:
             return
         fut: asyncio.Future[None] = asyncio.get_running_loop().create_future()
@@ -1091,7 +1090,7 @@ class FakeDiscord:
     ) -> Member:
         """Someone joins: GUILD_MEMBER_ADD, sent before this returns."""
         member = self.create_member(guild, user, roles, nick=nick)
-        await self._flush()
+        await self.flush()
         return member
 
     def voice_state_payload(self, guild: Guild, user_id: int) -> JSON:
