@@ -20,6 +20,7 @@ _UNIT_MINUTES = {"d": 1440, "h": 60, "m": 1}
 _INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"} | {
     chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
 }
+_HIDDEN_CATEGORIES = frozenset({"Cf", "Cs", "Zl", "Zp"})
 _MENTION = re.compile(r"<@[!&]?\d+>|<#\d+>|@(everyone|here)\b", re.IGNORECASE)
 
 REGIONS: dict[str, str] = {
@@ -147,6 +148,8 @@ def clean_text(
         for ch in value
         if ch in _INVISIBLE
         or (unicodedata.category(ch) == "Cc" and not (multiline and ch in "\n\t"))
+        # Format characters (LRM/RLM, soft hyphen...) and line separators hide or reorder text too.
+        or unicodedata.category(ch) in _HIDDEN_CATEGORIES
     ]
     if bad:
         raise UserFacingError(
