@@ -253,6 +253,12 @@ def emergency_line(region: str) -> str:
     return f"call {EMERGENCY_NUMBERS[region]}"
 
 
+def _brief(value: object, limit: int = 40) -> str:
+    """A value quoted in an error, cut so a huge or hostile value is never repeated in full."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
 def _require(data: Mapping[str, Any], key: str) -> Any:
     """Fetch a required key from a table or raise."""
     if key not in data:
@@ -273,7 +279,7 @@ def _parse_contact(raw: object, index: int) -> Contact:
     kind = raw["kind"]
     if not isinstance(kind, str) or kind not in CONTACT_KINDS:
         kinds = "|".join(sorted(CONTACT_KINDS))
-        raise CardError(f"must be one of {kinds}, not {kind!r}", field=f"{where}.kind")
+        raise CardError(f"must be one of {kinds}, not {_brief(kind)}", field=f"{where}.kind")
     if "value" not in raw:
         raise CardError("is missing", field=f"{where}.value")
     vfield = f"{where}.value"
@@ -333,14 +339,14 @@ def parse_card(
     region = data["region"]
     if not isinstance(region, str) or region not in KNOWN_REGIONS:
         known = ", ".join(sorted(KNOWN_REGIONS, key=str.lower))
-        raise CardError(f"unknown region {region!r}; use one of {known}", field="region")
+        raise CardError(f"unknown region {_brief(region)}; use one of {known}", field="region")
 
     raw_tags = data["tags"]
     if not isinstance(raw_tags, list) or not raw_tags:
         raise CardError("must be a non-empty array of tags", field="tags")
     for tag in raw_tags:
         if not isinstance(tag, str) or tag not in KNOWN_TAGS:
-            raise CardError(f"unknown tag {tag!r}; see KNOWN_TAGS", field="tags")
+            raise CardError(f"unknown tag {_brief(tag)}; see KNOWN_TAGS", field="tags")
     if len(set(raw_tags)) != len(raw_tags):
         raise CardError("lists a tag twice", field="tags")
     tags = frozenset(raw_tags)
