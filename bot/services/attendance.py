@@ -54,7 +54,8 @@ _rng = secrets.SystemRandom()
 # --- pure helpers ---------------------------------------------------------------------------
 
 
-_SCHEME = re.compile(r"\b([a-z][a-z0-9+.\-]{1,20})://([^\s/?#<>]*)", re.IGNORECASE)
+# No \b before the scheme: Discord links "0http://x" and "_http://x" too.
+_SCHEME = re.compile(r"([a-z][a-z0-9+.\-]{1,20})://([^\s/?#<>]*)", re.IGNORECASE)
 _BARE_HOST = re.compile(
     r"\b((?:www\.)?(?:[a-z0-9\-]+\.)+[a-z]{2,})(?=[/:])|\bwww\.((?:[a-z0-9\-]+\.)+[a-z]{2,})\b",
     re.IGNORECASE,
@@ -74,7 +75,12 @@ def neutralize(text: str) -> str:
             name = "hxxp" + name[4:]
         return f"{name}[:]//{_defang_host(m.group(2))}"
 
-    out = _SCHEME.sub(scheme, text)
+    out = text
+    while True:  # again until stable: a match's host part can swallow the next scheme's name
+        changed = _SCHEME.sub(scheme, out)
+        if changed == out:
+            break
+        out = changed
 
     def bare(m: re.Match[str]) -> str:
         return _defang_host(m.group(0))
