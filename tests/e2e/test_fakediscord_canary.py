@@ -801,3 +801,14 @@ async def test_privileged_intent_not_enabled_is_refused(discord_server: FakeDisc
             await start_client(client, discord_server.token)
     finally:
         await client.close()
+
+
+async def test_hanging_route_times_the_client_out(
+    discord_server: FakeDiscord, guild: Guild, canary: Canary
+) -> None:
+    discord_server.inject("GET", "/guilds/{guild_id}/members/{user_id}", "hang")
+    g = canary.get_guild(guild.id)
+    assert g is not None
+    with pytest.raises(TimeoutError):
+        await asyncio.wait_for(g.fetch_member(guild.owner_id), timeout=0.1)
+    assert (await g.fetch_member(guild.owner_id)).id == guild.owner_id  # the fault was used up
