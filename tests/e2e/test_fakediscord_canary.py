@@ -372,10 +372,11 @@ async def test_followup_before_callback_is_10015(
 async def test_callback_after_three_seconds_is_10062(
     discord_server: FakeDiscord, guild: Guild, peer: Member, canary: Canary
 ) -> None:
-    discord_server.response_timeout = 0.3
-    with pytest.raises(AssertionError, match="The application did not respond"):
-        await discord_server.invoke(guild, peer, "answer", _age=3.5)
+    result = await discord_server.invoke(guild, peer, "answer", _age=3.5, _wait=False)
     await discord_server.wait_for(lambda: canary.errors == [(404, 10062)])
+    assert result.rejected == [(404, 10062)]
+    with pytest.raises(AssertionError, match="The application did not respond"):
+        await result.wait(timeout=0)
 
 
 # -- REST faults --------------------------------------------------------------------------------------
