@@ -462,6 +462,8 @@ class CardModal(HavenModal):
             "approves it again.",
         )
         await cog.post_for_review(interaction, card, "Edited card: needs review again")
+        # The review message may sit in another channel: the audit trail names who edited it.
+        await cog._log_change(interaction, "Resource card edited", card)
 
 
 class ApproveModal(HavenModal):
