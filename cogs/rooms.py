@@ -657,8 +657,8 @@ class RoomCog(
             return
         if change == "deleted":
             if detail == "room:delete":
+                # One action, one entry: the meeting's "Meeting deleted" names who and "room: deleted".
                 await self.delete_room(link)
-                await self.modlog(guild_id, "Room deleted with its meeting", None, None, None)
             else:
                 await self.lift_removals(link, ())
                 await self.rooms.forget_link(meeting_id)
