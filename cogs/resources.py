@@ -700,8 +700,13 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
     async def any_autocomplete(
         self, interaction: discord.Interaction, current: str
     ) -> list[app_commands.Choice[str]]:
-        """Every card of the guild (moderators), with its state."""
-        return await self._choices(interaction, current, include_all=True)
+        """Every card of the guild, with its state, for moderators; others see shareable ones.
+
+        Discord shows the moderators' commands to everyone, and their autocomplete would
+        otherwise list pending and rejected suggestions to peers.
+        """
+        moderator = await caller_level(interaction) >= Level.MODERATOR
+        return await self._choices(interaction, current, include_all=moderator)
 
     # -- everyone -------------------------------------------------------------------
 
