@@ -68,7 +68,7 @@ class Own:
     text: str | None = None
     ephemeral: bool | None = True
     modal: bool = False
-    absent: tuple[str, ...] = ("Tuesday Night Hope", "Wednesday Serenity", "Riverside")
+    absent: tuple[str, ...] = ("Tuesday Night Hope", "Wednesday Serenity", "Riverside", "Harbor")
 
 
 @dataclass(frozen=True)
@@ -1159,6 +1159,46 @@ async def test_permission_matrix(
                         if problem:
                             problems.append(problem)
         assert not problems, "\n".join(problems)
+    finally:
+        await haven_runner.stop()
+
+
+# --- autocomplete: what a caller may not use is not offered either -----------------------------
+
+
+async def test_autocomplete_never_offers_another_guilds_data_or_unvetted_cards(
+    discord_server: FakeDiscord, haven_runner: HavenRunner, community: Community
+) -> None:
+    w = await build_world(discord_server, haven_runner, community)
+    server, a, b = discord_server, w.a, w.b
+    try:
+        m1 = str(w.meeting1().id)
+        meeting_options = [
+            "meeting info",
+            "meeting edit",
+            "meeting delete",
+            "room open",
+            "remind me",
+            "attendance counts",
+        ]
+        for command in meeting_options:
+            offered = await server.autocomplete(b.guild, b.moderator, command, focused="meeting")
+            assert offered == [], (command, offered)
+        dates = await server.autocomplete(
+            b.guild, b.moderator, "meeting cancel", focused="date", meeting=m1
+        )
+        assert dates == []
+        unvetted = {w.card_pending, w.card_pending_2}
+        for command in ("resource show", "resource share", "resource edit", "resource verify"):
+            offered = await server.autocomplete(b.guild, b.moderator, command, focused="card")
+            values = {str(ch["value"]) for ch in offered}
+            assert not values & (unvetted | {w.card_ok}), (command, offered)
+            for who in (a.peer, a.facilitator):
+                # Pending suggestions are the moderators' business until approved.
+                mine = await server.autocomplete(a.guild, who, command, focused="card")
+                assert not {str(ch["value"]) for ch in mine} & unvetted, (command, mine)
+        queue = await server.autocomplete(a.guild, a.moderator, "resource edit", focused="card")
+        assert unvetted <= {str(ch["value"]) for ch in queue}
     finally:
         await haven_runner.stop()
 
