@@ -15,6 +15,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.events import GUILD_MEMBER_LEFT
 from bot.keys import load_or_create_key
+from bot.logging_setup import register_secret
 from bot.services import Services, build_services
 from bot.tree import HavenTree
 
@@ -199,6 +200,9 @@ async def create_bot(
     except BaseException:
         await db.close()
         raise
+    # The instance key (and what it came from) must never reach a log line.
+    for value in (key, settings.discord_token.get_secret_value(), secret or ""):
+        register_secret(value)
     services = build_services(settings, db, clock or SystemClock(), key)
     return HavenBot(services, extensions=extensions, sync_on_start=sync_on_start, **options)
 
