@@ -349,7 +349,8 @@ async def resolve_meeting(interaction: discord.Interaction, value: str) -> Meeti
     assert interaction.guild_id is not None
     meetings = services_of(interaction).meetings
     text = value.strip()
-    if text.isdigit():
+    # ASCII digits only ('²'.isdigit() is true, int() refuses it) and within SQLite's integers.
+    if text.isascii() and text.isdigit() and len(text) < 19:
         meeting = await meetings.get(int(text), interaction.guild_id)
         if meeting is not None:
             return meeting

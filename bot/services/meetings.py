@@ -703,7 +703,7 @@ class MeetingService:
     async def resolve(self, guild_id: int, text: str) -> Meeting:
         """The meeting an option names: its id (from autocomplete) or its exact title."""
         cleaned = text.strip()
-        if cleaned.isdigit() and len(cleaned) < 19:
+        if cleaned.isascii() and cleaned.isdigit() and len(cleaned) < 19:
             found = await self.store.get(int(cleaned), guild_id)
             if found is not None:
                 return found

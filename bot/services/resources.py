@@ -440,10 +440,17 @@ class ResourceLibrary:
                 (guild_id, key),
             )
             return _from_shipped(self.shipped[key], *(tuple(row) if row else (None, None)))
-        if key.startswith(GUILD_PREFIX) and key[len(GUILD_PREFIX) :].isdigit():
+        number = key[len(GUILD_PREFIX) :]
+        # ASCII digits only ('²'.isdigit() is true, int() refuses it) and within SQLite's integers.
+        if (
+            key.startswith(GUILD_PREFIX)
+            and number.isascii()
+            and number.isdigit()
+            and len(number) < 19
+        ):
             row = await self.db.fetchone(
                 f"SELECT {_CARD_COLUMNS} FROM resource_cards WHERE guild_id = ? AND id = ?",  # noqa: S608
-                (guild_id, int(key[len(GUILD_PREFIX) :])),
+                (guild_id, int(number)),
             )
             if row is not None:
                 return _from_row(row)
