@@ -239,7 +239,7 @@ async def run(args: argparse.Namespace) -> int:
         "DISCORD_API_BASE": server.api_base,
         "DISCORD_GATEWAY_URL": server.gateway_url,
         "HAVEN_SECRET_KEY": SECRET_KEY,
-        "LOG_LEVEL": "WARNING",
+        "LOG_LEVEL": "INFO",  # the default
         "HTTP_PORT": "",
         "DEV_GUILD_ID": "",
         "OWNER_IDS": "",
