@@ -22,8 +22,9 @@ from hypothesis import strategies as st
 from bot.app import HavenBot
 from bot.clock import FakeClock
 from bot.occurrences import Repeat
+from bot.permissions import Level
 from bot.services import resources
-from bot.services.meetings import Access, Kind
+from bot.services.meetings import Access, Actor, Kind
 from cogs._common import escape
 from cogs.resources import NO_ADVICE
 from tests import hostile
@@ -710,3 +711,47 @@ async def test_autocomplete_survives_hostile_text(bench: Bench) -> None:
             assert len(choices) <= 25
             for choice in choices:
                 assert 1 <= len(choice["name"]) <= 100 and len(str(choice["value"])) <= 100
+
+
+async def test_long_hostile_titles_in_reminders_welcomes_and_notices(bench: Bench) -> None:
+    """Reminders (channel and DM), the newcomer welcome and change notices, with 100-char titles."""
+    b, c = bench, bench.c
+    welcome = b.server.create_channel(c.guild, "welcome")
+    await b.server.flush()
+    await b.bot.services.guilds.update(
+        c.guild.id, welcome_mode="channel", welcome_channel_id=welcome.id
+    )
+    actor = Actor(c.facilitator.user.id, Level.FACILITATOR)
+    ids = []
+    for i, base in enumerate(
+        ["**Hope** @everyone ", f"<@&{c.members_role.id}> __now__ ", "🙂" * 3, "`x` > q "]
+    ):
+        meeting = await b.bot.services.meeting_service.schedule(
+            c.guild.id,
+            actor,
+            title=(f"{i} " + base * 40)[:100],
+            start="2027-01-08 19:00",
+            timezone="America/New_York",
+            repeat="weekly",
+            description="D" * 1000,
+        )
+        ids.append(meeting.id)
+        await b.drive(c.peer, "remind me", ("You'll get DM reminders",), meeting=str(meeting.id))
+    await b.server.add_member(c.guild, "newcomer-nia")
+    await b.server.wait_for(lambda: len(b.server.messages_in(welcome)) == 1)
+    clock = b.bot.services.clock
+    assert isinstance(clock, FakeClock)
+    for when in (datetime(2027, 1, 8, 23, 45, tzinfo=UTC), datetime(2027, 1, 9, 0, 0, tzinfo=UTC)):
+        clock.set(when)
+        while await b.bot.services.jobs.run_due():
+            await b.bot.services.jobs.drain()
+    assert len(b.server.dms_to(c.peer)) >= len(ids)
+    assert any("Reminder" in m.text for m in b.server.messages_in(c.announcements))
+    await b.drive(
+        c.facilitator, "meeting pause", ("Paused until",), meeting=str(ids[0]), until="2027-03-01"
+    )
+    await b.drive(c.facilitator, "meeting delete", ("cannot be undone",), meeting=str(ids[1]))
+    role = f"<@&{c.members_role.id}>"
+    for msg in [*b.server.dms_to(c.peer), *b.server.messages_in(welcome)]:
+        assert "@everyone" not in msg.text, msg.text[:300]
+        assert role not in msg.text, msg.text[:300]
