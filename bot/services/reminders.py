@@ -17,12 +17,13 @@ import asyncio
 import hashlib
 import logging
 import re
-import time as _time
+import time as _monotonic_time
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from enum import StrEnum
+from functools import lru_cache
 from typing import Any, Protocol
 
 from bot.clock import Clock, from_unix, iso, to_unix
@@ -32,6 +33,9 @@ from bot.errors import NotFoundError, UserFacingError
 from bot.events import MEETING_CHANGED, EventBus
 from bot.occurrences import (
     Occurrence,
+    OccurrenceException,
+    Repeat,
+    Schedule,
     is_scheduled_date,
     localize,
     next_occurrences,
@@ -145,7 +149,7 @@ class Pacer:
         self,
         rate: float | None,
         *,
-        monotonic: Callable[[], float] = _time.monotonic,
+        monotonic: Callable[[], float] = _monotonic_time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.interval = 0.0 if not rate else 1.0 / rate
@@ -189,8 +193,19 @@ def offsets_for(meeting: Meeting, settings: GuildSettings) -> tuple[int, ...]:
     return tuple(settings.offsets_minutes)
 
 
-def plan(
-    meeting: Meeting, offsets: Sequence[int], *, after: datetime, floor: datetime
+@lru_cache(maxsize=256)
+def _deltas(offsets: tuple[int, ...]) -> tuple[tuple[timedelta, str], ...]:
+    return tuple((timedelta(minutes=m), str(m)) for m in offsets)
+
+
+def plan_schedule(
+    meeting_id: int,
+    guild_id: int,
+    schedule: Schedule,
+    offsets: Sequence[int],
+    *,
+    after: datetime,
+    floor: datetime,
 ) -> list[NewJob]:
     """Reminder jobs for the occurrences following `after` whose fire time is later than `floor`.
 
@@ -199,24 +214,58 @@ def plan(
     """
     if not offsets:
         return []
-    longest = timedelta(minutes=max(offsets))
-    wide = longest >= _MIN_GAP or bool(meeting.exceptions)
-    occurrences = next_occurrences(meeting.schedule, after, _HORIZON_OCCURRENCES if wide else 1)
+    deltas = _deltas(tuple(offsets))
+    longest = max(d for d, _ in deltas)
+    wide = longest >= _MIN_GAP or bool(schedule.exceptions)
+    occurrences = next_occurrences(schedule, after, _HORIZON_OCCURRENCES if wide else 1)
     if not occurrences:
         return []
     first_start = occurrences[0].start
     out: list[NewJob] = []
     for occ in occurrences:
-        if occ.start - longest > first_start:
+        start = occ.start
+        if start - longest > first_start:
             break
         key = occ.key.isoformat()
-        for minutes in offsets:
-            fire_at = occ.start - timedelta(minutes=minutes)
+        for delta, slot in deltas:
+            fire_at = start - delta
             if fire_at > floor:
-                out.append(
-                    NewJob(REMINDER, meeting.guild_id, fire_at, meeting.id, key, str(minutes))
-                )
+                out.append(NewJob(REMINDER, guild_id, fire_at, meeting_id, key, slot))
     return out
+
+
+def plan(
+    meeting: Meeting, offsets: Sequence[int], *, after: datetime, floor: datetime
+) -> list[NewJob]:
+    """Reminder jobs of a meeting (see :func:`plan_schedule`)."""
+    return plan_schedule(
+        meeting.id, meeting.guild_id, meeting.schedule, offsets, after=after, floor=floor
+    )
+
+
+_NO_EXCEPTIONS: dict[date, OccurrenceException] = {}
+_RECONCILE_SLICE = 5000  # meetings planned per insert (bounded memory)
+
+
+def _earlier(a: datetime | None, b: datetime | None) -> datetime | None:
+    if a is None:
+        return b
+    return a if b is None or a <= b else b
+
+
+@lru_cache(maxsize=4096)
+def _date(text: str) -> date:
+    return date.fromisoformat(text)
+
+
+@lru_cache(maxsize=2048)
+def _time_of(text: str) -> time:
+    return time.fromisoformat(text)
+
+
+@lru_cache(maxsize=256)
+def _parse_offsets(text: str) -> tuple[int, ...]:
+    return tuple(sorted({int(m) for m in text.split(",") if m}, reverse=True))
 
 
 def _chunks(items: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
@@ -368,34 +417,63 @@ class ReminderService:
     async def reconcile(self) -> None:
         """Materialise reminders of meetings that have none pending; queue unsent notices."""
         now = self.clock.now()
+        floor = now - self.grace
+        # Only what timing needs, straight into schedules: at start this reads every meeting.
         rows = await self.db.fetchall(
-            "SELECT m.id FROM meetings AS m WHERE NOT EXISTS (SELECT 1 FROM jobs AS j "
-            "WHERE j.meeting_id = m.id AND j.kind = ? AND j.status IN ('pending', 'claimed'))",
+            "SELECT m.id, m.guild_id, m.timezone, m.first_date, m.start_time, m.repeat, "
+            "m.duration_minutes, m.paused_until, m.reminder_offsets FROM meetings AS m "
+            "WHERE NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.meeting_id = m.id "
+            "AND j.kind = ? AND j.status IN ('pending', 'claimed'))",
             (REMINDER,),
         )
-        ids = [r[0] for r in rows]
-        earliest: datetime | None = None
-        floor = now - self.grace
-        for chunk in _chunks(ids, 2000):
-            meetings = await self.get_meetings(chunk)
-            settings = await self._settings(m.guild_id for m in meetings.values())
-            new: list[NewJob] = []
-            for meeting in meetings.values():
-                offsets = offsets_for(meeting, settings[meeting.guild_id])
-                new.extend(plan(meeting, offsets, after=now, floor=floor))
-            if not new:
-                continue
+        if rows:
+            exceptions = await self._upcoming_exceptions(now)
+            settings = await self._settings(r[1] for r in rows)
+            defaults = {g: tuple(s.offsets_minutes) for g, s in settings.items()}
+            earliest: datetime | None = None
+
+            def slice_jobs(part: Sequence[Any]) -> list[NewJob]:
+                out: list[NewJob] = []
+                for r in part:
+                    offsets = _parse_offsets(r[8]) if r[8] is not None else defaults[r[1]]
+                    schedule = Schedule(
+                        timezone=r[2],
+                        first_date=_date(r[3]),
+                        start_time=_time_of(r[4]),
+                        repeat=Repeat(r[5]),
+                        duration_minutes=r[6],
+                        paused_until=_date(r[7]) if r[7] else None,
+                        exceptions=exceptions.get(r[0], _NO_EXCEPTIONS),
+                    )
+                    out.extend(plan_schedule(r[0], r[1], schedule, offsets, after=now, floor=floor))
+                return out
+
             async with self.db.transaction() as tx:
-                new = await self._not_delivered(tx, new, now)
-                first = await self.jobs.add(tx, new)
-            if first is not None and (earliest is None or first < earliest):
-                earliest = first
-        self.jobs.wake_for(earliest)
+                for i in range(0, len(rows), _RECONCILE_SLICE):
+                    new = slice_jobs(rows[i : i + _RECONCILE_SLICE])
+                    new = await self._not_delivered(tx, new, now)
+                    earliest = _earlier(earliest, await self.jobs.add(tx, new))
+            self.jobs.wake_for(earliest)
         await self._queue_notice_jobs()
         await self.db.execute(
             "DELETE FROM reminder_deliveries WHERE recorded_at < ?",
             (to_unix(now - LEDGER_KEEP),),
         )
+
+    async def _upcoming_exceptions(
+        self, now: datetime
+    ) -> dict[int, dict[date, OccurrenceException]]:
+        """Exceptions that can still matter (yesterday onwards, in any zone), by meeting."""
+        out: dict[int, dict[date, OccurrenceException]] = defaultdict(dict)
+        since = (now - timedelta(days=2)).date().isoformat()
+        for r in await self.db.fetchall(
+            "SELECT meeting_id, occurrence, cancelled, moved_to FROM meeting_exceptions "
+            "WHERE occurrence >= ? OR moved_to >= ?",
+            (since, since),
+        ):
+            moved = datetime.strptime(r[3], "%Y-%m-%d %H:%M") if r[3] else None  # noqa: DTZ007 - local wall time
+            out[r[0]][_date(r[1])] = OccurrenceException(cancelled=bool(r[2]), moved_to=moved)
+        return out
 
     async def _not_delivered(
         self, tx: Transaction, new: list[NewJob], now: datetime
@@ -642,6 +720,7 @@ class ReminderService:
                     continue
                 async with self._channel_slots:
                     result = await sender.to_channel(job.guild_id, channel_id, msg)
+                await asyncio.sleep(0)  # let the rest of the burst reach the sender first
                 record = await self._record_for(
                     sender, job, target, result, late, channel_id=channel_id
                 )
