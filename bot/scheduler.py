@@ -134,7 +134,7 @@ class JobEngine:
                     job.occurrence,
                     job.slot,
                     to_unix(fire_at),
-                    # Most jobs carry no payload: skip the encoder (measured: half of add()).
+                    # Most jobs carry no payload: skip the encoder (measured: ~20 % of add() at 265k jobs).
                     dumps(job.payload, separators=(",", ":")) if job.payload else "{}",
                 )
             )
