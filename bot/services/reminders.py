@@ -18,6 +18,7 @@ import hashlib
 import logging
 import re
 import time as _monotonic_time
+import traceback
 from collections import defaultdict
 from collections.abc import Awaitable, Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -266,6 +267,12 @@ def _time_of(text: str) -> time:
 @lru_cache(maxsize=256)
 def _parse_offsets(text: str) -> tuple[int, ...]:
     return tuple(sorted({int(m) for m in text.split(",") if m}, reverse=True))
+
+
+def _log_failure(what: str, exc: BaseException) -> None:
+    """Log an unexpected failure by type and stack only (its message may echo user text)."""
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("%s delivery failed: %s\n%s", what, type(exc).__name__, stack)
 
 
 def _chunks(items: Sequence[int], size: int = _CHUNK) -> Iterable[Sequence[int]]:
@@ -642,7 +649,7 @@ class ReminderService:
             )
         for job, result in zip(jobs, results, strict=True):
             if isinstance(result, BaseException):
-                log.error("reminder delivery failed: %s", type(result).__name__, exc_info=result)
+                _log_failure("reminder", result)
                 await self._retry_or_fail(job, "internal error")
 
     async def _retry_or_fail(self, job: Job, reason: str) -> None:
@@ -872,7 +879,7 @@ class ReminderService:
                     sender, job, rows.get(int(job.slot)), meetings, settings, now
                 )
             except Exception as exc:
-                log.error("notice delivery failed: %s", type(exc).__name__, exc_info=exc)
+                _log_failure("notice", exc)
                 await self._retry_or_fail(job, "internal error")
 
     async def _send_notice(

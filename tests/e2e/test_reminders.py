@@ -262,3 +262,21 @@ async def test_restart_after_downtime_inside_and_outside_the_grace_window(
     assert len(_reminders(discord_server, community)) == (1 if delivered else 0)
     pending = await haven.running.services.reminders.pending_reminders()
     assert {j.occurrence for j in pending} == {"2027-01-14"}
+
+
+async def test_subscriptions_end_when_the_member_leaves(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner, haven_clock: FakeClock
+) -> None:
+    meeting = await _schedule(haven, community)
+    reminders = haven.running.services.reminders
+    guild_id, user_id = community.guild.id, community.peer.user.id
+    await reminders.subscribe(guild_id, user_id, meeting.id)
+    await discord_server.remove_member(community.guild, community.peer)
+
+    async def gone() -> bool:
+        return await reminders.subscriptions(guild_id, user_id) == []
+
+    await discord_server.wait_for(gone, message="the subscription outlived the member")
+    await _tick(haven, haven_clock, AT_15)
+    assert discord_server.dms_to(community.peer) == []
+    assert len(_reminders(discord_server, community)) == 1
