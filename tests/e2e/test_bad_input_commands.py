@@ -176,8 +176,13 @@ class Bench:
             assert not msg.mention_everyone, msg.content[:200]
             assert msg.mention_roles == [], msg.content[:200]
             assert msg.mentions == [], msg.content[:200]
-            parse = (msg.allowed_mentions or {}).get("parse", [])
-            assert parse == [], f"allowed_mentions {msg.allowed_mentions} on {msg.content[:100]!r}"
+            # Sent explicitly on every message that carries text (absent would mean "ping all").
+            if msg.content or msg.embeds:
+                assert msg.allowed_mentions is not None, msg.content[:100]
+                assert msg.allowed_mentions.get("parse") == [], msg.allowed_mentions
+                assert not msg.allowed_mentions.get("roles") and not msg.allowed_mentions.get(
+                    "users"
+                )
         unexpected = [
             r
             for r in self.caplog.records
