@@ -8,11 +8,12 @@ escape: no ValueError, OverflowError, KeyError or TypeError from deep inside.
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import unicodedata
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, time
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -25,6 +26,7 @@ from bot.clock import FakeClock
 from bot.db import Database
 from bot.errors import UserFacingError
 from bot.events import EventBus
+from bot.occurrences import Repeat
 from bot.parsing import (
     MAX_OFFSET_MINUTES,
     MAX_OFFSETS,
@@ -57,7 +59,10 @@ from bot.services.meetings import (
     FORMATS,
     OPENING_TEXT_MAX,
     TITLE_MAX,
+    Access,
     Actor,
+    Kind,
+    Meeting,
     MeetingEdit,
     MeetingService,
     MeetingStore,
@@ -765,3 +770,34 @@ def test_fit_embed_always_fits(
     if footer:
         embed.set_footer(text=footer)
     _embed_sizes(fit_embed(embed))
+
+
+@FAST
+@given(
+    title=st.one_of(NASTY_TEXT, SPICED).filter(lambda t: 0 < len(t) <= 100),
+    description=st.one_of(NASTY_TEXT, SPICED).map(lambda t: t[:1000]),
+    name=st.one_of(NASTY_TEXT, SPICED).map(lambda t: t[:100]),
+)
+def test_feeds_carry_hostile_text_safely(title: str, description: str, name: str) -> None:
+    """What a facilitator typed reaches calendars escaped, folded and intact in meaning."""
+    meeting = Meeting(
+        id=7,
+        guild_id=GUILD,
+        title=title,
+        kind=Kind.NA,
+        access=Access.OPEN,
+        formats=("speaker",),
+        timezone="America/New_York",
+        first_date=date(2027, 1, 12),
+        start_time=time(19, 0),
+        duration_minutes=60,
+        repeat=Repeat.WEEKLY,
+        description=description,
+    )
+    ics = feeds.build_ics([meeting], {}, NOW, horizon=date(2027, 6, 1), name=name)
+    assert ics.endswith("\r\n")
+    for line in ics.split("\r\n")[:-1]:
+        assert len(line.encode("utf-8")) <= 75
+        assert "\n" not in line and "\r" not in line
+    (entry,) = feeds.build_meeting_guide([meeting], {}, {}, NOW)
+    json.dumps(entry)  # serialisable, whatever was typed
