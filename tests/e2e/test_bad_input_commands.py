@@ -10,6 +10,7 @@ the bot posted must fit Discord's embed limits and ping nobody; long content is 
 from __future__ import annotations
 
 import logging
+import re
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
@@ -31,12 +32,14 @@ from tests import hostile
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import Channel, FakeDiscord, Member, Message, P
 from tests.fakediscord.interactions import InteractionResult, InvocationError
-from tests.hostile import NASTY_TEXT, NUMBERS, PING, SPICED, assert_specific_message
+from tests.hostile import NASTY_TEXT, NUMBERS, SPICED, assert_specific_message
 
 # Thursday 2027-01-07 12:00 in New York; the meeting below is on Tuesdays at 19:00 there.
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
 OPENS = datetime(2027, 1, 12, 23, 51, tzinfo=UTC)  # its room opens 10 minutes before
 ERROR_ID = "give this error ID"
+#: What Discord would render as a mention: @everyone, @here, or a snowflake-sized user/role id.
+LIVE_MENTION = re.compile(r"@(everyone|here)|<@[!&]?\d{17,20}>")
 
 #: Values every text option must survive, whatever it means.
 CURATED: list[str] = [
@@ -389,7 +392,8 @@ async def test_setup_defaults_options(bench: Bench) -> None:
 
 async def test_attendance_and_moderator_line_text(bench: Bench) -> None:
     b, c = bench, bench.c
-    for value in CURATED:
+    role = f"<@&{c.moderators_role.id}>"
+    for value in [*CURATED, f"{role} @everyone **help**"]:
         await b.drive(c.peer, "attendance proof", ("Keep this slip",), name=value)
         await b.drive(c.peer, "attendance verify", ("Genuine",), code=value)
         await b.drive(c.peer, "attendance verify", ("Genuine",), code="HVN1-" + value)
@@ -397,10 +401,12 @@ async def test_attendance_and_moderator_line_text(bench: Bench) -> None:
     thread = next(
         ch for ch in b.server.state.channels.values() if ch.parent_id == b.mods_channel.id
     )
-    for value in CURATED:
+    for value in [*CURATED, f"{role} @here __ok__"]:
         await b.drive(c.moderator, "moderators reply", ("Delivered",), _channel=thread, text=value)
-    for msg in b.server.messages_in(thread) + b.server.dms_to(c.peer):
-        assert not PING.search(msg.content.replace("@\u200b", "")) or msg.allowed_mentions
+    relayed = b.server.messages_in(thread) + b.server.dms_to(c.peer)
+    assert any("\\*\\*help\\*\\*" in m.content for m in relayed)  # literal, not bold
+    for msg in relayed:
+        assert not LIVE_MENTION.search(msg.content), msg.content[:200]
 
 
 async def test_share_text_in_an_open_room(bench: Bench) -> None:
@@ -414,9 +420,8 @@ async def test_share_text_in_an_open_room(bench: Bench) -> None:
     assert link is not None
     room = b.server.state.channels[link.text_channel_id]
     for value in [*CURATED, "0http://evil.example/x", "A0://HTTP://evil.example"]:
-        clock.advance(
-            timedelta(seconds=31)
-        )  # the one-share-per-30-seconds limit is not tested here
+        # Past the one-share-per-30-seconds limit, so each value reaches the text checks.
+        clock.advance(timedelta(seconds=31))
         await b.drive(c.peer, "share", ("Shared as",), _channel=room, text=value)
     for post in (m for m in b.server.messages_in(room) if m.webhook_id is not None):
         assert "http://" not in post.content.lower() and "https://" not in post.content.lower()
