@@ -634,6 +634,9 @@ async def test_many_long_meetings_are_paginated_within_limits(bench: Bench) -> N
     for meeting in await b.bot.services.meetings.list_guild(c.guild.id):
         res = await b.server.invoke(c.guild, c.peer, "meeting info", meeting=str(meeting.id))
         assert res.embeds and ERROR_ID not in res.all_text
+        await b.server.invoke(c.guild, c.peer, "remind me", meeting=str(meeting.id))
+    mine = await b.server.invoke(c.guild, c.peer, "remind mine")
+    assert mine.ephemeral and mine.embeds and ERROR_ID not in mine.all_text  # cut to fit
 
 
 async def test_long_opening_text_fits_the_opening_card(bench: Bench) -> None:
@@ -685,8 +688,16 @@ async def test_many_resource_cards_are_paginated_within_limits(bench: Bench) -> 
     for card in await lib.list_cards(c.guild.id):
         shown = await b.server.invoke(c.guild, c.peer, "resource show", card=card.id)
         assert shown.embeds and ERROR_ID not in shown.all_text
+    for i in range(30):  # a long review queue: its one embed is cut to fit
+        draft = resources.Draft(
+            f"{i:02d} " + "**Pending** " * 8,
+            "Waiting.",
+            "https://example.org/x",
+            region="US naloxone",
+        )
+        await lib.suggest(c.guild.id, 6000 + i, draft)
     review = await b.server.invoke(c.guild, c.moderator, "resource review")
-    assert ERROR_ID not in review.all_text
+    assert review.ephemeral and review.embeds and ERROR_ID not in review.all_text
 
 
 AUTOCOMPLETED = [
