@@ -99,6 +99,7 @@ class Bench:
     caplog: pytest.LogCaptureFixture
     judged: int = 0  # answers checked
     unsent: int = 0  # values Discord's client would refuse to send (outside an option's limits)
+    _snapshot_sql: str | None = None
 
     @property
     def bot(self) -> HavenBot:
@@ -109,20 +110,24 @@ class Bench:
         await self.bot.services.jobs.run_due()
         await self.bot.services.jobs.drain()
 
-    async def snapshot(self) -> dict[str, list[str]]:
-        """Every row of every table, order-independent."""
+    async def snapshot(self) -> dict[str, str]:
+        """Every row of every table, order-independent, read in one query (this runs often)."""
         db = self.bot.services.db
-        names = [
-            r[0]
-            for r in await db.fetchall(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'"
+        if self._snapshot_sql is None:
+            tables = await db.fetchall(
+                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
+                "ORDER BY name"
             )
-        ]
-        out = {}
-        for name in sorted(names):
-            rows = await db.fetchall(f'SELECT * FROM "{name}"')  # noqa: S608 - schema names
-            out[name] = sorted(repr(tuple(r)) for r in rows)
-        return out
+            parts = []
+            for (name,) in tables:
+                columns = await db.fetchall(f'PRAGMA table_info("{name}")')
+                row = " || ',' || ".join(f'quote("{col[1]}")' for col in columns)
+                parts.append(
+                    f"SELECT '{name}', (SELECT group_concat(r, char(10)) FROM "  # noqa: S608
+                    f'(SELECT {row} AS r FROM "{name}" ORDER BY r))'
+                )
+            self._snapshot_sql = " UNION ALL ".join(parts)
+        return {r[0]: r[1] or "" for r in await db.fetchall(self._snapshot_sql)}
 
     async def drive(
         self,
@@ -150,7 +155,7 @@ class Bench:
         res: InteractionResult,
         what: str,
         ok: tuple[str, ...],
-        before: dict[str, list[str]],
+        before: dict[str, str],
         typed: dict[str, Any],
     ) -> InteractionResult:
         """The checks every answer passes."""
