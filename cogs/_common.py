@@ -63,14 +63,23 @@ async def caller_level(interaction: discord.Interaction) -> Level:
     )
 
 
+async def ensure_level(
+    interaction: discord.Interaction, level: Level, message: str | None = None
+) -> Level:
+    """Refuse (ephemerally, via the error path) a caller below `level`; return their level."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    held = await caller_level(interaction)
+    if held < level:
+        raise Refused(message or refusal(level))
+    return held
+
+
 def requires(level: Level) -> Callable[[T], T]:
     """A check that the caller holds at least `level`; also tags the command for /help."""
 
     async def predicate(interaction: discord.Interaction) -> bool:
-        if interaction.guild_id is None:
-            raise app_commands.NoPrivateMessage()
-        if await caller_level(interaction) < level:
-            raise Refused(refusal(level))
+        await ensure_level(interaction, level)
         return True
 
     check = app_commands.check(predicate)

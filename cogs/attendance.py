@@ -17,7 +17,7 @@ from bot.services.attendance import ProofSlip, SharePost
 from bot.tree import guarded, reply_ephemeral
 from cogs._common import (
     COLOR,
-    caller_level,
+    ensure_level,
     ensure_meeting_manager,
     escape,
     fit_embed,
@@ -148,10 +148,10 @@ class SilenceButton(
     @guarded
     async def _press(self, interaction: discord.Interaction) -> None:
         """Silence the pseudonym; the moderator never learns who it is."""
-        if interaction.guild_id is None:
-            raise app_commands.NoPrivateMessage()
-        if await caller_level(interaction) < Level.MODERATOR:
-            raise UserFacingError("Only moderators can silence an anonymous sharer.")
+        await ensure_level(
+            interaction, Level.MODERATOR, "Only moderators can silence an anonymous sharer."
+        )
+        assert interaction.guild_id is not None
         services = services_of(interaction)
         changed = services.attendance.silence(
             self.meeting_id, self.occurrence, interaction.guild_id, self.number

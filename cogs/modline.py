@@ -22,7 +22,14 @@ from bot.errors import UserFacingError
 from bot.permissions import Level
 from bot.services.modline import Conversation
 from bot.tree import guarded, reply_ephemeral
-from cogs._common import caller_level, escape, modlog_embed, requires, services_of, truncate
+from cogs._common import (
+    ensure_level,
+    escape,
+    modlog_embed,
+    requires,
+    services_of,
+    truncate,
+)
 
 log = logging.getLogger(__name__)
 
@@ -83,10 +90,10 @@ class LineActionButton(
     @guarded
     async def _press(self, interaction: discord.Interaction) -> None:
         """Close the conversation (mapping deleted), or block the person behind it."""
-        if interaction.guild_id is None:
-            raise app_commands.NoPrivateMessage()
-        if await caller_level(interaction) < Level.MODERATOR:
-            raise UserFacingError("Only moderators can close or block a conversation.")
+        await ensure_level(
+            interaction, Level.MODERATOR, "Only moderators can close or block a conversation."
+        )
+        assert interaction.guild_id is not None
         services = services_of(interaction)
         conv = await services.modline.by_id(self.conversation_id)
         if conv is None or conv.guild_id != interaction.guild_id:

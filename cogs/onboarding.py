@@ -24,13 +24,13 @@ from bot.services.onboarding import (
     role_setup_problems,
     welcome_for,
 )
-from bot.tree import Refused, guarded, reply_ephemeral
+from bot.tree import guarded, reply_ephemeral
 from cogs._common import (
     COLOR,
     COLOR_ALERT,
     COLOR_WARN,
     bot_of,
-    caller_level,
+    ensure_level,
     escape,
     fit_embed,
     modlog_embed,
@@ -512,8 +512,9 @@ class OnboardingCog(commands.Cog, name="onboarding"):
         guild = interaction.guild
         if guild is None:
             raise UserFacingError("Role requests are decided inside their server.")
-        if await caller_level(interaction) < Level.MODERATOR:
-            raise Refused("Only moderators can approve or decline role requests.")
+        await ensure_level(
+            interaction, Level.MODERATOR, "Only moderators can approve or decline role requests."
+        )
         services = self.bot.services
         request = await services.onboarding.get_request(request_id)
         if request is None or request.guild_id != guild.id:

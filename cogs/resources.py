@@ -13,7 +13,7 @@ from discord.ext import commands
 
 from bot.app import HavenBot
 from bot.parsing import parse_date
-from bot.permissions import Level, refusal
+from bot.permissions import Level
 from bot.scheduler import Job, NewJob
 from bot.services.cards import KNOWN_TAGS, MAX_SUMMARY_LEN, MAX_TITLE_LEN, Contact
 from bot.services.resources import (
@@ -24,12 +24,13 @@ from bot.services.resources import (
     Status,
     contacts_text,
 )
-from bot.tree import HavenModal, HavenView, Refused, guarded, reply_ephemeral
+from bot.tree import HavenModal, HavenView, guarded, reply_ephemeral
 from cogs._common import (
     COLOR,
     COLOR_WARN,
     bot_of,
     caller_level,
+    ensure_level,
     escape,
     fit_embed,
     modlog_embed,
@@ -204,14 +205,6 @@ class PageView(HavenView):
         await self._show(interaction, 1)
 
 
-async def require_moderator(interaction: discord.Interaction) -> None:
-    """Refuse anyone below moderator (facilitators included)."""
-    if interaction.guild_id is None:
-        raise app_commands.NoPrivateMessage()
-    if await caller_level(interaction) < Level.MODERATOR:
-        raise Refused(refusal(Level.MODERATOR))
-
-
 def _cog(interaction: discord.Interaction) -> ResourcesCog:
     """The loaded resources cog (for modals and persistent buttons)."""
     cog = bot_of(interaction).get_cog("resource")
@@ -251,7 +244,7 @@ class ApproveButton(
     @guarded
     async def _press(self, interaction: discord.Interaction) -> None:
         """Moderators only: check the card is still pending, then ask for source and date."""
-        await require_moderator(interaction)
+        await ensure_level(interaction, Level.MODERATOR)
         assert interaction.guild_id is not None
         lib = bot_of(interaction).services.resources
         card = await lib.get(interaction.guild_id, self.card_id)
@@ -290,7 +283,7 @@ class RejectButton(
     @guarded
     async def _press(self, interaction: discord.Interaction) -> None:
         """Moderators only: reject the card and log it."""
-        await require_moderator(interaction)
+        await ensure_level(interaction, Level.MODERATOR)
         assert interaction.guild_id is not None
         bot = bot_of(interaction)
         card = await bot.services.resources.reject(
@@ -417,7 +410,7 @@ class CardModal(HavenModal):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Validate and store; an edit goes back to review."""
-        await require_moderator(interaction)
+        await ensure_level(interaction, Level.MODERATOR)
         assert interaction.guild_id is not None
         bot = bot_of(interaction)
         lib = bot.services.resources
@@ -486,7 +479,7 @@ class ApproveModal(HavenModal):
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Approve with the moderator's source and date; record who approved."""
-        await require_moderator(interaction)
+        await ensure_level(interaction, Level.MODERATOR)
         assert interaction.guild_id is not None
         bot = bot_of(interaction)
         card = await bot.services.resources.approve(
