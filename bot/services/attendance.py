@@ -316,7 +316,13 @@ class AttendanceService:
         events.subscribe(ROOM_OPENED, self.on_room_opened)
         events.subscribe(ROOM_CLOSED, self.on_room_closed)
         jobs.register(FORGET_JOB, self._on_forget_jobs)
-        privacy.register_hook(self._forget_user)
+        privacy.register_hook(
+            self._forget_user,
+            purpose=(
+                "While a meeting is open, a one-time keyed hash (in memory only) stops a double "
+                "check-in; it is gone when the meeting closes and only the count is kept."
+            ),
+        )
 
     # -- lifecycle ------------------------------------------------------------------------------
 

@@ -58,7 +58,14 @@ class ModLineService:
         self._seal = AESGCM(derive_key(key, "modline-seal"))
         self._conversation_key = derive_key(key, "modline-conversation")
         self._block_key = derive_key(key, "modline-block")
-        privacy.register_hook(self._forget)
+        privacy.register_hook(
+            self._forget,
+            purpose=(
+                "An open conversation with moderators links its pseudonym to you, encrypted; it is "
+                "deleted when the conversation closes. A block keeps only a keyed hash of your "
+                "account, which nobody can read back."
+            ),
+        )
 
     # -- keyed hashes and sealing ---------------------------------------------------------------
 

@@ -43,6 +43,7 @@ class PrivacyService:
         self.db = db
         self._stores: list[UserData] = []
         self._hooks: list[ForgetHook] = []
+        self._hook_purposes: list[str] = []
 
     def register(self, *stores: UserData) -> None:
         """Declare user-keyed columns; called by each service at construction."""
@@ -50,9 +51,11 @@ class PrivacyService:
             if store not in self._stores:
                 self._stores.append(store)
 
-    def register_hook(self, hook: ForgetHook) -> None:
+    def register_hook(self, hook: ForgetHook, purpose: str = "") -> None:
         """Extra clean-up that plain deletes cannot express (e.g. in-memory maps)."""
         self._hooks.append(hook)
+        if purpose:
+            self._hook_purposes.append(purpose)
 
     @property
     def stores(self) -> tuple[UserData, ...]:
@@ -61,7 +64,7 @@ class PrivacyService:
 
     def describe(self) -> list[str]:
         """What is stored against a user, one line per store, for /privacy info."""
-        return [s.purpose for s in self._stores if s.purpose]
+        return [s.purpose for s in self._stores if s.purpose] + self._hook_purposes
 
     async def forget_user(self, user_id: int, guild_id: int | None = None) -> int:
         """Delete everything keyed to the user (in one guild, or everywhere); return rows deleted."""

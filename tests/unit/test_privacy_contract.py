@@ -98,3 +98,14 @@ async def test_forget_user_and_purge_guild_delete_rows(tmp_path: Path) -> None:
         assert await services.db.fetchval("SELECT count(*) FROM guild_settings") == 0
     finally:
         await services.db.close()
+
+
+async def test_privacy_info_explains_every_store(tmp_path: Path) -> None:
+    services = await _services(tmp_path)
+    try:
+        assert all(s.purpose for s in services.privacy.stores), "every store says why it exists"
+        lines = services.privacy.describe()
+        assert any("moderators" in line and "encrypted" in line for line in lines)
+        assert any("check-in" in line for line in lines)
+    finally:
+        await services.db.close()
