@@ -52,7 +52,7 @@ def parse_timezone(text: str) -> str:
     cleaned = text.strip().replace(" ", "_")
     name = _zones_lower().get(cleaned.lower())
     if name is None:
-        shown = _shorten(text, 40)
+        shown = quote_input(text, 40)
         raise UserFacingError(
             f"`{shown}` is not a time zone I know. Use an IANA name such as "
             "`America/New_York`, `Europe/London` or `Australia/Sydney` (start typing to see choices)."
@@ -74,7 +74,7 @@ def parse_offsets(text: str) -> list[int]:
         m = _OFFSET_PART.match(part)
         if not m:
             raise UserFacingError(
-                f"`{_shorten(part, 20)}` is not a reminder offset. Write a positive amount and a "
+                f"`{quote_input(part, 20)}` is not a reminder offset. Write a positive amount and a "
                 "unit, like `24h`, `90m` or `2d`, separated by commas."
             )
         unit = m.group(2)[0]
@@ -109,7 +109,7 @@ def parse_region(text: str) -> str:
     code = _REGION_ALIASES.get(code, code)
     if code not in REGIONS:
         raise UserFacingError(
-            f"`{_shorten(text, 20)}` is not a region I have crisis lines for. "
+            f"`{quote_input(text, 20)}` is not a region I have crisis lines for. "
             f"Use one of: {', '.join(REGIONS)}."
         )
     return code
@@ -122,7 +122,7 @@ def parse_local_datetime(text: str) -> datetime:
         value = datetime.strptime(cleaned, "%Y-%m-%d %H:%M")  # noqa: DTZ007 - local wall time
     except ValueError:
         raise UserFacingError(
-            f"`{_shorten(text, 30)}` is not a start time. Write it as `YYYY-MM-DD HH:MM` in the "
+            f"`{quote_input(text, 30)}` is not a start time. Write it as `YYYY-MM-DD HH:MM` in the "
             "meeting's own time zone, e.g. `2027-01-05 19:00`."
         ) from None
     return value
@@ -134,7 +134,7 @@ def parse_date(text: str, what: str = "date") -> date:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise UserFacingError(
-            f"`{_shorten(text, 30)}` is not a {what}. Write it as `YYYY-MM-DD`, e.g. `2027-01-05`."
+            f"`{quote_input(text, 30)}` is not a {what}. Write it as `YYYY-MM-DD`, e.g. `2027-01-05`."
         ) from None
 
 
@@ -169,6 +169,7 @@ def contains_mention(text: str) -> bool:
     return _MENTION.search(text) is not None
 
 
-def _shorten(text: str, limit: int) -> str:
+def quote_input(text: str, limit: int = 30) -> str:
+    """User text safe to echo inside backticks in an error message (printable, bounded)."""
     text = "".join(ch for ch in text if ch.isprintable()).replace("`", "'")
     return text if len(text) <= limit else text[: limit - 1] + "…"

@@ -195,6 +195,14 @@ def modlog_embed(
 # -- meetings: shared by every cog whose commands take `meeting:` -------------------------
 
 
+def _meeting_choice_name(meeting: Meeting) -> str:
+    """Title, marks for closed and family meetings, and the home time."""
+    marks = ("🔒" if meeting.access.value == "closed" else "") + (
+        "👪" if meeting.kind.value == "family" else ""
+    )
+    return f"{meeting.title}{' ' + marks if marks else ''} ({meeting.home_time})"
+
+
 async def meeting_autocomplete(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
@@ -206,7 +214,7 @@ async def meeting_autocomplete(
     hits = [m for m in meetings if needle in m.title.lower()] if needle else meetings
     hits.sort(key=lambda m: (not m.title.lower().startswith(needle), m.title.lower()))
     return [
-        app_commands.Choice(name=truncate(f"{m.title} ({m.home_time})", 100), value=str(m.id))
+        app_commands.Choice(name=truncate(_meeting_choice_name(m), 100), value=str(m.id))
         for m in hits[:25]
     ]
 

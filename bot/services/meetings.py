@@ -30,6 +30,7 @@ from bot.parsing import (
     parse_local_datetime,
     parse_offsets,
     parse_timezone,
+    quote_input,
 )
 from bot.permissions import Level, refusal
 from bot.scheduler import JobEngine, NewJob
@@ -421,12 +422,6 @@ _ORDINALS = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 5: "5th"}
 _DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
 
 
-def _quote(text: str, limit: int = 30) -> str:
-    """User text safe to echo inside backticks in an error message."""
-    text = "".join(ch for ch in text if ch.isprintable()).replace("`", "'")
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
 def access_label(meeting: Meeting) -> str:
     """Kind and access as one clear label, e.g. '🔒 Closed · 👪 Family (family role)'."""
     kind = KIND_LABELS[meeting.kind]
@@ -488,7 +483,9 @@ def _choice(text: str, allowed: type[_E], what: str) -> _E:
         return allowed(value)
     except ValueError:
         names = ", ".join(f"`{m.value}`" for m in allowed)
-        raise UserFacingError(f"`{_quote(text)}` is not a {what}. Use one of: {names}.") from None
+        raise UserFacingError(
+            f"`{quote_input(text)}` is not a {what}. Use one of: {names}."
+        ) from None
 
 
 def parse_kind(text: str) -> Kind:
@@ -531,7 +528,7 @@ def parse_formats(text: str) -> tuple[str, ...]:
         if key is None:
             choices = ", ".join(f"`{label}`" for label, _ in FORMATS.values())
             raise UserFacingError(
-                f"`{_quote(item.strip(), 40)}` is not a meeting format I know. "
+                f"`{quote_input(item.strip(), 40)}` is not a meeting format I know. "
                 f"Use a comma-separated list of: {choices}."
             )
         if key not in out:
@@ -716,11 +713,11 @@ class MeetingService:
             return await self.get(guild_id, matches[0][0])
         if len(matches) > 1:
             raise UserFacingError(
-                f"Several meetings are called `{_quote(cleaned)}`. Start typing the title and "
+                f"Several meetings are called `{quote_input(cleaned)}`. Start typing the title and "
                 "pick the right one from the list."
             )
         raise NotFoundError(
-            f"No meeting called `{_quote(cleaned)}` in this server. Start typing its title and "
+            f"No meeting called `{quote_input(cleaned)}` in this server. Start typing its title and "
             "pick it from the list."
         )
 
@@ -775,7 +772,7 @@ class MeetingService:
         local = parse_local_datetime(text)
         if local.year < 2000 or local.year > 2200:
             raise UserFacingError(
-                f"`{_quote(text)}` is too far from today. Pick a date within the next few years."
+                f"`{quote_input(text)}` is too far from today. Pick a date within the next few years."
             )
         instant = localize(local, zone(timezone))
         if instant <= self.clock.now():
