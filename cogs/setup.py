@@ -242,7 +242,20 @@ class SetupCog(commands.GroupCog, name="setup", description="Configure Haven for
         """Show settings."""
         assert interaction.guild_id is not None
         settings = await self.bot.services.guilds.get(interaction.guild_id)
-        await reply_ephemeral(interaction, embed=settings_embed(settings))
+        embed = settings_embed(settings)
+        feeds = await self.bot.services.feeds.get(interaction.guild_id)
+        embed.add_field(
+            name="Public feeds",
+            value=(
+                "off (`/setup feeds action:enable` publishes open meetings)"
+                if feeds is None
+                else "on · closed meetings "
+                + ("included" if feeds.include_closed else "not included")
+                + f" · token last rotated {feeds.rotated_at:%Y-%m-%d}"
+            ),
+            inline=False,
+        )
+        await reply_ephemeral(interaction, embed=fit_embed(embed))
 
     @app_commands.command(
         name="onboarding",

@@ -137,3 +137,16 @@ async def test_feed_server_runs_with_the_bot_when_http_port_is_set(
     # Stopping the bot released the port.
     with socket.socket() as again:
         again.bind(("127.0.0.1", port))
+
+
+async def test_setup_show_reports_whether_feeds_are_on(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    guild = community.guild
+    before = await discord_server.invoke(guild, community.moderator, "setup show")
+    assert "Public feeds" in before.text and "off (" in before.text
+    await discord_server.invoke(
+        guild, community.moderator, "setup feeds", action="enable", include_closed=True
+    )
+    after = await discord_server.invoke(guild, community.moderator, "setup show")
+    assert "on · closed meetings included" in after.text
