@@ -21,6 +21,10 @@ from bot.tree import HavenTree
 
 log = logging.getLogger(__name__)
 
+# In-flight timed work gets this long at shutdown, then stays claimed and is reclaimed at the
+# next start; with Discord's and the database's close this keeps SIGTERM-to-exit under 10 s.
+SHUTDOWN_GRACE_S = 5.0
+
 # Cogs load in this order; each module exposes `async def setup(bot)`.
 EXTENSIONS: tuple[str, ...] = (
     "cogs.setup",
@@ -86,6 +90,7 @@ class HavenBot(commands.Bot):
         self._extensions = tuple(extensions)
         self._sync_on_start = sync_on_start
         self._closing = False
+        self._jobs_task: asyncio.Task[None] | None = None
         self.jobs_started = asyncio.Event()
 
     @property
@@ -170,7 +175,13 @@ class HavenBot(commands.Bot):
         if self._closing:
             return
         self._closing = True
-        await self.services.jobs.stop()
+        # The engine may still be starting (waiting for READY or in its first reconcile): end
+        # that before stopping it, or the reconcile runs on after the database is closed.
+        start = self._jobs_task
+        if start is not None and not start.done():
+            start.cancel()
+            await asyncio.gather(start, return_exceptions=True)
+        await self.services.jobs.stop(grace_s=SHUTDOWN_GRACE_S)
         for cog in list(self.cogs.values()):
             stop = getattr(cog, "shutdown", None)
             if stop is not None:
@@ -180,6 +191,7 @@ class HavenBot(commands.Bot):
                     log.exception("cog shutdown failed")
         await super().close()
         await self.services.db.close()
+        log.info("Stopped; the database is closed")
 
 
 async def create_bot(
@@ -235,9 +247,11 @@ async def run(settings: Settings, *, sync: bool = False) -> None:
         log.info("Shutting down")
         await bot.close()
         try:
-            await asyncio.wait_for(task, timeout=8)
+            await asyncio.wait_for(task, timeout=2)
         except (TimeoutError, asyncio.CancelledError):
             pass
+        except Exception:
+            log.exception("the client ended with an error while shutting down")
     else:
         waiter.cancel()
         await bot.close()

@@ -101,6 +101,7 @@ class JobEngine:
         self._scheduler: AsyncIOScheduler | None = None
         self._armed_at: datetime | None = None
         self._inflight: set[asyncio.Task[None]] = set()
+        self._ticks: set[asyncio.Task[Any]] = set()  # timer callbacks running now
         self._run_lock = asyncio.Lock()
         self._started = False
 
@@ -240,10 +241,20 @@ class JobEngine:
         if self._scheduler is not None:
             self._scheduler.shutdown(wait=False)
             self._scheduler = None
+        # A periodic reconcile is idempotent (the next start runs one): cancel it. A dispatch
+        # claims in one transaction and hands off at once: let it finish so its batch is tracked.
+        for task in list(self._ticks):
+            if task.get_name() == "haven-reconcile":
+                task.cancel()
+        if self._ticks:
+            await asyncio.wait(set(self._ticks), timeout=grace_s)
         if self._inflight:
-            done, pending = await asyncio.wait(set(self._inflight), timeout=grace_s)
+            _, pending = await asyncio.wait(set(self._inflight), timeout=grace_s)
             for task in pending:
                 task.cancel()
+            # Let cancelled handlers roll back before the caller closes the database; their jobs
+            # stay claimed and the next start reclaims them (resent with the same nonces).
+            await asyncio.gather(*pending, return_exceptions=True)
 
     async def reconcile(self) -> None:
         """Run every reconciler (materialise missing jobs)."""
@@ -253,7 +264,17 @@ class JobEngine:
             except Exception:
                 log.exception("reconciler failed")
 
+    def _track(self, name: str) -> None:
+        task = asyncio.current_task()
+        if task is not None:
+            task.set_name(name)
+            self._ticks.add(task)
+            task.add_done_callback(self._ticks.discard)
+
     async def _reconcile_tick(self) -> None:
+        self._track("haven-reconcile")
+        if not self._started:
+            return
         await self.reconcile()
         await self.rearm()
 
@@ -292,6 +313,9 @@ class JobEngine:
         )
 
     async def _timer_fired(self) -> None:
+        self._track("haven-dispatch")
+        if not self._started:
+            return
         try:
             await self.run_due()
         except Exception:

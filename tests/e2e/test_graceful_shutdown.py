@@ -1,0 +1,236 @@
+"""Graceful shutdown: SIGTERM to `python -m bot` mid-burst, and closing before the engine started.
+
+The fake Discord runs in the test process; `python -m bot` (the real entry point) runs as a
+subprocess on a file database, pointed at it with DISCORD_API_BASE / DISCORD_GATEWAY_URL. A burst
+of reminders is due the moment it starts (the meetings begin a quarter of an hour from now) and
+the server's global limit stretches it over several seconds, so SIGTERM lands mid-burst.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import signal
+import sqlite3
+import sys
+import time
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from bot.clock import FakeClock
+from bot.config import load_settings
+from bot.db import Database
+from bot.occurrences import Repeat
+from bot.services import build_services
+from bot.services.meetings import Access, Kind
+from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner, start_client
+from tests.fakediscord import FakeDiscord, Member
+
+ROOT = Path(__file__).resolve().parents[2]
+MEETINGS = 150
+SUBSCRIBERS = 10
+EXIT_WITHIN_S = 10.0
+
+
+async def prepare_burst(
+    db_path: Path, community: Community, subscribers: list[Member], start: datetime
+) -> None:
+    """Meetings starting at `start`, one DM subscriber on the first few, reminders materialised."""
+    settings = load_settings(_env_file=None, discord_token="x", database_path=db_path)
+    db = await Database.open(db_path)
+    try:
+        await db.migrate()
+        fire = start - timedelta(minutes=15)
+        services = build_services(settings, db, FakeClock(fire - timedelta(seconds=1)), b"k" * 32)
+        guild_id = community.guild.id
+        await services.guilds.update(
+            guild_id,
+            announce_channel_id=community.announcements.id,
+            modlog_channel_id=community.modlog.id,
+        )
+        ids = []
+        async with db.transaction() as tx:
+            for i in range(MEETINGS):
+                ids.append(
+                    await services.meetings.create(
+                        tx,
+                        guild_id=guild_id,
+                        title=f"Meeting {i}",
+                        kind=Kind.NA,
+                        access=Access.OPEN,
+                        formats=(),
+                        timezone="UTC",
+                        first_date=start.date(),
+                        start_time=start.time(),
+                        duration_minutes=60,
+                        repeat=Repeat.ONCE,
+                    )
+                )
+        for member, meeting_id in zip(subscribers, ids, strict=False):
+            await services.reminders.subscribe(guild_id, member.user.id, meeting_id)
+        await services.reminders.reconcile()
+        assert len(await services.reminders.pending_reminders()) == MEETINGS
+    finally:
+        await db.close()
+
+
+async def spawn_bot(
+    server: FakeDiscord, db_path: Path, log: Path, cwd: Path
+) -> asyncio.subprocess.Process:
+    """`python -m bot` with the environment a self-hoster sets, pointed at the fake server."""
+    env = {
+        "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
+        "PYTHONPATH": str(ROOT),
+        "DISCORD_TOKEN": server.token,
+        "DATABASE_PATH": str(db_path),
+        "DISCORD_API_BASE": server.api_base,
+        "DISCORD_GATEWAY_URL": server.gateway_url,
+        "HAVEN_SECRET_KEY": TEST_SECRET_KEY,
+        "DM_RATE_PER_SECOND": "50",
+        "LOG_LEVEL": "INFO",
+    }
+    with log.open("ab") as out:
+        return await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "bot", cwd=cwd, env=env, stdout=out, stderr=out
+        )
+
+
+async def sigterm(proc: asyncio.subprocess.Process) -> tuple[int, float]:
+    """SIGTERM, then the exit code and how long it took (killed after 15 s)."""
+    began = time.monotonic()
+    proc.send_signal(signal.SIGTERM)
+    try:
+        code = await asyncio.wait_for(proc.wait(), timeout=15)
+    except TimeoutError:
+        proc.kill()
+        await proc.wait()
+        return -9, time.monotonic() - began
+    return code, time.monotonic() - began
+
+
+def jobs_left(db_path: Path, kind: str = "reminder") -> int:
+    """Jobs of `kind` still stored (-1 while the bot holds a write lock)."""
+    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1)
+    try:
+        return int(conn.execute("SELECT COUNT(*) FROM jobs WHERE kind = ?", (kind,)).fetchone()[0])
+    except sqlite3.OperationalError:
+        return -1
+    finally:
+        conn.close()
+
+
+def assert_closed_cleanly(db_path: Path) -> None:
+    """No WAL frames left behind, and the file passes SQLite's own checks."""
+    wal = Path(f"{db_path}-wal")
+    assert not wal.exists() or wal.stat().st_size == 0, "the WAL was not checkpointed at close"
+    conn = sqlite3.connect(db_path)
+    try:
+        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
+        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+    finally:
+        conn.close()
+
+
+async def test_sigterm_mid_burst_exits_0_and_every_reminder_is_delivered_once(
+    discord_server: FakeDiscord, community: Community, tmp_path: Path
+) -> None:
+    server = discord_server
+    # ~25 REST calls a second: the burst takes several seconds, longer than the shutdown grace.
+    server.global_limit_per_second = 25
+    subscribers = [
+        server.create_member(community.guild, f"sub-{i}", [community.members_role])
+        for i in range(SUBSCRIBERS)
+    ]
+    # Reminders fire 15 minutes before the start: due now (up to a minute late, within grace).
+    start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=15)
+    db_path = tmp_path / "haven.db"
+    await prepare_burst(db_path, community, subscribers, start)
+    log = tmp_path / "bot.log"
+    expected = MEETINGS + SUBSCRIBERS
+
+    def delivered() -> int:
+        dms = sum(len(server.dms_to(m)) for m in subscribers)
+        return len(server.messages_in(community.announcements)) + dms
+
+    proc = await spawn_bot(server, db_path, log, tmp_path)
+    try:
+        await server.wait_for(lambda: delivered() >= 20, timeout=20, message=f"see {log}")
+    finally:
+        code, took = await sigterm(proc)
+    first_run = log.read_text()
+    assert code == 0, first_run[-3000:]
+    assert took < EXIT_WITHIN_S, f"exit took {took:.1f}s"
+    assert "Shutting down" in first_run and "Stopped; the database is closed" in first_run
+    assert "Traceback" not in first_run and "closed database" not in first_run
+    assert_closed_cleanly(db_path)
+    assert delivered() < expected, "the burst ended before SIGTERM: it proves nothing"
+
+    proc = await spawn_bot(server, db_path, log, tmp_path)
+    try:
+        await server.wait_for(
+            lambda: delivered() >= expected and jobs_left(db_path) == 0,
+            timeout=30,
+            message=f"not every reminder was delivered after the restart: see {log}",
+        )
+    finally:
+        code, took = await sigterm(proc)
+    assert code == 0 and took < EXIT_WITHIN_S, (code, took)
+    assert_closed_cleanly(db_path)
+
+    channel = server.messages_in(community.announcements)
+    titles = [m.embeds[0]["title"] for m in channel]
+    assert len(titles) == len(set(titles)) == MEETINGS, "a channel reminder was lost or doubled"
+    assert [len(server.dms_to(m)) for m in subscribers] == [1] * SUBSCRIBERS
+    conn = sqlite3.connect(db_path)
+    try:
+        rows = conn.execute(
+            "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status"
+        ).fetchall()
+    finally:
+        conn.close()
+    assert rows == [("delivered", expected)]
+    assert "Traceback" not in log.read_text()
+
+
+async def test_close_during_the_first_reconcile_waits_for_it_before_the_database_closes(
+    discord_server: FakeDiscord,
+    community: Community,
+    haven_runner: HavenRunner,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Stopping right after READY, while the engine's first reconcile still reads the database."""
+    from bot.app import create_bot
+
+    bot = await create_bot(
+        haven_runner.settings(), extensions=("cogs.reminders",), guild_ready_timeout=0.05
+    )
+    entered = asyncio.Event()
+    outcome: list[str] = []
+
+    async def slow_reconciler() -> None:
+        entered.set()
+        try:
+            while True:  # a long reconcile: keeps reading until it is told to stop
+                await bot.services.db.fetchval("SELECT COUNT(*) FROM jobs")
+                await asyncio.sleep(0)
+        except asyncio.CancelledError:
+            outcome.append("cancelled")
+            raise
+        except Exception as exc:
+            outcome.append(type(exc).__name__)
+            raise
+
+    bot.services.jobs.add_reconciler(slow_reconciler)
+    caplog.set_level(logging.INFO)
+    connect = await start_client(bot, discord_server.token)
+    await asyncio.wait_for(entered.wait(), 5)
+    await bot.close()
+    await asyncio.wait_for(connect, 5)
+    assert bot.services.db.closed
+    assert outcome == ["cancelled"]
+    assert not bot.jobs_started.is_set()
+    failures = [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not failures, [r.getMessage() for r in failures]
