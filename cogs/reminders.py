@@ -241,6 +241,10 @@ def classify(exc: BaseException) -> SendResult:
         return SendResult(Outcome.RETRY, f"HTTP {exc.status}")
     if isinstance(exc, discord.RateLimited):
         return SendResult(Outcome.RETRY, "rate limited")
+    if isinstance(exc, discord.HTTPException) and exc.status == 429:
+        # discord.py gave up after its own retries (a long global limit under a burst): the
+        # message was not posted, so try again later rather than record it failed.
+        return SendResult(Outcome.RETRY, "rate limited (HTTP 429)")
     if isinstance(exc, discord.HTTPException):
         return SendResult(Outcome.FAILED, f"HTTP {exc.status} ({exc.code})")
     if isinstance(exc, TimeoutError):
