@@ -1,0 +1,46 @@
+"""A full Haven process for the mixed-load crash test: runs until killed, against the parent's server.
+
+Run as ``python -m tests.e2e.crash_safety_child`` with HAVEN_MIXED_* variables set by
+``tests/e2e/test_crash_safety.py``. Unlike ``reminders_crash_child`` it loads the cogs a meeting
+night uses (meetings, reminders, rooms, attendance) and syncs the slash commands at start, so the
+parent can schedule, subscribe and check in while reminders fall due.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+
+from bot.app import create_bot
+from bot.config import load_settings
+from tests.e2e.reminders_crash_child import ShiftedClock
+
+EXTENSIONS = ("cogs.setup", "cogs.meetings", "cogs.reminders", "cogs.rooms", "cogs.attendance")
+
+
+async def main() -> None:
+    """Start the bot (syncing commands) and run until the parent kills the process."""
+    env = os.environ
+    settings = load_settings(
+        _env_file=None,
+        discord_token=env["HAVEN_MIXED_TOKEN"],
+        database_path=env["HAVEN_MIXED_DB"],
+        discord_api_base=env["HAVEN_MIXED_API"],
+        discord_gateway_url=env["HAVEN_MIXED_GATEWAY"],
+        haven_secret_key=env["HAVEN_MIXED_KEY"],
+        dm_rate_per_second=50,
+        log_level="WARNING",
+    )
+    bot = await create_bot(
+        settings,
+        clock=ShiftedClock(float(env["HAVEN_MIXED_SHIFT"])),
+        extensions=EXTENSIONS,
+        sync_on_start=True,
+        guild_ready_timeout=0.05,
+    )
+    async with bot:
+        await bot.start(env["HAVEN_MIXED_TOKEN"])
+
+
+if __name__ == "__main__":
+    asyncio.run(main())
