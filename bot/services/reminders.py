@@ -63,7 +63,7 @@ BACKOFF = (timedelta(seconds=30), timedelta(minutes=1), timedelta(minutes=2))
 MAX_SUBSCRIPTIONS = 25
 LEDGER_KEEP = timedelta(days=35)
 CHANNEL_CONCURRENCY = 8  # channel posts in flight; discord.py's limiter does the pacing
-_MIN_GAP = timedelta(days=6)  # rules never repeat faster than weekly
+_MIN_GAP_S = 6 * 86400  # seconds: rules never repeat faster than weekly
 _HORIZON_OCCURRENCES = 4
 _CHUNK = 500
 _DETAIL_KEY = re.compile(r"occurrence:(\d{4}-\d{2}-\d{2})")  # written by MeetingService
@@ -194,9 +194,55 @@ def offsets_for(meeting: Meeting, settings: GuildSettings) -> tuple[int, ...]:
     return tuple(settings.offsets_minutes)
 
 
+Row = tuple[int, int, str, str, int]  # guild, meeting, occurrence, slot, fire_at (Unix seconds)
+
+
 @lru_cache(maxsize=256)
-def _deltas(offsets: tuple[int, ...]) -> tuple[tuple[timedelta, str], ...]:
-    return tuple((timedelta(minutes=m), str(m)) for m in offsets)
+def _slots(offsets: tuple[int, ...]) -> tuple[tuple[tuple[int, str], ...], int]:
+    """((seconds before the start, slot), ...) of some offsets in minutes, and the longest."""
+    return tuple((m * 60, str(m)) for m in offsets), max(offsets) * 60
+
+
+def plan_rows(
+    meeting_id: int,
+    guild_id: int,
+    schedule: Schedule,
+    offsets: tuple[int, ...],
+    *,
+    after: datetime,
+    floor: int,
+    now: int,
+    future: list[Row],
+    due: list[Row],
+) -> None:
+    """Append the reminders of the occurrences following `after` that fire later than `floor`.
+
+    Always the next occurrence; later ones too when an offset reaches back before the next start
+    (so rolling forward after the next occurrence never comes too late for them). Rows firing
+    later than `now` go to `future`, the others to `due`. Each occurrence is computed once and
+    every offset derived from its start in whole seconds (no per-reminder objects).
+    """
+    if not offsets:
+        return
+    slots, longest = _slots(offsets)
+    wide = longest >= _MIN_GAP_S or bool(schedule.exceptions)
+    occurrences = next_occurrences(schedule, after, _HORIZON_OCCURRENCES if wide else 1)
+    limit: int | None = None  # later occurrences only while an offset reaches before the first
+    for occ in occurrences:
+        start = int(occ.start.timestamp())
+        if limit is None:
+            limit = start + longest
+        elif start > limit:
+            break
+        key = occ.key.isoformat()
+        for seconds, slot in slots:
+            fire = start - seconds
+            if fire > floor:
+                (future if fire > now else due).append((guild_id, meeting_id, key, slot, fire))
+
+
+def _new_jobs(rows: Iterable[Row]) -> list[NewJob]:
+    return [NewJob(REMINDER, g, from_unix(f), m, occ, slot) for g, m, occ, slot, f in rows]
 
 
 def plan_schedule(
@@ -210,29 +256,22 @@ def plan_schedule(
 ) -> list[NewJob]:
     """Reminder jobs for the occurrences following `after` whose fire time is later than `floor`.
 
-    Always the next occurrence; later ones too when an offset reaches back before the next start
-    (so rolling forward after the next occurrence never comes too late for them).
+    See :func:`plan_rows`.
     """
-    if not offsets:
-        return []
-    deltas = _deltas(tuple(offsets))
-    longest = max(d for d, _ in deltas)
-    wide = longest >= _MIN_GAP or bool(schedule.exceptions)
-    occurrences = next_occurrences(schedule, after, _HORIZON_OCCURRENCES if wide else 1)
-    if not occurrences:
-        return []
-    first_start = occurrences[0].start
-    out: list[NewJob] = []
-    for occ in occurrences:
-        start = occ.start
-        if start - longest > first_start:
-            break
-        key = occ.key.isoformat()
-        for delta, slot in deltas:
-            fire_at = start - delta
-            if fire_at > floor:
-                out.append(NewJob(REMINDER, guild_id, fire_at, meeting_id, key, slot))
-    return out
+    rows: list[Row] = []
+    floor_s = to_unix(floor)
+    plan_rows(
+        meeting_id,
+        guild_id,
+        schedule,
+        tuple(offsets),
+        after=after,
+        floor=floor_s,
+        now=floor_s,
+        future=rows,
+        due=rows,
+    )
+    return _new_jobs(rows)
 
 
 def plan(
@@ -262,6 +301,11 @@ def _date(text: str) -> date:
 @lru_cache(maxsize=2048)
 def _time_of(text: str) -> time:
     return time.fromisoformat(text)
+
+
+@lru_cache(maxsize=16)
+def _repeat(text: str) -> Repeat:
+    return Repeat(text)
 
 
 @lru_cache(maxsize=256)
@@ -438,28 +482,53 @@ class ReminderService:
             settings = await self._settings(r[1] for r in rows)
             defaults = {g: tuple(s.offsets_minutes) for g, s in settings.items()}
             earliest: datetime | None = None
+            now_s, floor_s = to_unix(now), to_unix(floor)
+            due: list[Row] = []  # in the grace window already: the ledger may hold them
 
-            def slice_jobs(part: Sequence[Any]) -> list[NewJob]:
-                out: list[NewJob] = []
+            def plan_slice(part: Sequence[Any]) -> list[Row]:
+                future: list[Row] = []
                 for r in part:
-                    offsets = _parse_offsets(r[8]) if r[8] is not None else defaults[r[1]]
                     schedule = Schedule(
                         timezone=r[2],
                         first_date=_date(r[3]),
                         start_time=_time_of(r[4]),
-                        repeat=Repeat(r[5]),
+                        repeat=_repeat(r[5]),
                         duration_minutes=r[6],
                         paused_until=_date(r[7]) if r[7] else None,
                         exceptions=exceptions.get(r[0], _NO_EXCEPTIONS),
                     )
-                    out.extend(plan_schedule(r[0], r[1], schedule, offsets, after=now, floor=floor))
-                return out
+                    plan_rows(
+                        r[0],
+                        r[1],
+                        schedule,
+                        _parse_offsets(r[8]) if r[8] is not None else defaults[r[1]],
+                        after=now,
+                        floor=floor_s,
+                        now=now_s,
+                        future=future,
+                        due=due,
+                    )
+                return future
 
             async with self.db.transaction() as tx:
-                for i in range(0, len(rows), _RECONCILE_SLICE):
-                    new = slice_jobs(rows[i : i + _RECONCILE_SLICE])
-                    new = await self._not_delivered(tx, new, now)
-                    earliest = _earlier(earliest, await self.jobs.add(tx, new))
+                # One statement per slice, run by the database thread while the next slice is
+                # planned here (see JobEngine.add_bulk); each is awaited before the next starts.
+                writing: asyncio.Task[datetime | None] | None = None
+                try:
+                    for i in range(0, len(rows), _RECONCILE_SLICE):
+                        future = plan_slice(rows[i : i + _RECONCILE_SLICE])
+                        if writing is not None:
+                            earliest = _earlier(earliest, await writing)
+                        writing = asyncio.create_task(self.jobs.add_bulk(tx, REMINDER, future))
+                        await asyncio.sleep(0)  # hand the statement to the database thread
+                    if writing is not None:
+                        earliest = _earlier(earliest, await writing)
+                        writing = None
+                finally:
+                    if writing is not None:  # planning failed or we were cancelled: settle it
+                        await asyncio.gather(writing, return_exceptions=True)
+                new = await self._not_delivered(tx, _new_jobs(due), now)
+                earliest = _earlier(earliest, await self.jobs.add(tx, new))
             self.jobs.wake_for(earliest)
         await self._queue_notice_jobs()
         await self.db.execute(

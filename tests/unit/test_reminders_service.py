@@ -194,6 +194,23 @@ async def test_reconcile_is_idempotent_and_restores_lost_jobs(world: World) -> N
     assert _fire_times(await world.reminders.pending_reminders(meeting.id)) == before
 
 
+async def test_reconcile_in_the_grace_window_restores_only_undelivered_due_reminders(
+    world: World,
+) -> None:
+    sent = await world.schedule()
+    unsent = await world.schedule(title="Second")
+    await world.at(START - timedelta(minutes=15))
+    await world.db.execute("DELETE FROM reminder_deliveries WHERE meeting_id = ?", (unsent.id,))
+    await world.db.execute("DELETE FROM jobs")  # the table was lost while the bot was down
+    world.clock.set(START - timedelta(minutes=14))
+    await world.reminders.reconcile()
+    # Due a minute ago: restored only where the ledger holds no channel delivery.
+    assert _fire_times(await world.reminders.pending_reminders(sent.id)) == []
+    assert _fire_times(await world.reminders.pending_reminders(unsent.id)) == [
+        ("2027-01-07", "15", START - timedelta(minutes=15))
+    ]
+
+
 # -- delivery -------------------------------------------------------------------------------
 
 

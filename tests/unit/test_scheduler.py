@@ -60,6 +60,36 @@ async def test_adding_the_same_key_twice_keeps_one_row(db: Database) -> None:
     assert len(await engine.pending()) == 3
 
 
+async def test_add_bulk_stores_rows_like_add_and_keeps_existing_keys(db: Database) -> None:
+    engine = JobEngine(db, FakeClock(T0))
+    snowflake = 1_234_567_890_123_456_789  # a real guild id: beyond a double's exact integers
+    at = int(T0.timestamp())
+    async with db.transaction() as tx:
+        await engine.add(tx, [NewJob("t", snowflake, T0, 1, "2027-03-08", "60")])
+        earliest = await engine.add_bulk(
+            tx,
+            "t",
+            [
+                (snowflake, 1, "2027-03-08", "60", at + 999),  # same key: kept as it was
+                (snowflake, 1, "2027-03-08", "15", at + 2700),
+                (snowflake, 2, "2027-03-09", "1440", at + 600),
+            ],
+        )
+        assert await engine.add_bulk(tx, "t", []) is None
+    assert earliest == T0 + timedelta(minutes=10)
+    jobs = await engine.pending()
+    assert [(j.guild_id, j.meeting_id, j.occurrence, j.slot, j.fire_at) for j in jobs] == [
+        (snowflake, 1, "2027-03-08", "60", T0),
+        (snowflake, 2, "2027-03-09", "1440", T0 + timedelta(minutes=10)),
+        (snowflake, 1, "2027-03-08", "15", T0 + timedelta(minutes=45)),
+    ]
+    assert all(j.payload == {} and j.kind == "t" for j in jobs)
+    types = await db.fetchall(
+        "SELECT DISTINCT typeof(guild_id), typeof(slot), typeof(fire_at) FROM jobs"
+    )
+    assert [tuple(r) for r in types] == [("integer", "text", "integer")]
+
+
 async def test_claimed_jobs_left_by_a_crash_are_reclaimed_as_recovered(db: Database) -> None:
     clock = FakeClock(T0)
     first = JobEngine(db, clock)
