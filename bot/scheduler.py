@@ -84,7 +84,7 @@ def _job(row: Any) -> Job:
         occurrence=row[4],
         slot=row[5],
         fire_at=from_unix(row[6]),
-        payload=json.loads(row[7]),
+        payload={} if row[7] == "{}" else json.loads(row[7]),  # most jobs carry none
         attempts=row[8],
         recovered=bool(row[9]),
     )

@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import re
 import time as _monotonic_time
@@ -44,7 +45,6 @@ from bot.occurrences import (
     zone,
 )
 from bot.scheduler import Job, JobEngine, NewJob
-from bot.services import meetings as meetings_module
 from bot.services.guilds import GuildSettings, GuildSettingsService
 from bot.services.meetings import Meeting, MeetingStore
 from bot.services.privacy import PrivacyService, UserData
@@ -190,8 +190,18 @@ class _Record:
 def offsets_for(meeting: Meeting, settings: GuildSettings) -> tuple[int, ...]:
     """The meeting's reminder offsets in minutes (its own, else the guild default)."""
     if meeting.reminder_offsets is not None:
-        return tuple(sorted(set(meeting.reminder_offsets), reverse=True))
-    return tuple(settings.offsets_minutes)
+        return _own_offsets(meeting.reminder_offsets)
+    return _guild_offsets(settings.reminder_offsets)
+
+
+@lru_cache(maxsize=256)
+def _own_offsets(offsets: tuple[int, ...]) -> tuple[int, ...]:
+    return tuple(sorted(set(offsets), reverse=True))
+
+
+@lru_cache(maxsize=256)
+def _guild_offsets(text: str) -> tuple[int, ...]:
+    return tuple(GuildSettings(0, reminder_offsets=text).offsets_minutes)
 
 
 Row = tuple[int, int, str, str, int]  # guild, meeting, occurrence, slot, fire_at (Unix seconds)
@@ -425,7 +435,7 @@ class ReminderService:
             "SELECT meeting_id FROM reminder_subscriptions WHERE guild_id = ? AND user_id = ?",
             (guild_id, user_id),
         )
-        meetings = await self.get_meetings([r[0] for r in rows])
+        meetings = await self.meetings.get_many([r[0] for r in rows])
         now = self.clock.now()
         out = []
         for meeting in meetings.values():
@@ -444,21 +454,6 @@ class ReminderService:
         return [r[0] for r in rows]
 
     # -- reading helpers -----------------------------------------------------
-
-    async def get_meetings(self, ids: Iterable[int]) -> dict[int, Meeting]:
-        """Meetings by id, read in chunks (a burst of 1,000 reminders reads them in two)."""
-        wanted = sorted(set(ids))
-        out: dict[int, Meeting] = {}
-        for chunk in _chunks(wanted):
-            marks = ", ".join("?" for _ in chunk)
-            rows = await self.db.fetchall(
-                f"SELECT {meetings_module._COLUMNS} FROM meetings WHERE id IN ({marks})",  # noqa: S608
-                list(chunk),
-            )
-            # The store's hydration also reads exceptions and facilitators in one query each.
-            for meeting in await self.meetings._hydrate(rows):
-                out[meeting.id] = meeting
-        return out
 
     async def _settings(self, guild_ids: Iterable[int]) -> dict[int, GuildSettings]:
         return {g: await self.guilds.get(g) for g in set(guild_ids)}
@@ -683,18 +678,16 @@ class ReminderService:
         """Deliver a batch of due reminders (each fanned out to its targets)."""
         sender = self._require_sender()
         now = self.clock.now()
-        meetings = await self.get_meetings(j.meeting_id for j in jobs)
+        meetings = await self.meetings.get_many(j.meeting_id for j in jobs)
         settings = await self._settings(j.guild_id for j in jobs)
         done = await self._ledger_targets(jobs)
         subscribers: dict[int, list[int]] = defaultdict(list)
-        for chunk in _chunks(sorted(meetings)):
-            marks = ", ".join("?" for _ in chunk)
-            for row in await self.db.fetchall(
-                f"SELECT meeting_id, user_id FROM reminder_subscriptions "  # noqa: S608
-                f"WHERE meeting_id IN ({marks}) ORDER BY created_at",
-                list(chunk),
-            ):
-                subscribers[row[0]].append(row[1])
+        for row in await self.db.fetchall(
+            "SELECT meeting_id, user_id FROM reminder_subscriptions "
+            "WHERE meeting_id IN (SELECT value FROM json_each(?)) ORDER BY created_at",
+            (json.dumps(list(meetings)),),
+        ):
+            subscribers[row[0]].append(row[1])
         before = self.skipped_total
         results = await asyncio.gather(
             *(
@@ -733,16 +726,14 @@ class ReminderService:
         out: dict[tuple[int, str, str], set[int]] = defaultdict(set)
         ids = sorted({j.meeting_id for j in jobs})
         occurrences = {j.occurrence for j in jobs}
-        for chunk in _chunks(ids):
-            marks = ", ".join("?" for _ in chunk)
-            rows = await self.db.fetchall(
-                f"SELECT meeting_id, occurrence, offset_minutes, target_user_id "  # noqa: S608
-                f"FROM reminder_deliveries WHERE meeting_id IN ({marks}) AND offset_minutes >= 0",
-                list(chunk),
-            )
-            for r in rows:
-                if r[1] in occurrences:
-                    out[(r[0], r[1], str(r[2]))].add(r[3])
+        rows = await self.db.fetchall(
+            "SELECT meeting_id, occurrence, offset_minutes, target_user_id FROM reminder_deliveries "
+            "WHERE meeting_id IN (SELECT value FROM json_each(?)) AND offset_minutes >= 0",
+            (json.dumps(ids),),
+        )
+        for r in rows:
+            if r[1] in occurrences:
+                out[(r[0], r[1], str(r[2]))].add(r[3])
         return out
 
     async def _deliver(
@@ -940,7 +931,7 @@ class ReminderService:
                 list(chunk),
             ):
                 rows[r[0]] = r
-        meetings = await self.get_meetings(j.meeting_id for j in jobs)
+        meetings = await self.meetings.get_many(j.meeting_id for j in jobs)
         settings = await self._settings(j.guild_id for j in jobs)
         for job in jobs:
             try:
