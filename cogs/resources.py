@@ -456,7 +456,7 @@ class CardModal(HavenModal):
         )
         await cog.post_for_review(interaction, card, "Edited card: needs review again")
         # The review message may sit in another channel: the audit trail names who edited it.
-        await cog._log_change(interaction, "Resource card edited", card)
+        await cog.log_change(interaction, "Resource card edited", card)
 
 
 class ApproveModal(HavenModal):
@@ -584,7 +584,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
             modlog_embed(title, interaction.user, self.bot.clock.now(), **fields),
         )
 
-    async def _log_change(
+    async def log_change(
         self, interaction: discord.Interaction, title: str, card: LibraryCard
     ) -> None:
         """Write a card change to the mod log."""
@@ -850,7 +850,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
         changed = await self.lib.set_enabled(interaction.guild_id, card, True)
         note = "" if changed.shareable else " It still needs approval before it can be shared."
         await reply_ephemeral(interaction, f"Turned on `{changed.id}`.{note}")
-        await self._log_change(interaction, "Resource card turned on", changed)
+        await self.log_change(interaction, "Resource card turned on", changed)
 
     @app_commands.command(name="disable", description="Moderators: turn a card off in this server")
     @app_commands.describe(card="Start typing a title or a tag")
@@ -861,7 +861,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
         assert interaction.guild_id is not None
         changed = await self.lib.set_enabled(interaction.guild_id, card, False)
         await reply_ephemeral(interaction, f"Turned off `{changed.id}` in this server.")
-        await self._log_change(interaction, "Resource card turned off", changed)
+        await self.log_change(interaction, "Resource card turned off", changed)
 
     @app_commands.command(name="verify", description="Moderators: mark a card re-checked today")
     @app_commands.describe(card="Start typing a title or a tag")
@@ -876,7 +876,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
             f"Marked `{changed.id}` as verified on {self.lib.today().isoformat()}. "
             "Thank you for checking it against its source.",
         )
-        await self._log_change(interaction, "Resource card re-verified", changed)
+        await self.log_change(interaction, "Resource card re-verified", changed)
 
     show.autocomplete("card")(shareable_autocomplete)
     share.autocomplete("card")(shareable_autocomplete)
