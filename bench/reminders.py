@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import gc
 import json
 import random
 import statistics
@@ -223,6 +224,8 @@ async def measure_size(count: int, seed: int) -> dict[str, Any]:
         t0 = time.perf_counter()
         await jobs.start()
         restart_s = time.perf_counter() - t0
+        gc.collect()  # then freeze the start-up heap, as HavenBot does once its engine started
+        gc.freeze()
         rss_started = rss_mb()
 
         # Settle what fell due between NOW and just before DUE (mostly skipped as too old), so

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import logging
 from collections.abc import Sequence
 
@@ -116,6 +117,11 @@ class HavenBot(commands.Bot):
         """Start the durable timer once the gateway is ready (handlers need the cache)."""
         await self.wait_until_ready()
         await self.services.jobs.start()
+        # Start-up is over: move what it built (modules, caches) out of the collector's sight, so
+        # a full collection during a reminder burst scans only newer objects (measured: one
+        # landing in a 1,300-reminder burst added ~11 ms to its p95 lateness).
+        gc.collect()
+        gc.freeze()
         self.jobs_started.set()
 
     async def sync_commands(self) -> int:
