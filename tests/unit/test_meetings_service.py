@@ -217,6 +217,23 @@ async def test_ids_never_cross_guilds(world: World) -> None:
         await assert_refused(world, call, "can't find that meeting", NotFoundError)
 
 
+async def test_store_get_many_reads_meetings_with_exceptions_and_facilitators(
+    world: World,
+) -> None:
+    a = await world.schedule()
+    b = await world.schedule(title="Second")
+    await world.service.cancel(GUILD, a.id, FAC, "2027-01-19")
+    store = world.service.store
+    got = await store.get_many([b.id, a.id, a.id, 999_999])  # duplicates and a missing id
+    assert sorted(got) == sorted([a.id, b.id])
+    assert got[a.id] == await store.get(a.id)
+    assert got[b.id] == await store.get(b.id)
+    assert list(got[a.id].exceptions) == [date(2027, 1, 19)]
+    assert got[a.id].facilitator_ids == frozenset({FAC.user_id})
+    assert got[b.id].exceptions == {} and got[b.id].exceptions is not got[a.id].exceptions
+    assert await store.get_many([]) == {}
+
+
 async def test_resolve_by_id_or_exact_title(world: World) -> None:
     a = await world.schedule(title="Morning Light")
     b = await world.schedule(title="Evening Calm")
