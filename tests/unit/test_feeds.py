@@ -29,92 +29,13 @@ from bot.services.feeds import (
 )
 from bot.services.meetings import FORMATS, Access, Kind, Meeting, MeetingStore
 from bot.services.privacy import PrivacyService
+from tests.meeting_guide_spec import SPEC_TYPES
 
 GUILD = 4242
 WINDOW = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
 ZONES = ("America/New_York", "Europe/London", "Australia/Sydney")
 
 # The Meeting Guide spec's type codes (code4recovery/spec README, "Meeting Types").
-SPEC_TYPES = frozenset(
-    [
-        "11",
-        "12x12",
-        "A",
-        "ABSI",
-        "AL",
-        "AL-AN",
-        "AM",
-        "ASL",
-        "B",
-        "BA",
-        "BE",
-        "BI",
-        "BRK",
-        "C",
-        "CAN",
-        "CF",
-        "D",
-        "DA",
-        "DB",
-        "DD",
-        "DE",
-        "DR",
-        "EL",
-        "EN",
-        "FA",
-        "FF",
-        "FR",
-        "G",
-        "GR",
-        "H",
-        "HE",
-        "HI",
-        "HR",
-        "HU",
-        "ITA",
-        "JA",
-        "KOR",
-        "L",
-        "LGBTQ",
-        "LIT",
-        "LS",
-        "LT",
-        "M",
-        "MED",
-        "ML",
-        "N",
-        "NB",
-        "NDG",
-        "NO",
-        "O",
-        "OUT",
-        "P",
-        "POA",
-        "POC",
-        "POL",
-        "POR",
-        "PUN",
-        "RUS",
-        "S",
-        "SEN",
-        "SK",
-        "SM",
-        "SP",
-        "ST",
-        "SV",
-        "T",
-        "TC",
-        "TH",
-        "TL",
-        "TR",
-        "UK",
-        "W",
-        "X",
-        "XB",
-        "XT",
-        "Y",
-    ]
-)
 
 
 @dataclass
