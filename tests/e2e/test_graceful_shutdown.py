@@ -20,61 +20,14 @@ from pathlib import Path
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.config import load_settings
-from bot.db import Database
-from bot.occurrences import Repeat
-from bot.services import build_services
-from bot.services.meetings import Access, Kind
+from tests.e2e.bursts import prepare_burst
 from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner, start_client
-from tests.fakediscord import FakeDiscord, Member
+from tests.fakediscord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[2]
 MEETINGS = 150
 SUBSCRIBERS = 10
 EXIT_WITHIN_S = 10.0
-
-
-async def prepare_burst(
-    db_path: Path, community: Community, subscribers: list[Member], start: datetime
-) -> None:
-    """Meetings starting at `start`, one DM subscriber on the first few, reminders materialised."""
-    settings = load_settings(_env_file=None, discord_token="x", database_path=db_path)
-    db = await Database.open(db_path)
-    try:
-        await db.migrate()
-        fire = start - timedelta(minutes=15)
-        services = build_services(settings, db, FakeClock(fire - timedelta(seconds=1)), b"k" * 32)
-        guild_id = community.guild.id
-        await services.guilds.update(
-            guild_id,
-            announce_channel_id=community.announcements.id,
-            modlog_channel_id=community.modlog.id,
-        )
-        ids = []
-        async with db.transaction() as tx:
-            for i in range(MEETINGS):
-                ids.append(
-                    await services.meetings.create(
-                        tx,
-                        guild_id=guild_id,
-                        title=f"Meeting {i}",
-                        kind=Kind.NA,
-                        access=Access.OPEN,
-                        formats=(),
-                        timezone="UTC",
-                        first_date=start.date(),
-                        start_time=start.time(),
-                        duration_minutes=60,
-                        repeat=Repeat.ONCE,
-                    )
-                )
-        for member, meeting_id in zip(subscribers, ids, strict=False):
-            await services.reminders.subscribe(guild_id, member.user.id, meeting_id)
-        await services.reminders.reconcile()
-        assert len(await services.reminders.pending_reminders()) == MEETINGS
-    finally:
-        await db.close()
 
 
 async def spawn_bot(
@@ -147,7 +100,7 @@ async def test_sigterm_mid_burst_exits_0_and_every_reminder_is_delivered_once(
     # Reminders fire 15 minutes before the start: due now (up to a minute late, within grace).
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=15)
     db_path = tmp_path / "haven.db"
-    await prepare_burst(db_path, community, subscribers, start)
+    await prepare_burst(db_path, community, subscribers, start, MEETINGS)
     log = tmp_path / "bot.log"
     expected = MEETINGS + SUBSCRIBERS
 

@@ -17,14 +17,9 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from bot.clock import FakeClock
-from bot.config import load_settings
-from bot.db import Database
-from bot.occurrences import Repeat
-from bot.services import build_services
-from bot.services.meetings import Access, Kind
+from tests.e2e.bursts import prepare_burst
 from tests.e2e.harness import TEST_SECRET_KEY, Community
-from tests.fakediscord import FakeDiscord, Member
+from tests.fakediscord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[2]
 MEETINGS = 120
@@ -32,46 +27,6 @@ SUBSCRIBERS = 12  # the first meetings each get one DM subscriber
 KILLS = 3
 START = datetime(2027, 1, 8, 0, 0, tzinfo=UTC)
 FIRE = START - timedelta(minutes=15)
-
-
-async def _prepare(db_path: Path, community: Community, subscribers: list[Member]) -> list[int]:
-    """Create the meetings, settings and subscriptions, and materialise the reminders."""
-    settings = load_settings(_env_file=None, discord_token="x", database_path=db_path)
-    db = await Database.open(db_path)
-    try:
-        await db.migrate()
-        services = build_services(settings, db, FakeClock(FIRE - timedelta(seconds=1)), b"k" * 32)
-        guild_id = community.guild.id
-        await services.guilds.update(
-            guild_id,
-            announce_channel_id=community.announcements.id,
-            modlog_channel_id=community.modlog.id,
-        )
-        ids = []
-        async with db.transaction() as tx:
-            for i in range(MEETINGS):
-                ids.append(
-                    await services.meetings.create(
-                        tx,
-                        guild_id=guild_id,
-                        title=f"Meeting {i}",
-                        kind=Kind.NA,
-                        access=Access.OPEN,
-                        formats=(),
-                        timezone="UTC",
-                        first_date=START.date(),
-                        start_time=START.time(),
-                        duration_minutes=60,
-                        repeat=Repeat.ONCE,
-                    )
-                )
-        for member, meeting_id in zip(subscribers, ids, strict=False):
-            await services.reminders.subscribe(guild_id, member.user.id, meeting_id)
-        await services.reminders.reconcile()
-        assert len(await services.reminders.pending_reminders()) == MEETINGS
-        return ids
-    finally:
-        await db.close()
 
 
 async def _spawn(
@@ -118,7 +73,7 @@ async def test_sigkill_during_a_burst_then_restart_delivers_each_reminder_once(
         for i in range(SUBSCRIBERS)
     ]
     db_path = tmp_path / "crash.db"
-    await _prepare(db_path, community, subscribers)
+    await prepare_burst(db_path, community, subscribers, START, MEETINGS)
     # The child's clock reads FIRE (plus the time elapsed) when the test starts.
     shift = (FIRE - datetime.now(UTC)).total_seconds()
     log = tmp_path / "child.log"
