@@ -424,13 +424,19 @@ class RoomCog(
         await self.apply_state(meeting, link, True, unlock=True, force=True)
         _, _, text, _ = self._channels(link)
         entry = await self.rooms.ledger(meeting.id, window.key)
-        if isinstance(text, discord.abc.Messageable):
+        already_open = entry is not None and entry.opened_at is not None and entry.closed_at is None
+        # A scheduled opening of a room that is already open (opened by hand earlier, or the job
+        # replayed after a crash) only re-applies the permissions: nothing to announce twice.
+        replay = actor is None and already_open
+        if isinstance(text, discord.abc.Messageable) and not replay:
             if entry is None or entry.opened_at is None:
                 embed, view = opening_card(meeting, window)
                 await text.send(embed=embed, view=view, **_nonce(nonce_key))
             else:
                 await text.send("The room is open again.")
         await self.rooms.record_opened(meeting, window.key)
+        if replay:
+            return
         await self.modlog(
             link.guild_id,
             "Room opened",

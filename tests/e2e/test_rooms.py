@@ -821,3 +821,27 @@ async def test_a_refusal_half_way_through_create_leaves_nothing_behind(
     ]
     assert discord_server.state.channels[int(category.response["id"])].deleted
     assert await bot.services.rooms.link(meeting.id) is None
+
+
+async def test_a_replayed_scheduled_open_announces_nothing_twice(
+    discord_server: FakeDiscord,
+    haven: HavenRunner,
+    community: Community,
+    haven_clock: FakeClock,
+) -> None:
+    bot = haven.running
+    meeting = await add_meeting(bot, community)
+    link = await create_room(discord_server, community, meeting)
+    g = community.guild.id
+    await run_jobs_at(bot, haven_clock, OPENS)
+    before = [m.id for m in discord_server.messages_in(link.text_channel_id)]
+    assert len(before) == 1  # the opening card
+    # A crash after the opening was recorded but before its job finished: the job runs again.
+    cog: Any = bot.get_cog("room")
+    state = await bot.services.rooms.state(meeting)
+    stored = await bot.services.rooms.link(meeting.id)
+    assert state.window is not None and stored is not None
+    await cog.open_room(meeting, stored, state.window, actor=None, nonce_key="room_open:replay")
+    assert overwrite(discord_server, link.text_channel_id, g) == (AUDIENCE | TEXT_SPEAK, 0)
+    assert [m.id for m in discord_server.messages_in(link.text_channel_id)] == before
+    assert modlog_titles(discord_server, community).count("Room opened") == 1
