@@ -221,7 +221,7 @@ async def meeting_autocomplete(
 
 async def resolve_meeting(interaction: discord.Interaction, value: str) -> Meeting:
     """The meeting named by an autocomplete value (its id) or its exact title, in this guild."""
-    from bot.errors import NotFoundError
+    from bot.errors import NotFoundError, UserFacingError
 
     if interaction.guild_id is None:
         raise app_commands.NoPrivateMessage()
@@ -237,6 +237,10 @@ async def resolve_meeting(interaction: discord.Interaction, value: str) -> Meeti
     ]
     if len(matches) == 1:
         return matches[0]
+    if len(matches) > 1:
+        raise UserFacingError(
+            "Several meetings have that title: pick one from the list that appears as you type."
+        )
     raise NotFoundError(
         "I can't find that meeting in this server. Start typing its title and pick it from the list."
     )

@@ -31,7 +31,9 @@ from cogs._common import (
     COLOR_WARN,
     escape,
     fit_embed,
+    meeting_autocomplete,
     modlog_embed,
+    resolve_meeting,
     safe_title,
     services_of,
     truncate,
@@ -314,23 +316,6 @@ class DiscordReminderSender:
         await self.bot.post_modlog(guild_id, embed)
 
 
-async def meeting_autocomplete(
-    interaction: discord.Interaction, current: str
-) -> list[app_commands.Choice[str]]:
-    """Meetings of this guild whose title contains what was typed."""
-    if interaction.guild_id is None:
-        return []
-    services = services_of(interaction)
-    needle = current.strip().lower()
-    meetings = await services.meetings.list_guild(interaction.guild_id)
-    matches = [m for m in meetings if needle in m.title.lower()] if needle else meetings
-    matches.sort(key=lambda m: (not m.title.lower().startswith(needle), m.title.lower()))
-    return [
-        app_commands.Choice(name=truncate(m.title, 100) or str(m.id), value=str(m.id))
-        for m in matches[:25]
-    ]
-
-
 async def subscribed_autocomplete(
     interaction: discord.Interaction, current: str
 ) -> list[app_commands.Choice[str]]:
@@ -346,33 +331,6 @@ async def subscribed_autocomplete(
         for s in subs
         if needle in s.meeting.title.lower()
     ][:25]
-
-
-async def resolve_meeting(interaction: discord.Interaction, value: str) -> Meeting:
-    """The meeting an option names: an id from autocomplete, or a title typed in full."""
-    assert interaction.guild_id is not None
-    meetings = services_of(interaction).meetings
-    text = value.strip()
-    # ASCII digits only ('²'.isdigit() is true, int() refuses it) and within SQLite's integers.
-    if text.isascii() and text.isdigit() and len(text) < 19:
-        meeting = await meetings.get(int(text), interaction.guild_id)
-        if meeting is not None:
-            return meeting
-    found = [
-        m
-        for m in await meetings.list_guild(interaction.guild_id)
-        if m.title.lower() == text.lower()
-    ]
-    if len(found) == 1:
-        return found[0]
-    if len(found) > 1:
-        raise UserFacingError(
-            "Several meetings have that title: pick one from the list that appears as you type."
-        )
-    raise UserFacingError(
-        "I can't find that meeting. Start typing its title and pick it from the list, or see "
-        "`/meeting list`."
-    )
 
 
 @app_commands.guild_only()
