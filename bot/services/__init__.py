@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from functools import cached_property
 
 from bot.clock import Clock
 from bot.config import Settings
@@ -37,74 +36,47 @@ class Services:
     meetings: MeetingStore
     onboarding: OnboardingService
     resources: ResourceLibrary
-
-    def __post_init__(self) -> None:
-        """Build at once the services that register user data (the forget-me contract)."""
-        _ = self.rooms
-        _ = self.reminders
-        _ = self.attendance
-        _ = self.modline
-
-    @cached_property
-    def rooms(self) -> RoomService:
-        """Meeting rooms: derived state, lifecycle jobs, the ledger and removals."""
-        return RoomService(
-            self.db, self.clock, self.jobs, self.meetings, self.guilds, self.events, self.privacy
-        )
-
-    @cached_property
-    def reminders(self) -> ReminderService:
-        """Reminders: subscriptions, delivery with its ledger, and change notices."""
-        return ReminderService(
-            self.db,
-            self.clock,
-            self.settings,
-            self.jobs,
-            self.meetings,
-            self.guilds,
-            self.privacy,
-            self.events,
-        )
-
-    @cached_property
-    def attendance(self) -> AttendanceService:
-        """Anonymous check-in counts, pseudonyms and proof slips (keys only in memory)."""
-        return AttendanceService(
-            self.db, self.clock, self.key, self.events, self.jobs, self.privacy
-        )
-
-    @cached_property
-    def modline(self) -> ModLineService:
-        """The anonymous line to moderators."""
-        return ModLineService(self.db, self.clock, self.key, self.privacy)
-
-    @cached_property
-    def meeting_service(self) -> MeetingService:
-        """The rules around meetings (validation, who may change what, change events)."""
-        return MeetingService(
-            self.db, self.clock, self.meetings, self.guilds, self.events, self.jobs
-        )
-
-    @cached_property
-    def feeds(self) -> FeedService:
-        """Public feeds: per-guild token (hashed), invites, rendered ICS and Meeting Guide JSON."""
-        return FeedService(self.db, self.clock, self.meetings)
+    rooms: RoomService  # derived room state, lifecycle jobs, the ledger and removals
+    reminders: ReminderService  # subscriptions, delivery with its ledger, change notices
+    attendance: AttendanceService  # anonymous counts, pseudonyms, proof slips (keys in memory)
+    modline: ModLineService  # the anonymous line to moderators
+    meeting_service: MeetingService  # the rules around meetings (validation, who may change what)
+    feeds: FeedService  # public feeds: hashed token, invites, rendered ICS and Meeting Guide JSON
 
 
 def build_services(settings: Settings, db: Database, clock: Clock, key: bytes) -> Services:
-    """Construct every service over one database connection."""
+    """Construct every service over one database connection.
+
+    Everything is built here, at once: constructors register user data with the privacy service
+    (the forget-me contract), subscribe to events and register job handlers.
+    """
     events = EventBus()
     privacy = PrivacyService(db)
+    guilds = GuildSettingsService(db, clock)
+    jobs = JobEngine(db, clock)
+    meetings = MeetingStore(db, clock, privacy)
+    onboarding = OnboardingService(db, clock, privacy)
+    resources = ResourceLibrary(db, clock, privacy)
+    rooms = RoomService(db, clock, jobs, meetings, guilds, events, privacy)
+    reminders = ReminderService(db, clock, settings, jobs, meetings, guilds, privacy, events)
+    attendance = AttendanceService(db, clock, key, events, jobs, privacy)
+    modline = ModLineService(db, clock, key, privacy)
     return Services(
         settings=settings,
         db=db,
         clock=clock,
         key=key,
         events=events,
-        guilds=GuildSettingsService(db, clock),
+        guilds=guilds,
         privacy=privacy,
-        jobs=JobEngine(db, clock),
-        meetings=MeetingStore(db, clock, privacy),
-        onboarding=OnboardingService(db, clock, privacy),
-        resources=ResourceLibrary(db, clock, privacy),
+        jobs=jobs,
+        meetings=meetings,
+        onboarding=onboarding,
+        resources=resources,
+        rooms=rooms,
+        reminders=reminders,
+        attendance=attendance,
+        modline=modline,
+        meeting_service=MeetingService(db, clock, meetings, guilds, events, jobs),
+        feeds=FeedService(db, clock, meetings),
     )
