@@ -16,10 +16,7 @@ MAX_OFFSET_MINUTES = 14 * 24 * 60
 _OFFSET_PART = re.compile(r"^(\d{1,5})\s*(d|h|m|min|mins|minutes?|hours?|days?)$")
 _UNIT_MINUTES = {"d": 1440, "h": 60, "m": 1}
 
-# Characters that hide or reorder text: zero-width and bidirectional controls.
-_INVISIBLE = {"\u200b", "\u200c", "\u200d", "\u2060", "\ufeff"} | {
-    chr(c) for c in (*range(0x202A, 0x202F), *range(0x2066, 0x206A))
-}
+# Unicode categories of characters that hide or reorder text (zero-width, bidi, separators).
 _HIDDEN_CATEGORIES = frozenset({"Cf", "Cs", "Zl", "Zp"})
 _MENTION = re.compile(r"<@[!&]?\d+>|<#\d+>|@(everyone|here)\b", re.IGNORECASE)
 
@@ -146,9 +143,9 @@ def clean_text(
     bad = [
         ch
         for ch in value
-        if ch in _INVISIBLE
-        or (unicodedata.category(ch) == "Cc" and not (multiline and ch in "\n\t"))
-        # Format characters (LRM/RLM, soft hyphen...) and line separators hide or reorder text too.
+        if (unicodedata.category(ch) == "Cc" and not (multiline and ch in "\n\t"))
+        # Format characters (zero-width, bidi controls, LRM/RLM, soft hyphen...) and line
+        # separators hide or reorder text.
         or unicodedata.category(ch) in _HIDDEN_CATEGORIES
     ]
     if bad:
