@@ -27,6 +27,9 @@ _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 # short pause between), about 2.1 s in all, then the user is told nothing changed.
 BUSY_TIMEOUT_MS = 1000
 BUSY_RETRIES = 1
+# A checkpoint after a deletion waits this long for another process's reader, so forget-me is
+# still answered in time; when it gives up, the next committed write tries again.
+CHECKPOINT_BUSY_TIMEOUT_MS = 250
 
 Params = Sequence[Any] | dict[str, Any]
 
@@ -54,6 +57,7 @@ class Database:
         self.path = path
         self._write_lock = asyncio.Lock()
         self._closed = False
+        self._wal_holds_deleted = False
 
     @classmethod
     async def open(cls, path: Path | str) -> Database:
@@ -80,6 +84,9 @@ class Database:
             cur = await conn.execute("PRAGMA journal_mode = WAL")
             await cur.fetchone()
             await conn.execute("PRAGMA synchronous = NORMAL")
+            # Deleted rows and freed pages are overwritten with zeros instead of left in place
+            # (some SQLite builds do this by default, others do not).
+            await conn.execute("PRAGMA secure_delete = ON")
             # Touch the schema so a file that is not a database fails here, not later.
             await (await conn.execute("SELECT count(*) FROM sqlite_master")).fetchone()
         except sqlite3.DatabaseError as exc:
@@ -100,6 +107,48 @@ class Database:
         except sqlite3.Error:
             log.warning("WAL checkpoint at close failed", exc_info=True)
         await self.conn.close()
+
+    async def truncate_wal(self) -> bool:
+        """After deleting personal data: copy the WAL into the file and cut the WAL to 0 bytes.
+
+        secure_delete zeroes a deleted row in its page, but the WAL still holds every earlier
+        copy of that page until a checkpoint copies the zeroed page back and the log is reset.
+        Returns False (and never raises) when another process's reader or writer kept the
+        checkpoint from completing; it is then retried after the next committed write.
+        """
+        if self._closed:
+            return False
+        async with self._write_lock:
+            return await self._checkpoint_truncate(retry=False)
+
+    async def _checkpoint_truncate(self, *, retry: bool) -> bool:
+        """Run the TRUNCATE checkpoint; the caller holds the write lock."""
+        row: Any = None
+        try:
+            await self.conn.execute(f"PRAGMA busy_timeout = {CHECKPOINT_BUSY_TIMEOUT_MS}")
+            try:
+                async with self.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)") as cur:
+                    row = await cur.fetchone()
+            finally:
+                await self.conn.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        except sqlite3.Error as exc:
+            reason = type(exc).__name__
+        else:
+            reason = "another connection is reading or writing"
+        done = row is not None and row[0] == 0
+        if done:
+            if retry:
+                log.info("the delayed WAL checkpoint completed")
+        else:
+            # Repeated retries while a long backup reads would flood the log at WARNING.
+            log.log(
+                logging.DEBUG if retry else logging.WARNING,
+                "could not checkpoint the WAL after a deletion (%s); deleted data stays in the "
+                "-wal file until the next write retries it",
+                reason,
+            )
+        self._wal_holds_deleted = not done
+        return done
 
     @property
     def closed(self) -> bool:
@@ -171,6 +220,8 @@ class Database:
                     if _is_busy(exc):
                         raise DatabaseBusyError() from exc
                     raise
+                if self._wal_holds_deleted:
+                    await self._checkpoint_truncate(retry=True)
 
     async def execute(self, sql: str, params: Params = ()) -> int:
         """Run one write statement in its own transaction; return the rowcount."""

@@ -103,17 +103,11 @@ class ModLineService:
 
     @staticmethod
     async def _delete(tx: Transaction, where: str, params: tuple[object, ...]) -> int:
-        """Delete conversation rows with SQLite's secure_delete, so no hash lingers in free pages."""
-        row = await tx.fetchone("PRAGMA secure_delete")
-        before = int(row[0]) if row is not None else 0
-        await tx.execute("PRAGMA secure_delete = ON")
-        try:
-            return await tx.execute(
-                f"DELETE FROM modline_conversations WHERE {where}",  # noqa: S608 - constant
-                params,
-            )
-        finally:
-            await tx.execute(f"PRAGMA secure_delete = {before}")
+        """Delete conversation rows (the connection zeroes them: secure_delete is on)."""
+        return await tx.execute(
+            f"DELETE FROM modline_conversations WHERE {where}",  # noqa: S608 - constant
+            params,
+        )
 
     # -- peers ----------------------------------------------------------------------------------
 
@@ -213,6 +207,7 @@ class ModLineService:
             if row is None:
                 return None
             await self._delete(tx, "id = ?", (conversation.id,))
+        await self.db.truncate_wal()  # no copy of the hash or the sealed id stays in the log
         try:
             return self._unseal(conversation.guild_id, conversation.pseudonym, bytes(row[0]))
         except UserFacingError:
@@ -238,6 +233,7 @@ class ModLineService:
                 ),
             )
             await self._delete(tx, "id = ?", (conversation.id,))
+        await self.db.truncate_wal()
         return True
 
     async def _forget(self, user_id: int, guild_id: int | None) -> None:

@@ -79,6 +79,8 @@ class PrivacyService:
                     sql += f" AND {store.guild_column} = ?"
                     params.append(guild_id)
                 total += await tx.execute(sql, params)
+        # While the bot runs, not only at shutdown: the deleted rows must leave the -wal file.
+        await self.db.truncate_wal()
         log.info("forget-me removed %d rows", total)
         return total
 
@@ -96,5 +98,6 @@ class PrivacyService:
                         f"DELETE FROM {table} WHERE guild_id = ?",  # noqa: S608
                         (guild_id,),
                     )
+        await self.db.truncate_wal()
         log.info("purged guild data: %d rows", total)
         return total

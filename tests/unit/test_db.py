@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import sqlite3
 from pathlib import Path
+from typing import Any
 
+import aiosqlite
 import pytest
 
 from bot.db import Database, discover_migrations
@@ -104,3 +106,94 @@ async def test_busy_database_gives_a_clear_message(tmp_path: Path) -> None:
         other.close()
     assert await db.fetchval("SELECT count(*) FROM t") == 0
     await db.close()
+
+
+MARK = 987654321987654321
+
+
+def _on_disk(path: Path) -> bytes:
+    wal = path.with_name(path.name + "-wal")
+    return path.read_bytes() + (wal.read_bytes() if wal.exists() else b"")
+
+
+async def _write_and_delete_mark(db: Database) -> None:
+    """A row reaches the main file (checkpoint), then is deleted: the state forget-me leaves."""
+    await db.execute("CREATE TABLE t (user_id INTEGER, note TEXT)")
+    async with db.transaction() as tx:
+        for i in range(50):
+            await tx.execute("INSERT INTO t VALUES (?, ?)", (i, "filler" * 5))
+        await tx.execute("INSERT INTO t VALUES (?, ?)", (MARK, f"note of {MARK}"))
+    await db.conn.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+    await db.execute("DELETE FROM t WHERE user_id = ?", (MARK,))
+
+
+def _mark_forms() -> list[bytes]:
+    return [MARK.to_bytes(8, "big"), str(MARK).encode()]
+
+
+async def test_open_turns_on_secure_delete_where_the_build_leaves_it_off(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Debian's SQLite is built with SECURE_DELETE on, python.org's and Homebrew's are not.
+    real_connect = aiosqlite.connect
+
+    async def default_off(*args: Any, **kwargs: Any) -> aiosqlite.Connection:
+        conn = await real_connect(*args, **kwargs)
+        await conn.execute("PRAGMA secure_delete = OFF")
+        return conn
+
+    monkeypatch.setattr(aiosqlite, "connect", default_off)
+    path = tmp_path / "h.db"
+    db = await Database.open(path)
+    try:
+        assert (await db.fetchval("PRAGMA secure_delete")) == 1
+        await _write_and_delete_mark(db)
+        assert await db.truncate_wal() is True
+        assert [f for f in _mark_forms() if f in _on_disk(path)] == []
+    finally:
+        await db.close()
+
+
+async def test_truncate_wal_leaves_no_deleted_bytes_in_the_file_or_the_log(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "h.db"
+    db = await Database.open(path)
+    try:
+        await _write_and_delete_mark(db)
+        assert any(f in _on_disk(path) for f in _mark_forms()), "the deleted row is still on disk"
+        assert await db.truncate_wal() is True
+        wal = path.with_name(path.name + "-wal")
+        assert not wal.exists() or wal.stat().st_size == 0
+        data = _on_disk(path)
+        assert [f for f in _mark_forms() if f in data] == []
+        assert await db.fetchval("SELECT count(*) FROM t") == 50
+    finally:
+        await db.close()
+
+
+async def test_truncate_wal_blocked_by_a_reader_reports_and_retries_after_the_next_write(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    path = tmp_path / "h.db"
+    db = await Database.open(path)
+    reader = sqlite3.connect(path, isolation_level=None)
+    try:
+        await _write_and_delete_mark(db)
+        # A backup or the sqlite3 shell holds an older snapshot: the log cannot be reset yet.
+        reader.execute("BEGIN")
+        reader.execute("SELECT count(*) FROM t").fetchone()
+        await db.execute("INSERT INTO t VALUES (1, 'after the reader began')")
+        with caplog.at_level("DEBUG", logger="bot.db"):
+            assert await db.truncate_wal() is False
+        assert any(r.levelname == "WARNING" for r in caplog.records)
+        assert str(MARK) not in caplog.text
+        assert any(f in _on_disk(path) for f in _mark_forms())
+        reader.execute("COMMIT")
+        await db.execute("INSERT INTO t VALUES (2, 'any later write retries the checkpoint')")
+        wal = path.with_name(path.name + "-wal")
+        assert wal.stat().st_size == 0
+        assert [f for f in _mark_forms() if f in _on_disk(path)] == []
+    finally:
+        reader.close()
+        await db.close()
