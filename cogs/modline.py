@@ -181,6 +181,7 @@ class ModeratorsCog(
                 "This server has not set up the anonymous line yet. A moderator can choose its "
                 "channel with `/setup channels moderators:`."
             )
+        modline.admit(guild.id, interaction.user.id)
         await interaction.response.defer(ephemeral=True, thinking=True)
         async with self._opening:
             conv, thread = await self._conversation(interaction, channel)

@@ -4,6 +4,9 @@ A conversation row holds the person's user id only sealed with AES-GCM under a s
 instance key (so the bot can relay moderators' replies by DM), and a keyed hash of guild and user
 id to find their open conversation. Blocks keep only a keyed hash under a different sub-key.
 Nothing here can be read back into a user id without the instance key.
+
+The pace limits (messages per window, one new conversation an hour) live only in memory, keyed by
+a third keyed hash, so forget-me and leaving the server do not reset them; a restart does.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+import math
 import secrets
-from dataclasses import dataclass
+from collections import deque
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -27,6 +33,9 @@ from bot.services.privacy import PrivacyService
 log = logging.getLogger(__name__)
 
 MESSAGE_MAX = 1800
+MESSAGE_LIMIT = 6  # messages a person may send to the moderators of a guild per window
+MESSAGE_WINDOW = timedelta(minutes=10)
+NEW_CONVERSATION_EVERY = timedelta(hours=1)  # each opens a private thread and adds moderators
 _NONCE = 12
 _rng = secrets.SystemRandom()
 
@@ -39,6 +48,22 @@ class Conversation:
     guild_id: int
     pseudonym: str
     thread_id: int
+
+
+@dataclass(slots=True)
+class _Pace:
+    """One person's recent use of the line in one guild (memory only)."""
+
+    sent: deque[datetime] = field(default_factory=deque)
+    opened: datetime | None = None  # a new conversation; cleared when moderators close it
+
+
+def _wait_words(delta: timedelta) -> str:
+    seconds = max(1, math.ceil(delta.total_seconds()))
+    if seconds < 60:
+        return f"{seconds} second{'s' if seconds != 1 else ''}"
+    minutes = math.ceil(seconds / 60)
+    return f"{minutes} minute{'s' if minutes != 1 else ''}"
 
 
 @dataclass(frozen=True, slots=True)
@@ -58,6 +83,8 @@ class ModLineService:
         self._seal = AESGCM(derive_key(key, "modline-seal"))
         self._conversation_key = derive_key(key, "modline-conversation")
         self._block_key = derive_key(key, "modline-block")
+        self._pace_key = derive_key(key, "modline-pace")
+        self._pace: dict[bytes, _Pace] = {}
         privacy.register_hook(
             self._forget,
             purpose=(
@@ -109,6 +136,32 @@ class ModLineService:
             params,
         )
 
+    # -- pace limits (memory only, keyed hash, untouched by forget-me) ---------------------------
+
+    def _pace_of(self, guild_id: int, user_id: int) -> _Pace:
+        now = self.clock.now()
+        for key, pace in list(self._pace.items()):
+            while pace.sent and pace.sent[0] <= now - MESSAGE_WINDOW:
+                pace.sent.popleft()
+            if pace.opened is not None and pace.opened <= now - NEW_CONVERSATION_EVERY:
+                pace.opened = None
+            if not pace.sent and pace.opened is None:
+                del self._pace[key]
+        return self._pace.setdefault(self._hash(self._pace_key, guild_id, user_id), _Pace())
+
+    def admit(self, guild_id: int, user_id: int) -> None:
+        """Count one message from this person, or refuse it (saying when) past the limit."""
+        pace = self._pace_of(guild_id, user_id)
+        if len(pace.sent) >= MESSAGE_LIMIT:
+            wait = pace.sent[0] + MESSAGE_WINDOW - self.clock.now()
+            window = int(MESSAGE_WINDOW.total_seconds() // 60)
+            raise UserFacingError(
+                f"You can send the moderators {MESSAGE_LIMIT} messages every {window} minutes; "
+                f"please try again in {_wait_words(wait)}. If you are in danger right now, "
+                "`/crisis` lists crisis lines near you."
+            )
+        pace.sent.append(self.clock.now())
+
     # -- peers ----------------------------------------------------------------------------------
 
     @staticmethod
@@ -138,6 +191,17 @@ class ModLineService:
         if row is not None:
             conv = Conversation(row[0], row[1], row[2], row[3])
             return Opening(conv, conv.pseudonym)
+        # Also after forget-me, which deletes the conversation but not this memory: otherwise
+        # each forget-me would open another private thread with every moderator added again.
+        opened = self._pace_of(guild_id, user_id).opened
+        if opened is not None:
+            wait = opened + NEW_CONVERSATION_EVERY - self.clock.now()
+            raise UserFacingError(
+                "You started a conversation with the moderators less than an hour ago. A new "
+                f"conversation can be started once an hour: please try again in "
+                f"{_wait_words(wait)}. If you are in danger right now, `/crisis` lists crisis "
+                "lines near you."
+            )
         taken = {
             r[0]
             for r in await self.db.fetchall(
@@ -168,6 +232,7 @@ class ModLineService:
                     iso(self.clock.now()),
                 ),
             )
+        self._pace_of(guild_id, user_id).opened = self.clock.now()
         return Conversation(conv_id, guild_id, pseudonym, thread_id)
 
     # -- moderators -----------------------------------------------------------------------------
@@ -209,9 +274,12 @@ class ModLineService:
             await self._delete(tx, "id = ?", (conversation.id,))
         await self.db.truncate_wal()  # no copy of the hash or the sealed id stays in the log
         try:
-            return self._unseal(conversation.guild_id, conversation.pseudonym, bytes(row[0]))
+            user_id = self._unseal(conversation.guild_id, conversation.pseudonym, bytes(row[0]))
         except UserFacingError:
             return None
+        # Moderators ended it, so the person may start a new one at once.
+        self._pace_of(conversation.guild_id, user_id).opened = None
+        return user_id
 
     async def block(self, conversation: Conversation) -> bool:
         """Block the person behind a conversation (only a keyed hash is kept) and close it."""

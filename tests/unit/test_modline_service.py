@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +13,12 @@ from bot.config import load_settings
 from bot.db import Database
 from bot.errors import UserFacingError
 from bot.services import Services, build_services
-from bot.services.modline import ModLineService
+from bot.services.modline import (
+    MESSAGE_LIMIT,
+    MESSAGE_WINDOW,
+    NEW_CONVERSATION_EVERY,
+    ModLineService,
+)
 
 GUILD = 10
 USER = 345678901234567890
@@ -100,3 +105,71 @@ async def test_other_instance_key_cannot_unseal(services: Services, tmp_path: Pa
     stranger = ModLineService(services.db, services.clock, b"z" * 32, services.privacy)
     with pytest.raises(UserFacingError):
         await stranger.recipient(conv)
+
+
+def _clock(services: Services) -> FakeClock:
+    clock = services.clock
+    assert isinstance(clock, FakeClock)
+    return clock
+
+
+async def test_messages_are_rate_limited_and_the_refusal_says_when(services: Services) -> None:
+    line = services.modline
+    sent = 0
+    refusals: list[str] = []
+    for _ in range(15):
+        try:
+            line.admit(GUILD, USER)
+            sent += 1
+        except UserFacingError as exc:
+            refusals.append(exc.message)
+    assert sent == MESSAGE_LIMIT < 15
+    assert len(refusals) == 15 - MESSAGE_LIMIT
+    assert "try again in 10 minutes" in refusals[0]
+    _clock(services).advance(MESSAGE_WINDOW - timedelta(minutes=3, seconds=30))
+    with pytest.raises(UserFacingError, match="try again in 4 minutes"):
+        line.admit(GUILD, USER)
+    line.admit(GUILD, USER + 1)  # someone else, and
+    line.admit(GUILD + 1, USER)  # the same person in another server, are not held back
+    _clock(services).advance(timedelta(minutes=4))
+    line.admit(GUILD, USER)
+
+
+async def test_the_limits_are_kept_by_a_keyed_hash_and_survive_forget_me(
+    services: Services,
+) -> None:
+    line = services.modline
+    for _ in range(MESSAGE_LIMIT):
+        line.admit(GUILD, USER)
+    await services.privacy.forget_user(USER)
+    await services.privacy.forget_user(USER, GUILD)  # leaving the server
+    with pytest.raises(UserFacingError, match="try again in"):
+        line.admit(GUILD, USER)
+    held = repr(vars(line))  # what the service keeps in memory: no id, in any form
+    assert str(USER) not in held and repr(USER.to_bytes(8, "big"))[2:-1] not in held
+
+
+async def test_one_new_conversation_an_hour_even_across_forget_me(services: Services) -> None:
+    line = services.modline
+    await _open(line, thread=1)
+    await services.privacy.forget_user(USER)
+    # Forget-me deleted the conversation; a new thread with every moderator added is refused.
+    with pytest.raises(UserFacingError, match="new conversation") as refused:
+        await line.begin(GUILD, USER)
+    assert "try again in 60 minutes" in refused.value.message
+    assert await services.db.fetchval("SELECT count(*) FROM modline_conversations") == 0
+    other = await line.begin(GUILD, USER + 1)  # others are not held back
+    assert other.conversation is None
+    _clock(services).advance(NEW_CONVERSATION_EVERY)
+    assert (await line.begin(GUILD, USER)).conversation is None
+
+
+async def test_a_moderator_closing_the_conversation_lets_the_person_start_again(
+    services: Services,
+) -> None:
+    line = services.modline
+    await _open(line, thread=1)
+    conv = await line.by_thread(1)
+    assert conv is not None
+    assert await line.close(conv) == USER
+    assert (await line.begin(GUILD, USER)).conversation is None
