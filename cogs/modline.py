@@ -34,6 +34,7 @@ from cogs._common import (
 log = logging.getLogger(__name__)
 
 THREAD_ADD_MAX = 25  # moderators added to a new private thread (others see it via Manage Threads)
+CONTENT_MAX = 2000  # Discord's limit; escaping and neutralising can double a message's length
 
 
 def _line_view(conversation_id: int) -> discord.ui.View:
@@ -169,7 +170,7 @@ class ModeratorsCog(
         assert interaction.guild is not None
         guild = interaction.guild
         modline = self.bot.services.modline
-        body = modline.clean_message(text)
+        body = modline.peer_message(text)
         settings = await self.bot.services.guilds.get(guild.id)
         channel = (
             guild.get_channel(settings.moderators_channel_id)
@@ -187,7 +188,7 @@ class ModeratorsCog(
             conv, thread = await self._conversation(interaction, channel)
         try:
             await thread.send(
-                f"**{conv.pseudonym}:**\n{escape(body)}",
+                truncate(f"**{conv.pseudonym}:**\n{escape(body)}", CONTENT_MAX),
                 view=_line_view(conv.id),
                 allowed_mentions=discord.AllowedMentions.none(),
             )

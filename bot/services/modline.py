@@ -28,6 +28,7 @@ from bot.db import Database, Transaction
 from bot.errors import UserFacingError
 from bot.keys import derive_key
 from bot.parsing import clean_text
+from bot.services.attendance import neutralize
 from bot.services.privacy import PrivacyService
 
 log = logging.getLogger(__name__)
@@ -168,6 +169,11 @@ class ModLineService:
     def clean_message(text: str) -> str:
         """A message to or from moderators: plain text within the limit."""
         return clean_text(text, field="message", max_len=MESSAGE_MAX, multiline=True)
+
+    @classmethod
+    def peer_message(cls, text: str) -> str:
+        """An anonymous message as moderators see it: no clickable link, no mention (as /share)."""
+        return neutralize(cls.clean_message(text))
 
     async def is_blocked(self, guild_id: int, user_id: int) -> bool:
         """Whether this person is blocked from the line in this guild."""

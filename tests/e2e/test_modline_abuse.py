@@ -109,3 +109,30 @@ async def test_forget_me_between_messages_does_not_open_a_thread_each_time(
     later = await server.invoke(guild, community.peer, "moderators message", text="later")
     assert "Sent to the moderators" in later.all_text
     assert len(_threads(server, mods)) == 2
+
+
+async def test_links_in_a_message_to_the_moderators_are_not_clickable(
+    discord_server: FakeDiscord, haven: HavenRunner, community: Community
+) -> None:
+    server = discord_server
+    mods = await _line(server, haven, community)
+    role = f"<@&{community.moderators_role.id}>"
+    text = f"see https://evil.example/login and www.bad.example or discord.gg/abc {role} @here"
+    sent = await server.invoke(community.guild, community.peer, "moderators message", text=text)
+    assert "Sent to the moderators" in sent.all_text
+    [post] = [c for c in _relayed(server, mods) if c.startswith("**Anon-")]
+    for live in ("https://", "evil.example", "www.bad.example", "discord.gg/", "@here", role):
+        assert live not in post, f"{live!r} stayed live in {post!r}"
+    assert "hxxps[:]//evil[.]example/login" in post and "discord[.]gg/abc" in post
+
+
+async def test_a_long_message_that_grows_when_made_literal_still_reaches_the_moderators(
+    discord_server: FakeDiscord, haven: HavenRunner, community: Community
+) -> None:
+    server = discord_server
+    mods = await _line(server, haven, community)
+    for text in ("@" * 1800, "*" * 1800, "a.bc/" * 360):
+        sent = await server.invoke(community.guild, community.peer, "moderators message", text=text)
+        assert "Sent to the moderators" in sent.all_text, sent.all_text
+    posts = [c for c in _relayed(server, mods) if c.startswith("**Anon-")]
+    assert len(posts) == 3 and all(len(p) <= 2000 for p in posts)
