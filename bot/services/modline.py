@@ -91,7 +91,9 @@ class ModLineService:
             purpose=(
                 "An open conversation with moderators links its pseudonym to you, encrypted; it is "
                 "deleted when the conversation closes. A block keeps only a keyed hash of your "
-                "account, which nobody can read back."
+                "account, which nobody can read back. To limit floods, the bot's memory counts "
+                "your recent messages to moderators under a keyed hash for up to an hour; "
+                "forget-me does not reset that count."
             ),
         )
 
