@@ -715,10 +715,12 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
     ) -> None:
         """Paginated list, privately."""
         assert interaction.guild_id is not None
+        settings = await self.bot.services.guilds.get(interaction.guild_id)
         cards = await self.lib.list_cards(
             interaction.guild_id,
             tag=tag.value if tag else None,
             region=region.value if region else None,
+            home_region=settings.region,
         )
         heading = "Resource cards"
         if tag or region:

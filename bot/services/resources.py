@@ -256,6 +256,14 @@ def parse_region(text: str) -> str:
         raise UserFacingError(f"That is not a region Haven knows. Use one of: {known}.") from None
 
 
+def _known_region(setting: str | None) -> str | None:
+    """A server's region setting as a card region; None when unset or not one Haven knows."""
+    try:
+        return normalize_region(setting) if setting else None
+    except CardError:
+        return None
+
+
 def parse_region_and_tags(text: str) -> tuple[str, frozenset[str]]:
     """'US: naloxone, overdose' -> ('US', {'naloxone', 'overdose'}): the region first, then tags."""
     parts = [p for p in _SPLIT_RE.split(text.replace(":", " ")) if p]
@@ -476,11 +484,18 @@ class ResourceLibrary:
         return card
 
     async def list_cards(
-        self, guild_id: int, *, tag: str | None = None, region: str | None = None
+        self,
+        guild_id: int,
+        *,
+        tag: str | None = None,
+        region: str | None = None,
+        home_region: str | None = None,
     ) -> list[LibraryCard]:
-        """Shareable cards, optionally by tag and region (worldwide cards match every region)."""
+        """Shareable cards by tag and region: that region (or the server's) first, then worldwide."""
         wanted_tag = next(iter(parse_tags(tag))) if tag else None
         wanted_region = parse_region(region) if region else None
+        # With no region set, worldwide cards lead: they help every reader, wherever they are.
+        first = wanted_region or _known_region(home_region)
         result = []
         for card in await self.all_cards(guild_id):
             if not card.shareable:
@@ -490,7 +505,13 @@ class ResourceLibrary:
             if wanted_region and card.region not in (wanted_region, "intl"):
                 continue
             result.append(card)
-        result.sort(key=lambda c: (c.region == "intl", c.region, c.title.casefold()))
+        result.sort(
+            key=lambda c: (
+                0 if c.region == first else 1 if c.region == "intl" else 2,
+                c.region,
+                c.title.casefold(),
+            )
+        )
         return result
 
     async def search(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import UTC, date, datetime, timedelta
 
 import pytest
@@ -367,6 +368,36 @@ async def test_list_is_paginated_and_filtered(
     assert nxt
     crisis_gb = await server.invoke(c.guild, c.peer, "resource list", tag="crisis", region="GB")
     assert "Samaritans (UK)" in crisis_gb.text and "988" not in crisis_gb.text
+
+
+async def listed_regions(server: FakeDiscord, who: Member) -> list[str]:
+    """Every card's region on every page of /resource list, in order, as the reader sees them."""
+    listed = await server.invoke(who.guild_id, who, "resource list")
+    texts = [listed.text]
+    while listed.message is not None and "Next" in listed.message.labels():
+        button = listed.message.find_component("Next")
+        if button is None or button.get("disabled"):
+            break
+        listed = await server.click(listed, button["custom_id"], who)
+        texts.append(listed.text)
+    return re.findall(r"\(`[^`]+`\) · (\w+)", "\n".join(texts))
+
+
+def runs(regions: list[str]) -> list[str]:
+    """One entry per run of equal regions."""
+    return [r for i, r in enumerate(regions) if i == 0 or regions[i - 1] != r]
+
+
+async def test_list_starts_with_the_servers_region_then_worldwide_cards(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    server, c = discord_server, community
+    # No region set: nobody's country comes first; worldwide cards apply to every reader.
+    assert runs(await listed_regions(server, c.peer)) == ["intl", "AU", "CA", "GB", "IE", "US"]
+    await server.invoke(c.guild, c.moderator, "setup defaults", region="US")
+    regions = await listed_regions(server, c.peer)
+    assert runs(regions) == ["US", "intl", "AU", "CA", "GB", "IE"]
+    assert regions.count("US") == 11  # every shareable US card, none lost across pages
 
 
 async def test_stale_cards_are_flagged_weekly_with_an_injected_clock(

@@ -13,7 +13,13 @@ from bot.db import Database
 from bot.errors import NotFoundError, UserFacingError
 from bot.permissions import Level, level_for
 from bot.services.privacy import PrivacyService
-from bot.services.resources import Draft, ResourceLibrary, Status, parse_contacts
+from bot.services.resources import (
+    Draft,
+    LibraryCard,
+    ResourceLibrary,
+    Status,
+    parse_contacts,
+)
 
 G = 1001
 OTHER_G = 2002
@@ -362,3 +368,42 @@ async def test_one_person_cannot_flood_the_review_queue(env: Env) -> None:
     first = (await env.lib.pending(G))[0]
     await env.lib.reject(G, first.id, MOD)
     await env.lib.suggest(G, PEER, draft(title="Now there is room"))
+
+
+def region_runs(cards: list[LibraryCard]) -> list[str]:
+    """The regions in list order, one entry per run of equal regions."""
+    runs: list[str] = []
+    for card in cards:
+        if not runs or runs[-1] != card.region:
+            runs.append(card.region)
+    return runs
+
+
+async def test_list_puts_the_servers_region_first_then_worldwide_then_the_rest(env: Env) -> None:
+    us = await env.lib.list_cards(G, home_region="US")
+    assert region_runs(us) == ["US", "intl", "AU", "CA", "GB", "IE"]
+    us_titles = [c.title.casefold() for c in us if c.region == "US"]
+    assert us_titles == sorted(us_titles)  # within a group: by title, as before
+    assert region_runs(await env.lib.list_cards(G, home_region="au")) == [
+        "AU",
+        "intl",
+        "CA",
+        "GB",
+        "IE",
+        "US",
+    ]
+    assert region_runs(await env.lib.list_cards(G, home_region="UK"))[:2] == ["GB", "intl"]
+
+
+async def test_list_without_a_known_region_starts_with_worldwide_cards(env: Env) -> None:
+    everywhere = ["intl", "AU", "CA", "GB", "IE", "US"]
+    for unset in (None, "", "INTL", "Atlantis"):
+        assert region_runs(await env.lib.list_cards(G, home_region=unset)) == everywhere
+
+
+async def test_a_region_filter_lists_that_region_before_worldwide(env: Env) -> None:
+    assert region_runs(await env.lib.list_cards(G, region="GB", home_region="US")) == [
+        "GB",
+        "intl",
+    ]
+    assert region_runs(await env.lib.list_cards(G, region="intl", home_region="US")) == ["intl"]
