@@ -701,6 +701,23 @@ class Upcoming:
     occurrence: Occurrence
 
 
+@dataclass(frozen=True, slots=True)
+class Later:
+    """A meeting with no occurrence in a list's window: its next one (None if none is left)."""
+
+    meeting: Meeting
+    next: Occurrence | None
+    paused_until: date | None  # set while a pause is what keeps it out of the window
+
+
+@dataclass(frozen=True, slots=True)
+class Listing:
+    """Every meeting of a guild: occurrences in the window, then the others by next date."""
+
+    upcoming: list[Upcoming]
+    later: list[Later]
+
+
 class MeetingService:
     """Every rule about meetings: validation, who may change what, events after each change."""
 
@@ -777,17 +794,36 @@ class MeetingService:
 
     async def upcoming(self, guild_id: int, days: int) -> list[Upcoming]:
         """Occurrences starting within the next `days` days (1–31), in order."""
+        return (await self.listing(guild_id, days)).upcoming
+
+    async def listing(self, guild_id: int, days: int) -> Listing:
+        """Occurrences in the next `days` days (1–31), and every other meeting's next date."""
         if not 1 <= days <= 31:
             raise UserFacingError(f"`days` goes from 1 to 31; you gave {days}.")
         now = self.clock.now()
         end = now + timedelta(days=days)
-        out: list[Upcoming] = []
+        upcoming: list[Upcoming] = []
+        later: list[Later] = []
         for meeting in await self.store.list_guild(guild_id):
-            for occ in occurrences_between(meeting.schedule, now, end):
-                if occ.end > now:
-                    out.append(Upcoming(meeting, occ))
-        out.sort(key=lambda u: (u.occurrence.start, u.meeting.title.casefold(), u.meeting.id))
-        return out
+            window = [o for o in occurrences_between(meeting.schedule, now, end) if o.end > now]
+            if window:
+                upcoming.extend(Upcoming(meeting, occ) for occ in window)
+                continue
+            nxt = next_occurrences(meeting.schedule, now, 1)
+            paused = meeting.paused_until
+            if paused is not None and paused <= self._local_today(meeting):
+                paused = None
+            later.append(Later(meeting, nxt[0] if nxt else None, paused))
+        upcoming.sort(key=lambda u: (u.occurrence.start, u.meeting.title.casefold(), u.meeting.id))
+        later.sort(
+            key=lambda x: (
+                x.next is None,
+                x.next.start if x.next else now,
+                x.meeting.title.casefold(),
+                x.meeting.id,
+            )
+        )
+        return Listing(upcoming, later)
 
     def can_manage(self, meeting: Meeting, actor: Actor) -> bool:
         """Facilitators of that meeting, or moderators."""

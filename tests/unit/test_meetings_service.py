@@ -274,6 +274,40 @@ async def test_upcoming_lists_occurrences_in_the_window_in_order(world: World) -
             await world.service.upcoming(GUILD, bad)
 
 
+async def test_listing_gives_every_meeting_outside_the_window_its_next_date(world: World) -> None:
+    weekly = await world.schedule(title="Weekly")
+    spring = await world.schedule(title="Spring", start="2027-03-01 09:00", repeat="once")
+    monthly = await world.schedule(title="Monthly", start="2027-02-01 18:00", repeat="monthly")
+    paused = await world.schedule(title="Paused", start="2027-01-11 18:00")
+    await world.service.pause(GUILD, paused.id, FAC, "2027-02-15")
+    skipped = await world.schedule(title="Skipped", start="2027-01-13 18:00")
+    await world.service.cancel(GUILD, skipped.id, FAC, "2027-01-13")
+    passed = await world.schedule(title="Passed", start="2027-01-07 13:00", repeat="once")
+
+    listing = await world.service.listing(GUILD, 7)
+    assert [u.meeting.id for u in listing.upcoming] == [passed.id, weekly.id]
+    later = [(x.meeting.id, x.next.key if x.next else None) for x in listing.later]
+    assert later == [
+        (skipped.id, date(2027, 1, 20)),
+        (monthly.id, date(2027, 2, 1)),
+        (paused.id, date(2027, 2, 15)),
+        (spring.id, date(2027, 3, 1)),
+    ]
+    assert [x.paused_until for x in listing.later] == [None, None, date(2027, 2, 15), None]
+
+    world.clock.advance(timedelta(days=2))  # the one-time meeting has now met
+    listing = await world.service.listing(GUILD, 31)
+    assert {u.meeting.id for u in listing.upcoming} == {weekly.id, skipped.id, monthly.id}
+    later = [(x.meeting.id, x.next.key if x.next else None) for x in listing.later]
+    assert later == [
+        (paused.id, date(2027, 2, 15)),
+        (spring.id, date(2027, 3, 1)),
+        (passed.id, None),  # no date ahead: still listed, last
+    ]
+    with pytest.raises(UserFacingError, match="from 1 to 31"):
+        await world.service.listing(GUILD, 0)
+
+
 # --- edit -------------------------------------------------------------------------------------
 
 
