@@ -28,6 +28,7 @@ from bot.services.meetings import (
     EVENT_ROLL,
     FIELD_LABELS,
     Actor,
+    Later,
     Meeting,
     MeetingEdit,
     MeetingService,
@@ -115,20 +116,47 @@ def meeting_card(meeting: Meeting, upcoming: list[Occurrence]) -> discord.Embed:
     return fit_embed(embed)
 
 
-def list_pages(items: list[Upcoming], days: int, mine: bool) -> list[discord.Embed]:
-    """Upcoming occurrences as embeds of PAGE_SIZE lines each."""
+def later_line(item: Later) -> str:
+    """A meeting outside the window: when it meets next, why (a pause), or that no date is left."""
+    m = item.meeting
+    if item.next is None:
+        when = "No upcoming date."
+    elif item.paused_until is not None:
+        when = (
+            f"Paused until {item.paused_until.isoformat()} · next: {occurrence_line(m, item.next)}"
+        )
+    else:
+        when = f"Next: {occurrence_line(m, item.next)}"
+    return f"**{escape(truncate(m.title, 100))}** · {access_label(m)}\n{when} · `#{m.id}`"
+
+
+def list_pages(
+    items: list[Upcoming], later: list[Later], days: int, mine: bool
+) -> list[discord.Embed]:
+    """Occurrences in the window, then every other meeting's next date, PAGE_SIZE per page."""
+    span = f"{days} day{'s' if days != 1 else ''}"
     scope = " you can join" if mine else ""
-    title = f"Meetings{scope} in the next {days} day{'s' if days != 1 else ''}"
-    chunks = [items[i : i + PAGE_SIZE] for i in range(0, len(items), PAGE_SIZE)]
+    title = f"Meetings{scope} in the next {span}"
+    entries = [
+        (
+            False,
+            f"**{escape(truncate(u.meeting.title, 100))}** · {access_label(u.meeting)}\n"
+            f"{occurrence_line(u.meeting, u.occurrence)} · `#{u.meeting.id}`",
+        )
+        for u in items
+    ]
+    entries += [(True, later_line(x)) for x in later]
+    chunks = [entries[i : i + PAGE_SIZE] for i in range(0, len(entries), PAGE_SIZE)]
     pages: list[discord.Embed] = []
     for number, chunk in enumerate(chunks, start=1):
         lines = []
-        for item in chunk:
-            m, occ = item.meeting, item.occurrence
-            lines.append(
-                f"**{escape(truncate(m.title, 100))}** · {access_label(m)}\n"
-                f"{occurrence_line(m, occ)} · `#{m.id}`"
-            )
+        if number == 1 and not items:
+            lines.append(f"Nothing in the next {span}.")
+        for n, (is_later, line) in enumerate(chunk):
+            # Head the later part wherever it starts, and on each page it continues onto.
+            if is_later and (n == 0 or not chunk[n - 1][0]):
+                lines.append(f"__**Beyond the next {span}**__")
+            lines.append(line)
         embed = discord.Embed(title=title, description="\n\n".join(lines), colour=COLOR)
         embed.set_footer(
             text=f"Page {number}/{len(chunks)} · /meeting info for details · "
@@ -590,18 +618,19 @@ class MeetingsCog(
             who=access_label(meeting),
         )
 
-    @app_commands.command(name="list", description="Meetings coming up in the next days")
+    @app_commands.command(name="list", description="Every meeting, by its next date")
     @app_commands.describe(
-        days="How many days ahead, 1 to 31 (default 7)",
+        days="Days ahead to list every date, 1 to 31 (default 7); other meetings show only their next",
         mine="Only meetings your roles let you join",
     )
     @app_commands.guild_only()
     async def list_(
         self, interaction: discord.Interaction, days: int = 7, mine: bool = False
     ) -> None:
-        """Upcoming occurrences, paginated."""
+        """Dates in the window, then every other meeting with its next date, paginated."""
         assert interaction.guild_id is not None
-        items = await self.service.upcoming(interaction.guild_id, days)
+        listing = await self.service.listing(interaction.guild_id, days)
+        items, later = listing.upcoming, listing.later
         if mine:
             settings = await self.bot.services.guilds.get(interaction.guild_id)
             user = interaction.user
@@ -612,11 +641,14 @@ class MeetingsCog(
             items = [
                 i for i in items if visible_to(i.meeting, member=member, family=family, staff=staff)
             ]
-        if not items:
+            later = [
+                x for x in later if visible_to(x.meeting, member=member, family=family, staff=staff)
+            ]
+        if not items and not later:
             scope = " that your roles let you join" if mine else ""
-            await reply_ephemeral(interaction, f"No meetings{scope} in the next {days} days.")
+            await reply_ephemeral(interaction, f"No meetings{scope} are scheduled in this server.")
             return
-        pages = list_pages(items, days, mine)
+        pages = list_pages(items, later, days, mine)
         if len(pages) == 1:
             await reply_ephemeral(interaction, embed=pages[0])
             return

@@ -333,6 +333,8 @@ async def test_list_paginates_with_prev_and_next(
 async def test_list_marks_family_and_closed_meetings_and_mine_filters_by_role(
     discord_server: FakeDiscord, community: Community, bot: HavenBot
 ) -> None:
+    empty = await discord_server.invoke(community.guild, community.peer, "meeting list")
+    assert "No meetings are scheduled in this server." in empty.text
     await schedule(discord_server, community, title="Open Circle")
     await schedule(discord_server, community, title="Closed NA", access="closed")
     await schedule(discord_server, community, title="Family Closed", kind="family", access="closed")
@@ -351,10 +353,54 @@ async def test_list_marks_family_and_closed_meetings_and_mine_filters_by_role(
         community.guild, community.facilitator, "meeting list", mine=True, days=31
     )
     assert all(t in fac.text for t in ("Open Circle", "Closed NA", "Family Closed"))
+    # Nothing in the window no longer looks like nothing at all: each says when it meets next.
     none = await discord_server.invoke(community.guild, community.peer, "meeting list", days=1)
-    assert "No meetings in the next 1 days" in none.text
+    assert "Nothing in the next 1 day." in none.text and "Beyond the next 1 day" in none.text
+    assert none.text.count("Next: <t:") == 3
     bad = await discord_server.invoke(community.guild, community.peer, "meeting list", days=40)
     assert "`days` goes from 1 to 31" in bad.text
+
+
+async def test_list_names_every_meeting_and_when_meetings_beyond_the_window_meet_next(
+    discord_server: FakeDiscord, community: Community, bot: HavenBot
+) -> None:
+    server, c = discord_server, community
+    await schedule(server, c, title="Tuesday Hope")
+    await schedule(server, c, title="Spring Retreat", start="2027-03-01 09:00", repeat="once")
+    await schedule(
+        server,
+        c,
+        title="Family Monthly",
+        start="2027-02-20 10:00",
+        repeat="monthly",
+        kind="family",
+        access="closed",
+    )
+    await schedule(server, c, title="Resting Group", start="2027-01-11 18:00")
+    (resting,) = [m for m in await meetings(bot, c.guild.id) if m.title == "Resting Group"]
+    await server.invoke(
+        c.guild, c.facilitator, "meeting pause", meeting=str(resting.id), until="2027-02-15"
+    )
+
+    listed = await server.invoke(c.guild, c.peer, "meeting list")
+    assert listed.ephemeral
+    text = listed.text
+    spring = to_unix(datetime(2027, 3, 1, 14, 0, tzinfo=UTC))  # 09:00 in New York
+    assert f"**Spring Retreat** · 🟢 Open · NA-style\nNext: <t:{spring}:F>" in text
+    assert "Family Monthly" in text  # everyone sees it listed, marked closed, as before
+    back = to_unix(datetime(2027, 2, 15, 23, 0, tzinfo=UTC))
+    assert (
+        f"**Resting Group** · 🟢 Open · NA-style\nPaused until 2027-02-15 · next: <t:{back}:F>"
+        in (text)
+    )
+    order = [text.index(t) for t in ("Tuesday Hope", "Beyond the next 7 days", "Resting Group")]
+    assert order == sorted(order)
+    assert text.index("Resting Group") < text.index("Family Monthly") < text.index("Spring Retreat")
+
+    peer = await server.invoke(c.guild, c.peer, "meeting list", mine=True)
+    assert "Spring Retreat" in peer.text and "Family Monthly" not in peer.text
+    fam = await server.invoke(c.guild, c.family, "meeting list", mine=True)
+    assert "Family Monthly" in fam.text and "Spring Retreat" in fam.text
 
 
 async def test_info_shows_the_card_and_unknown_meetings_get_a_clear_message(
