@@ -170,3 +170,39 @@ def quote_input(text: str, limit: int = 30) -> str:
     """User text safe to echo inside backticks in an error message (printable, bounded)."""
     text = "".join(ch for ch in text if ch.isprintable()).replace("`", "'")
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+# No \b before the scheme: Discord links "0http://x" and "_http://x" too.
+_SCHEME = re.compile(r"([a-z][a-z0-9+.\-]{1,20})://([^\s/?#<>]*)", re.IGNORECASE)
+_BARE_HOST = re.compile(
+    r"\b((?:www\.)?(?:[a-z0-9\-]+\.)+[a-z]{2,})(?=[/:])|\bwww\.((?:[a-z0-9\-]+\.)+[a-z]{2,})\b",
+    re.IGNORECASE,
+)
+
+
+def _defang_host(host: str) -> str:
+    return host.replace(".", "[.]")
+
+
+def neutralize(text: str) -> str:
+    """Text that can neither ping anyone nor carry a clickable link."""
+
+    def scheme(m: re.Match[str]) -> str:
+        name = m.group(1)
+        if name.lower().startswith("http"):
+            name = "hxxp" + name[4:]
+        return f"{name}[:]//{_defang_host(m.group(2))}"
+
+    out = text
+    while True:  # again until stable: a match's host part can swallow the next scheme's name
+        changed = _SCHEME.sub(scheme, out)
+        if changed == out:
+            break
+        out = changed
+
+    def bare(m: re.Match[str]) -> str:
+        return _defang_host(m.group(0))
+
+    out = _BARE_HOST.sub(bare, out)
+    # A zero-width space after every @ breaks user, role, @everyone and @here mentions.
+    return out.replace("@", "@\u200b")

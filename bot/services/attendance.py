@@ -15,7 +15,6 @@ import base64
 import hashlib
 import hmac
 import logging
-import re
 import secrets
 import struct
 from collections.abc import Mapping
@@ -27,7 +26,7 @@ from bot.db import Database
 from bot.errors import UserFacingError
 from bot.events import ROOM_CLOSED, ROOM_OPENED, EventBus
 from bot.keys import derive_key
-from bot.parsing import clean_text
+from bot.parsing import clean_text, neutralize
 from bot.scheduler import Job, JobEngine, NewJob
 from bot.services.privacy import PrivacyService
 
@@ -52,42 +51,6 @@ _rng = secrets.SystemRandom()
 
 
 # --- pure helpers ---------------------------------------------------------------------------
-
-
-# No \b before the scheme: Discord links "0http://x" and "_http://x" too.
-_SCHEME = re.compile(r"([a-z][a-z0-9+.\-]{1,20})://([^\s/?#<>]*)", re.IGNORECASE)
-_BARE_HOST = re.compile(
-    r"\b((?:www\.)?(?:[a-z0-9\-]+\.)+[a-z]{2,})(?=[/:])|\bwww\.((?:[a-z0-9\-]+\.)+[a-z]{2,})\b",
-    re.IGNORECASE,
-)
-
-
-def _defang_host(host: str) -> str:
-    return host.replace(".", "[.]")
-
-
-def neutralize(text: str) -> str:
-    """Text that can neither ping anyone nor carry a clickable link."""
-
-    def scheme(m: re.Match[str]) -> str:
-        name = m.group(1)
-        if name.lower().startswith("http"):
-            name = "hxxp" + name[4:]
-        return f"{name}[:]//{_defang_host(m.group(2))}"
-
-    out = text
-    while True:  # again until stable: a match's host part can swallow the next scheme's name
-        changed = _SCHEME.sub(scheme, out)
-        if changed == out:
-            break
-        out = changed
-
-    def bare(m: re.Match[str]) -> str:
-        return _defang_host(m.group(0))
-
-    out = _BARE_HOST.sub(bare, out)
-    # A zero-width space after every @ breaks user, role, @everyone and @here mentions.
-    return out.replace("@", "@\u200b")
 
 
 def shown_count(count: int) -> str:

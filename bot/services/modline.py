@@ -27,8 +27,7 @@ from bot.clock import Clock, iso
 from bot.db import Database, Transaction
 from bot.errors import UserFacingError
 from bot.keys import derive_key
-from bot.parsing import clean_text
-from bot.services.attendance import neutralize
+from bot.parsing import clean_text, neutralize
 from bot.services.privacy import PrivacyService
 
 log = logging.getLogger(__name__)

@@ -14,11 +14,11 @@ from bot.db import Database
 from bot.errors import UserFacingError
 from bot.events import ROOM_CLOSED, ROOM_OPENED
 from bot.occurrences import Repeat
+from bot.parsing import neutralize
 from bot.services import Services, build_services
 from bot.services.attendance import (
     CountReport,
     OccurrenceCount,
-    neutralize,
     sign_slip,
     trend_of,
     verify_slip,

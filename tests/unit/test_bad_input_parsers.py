@@ -34,6 +34,7 @@ from bot.parsing import (
     all_timezones,
     clean_text,
     contains_mention,
+    neutralize,
     parse_date,
     parse_local_datetime,
     parse_offsets,
@@ -47,7 +48,6 @@ from bot.services.attendance import (
     PROOF_NAME_MAX,
     PROOF_TITLE_MAX,
     SHARE_MAX,
-    neutralize,
     sign_slip,
     verify_slip,
 )
