@@ -118,6 +118,20 @@ def build_community(server: FakeDiscord, name: str = "Recovery Haven") -> Commun
     )
 
 
+def moderators_channel(server: FakeDiscord, community: Community) -> Channel:
+    """A channel only moderators and the bot can see, as the anonymous line's threads need."""
+    guild = community.guild
+    return server.create_channel(
+        guild,
+        "moderators",
+        overwrites=[
+            (guild.everyone, 0, P.VIEW_CHANNEL),
+            (community.moderators_role, P.VIEW_CHANNEL, 0),
+            (server.bot_role(guild), P.VIEW_CHANNEL, 0),
+        ],
+    )
+
+
 class HavenRunner:
     """Start, stop and restart the real Haven bot on one database against a FakeDiscord."""
 

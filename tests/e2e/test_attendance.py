@@ -14,8 +14,8 @@ from bot.clock import FakeClock
 from bot.keys import derive_key
 from bot.occurrences import Repeat
 from bot.services.meetings import Access, Kind, Meeting
-from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner
-from tests.fakediscord import Channel, FakeDiscord, Member, P
+from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner, moderators_channel
+from tests.fakediscord import Channel, FakeDiscord, Member
 from tests.fakediscord.interactions import InvocationError
 
 # Tuesday 5 January 2027, noon UTC; the meeting is at 19:00 New York (00:00 UTC the next day).
@@ -292,15 +292,7 @@ async def test_moderator_line_relays_both_ways_and_blocks(
 ) -> None:
     server = discord_server
     guild = community.guild
-    mods_channel = server.create_channel(
-        guild,
-        "moderators",
-        overwrites=[
-            (guild.everyone, 0, P.VIEW_CHANNEL),
-            (community.moderators_role, P.VIEW_CHANNEL, 0),
-            (server.bot_role(guild), P.VIEW_CHANNEL, 0),
-        ],
-    )
+    mods_channel = moderators_channel(server, community)
     await server.flush()
     await _configure(haven, community, moderators_channel_id=mods_channel.id)
 

@@ -29,8 +29,8 @@ from bot.services.meetings import Access, Actor, Kind
 from cogs._common import escape
 from cogs.resources import NO_ADVICE
 from tests import hostile
-from tests.e2e.harness import Community, HavenRunner
-from tests.fakediscord import Channel, FakeDiscord, Member, Message, P
+from tests.e2e.harness import Community, HavenRunner, moderators_channel
+from tests.fakediscord import Channel, FakeDiscord, Member, Message
 from tests.fakediscord.interactions import InteractionResult, InvocationError
 from tests.hostile import NASTY_TEXT, NUMBERS, SPICED, assert_specific_message
 
@@ -257,15 +257,7 @@ async def bench(
     """Roles and channels set up, one meeting with a room; checks every post at the end."""
     caplog.set_level(logging.ERROR)  # unexpected errors are what the checks look for
     c = community
-    mods = discord_server.create_channel(
-        c.guild,
-        "moderators",
-        overwrites=[
-            (c.guild.everyone, 0, P.VIEW_CHANNEL),
-            (c.moderators_role, P.VIEW_CHANNEL, 0),
-            (discord_server.bot_role(c.guild), P.VIEW_CHANNEL, 0),
-        ],
-    )
+    mods = moderators_channel(discord_server, c)
     await discord_server.flush()
     bot = haven.running
     await bot.services.guilds.update(

@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from bot.clock import FakeClock
-from tests.e2e.harness import Community, HavenRunner
-from tests.fakediscord import Channel, FakeDiscord, Member, P
+from tests.e2e.harness import Community, HavenRunner, moderators_channel
+from tests.fakediscord import Channel, FakeDiscord, Member
 
 T0 = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)
 
@@ -20,15 +20,7 @@ def haven_clock() -> FakeClock:
 
 async def _line(server: FakeDiscord, haven: HavenRunner, community: Community) -> Channel:
     guild = community.guild
-    mods = server.create_channel(
-        guild,
-        "moderators",
-        overwrites=[
-            (guild.everyone, 0, P.VIEW_CHANNEL),
-            (community.moderators_role, P.VIEW_CHANNEL, 0),
-            (server.bot_role(guild), P.VIEW_CHANNEL, 0),
-        ],
-    )
+    mods = moderators_channel(server, community)
     await server.flush()
     await haven.running.services.guilds.update(
         guild.id,

@@ -15,9 +15,9 @@ import pytest
 from bot.clock import FakeClock
 from bot.permissions import Level
 from bot.services.meetings import Actor, Meeting
-from tests.e2e.harness import Community, HavenRunner
+from tests.e2e.harness import Community, HavenRunner, moderators_channel
 from tests.e2e.test_attendance import _hmac_forms, _id_forms
-from tests.fakediscord import Channel, FakeDiscord, Member, P
+from tests.fakediscord import Channel, FakeDiscord, Member
 
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
 START = datetime(2027, 1, 8, 0, 0, tzinfo=UTC)  # Thursday 19:00 in New York
@@ -56,15 +56,7 @@ def _person(member: Member, guild_id: int) -> dict[str, list[bytes]]:
 async def _setup(server: FakeDiscord, haven: HavenRunner, community: Community) -> Channel:
     """A weekly meeting, a reminder channel and the moderators' channel for the anonymous line."""
     guild = community.guild
-    mods = server.create_channel(
-        guild,
-        "moderators",
-        overwrites=[
-            (guild.everyone, 0, P.VIEW_CHANNEL),
-            (community.moderators_role, P.VIEW_CHANNEL, 0),
-            (server.bot_role(guild), P.VIEW_CHANNEL, 0),
-        ],
-    )
+    mods = moderators_channel(server, community)
     await server.flush()
     await haven.running.services.guilds.update(
         guild.id,

@@ -23,8 +23,8 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.logging_setup import register_secret, reset_logging, setup_logging
-from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner
-from tests.fakediscord import FakeDiscord, P
+from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner, moderators_channel
+from tests.fakediscord import FakeDiscord
 
 ROOT = Path(__file__).resolve().parents[2]
 # Tuesday 5 January 2027, noon UTC; the meeting is at 19:00 New York (00:00 UTC the next day).
@@ -150,15 +150,7 @@ async def test_a_whole_session_at_debug_logs_no_secret_and_no_typed_text(
 ) -> None:
     server, c = discord_server, community
     caplog, handler_output = debug_logging
-    mods_channel = server.create_channel(
-        c.guild,
-        "moderators",
-        overwrites=[
-            (c.guild.everyone, 0, P.VIEW_CHANNEL),
-            (c.moderators_role, P.VIEW_CHANNEL, 0),
-            (server.bot_role(c.guild), P.VIEW_CHANNEL, 0),
-        ],
-    )
+    mods_channel = moderators_channel(server, c)
     review = server.create_channel(c.guild, "resource-review")
     await server.flush()
 
