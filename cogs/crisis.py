@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HavenBot
-from bot.services.cards import EMERGENCY_NUMBERS, Card, crisis_cards_for, normalize_region
+from bot.services.cards import EMERGENCY_NUMBERS, Card, crisis_cards_for, known_region
 from bot.services.resources import NA_DISCLAIMER
 from cogs._common import COLOR_ALERT, escape, fit_embed, truncate
 
@@ -143,12 +143,7 @@ class CrisisCog(commands.Cog):
         if guild_id is None:
             return None
         settings = self.bot.services.guilds.cached(guild_id)
-        if settings is None or not settings.region:
-            return None
-        try:
-            region = normalize_region(settings.region)
-        except ValueError:
-            return None
+        region = known_region(settings.region if settings is not None else None)
         return None if region == "intl" else region  # no worldwide crisis card: show every country
 
     @app_commands.command(name="crisis", description="Crisis lines and what to do in an emergency")

@@ -243,6 +243,14 @@ def normalize_region(text: str) -> str:
     return region
 
 
+def known_region(setting: str | None) -> str | None:
+    """A server's region setting as a card region; None when unset or not one Haven knows."""
+    try:
+        return normalize_region(setting) if setting else None
+    except CardError:
+        return None
+
+
 def count_sentences(text: str) -> int:
     """Count sentences: a new one starts after . ! or ? followed by space and a capital or digit."""
     return len(_SENTENCE_SPLIT_RE.split(text.strip()))

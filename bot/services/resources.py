@@ -32,6 +32,7 @@ from bot.services.cards import (
     CardError,
     Contact,
     crisis_cards_for,
+    known_region,
     load_default_cards,
     normalize_region,
     parse_card,
@@ -254,14 +255,6 @@ def parse_region(text: str) -> str:
     except CardError:
         known = ", ".join(sorted(KNOWN_REGIONS, key=str.lower))
         raise UserFacingError(f"That is not a region Haven knows. Use one of: {known}.") from None
-
-
-def _known_region(setting: str | None) -> str | None:
-    """A server's region setting as a card region; None when unset or not one Haven knows."""
-    try:
-        return normalize_region(setting) if setting else None
-    except CardError:
-        return None
 
 
 def parse_region_and_tags(text: str) -> tuple[str, frozenset[str]]:
@@ -495,7 +488,7 @@ class ResourceLibrary:
         wanted_tag = next(iter(parse_tags(tag))) if tag else None
         wanted_region = parse_region(region) if region else None
         # With no region set, worldwide cards lead: they help every reader, wherever they are.
-        first = wanted_region or _known_region(home_region)
+        first = wanted_region or known_region(home_region)
         result = []
         for card in await self.all_cards(guild_id):
             if not card.shareable:
