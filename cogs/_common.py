@@ -246,6 +246,20 @@ async def resolve_meeting(interaction: discord.Interaction, value: str) -> Meeti
     )
 
 
+async def room_admits(interaction: discord.Interaction) -> Callable[[Meeting], bool]:
+    """A test of whether a meeting's room admits the caller: open to all, closed by role or staff."""
+    from bot.services.meetings import visible_to
+
+    assert interaction.guild_id is not None
+    settings = await services_of(interaction).guilds.get(interaction.guild_id)
+    user = interaction.user
+    roles = {r.id for r in user.roles} if isinstance(user, discord.Member) else set()
+    staff = await caller_level(interaction) >= Level.FACILITATOR
+    member = settings.member_role_id is not None and settings.member_role_id in roles
+    family = settings.family_role_id is not None and settings.family_role_id in roles
+    return lambda meeting: visible_to(meeting, member=member, family=family, staff=staff)
+
+
 async def ensure_meeting_manager(interaction: discord.Interaction, meeting: Meeting) -> Level:
     """Allow facilitators of this meeting and moderators; refuse everyone else."""
     level = await caller_level(interaction)

@@ -36,7 +36,6 @@ from bot.services.meetings import (
     access_label,
     describe_repeat,
     format_suggestions,
-    visible_to,
 )
 from bot.tree import HavenView, reply_ephemeral
 from cogs._common import (
@@ -48,6 +47,7 @@ from cogs._common import (
     modlog_embed,
     requires,
     resolve_meeting,
+    room_admits,
     safe_title,
     services_of,
     timezone_autocomplete,
@@ -632,18 +632,9 @@ class MeetingsCog(
         listing = await self.service.listing(interaction.guild_id, days)
         items, later = listing.upcoming, listing.later
         if mine:
-            settings = await self.bot.services.guilds.get(interaction.guild_id)
-            user = interaction.user
-            roles = {r.id for r in user.roles} if isinstance(user, discord.Member) else set()
-            staff = await caller_level(interaction) >= Level.FACILITATOR
-            member = settings.member_role_id is not None and settings.member_role_id in roles
-            family = settings.family_role_id is not None and settings.family_role_id in roles
-            items = [
-                i for i in items if visible_to(i.meeting, member=member, family=family, staff=staff)
-            ]
-            later = [
-                x for x in later if visible_to(x.meeting, member=member, family=family, staff=staff)
-            ]
+            admits = await room_admits(interaction)
+            items = [i for i in items if admits(i.meeting)]
+            later = [x for x in later if admits(x.meeting)]
         if not items and not later:
             scope = " that your roles let you join" if mine else ""
             await reply_ephemeral(interaction, f"No meetings{scope} are scheduled in this server.")

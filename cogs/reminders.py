@@ -13,7 +13,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HavenBot
-from bot.errors import UserFacingError
+from bot.errors import PermissionDeniedError, UserFacingError
 from bot.parsing import format_offset
 from bot.services.meetings import Access, Kind, Meeting
 from bot.services.reminders import (
@@ -34,6 +34,7 @@ from cogs._common import (
     meeting_autocomplete,
     modlog_embed,
     resolve_meeting,
+    room_admits,
     safe_title,
     services_of,
     truncate,
@@ -91,7 +92,12 @@ class RemindMeButton(
         """Subscribe the presser (the service re-reads the meeting first)."""
         if interaction.guild_id is None:
             raise UserFacingError("This button works only inside a server.")
-        meeting, created = await services_of(interaction).reminders.subscribe(
+        services = services_of(interaction)
+        # A missing meeting is refused by subscribe (it re-reads it) with its own message.
+        current = await services.meetings.get(self.meeting_id, interaction.guild_id)
+        if current is not None:
+            await ensure_admitted(interaction, current)
+        meeting, created = await services.reminders.subscribe(
             interaction.guild_id, interaction.user.id, self.meeting_id
         )
         await reply_ephemeral(interaction, subscribed_text(meeting, created))
@@ -140,6 +146,18 @@ class StopRemindersButton(
             "Done: you won't get DM reminders for this meeting any more. "
             "You can start them again with `/remind me` in the server.",
         )
+
+
+async def ensure_admitted(interaction: discord.Interaction, meeting: Meeting) -> None:
+    """Refuse reminders of a closed meeting to someone its room would not admit."""
+    if (await room_admits(interaction))(meeting):
+        return
+    role = "family and friends" if meeting.kind is Kind.FAMILY else "member"
+    raise PermissionDeniedError(
+        f"**{escape(truncate(meeting.title, 100))}** is a closed meeting: its room is only for "
+        f"the {role} role, so I can't send you its reminders. If you think you should have that "
+        "role, ask a moderator."
+    )
 
 
 def subscribed_text(meeting: Meeting, created: bool) -> str:
@@ -363,6 +381,7 @@ class RemindersCog(commands.GroupCog, name="remind", description="Reminders of m
         """Subscribe to DM reminders of a meeting."""
         target = await resolve_meeting(interaction, meeting)
         assert interaction.guild_id is not None
+        await ensure_admitted(interaction, target)
         found, created = await self.service.subscribe(
             interaction.guild_id, interaction.user.id, target.id
         )

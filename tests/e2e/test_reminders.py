@@ -280,3 +280,47 @@ async def test_subscriptions_end_when_the_member_leaves(
     await _tick(haven, haven_clock, AT_15)
     assert discord_server.dms_to(community.peer) == []
     assert len(_reminders(discord_server, community)) == 1
+
+
+async def test_closed_meetings_refuse_reminders_to_those_the_room_would_not_admit(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner, haven_clock: FakeClock
+) -> None:
+    guild = community.guild
+    reminders = haven.running.services.reminders
+    await haven.running.services.guilds.update(
+        guild.id, member_role_id=community.members_role.id, family_role_id=community.family_role.id
+    )
+    na = await _schedule(haven, community, title="Closed NA", access="closed")
+    fam = await _schedule(haven, community, title="Closed family", kind="family", access="closed")
+
+    async def subscribed(member: Member) -> set[int]:
+        return {s.meeting.id for s in await reminders.subscriptions(guild.id, member.user.id)}
+
+    # By command: the family member is refused the closed NA-style meeting, and nothing is stored.
+    res = await discord_server.invoke(guild, community.family, "remind me", meeting=str(na.id))
+    assert res.ephemeral and "Closed NA" in res.text and "member role" in res.text, res.text
+    assert "DM reminders for" not in res.text
+    assert await subscribed(community.family) == set()
+    # The same for a member without the family role and the closed family meeting.
+    res = await discord_server.invoke(guild, community.peer, "remind me", meeting=str(fam.id))
+    assert res.ephemeral and "family" in res.text and "role" in res.text, res.text
+    assert await subscribed(community.peer) == set()
+    # Those the room admits: each by their role, and a moderator to any meeting.
+    for member, meeting in (
+        (community.peer, na),
+        (community.family, fam),
+        (community.moderator, fam),
+    ):
+        ok = await discord_server.invoke(guild, member, "remind me", meeting=str(meeting.id))
+        assert ok.ephemeral and "You'll get DM reminders" in ok.text, ok.text
+        assert meeting.id in await subscribed(member)
+
+    # By the button under the channel reminder: refused too, and no DM follows.
+    await _tick(haven, haven_clock, AT_15)
+    post = next(m for m in _reminders(discord_server, community) if "Closed NA" in m.text)
+    click = await discord_server.click(post, f"haven:remind:me:{na.id}", community.family)
+    assert click.ephemeral and "Closed NA" in click.text and "member role" in click.text
+    assert await subscribed(community.family) == {fam.id}
+    await _tick(haven, haven_clock, START + timedelta(days=7) - timedelta(minutes=15))
+    dms = discord_server.dms_to(community.family)
+    assert dms and all("Closed family" in m.text for m in dms)
