@@ -15,7 +15,7 @@ from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import Database
 from bot.events import GUILD_MEMBER_LEFT
-from bot.keys import load_or_create_key
+from bot.keys import key_source, load_or_create_key
 from bot.logging_setup import register_secret
 from bot.services import Services, build_services
 from bot.tree import HavenTree
@@ -214,10 +214,12 @@ async def create_bot(
     try:
         await db.migrate()
         secret = settings.haven_secret_key.get_secret_value() if settings.haven_secret_key else None
-        key = load_or_create_key(settings.database_path, secret)
+        key = load_or_create_key(settings.database_path, secret, settings.haven_key_path)
     except BaseException:
         await db.close()
         raise
+    if key_source(settings).ignored_file is not None:
+        log.warning("HAVEN_KEY_PATH is ignored: HAVEN_SECRET_KEY is set and supplies the key")
     # The instance key (and what it came from) must never reach a log line.
     for value in (key, settings.discord_token.get_secret_value(), secret or ""):
         register_secret(value)

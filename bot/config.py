@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, SecretStr, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from bot.errors import ConfigError
@@ -18,6 +18,7 @@ _HINTS: dict[str, str] = {
     "discord_api_base": "use a full URL such as http://127.0.0.1:8080/api/v10, or leave it empty",
     "discord_gateway_url": "use a websocket URL such as ws://127.0.0.1:8080/gateway, or leave it empty",
     "haven_secret_key": "use at least 32 characters (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`) or leave it empty to generate one",
+    "haven_key_path": "set HAVEN_KEY_PATH to a file path outside the data folder, e.g. /etc/haven/haven.key, or leave it empty to keep the key beside the database",
     "dm_rate_per_second": "use a positive number, e.g. 1",
     "reminder_grace_minutes": "use a whole number of minutes from 0 to 1440",
     "http_host": "use an address such as 127.0.0.1",
@@ -42,6 +43,7 @@ class Settings(BaseSettings):
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
     haven_secret_key: SecretStr | None = None
+    haven_key_path: Path | None = None  # None: `haven.key` beside the database
     dm_rate_per_second: float = Field(default=1.0, gt=0, le=50)
     reminder_grace_minutes: int = Field(default=10, ge=0, le=1440)
     http_host: str = "127.0.0.1"
@@ -91,6 +93,31 @@ class Settings(BaseSettings):
     def _key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("is shorter than 32 characters")
+        return value
+
+    @field_validator("haven_key_path", mode="before")
+    @classmethod
+    def _blank_path_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("haven_key_path")
+    @classmethod
+    def _usable_key_path(cls, value: Path | None, info: ValidationInfo) -> Path | None:
+        if value is None:
+            return None
+        if value.is_dir():
+            raise ValueError(f"{value} is a folder, not a file")
+        database = info.data.get("database_path")
+        if database is not None and value.resolve() == Path(database).resolve():
+            raise ValueError("is the database file itself")
+        # The folder must exist or be creatable: the nearest existing ancestor must be a folder.
+        ancestor = value.parent
+        while not ancestor.exists() and ancestor != ancestor.parent:
+            ancestor = ancestor.parent
+        if not ancestor.is_dir():
+            raise ValueError(f"{value} cannot be created: {ancestor} is not a folder")
         return value
 
     @field_validator("discord_api_base")

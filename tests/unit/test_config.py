@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import subprocess
 import sys
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -22,6 +23,7 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "LOG_LEVEL",
         "DEV_GUILD_ID",
         "HAVEN_SECRET_KEY",
+        "HAVEN_KEY_PATH",
         "HTTP_PORT",
         "DISCORD_API_BASE",
         "DISCORD_GATEWAY_URL",
@@ -39,7 +41,44 @@ def test_defaults(monkeypatch: pytest.MonkeyPatch) -> None:
     assert s.log_level == "INFO"
     assert s.http_port is None
     assert s.dev_guild_id is None
+    assert s.haven_key_path is None
     assert "abc.def" not in repr(s)
+
+
+def test_key_path_is_read_and_blank_means_beside_the_database(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("HAVEN_KEY_PATH", str(tmp_path / "keys" / "deeper" / "haven.key"))
+    assert load_settings().haven_key_path == tmp_path / "keys" / "deeper" / "haven.key"
+    monkeypatch.setenv("HAVEN_KEY_PATH", " ")
+    assert load_settings().haven_key_path is None
+
+
+@pytest.mark.parametrize(
+    ("make", "expected"),
+    [
+        (lambda p: p, "is a folder, not a file"),
+        (lambda p: p / "blocker" / "sub" / "haven.key", "cannot be created"),
+        (lambda p: p / "haven.db", "is the database file"),
+    ],
+)
+def test_bad_key_path_is_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    make: Callable[[Path], Path],
+    expected: str,
+) -> None:
+    (tmp_path / "blocker").write_text("")
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("DATABASE_PATH", str(tmp_path / "haven.db"))
+    monkeypatch.setenv("HAVEN_KEY_PATH", str(make(tmp_path)))
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith("Setting HAVEN_KEY_PATH ") and expected in message
+    assert "HAVEN_KEY_PATH to a file path" in message  # the hint says what to do
+    assert "\n" not in message
 
 
 def test_env_file_is_read(tmp_path: Path) -> None:

@@ -8,8 +8,9 @@ from pathlib import Path
 
 import pytest
 
+from bot.config import load_settings
 from bot.errors import ConfigError
-from bot.keys import derive_key, key_file_for, load_or_create_key
+from bot.keys import KeySource, derive_key, key_file_for, key_source, load_or_create_key
 from bot.logging_setup import RedactFilter
 
 
@@ -28,6 +29,70 @@ def test_configured_key_wins_and_is_not_written(tmp_path: Path) -> None:
     key = load_or_create_key(db_path, "s" * 40)
     assert len(key) == 32
     assert not key_file_for(db_path).exists()
+
+
+def test_key_path_puts_the_key_file_outside_the_data_folder(tmp_path: Path) -> None:
+    db_path = tmp_path / "var" / "haven.db"
+    key_path = tmp_path / "secrets" / "haven.key"
+    first = load_or_create_key(db_path, None, key_path)
+    assert key_path.exists() and stat.S_IMODE(key_path.stat().st_mode) == 0o600
+    assert not key_file_for(db_path).exists()
+    assert not db_path.parent.exists()  # nothing of the key lands in the data folder
+    assert load_or_create_key(db_path, None, key_path) == first
+    assert key_file_for(db_path, key_path) == key_path
+
+
+def test_key_path_never_replaces_an_existing_key_beside_the_database(tmp_path: Path) -> None:
+    db_path = tmp_path / "var" / "haven.db"
+    old_key = load_or_create_key(db_path, None)
+    key_path = tmp_path / "secrets" / "haven.key"
+    with pytest.raises(ConfigError, match="move it to") as info:
+        load_or_create_key(db_path, None, key_path)
+    assert str(key_file_for(db_path)) in str(info.value) and not key_path.exists()
+    key_path.parent.mkdir()
+    key_file_for(db_path).rename(key_path)  # what the message asks for
+    assert load_or_create_key(db_path, None, key_path) == old_key
+
+
+def test_configured_key_wins_over_a_key_path(tmp_path: Path) -> None:
+    key_path = tmp_path / "secrets" / "haven.key"
+    key = load_or_create_key(tmp_path / "haven.db", "s" * 40, key_path)
+    assert key == load_or_create_key(tmp_path / "other.db", "s" * 40)
+    assert not key_path.exists()
+
+
+def _settings(tmp_path: Path, **values: object) -> object:
+    return load_settings(
+        _env_file=None, discord_token="t", database_path=tmp_path / "var" / "haven.db", **values
+    )
+
+
+def test_key_source_beside_the_database_is_flagged(tmp_path: Path) -> None:
+    source = key_source(_settings(tmp_path))  # type: ignore[arg-type]
+    assert source == KeySource(file=tmp_path / "var" / "haven.key", beside_database=True)
+
+
+def test_key_source_in_a_folder_below_the_database_is_flagged(tmp_path: Path) -> None:
+    inside = tmp_path / "var" / "keys" / "haven.key"
+    source = key_source(_settings(tmp_path, haven_key_path=inside))  # type: ignore[arg-type]
+    assert source == KeySource(file=inside, beside_database=True)
+
+
+def test_key_source_apart_from_the_database(tmp_path: Path) -> None:
+    apart = tmp_path / "secrets" / "haven.key"
+    source = key_source(_settings(tmp_path, haven_key_path=apart))  # type: ignore[arg-type]
+    assert source == KeySource(file=apart, beside_database=False)
+
+
+def test_key_source_from_the_environment_names_an_ignored_key_path(tmp_path: Path) -> None:
+    apart = tmp_path / "secrets" / "haven.key"
+    env_only = key_source(_settings(tmp_path, haven_secret_key="s" * 40))  # type: ignore[arg-type]
+    assert env_only == KeySource(file=None, beside_database=False)
+    both = key_source(
+        _settings(tmp_path, haven_secret_key="s" * 40, haven_key_path=apart)  # type: ignore[arg-type]
+    )
+    assert both == KeySource(file=None, beside_database=False, ignored_file=apart)
+    assert "s" * 40 not in repr(both)
 
 
 def test_damaged_key_file_is_a_clear_error(tmp_path: Path) -> None:
