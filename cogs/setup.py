@@ -9,6 +9,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.app import HavenBot
+from bot.keys import KeySource, key_source
 from bot.parsing import REGIONS, format_offsets, parse_offsets, parse_region, parse_timezone
 from bot.permissions import Level
 from bot.services.guilds import Change, GuildSettings
@@ -42,6 +43,11 @@ _LABELS: dict[str, str] = {
 NATIVE_EVENTS_WARNING = (
     'Discord shows everyone who marks a native event as "interested". Haven itself never '
     "records who attends, but that list is visible to the server."
+)
+
+KEY_BESIDE_DATABASE_WARNING = (
+    "It sits in the database's folder, so a copy of that folder carries the key with it: "
+    "set HAVEN_KEY_PATH to keep the key apart."
 )
 
 
@@ -82,6 +88,19 @@ def settings_embed(settings: GuildSettings) -> discord.Embed:
         lines = [f"**{_LABELS[f]}**: {render_value(f, getattr(settings, f))}" for f in fields]
         embed.add_field(name=name, value="\n".join(lines), inline=False)
     return fit_embed(embed)
+
+
+def key_source_text(source: KeySource) -> str:
+    """Where the instance key comes from, with a warning when it sits with the database."""
+    if source.file is None:
+        text = "from the environment (HAVEN_SECRET_KEY)"
+        if source.ignored_file is not None:
+            text += "; HAVEN_KEY_PATH is ignored while it is set"
+        return text
+    text = f"key file `{source.file}`"
+    if source.beside_database:
+        text += f"\n⚠️ {KEY_BESIDE_DATABASE_WARNING}"
+    return text
 
 
 def changes_text(changes: list[Change]) -> str:
@@ -253,6 +272,11 @@ class SetupCog(commands.GroupCog, name="setup", description="Configure Haven for
                 + ("included" if feeds.include_closed else "not included")
                 + f" · token last rotated {feeds.rotated_at:%Y-%m-%d}"
             ),
+            inline=False,
+        )
+        embed.add_field(
+            name="Instance key (whole bot)",
+            value=key_source_text(key_source(self.bot.services.settings)),
             inline=False,
         )
         await reply_ephemeral(interaction, embed=fit_embed(embed))

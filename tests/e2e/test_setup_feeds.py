@@ -5,12 +5,15 @@ from __future__ import annotations
 import re
 import socket
 from datetime import date, time
+from pathlib import Path
+from typing import Any
 
 import aiohttp
+import pytest
 
 from bot.occurrences import Repeat
 from bot.services.meetings import Access, Kind
-from tests.e2e.harness import Community, HavenRunner
+from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner
 from tests.fakediscord import FakeDiscord
 
 
@@ -150,3 +153,43 @@ async def test_setup_show_reports_whether_feeds_are_on(
     )
     after = await discord_server.invoke(guild, community.moderator, "setup show")
     assert "on · closed meetings included" in after.text
+
+
+@pytest.mark.parametrize("where", ["beside", "apart", "environment"])
+async def test_setup_show_names_the_key_source_never_the_key(
+    discord_server: FakeDiscord,
+    community: Community,
+    haven_runner: HavenRunner,
+    tmp_path: Path,
+    tmp_path_factory: pytest.TempPathFactory,
+    caplog: pytest.LogCaptureFixture,
+    where: str,
+) -> None:
+    apart = tmp_path_factory.mktemp("secrets") / "haven.key"  # outside the database's folder
+    settings: dict[str, Any] = {
+        "beside": {"haven_secret_key": None},
+        "apart": {"haven_secret_key": None, "haven_key_path": apart},
+        "environment": {"haven_key_path": apart},  # HAVEN_SECRET_KEY (the harness's) wins
+    }[where]
+    await haven_runner.start(**settings)
+    try:
+        shown = await discord_server.invoke(community.guild, community.moderator, "setup show")
+    finally:
+        await haven_runner.stop()
+    assert shown.ephemeral and "Instance key" in shown.text
+    warning = "a copy of that folder carries the key with it"
+    if where == "beside":
+        key_file = tmp_path / "haven.key"
+        assert f"`{key_file}`" in shown.text and warning in shown.text
+        assert "HAVEN_KEY_PATH" in shown.text
+    elif where == "apart":
+        key_file = apart
+        assert f"`{apart}`" in shown.text and warning not in shown.text
+    else:
+        assert "environment (HAVEN_SECRET_KEY)" in shown.text
+        assert "HAVEN_KEY_PATH is ignored" in shown.text and warning not in shown.text
+        assert TEST_SECRET_KEY not in shown.text and not apart.exists()
+        assert "HAVEN_KEY_PATH is ignored" in caplog.text  # the operator's log says so too
+        return
+    secret = key_file.read_text().strip()
+    assert secret not in shown.text and secret[:16] not in shown.text
