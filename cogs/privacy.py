@@ -20,7 +20,8 @@ PRIVACY_TEXT = (
     "{stores}\n\n"
     "**What Discord itself shows**\n"
     "People in a voice or text room can see who else is there; that is Discord, not Haven.\n\n"
-    "Use `/privacy forget-me` to delete everything Haven keeps keyed to you, in every server. "
+    "Use `/privacy forget-me` to delete everything Haven keeps keyed to you, in every server, "
+    "except a room removal (it ends when the room closes). "
     "When you leave a server, the same happens for that server."
 )
 
@@ -86,8 +87,9 @@ class PrivacyCog(commands.GroupCog, name="privacy", description="What Haven stor
         """Ask for confirmation, then delete."""
         await interaction.response.send_message(
             "This deletes everything Haven keeps keyed to you in every server: reminder "
-            "subscriptions, facilitator assignments, room removals and open conversations with "
-            "moderators. It cannot be undone.",
+            "subscriptions, facilitator assignments and open conversations with moderators. If a "
+            "moderator removed you from a meeting room, that removal stays until the room closes: "
+            "forget-me does not lift it. It cannot be undone.",
             view=ForgetView(self.bot, interaction.user.id),
             ephemeral=True,
         )

@@ -2,7 +2,9 @@
 
 Every table column that holds a Discord user id is named ``*user_id``. A feature that adds such
 a column registers it here (``UserData``); a test checks the schema against the registry so no
-store can escape forget-me. Guild purges delete every row of every table with a ``guild_id``.
+store can escape forget-me. A store registered ``kept`` is moderation that must outlive forget-me
+(it ends on its own); it still says why in /privacy info. Guild purges delete every row of every
+table with a ``guild_id``.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ ForgetHook = Callable[[int, int | None], Awaitable[None]]
 
 @dataclass(frozen=True, slots=True)
 class UserData:
-    """A table column keyed to a user, and whether rows are scoped by guild."""
+    """A table column keyed to a user, whether rows are scoped by guild, and kept by forget-me."""
 
     table: str
     user_column: str
     guild_column: str | None = "guild_id"
     purpose: str = ""
+    kept: bool = False  # forget-me leaves these rows on purpose; a guild purge still deletes them
 
     def __post_init__(self) -> None:
         for name in (self.table, self.user_column, self.guild_column or "x"):
@@ -67,12 +70,14 @@ class PrivacyService:
         return [s.purpose for s in self._stores if s.purpose] + self._hook_purposes
 
     async def forget_user(self, user_id: int, guild_id: int | None = None) -> int:
-        """Delete everything keyed to the user (in one guild, or everywhere); return rows deleted."""
+        """Delete the user's rows (in one guild, or everywhere) but kept stores; return the count."""
         total = 0
         for hook in self._hooks:
             await hook(user_id, guild_id)
         async with self.db.transaction() as tx:
             for store in self._stores:
+                if store.kept:
+                    continue
                 sql = f"DELETE FROM {store.table} WHERE {store.user_column} = ?"  # noqa: S608
                 params: list[int] = [user_id]
                 if guild_id is not None and store.guild_column is not None:

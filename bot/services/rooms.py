@@ -264,8 +264,9 @@ class RoomService:
                 "user_id",
                 purpose=(
                     "If a moderator removed you from a meeting room: that removal, until that "
-                    "meeting's room closes."
+                    "meeting's room closes; forget-me does not lift it."
                 ),
+                kept=True,
             )
         )
 

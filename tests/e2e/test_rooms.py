@@ -571,7 +571,7 @@ async def test_remove_member_until_the_occurrence_ends_survives_a_restart(
     assert discord_server.permissions_for(community.guild.id, link.text_channel_id, peer)
 
 
-async def test_removal_is_forgotten_on_forget_me_and_still_lifted(
+async def test_removal_outlives_forget_me_and_is_lifted_when_the_room_closes(
     discord_server: FakeDiscord, haven: HavenRunner, community: Community, haven_clock: FakeClock
 ) -> None:
     bot = haven.running
@@ -582,10 +582,19 @@ async def test_removal_is_forgotten_on_forget_me_and_still_lifted(
     await discord_server.invoke(
         community.guild, community.moderator, "room remove", meeting=str(meeting.id), member=peer
     )
-    await bot.services.privacy.forget_user(peer)
-    assert await bot.services.rooms.removals(meeting.id) == []
+    asked = await discord_server.invoke(community.guild, community.peer, "privacy forget-me")
+    assert "room removals" not in asked.text and "removed you from a meeting room" in asked.text
+    done = await discord_server.click(asked, "Forget me", community.peer)
+    assert done.content.startswith("Done."), done.content
+    # Forget-me cannot undo moderation: the removal is still stored, so no lift job drops it.
+    assert [r.user_id for r in await bot.services.rooms.removals(meeting.id)] == [peer]
+    await run_jobs_at(bot, haven_clock, CLOSES - timedelta(seconds=1))
+    for channel_id in link.channel_ids:
+        assert overwrite(discord_server, channel_id, peer) == (0, REMOVED)
     await run_jobs_at(bot, haven_clock, CLOSES)
-    assert overwrite(discord_server, link.text_channel_id, peer) is None
+    for channel_id in link.channel_ids:
+        assert overwrite(discord_server, channel_id, peer) is None
+    assert await bot.services.rooms.removals(meeting.id) == []
 
 
 # -- restarts ----------------------------------------------------------------------------------------

@@ -34,6 +34,22 @@ async def test_every_user_column_is_registered_for_forget_me(tmp_path: Path) -> 
         await services.db.close()
 
 
+async def test_only_room_removals_outlive_forget_me_and_a_guild_purge_ends_them(
+    tmp_path: Path,
+) -> None:
+    services = await _services(tmp_path)
+    try:
+        kept = [s for s in services.privacy.stores if s.kept]
+        # Keeping a user's rows through forget-me is a deliberate exception, named here.
+        assert {(s.table, s.user_column) for s in kept} == {("room_removals", "user_id")}
+        for store in kept:
+            assert "forget-me" in store.purpose, "/privacy info says forget-me keeps it"
+            assert store.guild_column == "guild_id"
+            assert "guild_id" in await services.db.columns(store.table), "a guild purge ends it"
+    finally:
+        await services.db.close()
+
+
 async def test_every_guild_table_can_be_purged(tmp_path: Path) -> None:
     services = await _services(tmp_path)
     try:
@@ -81,6 +97,12 @@ async def test_forget_user_and_purge_guild_delete_rows(tmp_path: Path) -> None:
                     facilitator_id=777,
                 )
         await services.guilds.update(1, timezone="Europe/London")
+        meeting_id = await services.db.fetchval("SELECT id FROM meetings WHERE guild_id = 1")
+        await services.db.execute(
+            "INSERT INTO room_removals (meeting_id, guild_id, user_id, occurrence, until, "
+            "created_at) VALUES (?, 1, 777, '2027-01-05', 1799999999, '2027-01-01T00:00:00')",
+            (meeting_id,),
+        )
         assert await services.db.fetchval("SELECT count(*) FROM meeting_facilitators") == 2
         deleted = await services.privacy.forget_user(777, guild_id=1)
         assert deleted == 1
@@ -92,7 +114,10 @@ async def test_forget_user_and_purge_guild_delete_rows(tmp_path: Path) -> None:
         )
         await services.privacy.forget_user(777)
         assert await services.db.fetchval("SELECT count(*) FROM meeting_facilitators") == 0
+        # A moderator's removal from a room outlives forget-me (it ends when the room closes).
+        assert await services.db.fetchval("SELECT count(*) FROM room_removals") == 1
         await services.privacy.purge_guild(1)
+        assert await services.db.fetchval("SELECT count(*) FROM room_removals") == 0
         assert await services.db.fetchval("SELECT count(*) FROM meetings WHERE guild_id = 1") == 0
         assert await services.db.fetchval("SELECT count(*) FROM meetings WHERE guild_id = 2") == 1
         assert await services.db.fetchval("SELECT count(*) FROM guild_settings") == 0

@@ -307,7 +307,9 @@ async def test_ledger_records_and_events(services: Services) -> None:
     assert (JOB_CLOSE, "2027-01-05", CLOSES) in await _jobs(services, meeting)
 
 
-async def test_removals_are_stored_lifted_by_a_job_and_forgotten(services: Services) -> None:
+async def test_removals_are_stored_lifted_by_a_job_and_outlive_forget_me(
+    services: Services,
+) -> None:
     meeting = await _room(services)
     clock = _clock(services)
     clock.set(START)
@@ -327,6 +329,8 @@ async def test_removals_are_stored_lifted_by_a_job_and_forgotten(services: Servi
         (s.table, s.user_column) for s in services.privacy.stores
     }
     await services.privacy.forget_user(4242, guild_id=1)
+    assert await services.rooms.removals(meeting.id) == [removal]
+    await services.privacy.purge_guild(1)
     assert await services.rooms.removals(meeting.id) == []
 
 
