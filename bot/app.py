@@ -188,6 +188,11 @@ class HavenBot(commands.Bot):
             start.cancel()
             await asyncio.gather(start, return_exceptions=True)
         await self.services.jobs.stop(grace_s=SHUTDOWN_GRACE_S)
+        try:
+            # Check-ins are counted in memory between saves: keep them across the restart.
+            await self.services.attendance.save_all()
+        except Exception:
+            log.exception("could not save the open rooms' check-in counts")
         for cog in list(self.cogs.values()):
             stop = getattr(cog, "shutdown", None)
             if stop is not None:

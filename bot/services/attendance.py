@@ -2,9 +2,11 @@
 
 Each open occurrence gets a random key that lives only in this process's memory. A person is
 recognised within the occurrence by HMAC(occurrence key, user id): that tag deduplicates check-ins,
-names their pseudonym for anonymous shares and proves they checked in when they ask for a slip.
-The tags, the pseudonym map and the key are never written anywhere; the database holds only the
-number of check-ins per occurrence. The key is dropped one hour after the room closes (the window
+names their pseudonym for anonymous shares, carries share silences and the share limit (so
+forget-me cannot shed them), and binds the one name on their proof slip. The tags, the pseudonym
+map and the key are never written anywhere; the database holds only the number of check-ins per
+occurrence, and that number is counted in memory and written on a fixed cadence and at the close,
+so no write (nor the WAL's size or time) marks the moment of a check-in. The key is dropped one hour after the room closes (the window
 for proof slips), after which nothing links anyone to the occurrence. A restart loses the key: a
 person who checks in again after a restart is counted again (see docs/privacy.md).
 """
@@ -22,7 +24,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from bot.clock import Clock, iso, utc_from_iso
-from bot.db import Database
+from bot.db import Database, Transaction
 from bot.errors import UserFacingError
 from bot.events import ROOM_CLOSED, ROOM_OPENED, EventBus
 from bot.keys import derive_key
@@ -33,6 +35,8 @@ from bot.services.privacy import PrivacyService
 log = logging.getLogger(__name__)
 
 FORGET_JOB = "attendance_forget"
+SAVE_JOB = "attendance_save"
+SAVE_EVERY = timedelta(minutes=5)  # the coarse save of the in-memory count while a room is open
 PROOF_GRACE = timedelta(hours=1)  # slips stay available this long after the room closes
 OCCURRENCE_CAP = timedelta(hours=18)  # longest meeting + room margins; then the key goes anyway
 SHARE_INTERVAL = timedelta(seconds=30)
@@ -120,6 +124,13 @@ class ProofSlip:
     occurrence: date
     name: str
     code: str
+
+
+def slip_name(name: str | None) -> str:
+    """The name as a slip prints it ('' for none); a bad name is a UserFacingError."""
+    if name is None or not name.strip():
+        return ""
+    return clean_text(name, field="name", max_len=PROOF_NAME_MAX)
 
 
 def _varint(n: int) -> bytes:
@@ -220,9 +231,12 @@ class _Live:
     opened_at: datetime
     closed_at: datetime | None = None
     checked_in: set[bytes] = field(default_factory=set)
+    saved: int = 0  # how many of checked_in the stored count already includes
     pseudonyms: dict[bytes, int] = field(default_factory=dict)
-    silenced: set[int] = field(default_factory=set)
+    retired: set[int] = field(default_factory=set)  # numbers unlinked by forget-me, never reused
+    silenced: set[bytes] = field(default_factory=set)
     last_share: dict[bytes, datetime] = field(default_factory=dict)
+    slip_names: dict[bytes, str] = field(default_factory=dict)  # one slip per check-in
 
     def tag(self, user_id: int) -> bytes:
         """HMAC(occurrence key, user id): who someone is within this occurrence only."""
@@ -232,6 +246,11 @@ class _Live:
     def is_open(self) -> bool:
         """Whether the room is still open."""
         return self.closed_at is None
+
+    @property
+    def unsaved(self) -> int:
+        """Check-ins counted in memory but not yet in the stored count."""
+        return len(self.checked_in) - self.saved
 
 
 @dataclass(frozen=True, slots=True)
@@ -279,11 +298,14 @@ class AttendanceService:
         events.subscribe(ROOM_OPENED, self.on_room_opened)
         events.subscribe(ROOM_CLOSED, self.on_room_closed)
         jobs.register(FORGET_JOB, self._on_forget_jobs)
+        jobs.register(SAVE_JOB, self._on_save_jobs)
         privacy.register_hook(
             self._forget_user,
             purpose=(
                 "While a meeting is open, a one-time keyed hash (in memory only) stops a double "
-                "check-in; it is gone when the meeting closes and only the count is kept."
+                "check-in and holds any share pause and the one name on your slip; forget-me "
+                "unlinks your pseudonym at once, and all of it is gone an hour after the room "
+                "closes. Only the count is kept."
             ),
         )
 
@@ -322,10 +344,49 @@ class AttendanceService:
                         meeting_id=meeting_id,
                         occurrence=occurrence,
                         slot="cap",
-                    )
+                    ),
+                    self._save_job(live, now + SAVE_EVERY),
                 ],
             )
         self.jobs.wake_for(earliest)
+
+    @staticmethod
+    def _save_job(live: _Live, at: datetime) -> NewJob:
+        return NewJob(
+            kind=SAVE_JOB,
+            guild_id=live.guild_id,
+            fire_at=at,
+            meeting_id=live.meeting_id,
+            occurrence=live.occurrence,
+            slot=f"save:{int(at.timestamp())}",
+        )
+
+    @staticmethod
+    async def _save(tx: Transaction, live: _Live) -> None:
+        """Add the check-ins counted since the last save to the stored count."""
+        pending = live.unsaved
+        # Written even when nothing is pending: the write's timing must not say whether anyone came.
+        await tx.execute(
+            "UPDATE attendance_counts SET checkins = checkins + ? "
+            "WHERE meeting_id = ? AND occurrence = ?",
+            (pending, live.meeting_id, live.occurrence),
+        )
+        live.saved += pending
+
+    async def _on_save_jobs(self, jobs: list[Job]) -> None:
+        for job in jobs:
+            live = self._live.get((job.meeting_id, job.occurrence))
+            async with self.db.transaction() as tx:
+                earliest = None
+                if live is not None and live.is_open:
+                    await self._save(tx, live)
+                    # The next save keeps the fixed cadence of the job, not of when it ran.
+                    step = job.fire_at + SAVE_EVERY
+                    while step <= self.clock.now():
+                        step += SAVE_EVERY
+                    earliest = await self.jobs.add(tx, [self._save_job(live, step)])
+                await self.jobs.complete(tx, job)
+            self.jobs.wake_for(earliest)
 
     async def on_room_closed(
         self, meeting_id: int, guild_id: int, occurrence: str, **_: object
@@ -333,12 +394,10 @@ class AttendanceService:
         """A room closed: no more check-ins or shares; the key stays one hour for proof slips."""
         now = self.clock.now()
         live = self._live.get((meeting_id, occurrence))
-        if live is not None and live.is_open:
-            live.closed_at = now
-            live.pseudonyms.clear()
-            live.silenced.clear()
-            live.last_share.clear()
+        closing = live is not None and live.is_open
         async with self.db.transaction() as tx:
+            if live is not None and closing:
+                await self._save(tx, live)
             await tx.execute(
                 "UPDATE attendance_counts SET closed_at = ? "
                 "WHERE meeting_id = ? AND occurrence = ? AND closed_at IS NULL",
@@ -357,34 +416,60 @@ class AttendanceService:
                     )
                 ],
             )
+            await self.jobs.remove_pending(
+                tx, meeting_id=meeting_id, kinds=[SAVE_JOB], occurrence=occurrence
+            )
+        if live is not None and closing:
+            live.closed_at = now
+            live.pseudonyms.clear()
+            live.retired.clear()
+            live.silenced.clear()
+            live.last_share.clear()
         self.jobs.wake_for(earliest)
 
     async def _on_forget_jobs(self, jobs: list[Job]) -> None:
         for job in jobs:
-            self.prune()
             async with self.db.transaction() as tx:
+                # A room still open at the cap: keep its last check-ins before the key goes.
+                for live in self._expired():
+                    if live.is_open:
+                        await self._save(tx, live)
                 await self.jobs.complete(tx, job)
+            self.prune()
 
-    def prune(self) -> int:
-        """Drop every key past its proof window (or past the cap); return how many went."""
+    async def save_all(self) -> None:
+        """Write every open room's unsaved check-ins (at shutdown, so a restart loses none)."""
+        open_rooms = [live for live in self._live.values() if live.is_open and live.unsaved]
+        if not open_rooms:
+            return
+        async with self.db.transaction() as tx:
+            for live in open_rooms:
+                await self._save(tx, live)
+
+    def _expired(self) -> list[_Live]:
         now = self.clock.now()
-        gone = [
-            k
-            for k, live in self._live.items()
+        return [
+            live
+            for live in self._live.values()
             if (live.closed_at is not None and now >= live.closed_at + PROOF_GRACE)
             or now >= live.opened_at + OCCURRENCE_CAP
         ]
-        for k in gone:
-            del self._live[k]
+
+    def prune(self) -> int:
+        """Drop every key past its proof window (or past the cap); return how many went."""
+        gone = self._expired()
+        for live in gone:
+            del self._live[(live.meeting_id, live.occurrence)]
         return len(gone)
 
     async def _forget_user(self, user_id: int, guild_id: int | None) -> None:
-        # Unlink a person from pseudonyms now; the dedup tag stays so they are not counted twice.
+        # Unlink a person from their pseudonym now. The tag stays where it is moderation or
+        # proof: the dedup set (not counted twice), silences, the share limit and the slip name.
         for live in self._live.values():
             if guild_id is None or live.guild_id == guild_id:
-                tag = live.tag(user_id)
-                live.pseudonyms.pop(tag, None)
-                live.last_share.pop(tag, None)
+                number = live.pseudonyms.pop(live.tag(user_id), None)
+                if number is not None:
+                    live.retired.add(number)
 
     async def recover(self, meeting_id: int, guild_id: int, occurrence: str) -> bool:
         """After a restart: a room still open in the database gets a fresh key (may double count)."""
@@ -400,9 +485,19 @@ class AttendanceService:
         opened = utc_from_iso(row[0])
         if self.clock.now() >= opened + OCCURRENCE_CAP:
             return False
-        self._live[(meeting_id, occurrence)] = _Live(
-            meeting_id, guild_id, occurrence, secrets.token_bytes(32), opened
-        )
+        live = _Live(meeting_id, guild_id, occurrence, secrets.token_bytes(32), opened)
+        self._live[(meeting_id, occurrence)] = live
+        # The saves of the lost key may have ended (they stop when no key is found): resume them.
+        now = self.clock.now()
+        step = opened + SAVE_EVERY
+        while step <= now:
+            step += SAVE_EVERY
+        async with self.db.transaction() as tx:
+            await self.jobs.remove_pending(
+                tx, meeting_id=meeting_id, kinds=[SAVE_JOB], occurrence=occurrence
+            )
+            earliest = await self.jobs.add(tx, [self._save_job(live, step)])
+        self.jobs.wake_for(earliest)
         log.info("attendance key recreated after a restart for one open room")
         return True
 
@@ -442,20 +537,8 @@ class AttendanceService:
         tag = live.tag(user_id)
         if tag in live.checked_in:
             return False
+        # Counted in memory only; the count reaches the database with the next save or the close.
         live.checked_in.add(tag)
-        try:
-            async with self.db.transaction() as tx:
-                changed = await tx.execute(
-                    "UPDATE attendance_counts SET checkins = checkins + 1 "
-                    "WHERE meeting_id = ? AND occurrence = ? AND closed_at IS NULL",
-                    (meeting_id, occurrence),
-                )
-        except BaseException:
-            live.checked_in.discard(tag)
-            raise
-        if changed != 1:
-            live.checked_in.discard(tag)
-            raise UserFacingError("This meeting's room is not open right now.")
         return True
 
     # -- counts ---------------------------------------------------------------------------------
@@ -480,7 +563,7 @@ class AttendanceService:
         body = clean_text(text, field="share", max_len=SHARE_MAX, multiline=True)
         tag = live.tag(user_id)
         number = live.pseudonyms.get(tag)
-        if number is not None and number in live.silenced:
+        if tag in live.silenced:
             raise UserFacingError(
                 "A moderator has paused your anonymous shares until this meeting ends. "
                 "You're still welcome in the room."
@@ -498,7 +581,7 @@ class AttendanceService:
 
     @staticmethod
     def _new_number(live: _Live) -> int:
-        used = set(live.pseudonyms.values())
+        used = set(live.pseudonyms.values()) | live.retired
         for top in (99, 999, 9999):
             free = [n for n in range(1, top + 1) if n not in used]
             if free:
@@ -514,11 +597,17 @@ class AttendanceService:
     def silence(self, meeting_id: int, occurrence: str, guild_id: int, number: int) -> bool:
         """Stop a pseudonym sharing for the rest of the occurrence; False if already silenced."""
         live = self._open(meeting_id, occurrence, guild_id)
-        if number not in live.pseudonyms.values():
+        tags = [tag for tag, n in live.pseudonyms.items() if n == number]
+        if not tags:
+            if number in live.retired:
+                raise UserFacingError(
+                    "That pseudonym is no longer linked to anyone (they used forget-me), so it "
+                    "can't be silenced. Their next share shows under a new pseudonym."
+                )
             raise UserFacingError("That pseudonym has not shared in this meeting.")
-        if number in live.silenced:
+        if tags[0] in live.silenced:
             return False
-        live.silenced.add(number)
+        live.silenced.add(tags[0])
         return True
 
     # -- proof slips ----------------------------------------------------------------------------
@@ -535,21 +624,29 @@ class AttendanceService:
     def proof(
         self, guild_id: int, user_id: int, titles: Mapping[int, str], name: str | None
     ) -> list[ProofSlip]:
-        """Signed slips for every occurrence this person checked in to that is still in memory."""
-        shown = ""
-        if name is not None and name.strip():
-            shown = clean_text(name, field="name", max_len=PROOF_NAME_MAX)
-        attended = self.attended(guild_id, user_id)
+        """Signed slips for every occurrence this person checked in to that is still in memory.
+
+        One slip per check-in: the first request fixes the name (or none) and later requests get
+        that same slip back, whatever name they give, so one check-in cannot vouch for others.
+        """
+        shown = slip_name(name)
+        self.prune()
+        attended = [
+            (live, tag)
+            for live in self._live.values()
+            if live.guild_id == guild_id and (tag := live.tag(user_id)) in live.checked_in
+        ]
         if not attended:
             raise UserFacingError(
                 "I can only sign a slip for a meeting you checked in to, until one hour after its "
                 "room closes. Check in with the button on the room's opening card or `/checkin`."
             )
         slips = []
-        for occ in attended:
-            title = titles.get(occ.meeting_id, "Haven meeting")
-            day = date.fromisoformat(occ.occurrence)
-            code = sign_slip(self._proof_key, occ.meeting_id, title, day, shown)
+        for live, tag in attended:
+            title = titles.get(live.meeting_id, "Haven meeting")
+            day = date.fromisoformat(live.occurrence)
+            signed_name = live.slip_names.setdefault(tag, shown)
+            code = sign_slip(self._proof_key, live.meeting_id, title, day, signed_name)
             slip = verify_slip(self._proof_key, code)
             assert slip is not None
             slips.append(slip)

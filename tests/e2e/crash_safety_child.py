@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import signal
 
 from bot.app import create_bot
 from bot.config import load_settings
@@ -38,8 +39,14 @@ async def main() -> None:
         sync_on_start=True,
         guild_ready_timeout=0.05,
     )
+    # SIGTERM is the clean stop (as in bot.app.run); SIGKILL is the crash under test.
+    closing: set[asyncio.Task[None]] = set()
+    asyncio.get_running_loop().add_signal_handler(
+        signal.SIGTERM, lambda: closing.add(asyncio.create_task(bot.close()))
+    )
     async with bot:
         await bot.start(env["HAVEN_MIXED_TOKEN"])
+    await asyncio.gather(*closing)
 
 
 if __name__ == "__main__":

@@ -368,6 +368,7 @@ async def test_restart_mid_meeting_gets_a_new_key_and_may_count_twice(
     assert bot.services.attendance.open_occurrence(meeting.id) == OCC  # announced at start
     again = await server.click(card, custom_id, community.peer)
     assert "You're checked in" in again.text
+    await _run_jobs_at(haven, CLOSES)
     assert (
         await bot.services.db.fetchval(
             "SELECT checkins FROM attendance_counts WHERE meeting_id = ?", (meeting.id,)

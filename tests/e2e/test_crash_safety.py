@@ -9,7 +9,9 @@ delivered plus commands answered). After the last, clean run:
 - every reminder reached its channel or DM exactly once, and the ledger says so;
 - every meeting and subscription the bot answered OK for is stored, none twice;
 - the room's opening card exists once, and the stored check-in count covers every check-in the
-  bot confirmed (and no more than were attempted);
+  bot confirmed before its clean stop (and no more than were attempted). Check-ins are counted in
+  memory between coarse saves so no write times them (docs/privacy.md): a kill loses those since
+  the last save, by design, and the count is then short but never over;
 - the database passes ``PRAGMA integrity_check`` and ``foreign_key_check``.
 """
 
@@ -188,6 +190,7 @@ async def test_sigkill_under_mixed_load_keeps_every_invariant(
     log = tmp_path / "child.log"
     rng = random.Random(SEED)
     done = Confirmed()
+    final_checkins: set[int] = set()
     expected_reminders = MEETINGS + 1 + SUBSCRIBERS  # the room meeting's reminder is due too
     pairs = [(p.user.id, t) for p in people for t in prepared.targets]
     rng.shuffle(pairs)
@@ -295,6 +298,14 @@ async def test_sigkill_under_mixed_load_keeps_every_invariant(
         )
         ok = await server.invoke(c.guild, c.peer, "meeting list")  # the bot still answers
         assert ok.ephemeral or ok.text
+        # Check-ins confirmed before a clean stop are all kept: SIGTERM saves the count.
+        (card,) = room_cards()
+        for user_id in queue[:3]:
+            done.checkins_tried.add(user_id)
+            res = await server.click(card, "Check in", members[user_id])
+            if res.content == CHECKED_IN:
+                final_checkins.add(user_id)
+        assert final_checkins, "no check-in was confirmed in the last run"
     finally:
         proc.send_signal(signal.SIGTERM)
         try:
@@ -321,7 +332,8 @@ async def test_sigkill_under_mixed_load_keeps_every_invariant(
         for u, m in _query(db_path, "SELECT user_id, meeting_id FROM reminder_subscriptions")
     }
     assert done.subscriptions <= subs, done.subscriptions - subs
-    # The room: one opening card; the count covers every confirmed check-in, and no more than tried.
+    # The room: one opening card; the count covers every check-in confirmed in the clean last run,
+    # and no more than were tried (a kill loses only those since the last coarse save).
     (card,) = room_cards()
     replays = [m.content for m in server.messages_in(card.channel_id) if not m.embeds]
     assert replays == [], "a replayed open job announced the room again"
@@ -330,7 +342,7 @@ async def test_sigkill_under_mixed_load_keeps_every_invariant(
         f"SELECT checkins FROM attendance_counts WHERE meeting_id = {prepared.room_meeting} "  # noqa: S608
         f"AND occurrence = '{ROOM_KEY}'",
     )
-    assert len(done.checkins) <= int(str(count)) <= len(done.checkins_tried)
+    assert len(final_checkins) <= int(str(count)) <= len(done.checkins_tried)
     # The file itself.
     assert _query(db_path, "PRAGMA integrity_check") == [("ok",)]
     assert _query(db_path, "PRAGMA foreign_key_check") == []

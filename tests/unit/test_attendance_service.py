@@ -17,6 +17,8 @@ from bot.occurrences import Repeat
 from bot.parsing import neutralize
 from bot.services import Services, build_services
 from bot.services.attendance import (
+    SAVE_EVERY,
+    SAVE_JOB,
     CountReport,
     OccurrenceCount,
     sign_slip,
@@ -84,13 +86,8 @@ async def test_check_in_counts_once_per_person(services: Services) -> None:
     assert await att.check_in(mid, OCC, GUILD, 2) is True
     with pytest.raises(UserFacingError):
         await att.check_in(mid, OCC, 999, 3)  # another guild's interaction
-    assert (
-        await services.db.fetchval(
-            "SELECT checkins FROM attendance_counts WHERE meeting_id = ?", (mid,)
-        )
-        == 2
-    )
     await _close(services, mid)
+    assert await _stored_count(services, mid) == 2
     with pytest.raises(UserFacingError):
         await att.check_in(mid, OCC, GUILD, 4)
 
@@ -212,9 +209,86 @@ async def test_reopen_keeps_key_and_restart_recovers(services: Services) -> None
     # A restart forgets the key: the room (still open in the database) gets a new one.
     att._live.clear()
     assert await att.check_in(mid, OCC, GUILD, 1) is True
-    assert (
-        await services.db.fetchval(
-            "SELECT checkins FROM attendance_counts WHERE meeting_id = ?", (mid,)
-        )
-        == 2
+    await _close(services, mid)
+    assert await _stored_count(services, mid) == 2
+
+
+async def test_silence_and_the_share_limit_survive_forget_me(services: Services) -> None:
+    mid = await _meeting(services)
+    att = services.attendance
+    await _open(services, mid)
+    first = att.prepare_share(mid, OCC, GUILD, 1, "hello")
+    # Forget-me right after sharing: the 30-second wait still holds, under a new pseudonym.
+    await services.privacy.forget_user(1)
+    with pytest.raises(UserFacingError, match="30 seconds"):
+        att.prepare_share(mid, OCC, GUILD, 1, "again at once")
+    _clock(services).advance(timedelta(seconds=31))
+    second = att.prepare_share(mid, OCC, GUILD, 1, "again")
+    assert second.number != first.number  # the old pseudonym is unlinked, and never reused
+    assert att.silence(mid, OCC, GUILD, second.number) is True
+    # Silenced, then forget-me: still silenced.
+    await services.privacy.forget_user(1, GUILD)
+    _clock(services).advance(timedelta(seconds=31))
+    with pytest.raises(UserFacingError, match="paused"):
+        att.prepare_share(mid, OCC, GUILD, 1, "I'm back")
+    # Nobody else inherits the retired numbers.
+    others = {att.prepare_share(mid, OCC, GUILD, 100 + i, "hi").number for i in range(97)}
+    assert first.number not in others and second.number not in others
+
+
+async def test_one_slip_per_check_in(services: Services) -> None:
+    mid = await _meeting(services)
+    att = services.attendance
+    await _open(services, mid)
+    await att.check_in(mid, OCC, GUILD, 1)
+    titles = {mid: "Tuesday night"}
+    (slip,) = att.proof(GUILD, 1, titles, "Pat Q.")
+    # Asking again, with another name or none, gives back the same slip.
+    (again,) = att.proof(GUILD, 1, titles, "Jordan Smith")
+    (bare,) = att.proof(GUILD, 1, titles, None)
+    assert again == slip and bare == slip and again.name == "Pat Q."
+    # Forget-me does not reset it: the name stays in memory until the key is dropped.
+    await services.privacy.forget_user(1)
+    (after,) = att.proof(GUILD, 1, titles, "Jordan Smith")
+    assert after == slip
+    # A check-in without a name on its slip keeps that too.
+    await att.check_in(mid, OCC, GUILD, 2)
+    (anon,) = att.proof(GUILD, 2, titles, None)
+    (still,) = att.proof(GUILD, 2, titles, "Jordan Smith")
+    assert anon.name == "" and still == anon
+
+
+async def _stored_count(services: Services, mid: int) -> int:
+    value = await services.db.fetchval(
+        "SELECT checkins FROM attendance_counts WHERE meeting_id = ?", (mid,)
     )
+    return int(value)
+
+
+async def test_check_ins_are_counted_in_memory_and_saved_on_a_fixed_cadence(
+    services: Services,
+) -> None:
+    mid = await _meeting(services)
+    att = services.attendance
+    clock = _clock(services)
+    await _open(services, mid)
+    changes = await services.db.fetchval("SELECT total_changes()")
+    for user in range(1, 4):
+        clock.advance(timedelta(seconds=50))
+        assert await att.check_in(mid, OCC, GUILD, user) is True
+    assert await services.db.fetchval("SELECT total_changes()") == changes, "a check-in wrote"
+    assert await _stored_count(services, mid) == 0
+    # The coarse save runs every SAVE_EVERY from the opening, whether anyone checked in or not.
+    clock.set(START + SAVE_EVERY)
+    await services.jobs.run_due()
+    await services.jobs.drain()
+    assert await _stored_count(services, mid) == 3
+    clock.set(START + SAVE_EVERY * 2)
+    await services.jobs.run_due()
+    await services.jobs.drain()
+    assert await _stored_count(services, mid) == 3
+    await att.check_in(mid, OCC, GUILD, 4)
+    await _close(services, mid)
+    assert await _stored_count(services, mid) == 4
+    # After the close no save is left pending for this occurrence.
+    assert await services.jobs.pending(kind=SAVE_JOB, meeting_id=mid) == []
