@@ -13,7 +13,7 @@ from discord.ext import commands
 from bot.app import HavenBot
 from bot.errors import UserFacingError
 from bot.permissions import Level
-from bot.services.attendance import ProofSlip, SharePost
+from bot.services.attendance import ProofSlip, SharePost, slip_name
 from bot.tree import guarded, reply_ephemeral
 from cogs._common import (
     COLOR,
@@ -24,6 +24,7 @@ from cogs._common import (
     meeting_autocomplete,
     modlog_embed,
     resolve_meeting,
+    room_admits,
     safe_title,
     services_of,
     truncate,
@@ -40,21 +41,63 @@ CHECKED_IN = (
     "hour after."
 )
 ALREADY = "You're already checked in for this meeting: you're counted once."
+VERIFY_LIMITS = (
+    "What it does not prove: that the name is that person's real name (Haven never sees an ID), "
+    "who stood behind the check-in, or how long they stayed. Each check-in gets one slip."
+)
 
 
-async def _room_meeting(interaction: discord.Interaction) -> tuple[int, str]:
-    """The meeting whose open room this channel belongs to, and its occurrence key."""
-    if interaction.guild_id is None or interaction.channel is None:
-        raise app_commands.NoPrivateMessage()
-    services = services_of(interaction)
+def _channel_ids(interaction: discord.Interaction) -> list[int]:
+    """The channel an interaction came from, and its parent when it is a thread."""
     channel = interaction.channel
+    if interaction.guild_id is None or channel is None:
+        raise app_commands.NoPrivateMessage()
     ids = [channel.id]
     parent = getattr(channel, "parent_id", None)
     if parent:
         ids.append(parent)
+    return ids
+
+
+async def _ensure_in_room(interaction: discord.Interaction, meeting_id: int) -> None:
+    """Only from the meeting's own room channels, and only from people its room admits.
+
+    The button's id names the meeting, so without this a click sent from any channel, or by
+    someone the room keeps out, would be counted and could ask for a slip.
+    """
+    services = services_of(interaction)
+    link = await services.rooms.link(meeting_id)
+    room = {link.text_channel_id, link.voice_channel_id} if link is not None else set()
+    if not room.intersection(_channel_ids(interaction)):
+        raise UserFacingError(
+            "Check in from the meeting's own room: the button on its opening card, or "
+            "`/checkin` in the room's text channel."
+        )
+    meeting = await services.meetings.get(meeting_id, guild_id=interaction.guild_id)
+    admits = await room_admits(interaction)
+    if meeting is None or not admits(meeting):
+        raise UserFacingError(
+            "This meeting's room is not open to your roles, so you can't check in or share "
+            "there. `/meeting list mine:True` shows the meetings you can join."
+        )
+    now = services.clock.now()
+    removals = await services.rooms.removals(meeting_id)
+    if any(r.user_id == interaction.user.id and r.until > now for r in removals):
+        raise UserFacingError(
+            "A moderator removed you from this meeting's room until it closes, so you can't "
+            "check in or share there this time."
+        )
+
+
+async def _room_meeting(interaction: discord.Interaction) -> tuple[int, str]:
+    """The meeting whose open room this channel belongs to, and its occurrence key."""
+    ids = _channel_ids(interaction)
+    assert interaction.guild_id is not None
+    services = services_of(interaction)
     link = await services.rooms.link_for_channels(interaction.guild_id, ids)
     if link is None:
         raise UserFacingError("Use this in a meeting room's text channel while the room is open.")
+    await _ensure_in_room(interaction, link.meeting_id)
     occurrence = services.attendance.open_occurrence(link.meeting_id)
     if occurrence is None:
         raise UserFacingError(
@@ -109,6 +152,7 @@ class CheckInButton(
     @guarded
     async def _press(self, interaction: discord.Interaction) -> None:
         """Count the presser once; the answer is private."""
+        await _ensure_in_room(interaction, self.meeting_id)
         await _check_in(interaction, self.meeting_id, self.occurrence)
 
 
@@ -187,8 +231,8 @@ def slip_embed(slip: ProofSlip) -> discord.Embed:
     embed.add_field(name="Name", value=escape(slip.name) if slip.name else "(not given)")
     embed.add_field(name="Verification code", value=f"```\n{slip.code}\n```", inline=False)
     embed.set_footer(
-        text="Anyone can check this slip with /attendance verify. Haven keeps no record of this "
-        "slip or of who asked for it."
+        text="Anyone can check this slip with /attendance verify. Haven stores no record of it; "
+        "one slip per check-in, held in memory only until an hour after the room closes."
     )
     return fit_embed(embed)
 
@@ -241,10 +285,15 @@ class AttendanceCog(
             if meeting is not None:
                 titles[occ.meeting_id] = meeting.title
         slips = services.attendance.proof(interaction.guild_id, interaction.user.id, titles, name)
+        asked = slip_name(name)
+        note = "Keep this slip: Haven forgets it an hour after the room closes."
+        if asked and any(s.name != asked for s in slips):
+            note += (
+                " One check-in gives one slip, so this is the slip you already have, with the "
+                "name you gave first."
+            )
         await interaction.response.send_message(
-            "Keep this slip: Haven cannot show it again.",
-            embeds=[slip_embed(s) for s in slips[:10]],
-            ephemeral=True,
+            note, embeds=[slip_embed(s) for s in slips[:10]], ephemeral=True
         )
 
     @app_commands.command(name="verify", description="Check whether an attendance slip is genuine")
@@ -258,11 +307,16 @@ class AttendanceCog(
                 "❌ Not genuine: this code was not signed by this Haven, or it was changed.",
             )
             return
-        name = f", for **{escape(slip.name)}**" if slip.name else ""
+        name = (
+            f" They gave the name **{escape(slip.name)}** for the slip."
+            if slip.name
+            else " They gave no name."
+        )
         await reply_ephemeral(
             interaction,
-            f"✅ Genuine: attendance at **{escape(slip.title)}** on "
-            f"**{slip.occurrence.isoformat()}**{name}.",
+            f"✅ Genuine: this Haven signed it. Someone checked in to **{escape(slip.title)}** "
+            f"on **{slip.occurrence.isoformat()}** and asked for this one slip.{name}\n"
+            f"{VERIFY_LIMITS}",
         )
 
 
