@@ -926,7 +926,8 @@ async def _verify(w: World, who: str, ok: bool) -> Any:
 @case(
     "button: check in (opening card)",
     "attendance",
-    everyone(Allow("checked in"), R_NOT_OPEN),
+    # An outsider's copy of the button sits in another guild's channel: not the meeting's room.
+    everyone(Allow("checked in"), Refuse("meeting's own room")),
     "CheckInButton",
 )
 async def _checkin_button(w: World, who: str, ok: bool) -> Any:
