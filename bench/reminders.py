@@ -30,11 +30,11 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bot.bus import EventBus  # noqa: E402
 from bot.clock import FakeClock  # noqa: E402
 from bot.config import load_settings  # noqa: E402
 from bot.db import Database  # noqa: E402
-from bot.events import EventBus  # noqa: E402
-from bot.scheduler import JobEngine  # noqa: E402
+from bot.jobs import JobEngine  # noqa: E402
 from bot.services.guilds import GuildSettingsService  # noqa: E402
 from bot.services.meetings import MeetingStore  # noqa: E402
 from bot.services.privacy import PrivacyService  # noqa: E402

@@ -27,8 +27,8 @@ def main(argv: list[str] | None = None) -> int:
         print(f"haven: {exc}", file=sys.stderr)
         return 2
 
-    from bot.app import run
     from bot.logging_setup import setup_logging
+    from bot.runtime.app import run
 
     secrets = [settings.discord_token.get_secret_value()]
     if settings.haven_secret_key:

@@ -12,10 +12,10 @@ from discord import app_commands
 from bot.clock import to_unix
 from bot.parsing import all_timezones
 from bot.permissions import Level, level_for, refusal
-from bot.tree import Refused
+from bot.runtime.tree import Refused
 
 if TYPE_CHECKING:
-    from bot.app import HavenBot
+    from bot.runtime.app import HavenBot
     from bot.services import Services
     from bot.services.meetings import Meeting
 

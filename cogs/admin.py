@@ -9,8 +9,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands, tasks
 
-from bot.app import HavenBot
-from bot.tree import Refused, reply_ephemeral
+from bot.runtime.app import HavenBot
+from bot.runtime.tree import Refused, reply_ephemeral
 
 log = logging.getLogger(__name__)
 

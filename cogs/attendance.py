@@ -10,11 +10,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import HavenBot
 from bot.errors import UserFacingError
 from bot.permissions import Level
+from bot.runtime.app import HavenBot
+from bot.runtime.tree import guarded, reply_ephemeral
 from bot.services.attendance import ProofSlip, SharePost, slip_name
-from bot.tree import guarded, reply_ephemeral
 from cogs._common import (
     COLOR,
     ensure_level,

@@ -12,7 +12,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import HavenBot
+from bot.runtime.app import HavenBot
 from bot.services.cards import EMERGENCY_NUMBERS, Card, crisis_cards_for, known_region
 from bot.services.resources import NA_DISCLAIMER
 from cogs._common import COLOR_ALERT, escape, fit_embed, truncate

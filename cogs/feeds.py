@@ -11,12 +11,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import HavenBot
-from bot.events import MEETING_CHANGED
-from bot.feeds_http import FeedServer, create_app
+from bot.bus import MEETING_CHANGED
 from bot.permissions import Level
+from bot.runtime.app import HavenBot
+from bot.runtime.feeds_http import FeedServer, create_app
+from bot.runtime.tree import reply_ephemeral
 from bot.services.feeds import FeedInvite, FeedService
-from bot.tree import reply_ephemeral
 from cogs._common import bot_of, modlog_embed, requires
 
 log = logging.getLogger(__name__)

@@ -6,9 +6,9 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import HavenBot
 from bot.permissions import Level
-from bot.tree import reply_ephemeral
+from bot.runtime.app import HavenBot
+from bot.runtime.tree import reply_ephemeral
 from cogs._common import COLOR, caller_level, command_level, fit_embed, truncate
 
 _SECTION = {

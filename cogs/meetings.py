@@ -17,13 +17,14 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import HavenBot
+from bot.bus import MEETING_CHANGED
 from bot.errors import UserFacingError
-from bot.events import MEETING_CHANGED
+from bot.jobs import Job
 from bot.occurrences import Occurrence, next_occurrences, zone
 from bot.parsing import format_offset
 from bot.permissions import Level, level_for
-from bot.scheduler import Job
+from bot.runtime.app import HavenBot
+from bot.runtime.tree import HavenView, reply_ephemeral
 from bot.services.meetings import (
     EVENT_ROLL,
     FIELD_LABELS,
@@ -37,7 +38,6 @@ from bot.services.meetings import (
     describe_repeat,
     format_suggestions,
 )
-from bot.tree import HavenView, reply_ephemeral
 from cogs._common import (
     COLOR,
     caller_level,

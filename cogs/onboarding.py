@@ -9,9 +9,10 @@ from datetime import datetime, timedelta
 import discord
 from discord.ext import commands
 
-from bot.app import HavenBot
 from bot.errors import UserFacingError
 from bot.permissions import Level
+from bot.runtime.app import HavenBot
+from bot.runtime.tree import guarded, reply_ephemeral
 from bot.services.guilds import GuildSettings
 from bot.services.onboarding import (
     BotStanding,
@@ -24,7 +25,6 @@ from bot.services.onboarding import (
     role_setup_problems,
     welcome_for,
 )
-from bot.tree import guarded, reply_ephemeral
 from cogs._common import (
     COLOR,
     COLOR_ALERT,

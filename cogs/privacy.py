@@ -6,8 +6,8 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import HavenBot
-from bot.tree import HavenView, reply_ephemeral
+from bot.runtime.app import HavenBot
+from bot.runtime.tree import HavenView, reply_ephemeral
 from cogs._common import COLOR, fit_embed
 
 PRIVACY_TEXT = (

@@ -12,9 +12,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import HavenBot
 from bot.errors import PermissionDeniedError, UserFacingError
 from bot.parsing import format_offset
+from bot.runtime.app import HavenBot
+from bot.runtime.tree import guarded, reply_ephemeral
 from bot.services.meetings import Access, Kind, Meeting
 from bot.services.reminders import (
     SENT,
@@ -25,7 +26,6 @@ from bot.services.reminders import (
     ReminderService,
     SendResult,
 )
-from bot.tree import guarded, reply_ephemeral
 from cogs._common import (
     COLOR,
     COLOR_WARN,

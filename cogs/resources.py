@@ -11,10 +11,11 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import HavenBot
+from bot.jobs import Job, NewJob
 from bot.parsing import parse_date
 from bot.permissions import Level
-from bot.scheduler import Job, NewJob
+from bot.runtime.app import HavenBot
+from bot.runtime.tree import HavenModal, HavenView, guarded, reply_ephemeral
 from bot.services.cards import KNOWN_TAGS, MAX_SUMMARY_LEN, MAX_TITLE_LEN, Contact
 from bot.services.resources import (
     NA_DISCLAIMER,
@@ -24,7 +25,6 @@ from bot.services.resources import (
     Status,
     contacts_text,
 )
-from bot.tree import HavenModal, HavenView, guarded, reply_ephemeral
 from cogs._common import (
     COLOR,
     COLOR_WARN,

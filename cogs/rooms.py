@@ -12,11 +12,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import HavenBot
+from bot.bus import MEETING_CHANGED
 from bot.errors import UserFacingError
-from bot.events import MEETING_CHANGED
+from bot.jobs import MAX_HANDLER_ATTEMPTS, Job
 from bot.permissions import Level
-from bot.scheduler import MAX_HANDLER_ATTEMPTS, Job
+from bot.runtime.app import HavenBot
+from bot.runtime.tree import HavenView, reply_ephemeral
 from bot.services.guilds import GuildSettings
 from bot.services.meetings import Access, Kind, Meeting
 from bot.services.rooms import (
@@ -30,7 +31,6 @@ from bot.services.rooms import (
     RoomWindow,
     validate_slowmode,
 )
-from bot.tree import HavenView, reply_ephemeral
 from cogs._common import (
     COLOR,
     ensure_meeting_manager,

@@ -8,12 +8,12 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.app import HavenBot
 from bot.keys import KeySource, key_source
 from bot.parsing import REGIONS, format_offsets, parse_offsets, parse_region, parse_timezone
 from bot.permissions import Level
+from bot.runtime.app import HavenBot
+from bot.runtime.tree import reply_ephemeral
 from bot.services.guilds import Change, GuildSettings
-from bot.tree import reply_ephemeral
 from cogs._common import COLOR, fit_embed, modlog_embed, requires, timezone_autocomplete
 
 _LABELS: dict[str, str] = {

@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from bot.bus import EventBus
 from bot.clock import Clock
 from bot.config import Settings
 from bot.db import Database
-from bot.events import EventBus
-from bot.scheduler import JobEngine
+from bot.jobs import JobEngine
 from bot.services.attendance import AttendanceService
 from bot.services.feeds import FeedService
 from bot.services.guilds import GuildSettingsService

@@ -23,13 +23,13 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
+from bot.bus import ROOM_CLOSED, ROOM_OPENED, EventBus
 from bot.clock import Clock, iso, utc_from_iso
 from bot.db import Database, Transaction
 from bot.errors import UserFacingError
-from bot.events import ROOM_CLOSED, ROOM_OPENED, EventBus
+from bot.jobs import Job, JobEngine, NewJob
 from bot.keys import derive_key
 from bot.parsing import clean_text, neutralize
-from bot.scheduler import Job, JobEngine, NewJob
 from bot.services.privacy import PrivacyService
 
 log = logging.getLogger(__name__)

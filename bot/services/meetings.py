@@ -9,10 +9,11 @@ from datetime import date, datetime, time, timedelta
 from enum import StrEnum
 from typing import Any, TypeVar
 
+from bot.bus import MEETING_CHANGED, EventBus
 from bot.clock import Clock, iso
 from bot.db import Database, Transaction
 from bot.errors import NotFoundError, PermissionDeniedError, UserFacingError
-from bot.events import MEETING_CHANGED, EventBus
+from bot.jobs import JobEngine, NewJob
 from bot.occurrences import (
     Occurrence,
     OccurrenceException,
@@ -35,7 +36,6 @@ from bot.parsing import (
     quote_input,
 )
 from bot.permissions import Level, refusal
-from bot.scheduler import JobEngine, NewJob
 from bot.services.guilds import GuildSettingsService
 from bot.services.privacy import PrivacyService, UserData
 

@@ -28,11 +28,12 @@ from enum import StrEnum
 from functools import lru_cache
 from typing import Any, Protocol
 
+from bot.bus import MEETING_CHANGED, EventBus
 from bot.clock import Clock, from_unix, iso, to_unix
 from bot.config import Settings
 from bot.db import Database, Transaction
 from bot.errors import NotFoundError, UserFacingError
-from bot.events import MEETING_CHANGED, EventBus
+from bot.jobs import Job, JobEngine, NewJob
 from bot.occurrences import (
     Occurrence,
     OccurrenceException,
@@ -44,7 +45,6 @@ from bot.occurrences import (
     occurrence_for_key,
     zone,
 )
-from bot.scheduler import Job, JobEngine, NewJob
 from bot.services.guilds import GuildSettings, GuildSettingsService
 from bot.services.meetings import Meeting, MeetingStore
 from bot.services.privacy import PrivacyService, UserData

@@ -19,10 +19,11 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from bot.bus import ROOM_CLOSED, ROOM_OPENED, EventBus
 from bot.clock import Clock, from_unix, iso, to_unix, utc_from_iso
 from bot.db import Database, Transaction
 from bot.errors import UserFacingError
-from bot.events import ROOM_CLOSED, ROOM_OPENED, EventBus
+from bot.jobs import Job, JobEngine, NewJob
 from bot.occurrences import (
     Occurrence,
     Schedule,
@@ -30,7 +31,6 @@ from bot.occurrences import (
     occurrence_for_key,
     occurrences_between,
 )
-from bot.scheduler import Job, JobEngine, NewJob
 from bot.services.guilds import GuildSettings, GuildSettingsService
 from bot.services.meetings import Meeting, MeetingStore
 from bot.services.privacy import PrivacyService, UserData

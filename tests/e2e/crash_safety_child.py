@@ -12,8 +12,8 @@ import asyncio
 import os
 import signal
 
-from bot.app import create_bot
 from bot.config import load_settings
+from bot.runtime.app import create_bot
 from tests.e2e.reminders_crash_child import ShiftedClock
 
 EXTENSIONS = ("cogs.setup", "cogs.meetings", "cogs.reminders", "cogs.rooms", "cogs.attendance")
@@ -39,7 +39,7 @@ async def main() -> None:
         sync_on_start=True,
         guild_ready_timeout=0.05,
     )
-    # SIGTERM is the clean stop (as in bot.app.run); SIGKILL is the crash under test.
+    # SIGTERM is the clean stop (as in bot.runtime.app.run); SIGKILL is the crash under test.
     closing: set[asyncio.Task[None]] = set()
     asyncio.get_running_loop().add_signal_handler(
         signal.SIGTERM, lambda: closing.add(asyncio.create_task(bot.close()))

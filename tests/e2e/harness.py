@@ -16,9 +16,9 @@ from discord.gateway import DiscordWebSocket
 from tests.fakediscord import Channel, FakeDiscord, Guild, Member, P, Role
 
 if TYPE_CHECKING:
-    from bot.app import HavenBot
     from bot.clock import Clock
     from bot.config import Settings
+    from bot.runtime.app import HavenBot
 
 READY_TIMEOUT = 5.0
 TEST_SECRET_KEY = "e2e-" + "0123456789abcdef" * 4
@@ -183,7 +183,7 @@ class HavenRunner:
         **settings: Any,
     ) -> HavenBot:
         """create_bot (migrations, cogs), connect, wait for ready, then sync commands."""
-        from bot.app import EXTENSIONS, create_bot
+        from bot.runtime.app import EXTENSIONS, create_bot
 
         assert self.bot is None, "Haven is already running; use restart()"
         bot = await create_bot(

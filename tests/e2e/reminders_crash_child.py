@@ -11,8 +11,8 @@ import asyncio
 import os
 from datetime import UTC, datetime, timedelta
 
-from bot.app import create_bot
 from bot.config import load_settings
+from bot.runtime.app import create_bot
 
 
 class ShiftedClock:

@@ -20,10 +20,10 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from bot.app import HavenBot
 from bot.clock import FakeClock
 from bot.occurrences import Repeat
 from bot.permissions import Level
+from bot.runtime.app import HavenBot
 from bot.services import resources
 from bot.services.meetings import Access, Actor, Kind
 from cogs._common import escape

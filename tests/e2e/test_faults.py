@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from bot.app import HavenBot
 from bot.clock import FakeClock
 from bot.occurrences import Repeat
+from bot.runtime.app import HavenBot
 from bot.services.meetings import Access, Kind
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import ChannelType, FakeDiscord, Member

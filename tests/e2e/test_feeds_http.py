@@ -18,8 +18,8 @@ from aiohttp.test_utils import TestClient, TestServer, make_mocked_request
 
 from bot.clock import FakeClock
 from bot.db import Database
-from bot.feeds_http import FeedServer, client_key, create_app
 from bot.occurrences import OccurrenceException, Repeat, occurrences_between
+from bot.runtime.feeds_http import FeedServer, client_key, create_app
 from bot.services.feeds import FeedInvite, FeedService
 from bot.services.meetings import Access, Kind, MeetingStore
 from bot.services.privacy import PrivacyService

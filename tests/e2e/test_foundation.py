@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FakeClock
-from bot.db import MIGRATIONS_DIR
+from bot.db.migrate import MIGRATIONS_DIR
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import FakeDiscord, InvocationError, P
 

@@ -155,7 +155,7 @@ async def test_close_during_the_first_reconcile_waits_for_it_before_the_database
     caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Stopping right after READY, while the engine's first reconcile still reads the database."""
-    from bot.app import create_bot
+    from bot.runtime.app import create_bot
 
     bot = await create_bot(
         haven_runner.settings(), extensions=("cogs.reminders",), guild_ready_timeout=0.05

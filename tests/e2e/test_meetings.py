@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from bot.app import HavenBot
+from bot.bus import MEETING_CHANGED
 from bot.clock import FakeClock, to_unix
-from bot.events import MEETING_CHANGED
 from bot.permissions import Level
+from bot.runtime.app import HavenBot
 from bot.services.meetings import EVENT_ROLL, Actor, Meeting
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import Call, FakeDiscord, InteractionResult, Message
@@ -878,7 +878,7 @@ async def test_with_every_feature_loaded_changes_flow_without_errors(
     discord_server: FakeDiscord, community: Community, haven_runner: HavenRunner
 ) -> None:
     """The whole bot (reminders, rooms, feeds … subscribed to MEETING_CHANGED) takes each change."""
-    bot = await haven_runner.start()  # every extension in bot.app.EXTENSIONS
+    bot = await haven_runner.start()  # every extension in bot.runtime.app.EXTENSIONS
     try:
         await bot.jobs_started.wait()
         await bot.services.guilds.update(

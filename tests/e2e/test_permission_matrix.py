@@ -21,12 +21,12 @@ from typing import Any
 import discord
 import pytest
 
-from bot.app import HavenBot
 from bot.clock import FakeClock
 from bot.permissions import Level
+from bot.runtime.app import HavenBot
+from bot.runtime.tree import HavenView
 from bot.services.meetings import Actor, Meeting
 from bot.services.resources import Draft
-from bot.tree import HavenView
 from tests.e2e.harness import Community, HavenRunner, build_community
 from tests.fakediscord import Channel, FakeDiscord, InteractionResult, Member, Message
 from tests.fakediscord.interactions import InvocationError

@@ -7,9 +7,9 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.app import HavenBot
 from bot.clock import FakeClock
 from bot.permissions import Level
+from bot.runtime.app import HavenBot
 from bot.services.meetings import Actor, Meeting, MeetingEdit
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import FakeDiscord, Member, Message

@@ -8,11 +8,11 @@ from typing import Any
 
 import pytest
 
-from bot.app import HavenBot
+from bot.bus import MEETING_CHANGED, ROOM_CLOSED, ROOM_OPENED
 from bot.clock import FakeClock
-from bot.events import MEETING_CHANGED, ROOM_CLOSED, ROOM_OPENED
 from bot.occurrences import Repeat
 from bot.permissions import Level
+from bot.runtime.app import HavenBot
 from bot.services.meetings import Access, Actor, Kind, Meeting, MeetingEdit
 from bot.services.rooms import RoomLink
 from tests.e2e.harness import Community, HavenRunner

@@ -8,11 +8,11 @@ from pathlib import Path
 
 import pytest
 
+from bot.bus import ROOM_CLOSED, ROOM_OPENED
 from bot.clock import FakeClock
 from bot.config import load_settings
 from bot.db import Database
 from bot.errors import UserFacingError
-from bot.events import ROOM_CLOSED, ROOM_OPENED
 from bot.occurrences import Repeat
 from bot.parsing import neutralize
 from bot.services import Services, build_services

@@ -22,10 +22,11 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
+from bot.bus import EventBus
 from bot.clock import FakeClock
 from bot.db import Database
 from bot.errors import UserFacingError
-from bot.events import EventBus
+from bot.jobs import JobEngine
 from bot.occurrences import Repeat
 from bot.parsing import (
     MAX_OFFSET_MINUTES,
@@ -42,7 +43,6 @@ from bot.parsing import (
     parse_timezone,
 )
 from bot.permissions import Level
-from bot.scheduler import JobEngine
 from bot.services import cards, feeds, resources
 from bot.services.attendance import (
     PROOF_NAME_MAX,

@@ -9,7 +9,8 @@ from typing import Any
 import aiosqlite
 import pytest
 
-from bot.db import Database, discover_migrations
+from bot.db import Database
+from bot.db.migrate import discover_migrations
 from bot.errors import DatabaseUnavailableError
 
 

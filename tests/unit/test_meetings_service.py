@@ -11,13 +11,13 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
+from bot.bus import MEETING_CHANGED, EventBus
 from bot.clock import FakeClock
 from bot.db import Database
 from bot.errors import NotFoundError, PermissionDeniedError, UserFacingError
-from bot.events import MEETING_CHANGED, EventBus
+from bot.jobs import JobEngine, NewJob
 from bot.occurrences import Repeat
 from bot.permissions import Level
-from bot.scheduler import JobEngine, NewJob
 from bot.services.guilds import GuildSettingsService
 from bot.services.meetings import (
     EVENT_ROLL,

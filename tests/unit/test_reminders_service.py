@@ -9,12 +9,12 @@ from pathlib import Path
 
 import pytest
 
+from bot.bus import EventBus
 from bot.clock import FakeClock
 from bot.config import load_settings
 from bot.db import Database
-from bot.events import EventBus
+from bot.jobs import JobEngine
 from bot.permissions import Level
-from bot.scheduler import JobEngine
 from bot.services.guilds import GuildSettingsService
 from bot.services.meetings import Actor, Meeting, MeetingEdit, MeetingService, MeetingStore
 from bot.services.privacy import PrivacyService

@@ -9,11 +9,11 @@ from typing import Any
 
 import pytest
 
+from bot.bus import ROOM_CLOSED, ROOM_OPENED
 from bot.clock import FakeClock
 from bot.config import load_settings
 from bot.db import Database
 from bot.errors import UserFacingError
-from bot.events import ROOM_CLOSED, ROOM_OPENED
 from bot.occurrences import OccurrenceException, Repeat, Schedule
 from bot.services import Services, build_services
 from bot.services.guilds import GuildSettings

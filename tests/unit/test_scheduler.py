@@ -10,7 +10,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.db import Database
-from bot.scheduler import Job, JobEngine, NewJob
+from bot.jobs import Job, JobEngine, NewJob
 
 T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 

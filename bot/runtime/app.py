@@ -11,14 +11,14 @@ import discord
 import yarl
 from discord.ext import commands
 
+from bot.bus import GUILD_MEMBER_LEFT
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import Database
-from bot.events import GUILD_MEMBER_LEFT
 from bot.keys import key_source, load_or_create_key
 from bot.logging_setup import register_secret
+from bot.runtime.tree import HavenTree
 from bot.services import Services, build_services
-from bot.tree import HavenTree
 
 log = logging.getLogger(__name__)
 

@@ -1,4 +1,8 @@
-"""The database: one aiosqlite connection, WAL, foreign keys, numbered migrations."""
+"""The store's connection: one aiosqlite connection, WAL, foreign keys, transactions.
+
+Migrations are in ``bot.db.migrate``; every SQL statement of a feature is in
+``bot.db.repositories.<feature>``.
+"""
 
 from __future__ import annotations
 
@@ -18,9 +22,6 @@ from bot.errors import DatabaseUnavailableError, UserFacingError
 
 log = logging.getLogger(__name__)
 
-DATA_DIR = Path(__file__).resolve().parent.parent / "data"
-MIGRATIONS_DIR = DATA_DIR / "migrations"
-_MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 # Another process (a backup, the sqlite3 shell) may hold the write lock. A slash command must be
 # answered within 3 s, so a write waits for it twice (1 s in SQLite's busy handler each, with a
@@ -230,36 +231,11 @@ class Database:
 
     # -- schema --------------------------------------------------------------
 
-    async def migrate(self, directory: Path = MIGRATIONS_DIR) -> list[int]:
+    async def migrate(self, directory: Path | None = None) -> list[int]:
         """Apply pending numbered migrations in order, each in one transaction."""
-        await self.conn.execute(
-            "CREATE TABLE IF NOT EXISTS schema_migrations ("
-            " version INTEGER PRIMARY KEY, name TEXT NOT NULL,"
-            " applied_at TEXT NOT NULL DEFAULT (strftime('%Y-%m-%dT%H:%M:%SZ','now')))"
-        )
-        applied = {r[0] for r in await self.fetchall("SELECT version FROM schema_migrations")}
-        done: list[int] = []
-        for version, path in discover_migrations(directory):
-            if version in applied:
-                continue
-            script = path.read_text(encoding="utf-8")
-            async with self._write_lock:
-                try:
-                    await self.conn.executescript(
-                        "BEGIN IMMEDIATE;\n"
-                        + script
-                        + f"\n;INSERT INTO schema_migrations(version, name) "  # noqa: S608
-                        f"VALUES ({version}, '{path.stem}');\nCOMMIT;"
-                    )
-                except sqlite3.Error as exc:
-                    if self.conn.in_transaction:
-                        await self.conn.execute("ROLLBACK")
-                    raise DatabaseUnavailableError(
-                        f"Migration {path.name} failed ({exc}); the database was left as it was."
-                    ) from None
-            log.info("Applied migration %s", path.name)
-            done.append(version)
-        return done
+        from bot.db.migrate import MIGRATIONS_DIR, apply_migrations
+
+        return await apply_migrations(self, directory or MIGRATIONS_DIR)
 
     async def tables(self) -> list[str]:
         """Names of the application's tables."""
@@ -313,17 +289,3 @@ class Transaction:
         row = await cur.fetchone()
         await cur.close()
         return row
-
-
-def discover_migrations(directory: Path = MIGRATIONS_DIR) -> list[tuple[int, Path]]:
-    """Numbered migration files in order; a misnamed or duplicate number is an error."""
-    found: dict[int, Path] = {}
-    for path in sorted(directory.glob("*.sql")):
-        m = _MIGRATION_NAME.match(path.name)
-        if not m:
-            raise DatabaseUnavailableError(f"Migration file {path.name} is not named NNNN_name.sql")
-        version = int(m.group(1))
-        if version in found:
-            raise DatabaseUnavailableError(f"Two migrations share number {version:04d}")
-        found[version] = path
-    return sorted(found.items())

@@ -15,7 +15,7 @@ from discord import app_commands
 from bot.errors import UserFacingError
 
 if TYPE_CHECKING:
-    from bot.app import HavenBot  # noqa: F401
+    from bot.runtime.app import HavenBot  # noqa: F401
 
 log = logging.getLogger(__name__)
 

@@ -1,0 +1,1 @@
+"""Frozen dataclasses and enums, with no I/O: a leaf every layer may import."""
