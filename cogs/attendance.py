@@ -15,7 +15,7 @@ from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import guarded, reply_ephemeral
 from bot.services.attendance import ProofSlip, SharePost, slip_name
-from cogs._common import (
+from cogs._kit import (
     COLOR,
     ensure_level,
     ensure_meeting_manager,

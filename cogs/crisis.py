@@ -15,7 +15,7 @@ from discord.ext import commands
 from bot.runtime.app import HavenBot
 from bot.services.cards import EMERGENCY_NUMBERS, Card, crisis_cards_for, known_region
 from bot.services.resources import NA_DISCLAIMER
-from cogs._common import COLOR_ALERT, escape, fit_embed, truncate
+from cogs._kit import COLOR_ALERT, escape, fit_embed, truncate
 
 log = logging.getLogger(__name__)
 

@@ -17,7 +17,7 @@ from bot.runtime.app import HavenBot
 from bot.runtime.feeds_http import FeedServer, create_app
 from bot.runtime.tree import reply_ephemeral
 from bot.services.feeds import FeedInvite, FeedService
-from cogs._common import bot_of, modlog_embed, requires
+from cogs._kit import bot_of, modlog_embed, requires
 
 log = logging.getLogger(__name__)
 

@@ -9,7 +9,7 @@ from discord.ext import commands
 from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
-from cogs._common import COLOR, caller_level, command_level, fit_embed, truncate
+from cogs._kit import COLOR, caller_level, command_level, fit_embed, truncate
 
 _SECTION = {
     Level.PEER: "For everyone",

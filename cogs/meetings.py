@@ -38,7 +38,7 @@ from bot.services.meetings import (
     describe_repeat,
     format_suggestions,
 )
-from cogs._common import (
+from cogs._kit import (
     COLOR,
     caller_level,
     escape,

@@ -22,7 +22,7 @@ from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import guarded, reply_ephemeral
 from bot.services.modline import Conversation
-from cogs._common import (
+from cogs._kit import (
     ensure_level,
     escape,
     modlog_embed,

@@ -25,7 +25,7 @@ from bot.services.onboarding import (
     role_setup_problems,
     welcome_for,
 )
-from cogs._common import (
+from cogs._kit import (
     COLOR,
     COLOR_ALERT,
     COLOR_WARN,

@@ -8,7 +8,7 @@ from discord.ext import commands
 
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import HavenView, reply_ephemeral
-from cogs._common import COLOR, fit_embed
+from cogs._kit import COLOR, fit_embed
 
 PRIVACY_TEXT = (
     "**What Haven never stores**\n"

@@ -26,7 +26,7 @@ from bot.services.reminders import (
     ReminderService,
     SendResult,
 )
-from cogs._common import (
+from cogs._kit import (
     COLOR,
     COLOR_WARN,
     escape,

@@ -25,7 +25,7 @@ from bot.services.resources import (
     Status,
     contacts_text,
 )
-from cogs._common import (
+from cogs._kit import (
     COLOR,
     COLOR_WARN,
     bot_of,

@@ -31,7 +31,7 @@ from bot.services.rooms import (
     RoomWindow,
     validate_slowmode,
 )
-from cogs._common import (
+from cogs._kit import (
     COLOR,
     ensure_meeting_manager,
     escape,

@@ -14,7 +14,7 @@ from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
 from bot.services.guilds import Change, GuildSettings
-from cogs._common import COLOR, fit_embed, modlog_embed, requires, timezone_autocomplete
+from cogs._kit import COLOR, fit_embed, modlog_embed, requires, timezone_autocomplete
 
 _LABELS: dict[str, str] = {
     "moderator_role_id": "Moderator role",

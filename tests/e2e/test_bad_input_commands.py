@@ -26,7 +26,7 @@ from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.services import resources
 from bot.services.meetings import Access, Actor, Kind
-from cogs._common import escape
+from cogs._kit import escape
 from cogs.resources import NO_ADVICE
 from tests import hostile
 from tests.e2e.harness import Community, HavenRunner, moderators_channel

@@ -77,7 +77,7 @@ from bot.services.meetings import (
 )
 from bot.services.modline import MESSAGE_MAX, ModLineService
 from bot.services.privacy import PrivacyService
-from cogs._common import (
+from cogs._kit import (
     EMBED_DESCRIPTION,
     EMBED_FIELD_NAME,
     EMBED_FIELD_VALUE,

@@ -1,0 +1,110 @@
+"""Slash-command options shared by several cogs: meetings and time zones, with autocomplete."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import discord
+from discord import app_commands
+
+from bot.errors import NotFoundError, UserFacingError
+from bot.parsing import all_timezones
+from cogs._kit.checks import services_of
+from cogs._kit.format import truncate
+
+if TYPE_CHECKING:
+    from bot.services.meetings import Meeting
+
+
+async def timezone_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """IANA zone names matching what was typed; the guild default first."""
+    default = None
+    if interaction.guild_id is not None:
+        default = (await services_of(interaction).guilds.get(interaction.guild_id)).timezone
+    needle = current.strip().lower().replace(" ", "_")
+    names = [n for n in all_timezones() if needle in n.lower()] if needle else []
+    if not needle:
+        names = [
+            "America/New_York",
+            "America/Chicago",
+            "America/Denver",
+            "America/Los_Angeles",
+            "Europe/London",
+            "Europe/Dublin",
+            "America/Toronto",
+            "Australia/Sydney",
+            "UTC",
+        ]
+    names.sort(key=lambda n: (not n.lower().startswith(needle), n))
+    if default and (not needle or needle in default.lower()):
+        names = [default] + [n for n in names if n != default]
+    return [app_commands.Choice(name=n, value=n) for n in names[:25]]
+
+
+def _meeting_choice_name(meeting: Meeting) -> str:
+    """Title, marks for closed and family meetings, and the home time."""
+    marks = ("🔒" if meeting.access.value == "closed" else "") + (
+        "👪" if meeting.kind.value == "family" else ""
+    )
+    return f"{meeting.title}{' ' + marks if marks else ''} ({meeting.home_time})"
+
+
+async def meeting_autocomplete(
+    interaction: discord.Interaction, current: str
+) -> list[app_commands.Choice[str]]:
+    """Meetings of this guild whose title contains what was typed (value = meeting id)."""
+    if interaction.guild_id is None:
+        return []
+    meetings = await services_of(interaction).meetings.list_guild(interaction.guild_id)
+    needle = current.strip().lower()
+    hits = [m for m in meetings if needle in m.title.lower()] if needle else meetings
+    hits.sort(key=lambda m: (not m.title.lower().startswith(needle), m.title.lower()))
+    return [
+        app_commands.Choice(name=truncate(_meeting_choice_name(m), 100), value=str(m.id))
+        for m in hits[:25]
+    ]
+
+
+async def resolve_meeting(interaction: discord.Interaction, value: str) -> Meeting:
+    """The meeting named by an autocomplete value (its id) or its exact title, in this guild."""
+    if interaction.guild_id is None:
+        raise app_commands.NoPrivateMessage()
+    store = services_of(interaction).meetings
+    text = value.strip()
+    # ASCII digits only ('²'.isdigit() is true, int() refuses it) and within SQLite's integers.
+    if text.isascii() and text.isdigit() and len(text) < 19:
+        meeting = await store.get(int(text), guild_id=interaction.guild_id)
+        if meeting is not None:
+            return meeting
+    matches = [
+        m for m in await store.list_guild(interaction.guild_id) if m.title.lower() == text.lower()
+    ]
+    if len(matches) == 1:
+        return matches[0]
+    if len(matches) > 1:
+        raise UserFacingError(
+            "Several meetings have that title: pick one from the list that appears as you type."
+        )
+    raise NotFoundError(
+        "I can't find that meeting in this server. Start typing its title and pick it from the list."
+    )
+
+
+class MeetingOption(app_commands.Transformer):
+    """A `meeting:` option: autocompletes this guild's meetings, resolves to the Meeting.
+
+    Use as ``meeting: app_commands.Transform[Meeting, MeetingOption]``; an unknown meeting is a
+    UserFacingError, which the tree answers privately like any other.
+    """
+
+    async def transform(self, interaction: discord.Interaction, value: str) -> Meeting:
+        """The meeting named by the autocomplete value (its id) or its exact title."""
+        return await resolve_meeting(interaction, value)
+
+    async def autocomplete(  # type: ignore[override]
+        self, interaction: discord.Interaction, value: str
+    ) -> list[app_commands.Choice[str]]:
+        """This guild's meetings whose title contains what was typed."""
+        return await meeting_autocomplete(interaction, value)

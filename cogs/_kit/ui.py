@@ -1,0 +1,175 @@
+"""Shared components: the persistent button base, one confirm dialog and one pager."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import discord
+
+from bot.runtime.tree import HavenView, handle_interaction_error, reply_ephemeral
+
+VIEW_TIMEOUT = 600.0  # seconds an ephemeral dialog's buttons stay usable
+
+
+class PersistentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)"):
+    """A button that survives restarts: its custom id carries its data (the class's template).
+
+    Subclasses pass ``template=`` as for any DynamicItem, rebuild themselves in
+    ``from_custom_id`` and implement only ``pressed``; every error takes the one error path
+    (discord.py would only log a DynamicItem's error, leaving the user with a failed click).
+    """
+
+    def __init_subclass__(cls, *, template: str | re.Pattern[str], **kwargs: Any) -> None:
+        super().__init_subclass__(template=template, **kwargs)
+
+    async def callback(self, interaction: discord.Interaction) -> None:
+        """Run ``pressed``; answer any error privately, as commands do."""
+        try:
+            await self.pressed(interaction)
+        except Exception as exc:
+            await handle_interaction_error(interaction, exc, f"button {type(self).__name__}")
+
+    async def pressed(self, interaction: discord.Interaction) -> None:
+        """What the button does; subclasses implement it."""
+        raise NotImplementedError
+
+
+class ExpiringView(HavenView):
+    """A view for one person whose buttons come off the message when it times out."""
+
+    refusal: str | None = None  # said to anyone else who presses; None = ignore them silently
+
+    def __init__(self, owner_id: int, *, timeout: float = VIEW_TIMEOUT) -> None:
+        super().__init__(timeout=timeout)
+        self.owner_id = owner_id
+        self.origin: discord.Interaction | None = None
+
+    async def interaction_check(self, interaction: discord.Interaction) -> bool:
+        """Only the person who asked uses the buttons."""
+        if interaction.user.id == self.owner_id:
+            return True
+        if self.refusal:
+            await reply_ephemeral(interaction, self.refusal)
+        return False
+
+    async def on_timeout(self) -> None:
+        """Take the buttons off the message (they would only fail after this)."""
+        if self.origin is None:
+            return
+        try:
+            await self.origin.edit_original_response(view=None)
+        except discord.HTTPException:
+            pass
+
+
+@dataclass(frozen=True, slots=True)
+class Choice:
+    """One button of a confirm dialog: its label, the key passed on, and its style."""
+
+    label: str
+    key: str
+    style: discord.ButtonStyle = discord.ButtonStyle.danger
+
+
+Chosen = Callable[[discord.Interaction, str], Awaitable[None]]
+
+
+class ConfirmView(ExpiringView):
+    """Ask one person to confirm: one or more action buttons and a cancel that changes nothing.
+
+    ``on_choice(interaction, key)`` runs for an action; it answers the interaction itself. If it
+    raises, the error is answered privately and the buttons stay usable.
+    """
+
+    def __init__(
+        self,
+        owner_id: int,
+        choices: Sequence[Choice],
+        on_choice: Chosen,
+        *,
+        cancel_label: str = "Cancel",
+        cancelled: str = "Nothing was changed.",
+        prefix: str = "haven-confirm",
+        timeout: float = VIEW_TIMEOUT,
+    ) -> None:
+        super().__init__(owner_id, timeout=timeout)
+        self._on_choice = on_choice
+        self._cancelled = cancelled
+        for choice in choices:
+            self._add(choice.label, f"{prefix}:{choice.key}", choice.style, choice.key)
+        self._add(cancel_label, f"{prefix}:cancel", discord.ButtonStyle.secondary, None)
+
+    def _add(self, label: str, custom_id: str, style: discord.ButtonStyle, key: str | None) -> None:
+        button: discord.ui.Button[ConfirmView] = discord.ui.Button(
+            label=label, custom_id=custom_id, style=style
+        )
+
+        async def callback(interaction: discord.Interaction) -> None:
+            """Cancel, or pass the choice on."""
+            if key is None:
+                self.stop()
+                await interaction.response.edit_message(
+                    content=self._cancelled, embed=None, view=None
+                )
+                return
+            await self._on_choice(interaction, key)
+            self.stop()
+
+        button.callback = callback  # type: ignore[method-assign]
+        self.add_item(button)
+
+
+class Pager(ExpiringView):
+    """Previous / Next over pre-rendered embeds; only the person who asked turns the pages."""
+
+    def __init__(
+        self,
+        pages: Sequence[discord.Embed],
+        owner_id: int,
+        *,
+        prev_label: str = "◀ Prev",
+        next_label: str = "Next ▶",
+        refusal: str | None = None,
+        prefix: str = "haven-pager",
+        timeout: float = VIEW_TIMEOUT,
+    ) -> None:
+        super().__init__(owner_id, timeout=timeout)
+        self.pages = list(pages)
+        self.index = 0
+        self.refusal = refusal
+        self.prev: discord.ui.Button[Pager] = discord.ui.Button(
+            label=prev_label, style=discord.ButtonStyle.secondary, custom_id=f"{prefix}:prev"
+        )
+        self.next: discord.ui.Button[Pager] = discord.ui.Button(
+            label=next_label, style=discord.ButtonStyle.secondary, custom_id=f"{prefix}:next"
+        )
+        for button, step in ((self.prev, -1), (self.next, 1)):
+            button.callback = self._turner(step)  # type: ignore[method-assign,assignment]
+            self.add_item(button)
+        self._sync()
+
+    def _sync(self) -> None:
+        self.prev.disabled = self.index == 0
+        self.next.disabled = self.index >= len(self.pages) - 1
+
+    def _turner(self, step: int) -> Callable[[discord.Interaction], Awaitable[None]]:
+        async def turn(interaction: discord.Interaction) -> None:
+            """Move by one page and redraw."""
+            self.index = max(0, min(len(self.pages) - 1, self.index + step))
+            self._sync()
+            await interaction.response.edit_message(embed=self.pages[self.index], view=self)
+
+        return turn
+
+    async def send(self, interaction: discord.Interaction, **kwargs: Any) -> None:
+        """Answer privately with the first page (and buttons only when there is more than one)."""
+        if len(self.pages) == 1:
+            await interaction.response.send_message(embed=self.pages[0], ephemeral=True, **kwargs)
+            return
+        self.origin = interaction
+        await interaction.response.send_message(
+            embed=self.pages[0], view=self, ephemeral=True, **kwargs
+        )
