@@ -34,6 +34,23 @@ RECONCILE_EVERY = timedelta(minutes=5)
 
 
 @dataclass(frozen=True, slots=True)
+class RetryPolicy:
+    """How often a failing job is tried in all, and the wait before each retry."""
+
+    attempts: int
+    backoff: tuple[timedelta, ...]
+
+    def delay(self, attempts_so_far: int) -> timedelta:
+        """The wait before the next try, after `attempts_so_far` failed ones."""
+        return self.backoff[min(attempts_so_far, len(self.backoff) - 1)]
+
+
+# The one policy for a handler that fails; a feature with its own rhythm (reminders' sends) passes
+# its own RetryPolicy to retry_or_fail.
+HANDLER_RETRY = RetryPolicy(MAX_HANDLER_ATTEMPTS, (timedelta(minutes=1),))
+
+
+@dataclass(frozen=True, slots=True)
 class NewJob:
     """A timed action to store."""
 
@@ -205,6 +222,25 @@ class JobEngine:
                 (to_unix(at), error[:200], job.id),
             )
         self.wake_for(at)
+
+    async def retry_or_fail(
+        self,
+        job: Job,
+        reason: str,
+        policy: RetryPolicy = HANDLER_RETRY,
+        *,
+        gave_up: str | None = None,
+    ) -> bool:
+        """Try the job again after the policy's wait, or mark it failed once its tries are spent.
+
+        `gave_up` is the reason recorded on the last failure (default: `reason`). Returns True
+        when the job will be retried.
+        """
+        if job.attempts + 1 < policy.attempts:
+            await self.retry(job, self.clock.now() + policy.delay(job.attempts), reason)
+            return True
+        await self.fail(job, gave_up or reason)
+        return False
 
     async def fail(self, job: Job, error: str) -> None:
         """Give up on the job and keep it, marked failed with its reason."""
@@ -379,10 +415,7 @@ class JobEngine:
                 still = await self.db.fetchval("SELECT status FROM jobs WHERE id = ?", (job.id,))
                 if still != "claimed":
                     continue
-                if job.attempts + 1 >= MAX_HANDLER_ATTEMPTS:
-                    await self.fail(job, "handler kept failing")
-                else:
-                    await self.retry(job, self.clock.now() + timedelta(minutes=1), "handler error")
+                await self.retry_or_fail(job, "handler error", gave_up="handler kept failing")
 
     async def drain(self) -> None:
         """Wait until every handed-off batch has been handled (tests and shutdown)."""

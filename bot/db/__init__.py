@@ -14,7 +14,7 @@ import sqlite3
 from collections.abc import AsyncIterator, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 import aiosqlite
 
@@ -289,3 +289,24 @@ class Transaction:
         row = await cur.fetchone()
         await cur.close()
         return row
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        """The first column of the first row inside the transaction, or None."""
+        row = await self.fetchone(sql, params)
+        return None if row is None else row[0]
+
+
+class Reader(Protocol):
+    """What a repository's read needs: the Database itself or an open Transaction."""
+
+    async def fetchall(self, sql: str, params: Params = ()) -> list[aiosqlite.Row]:
+        """Every row of a query."""
+        ...
+
+    async def fetchone(self, sql: str, params: Params = ()) -> aiosqlite.Row | None:
+        """The first row of a query, or None."""
+        ...
+
+    async def fetchval(self, sql: str, params: Params = ()) -> Any:
+        """The first column of the first row, or None."""
+        ...
