@@ -23,12 +23,24 @@ from datetime import datetime, timedelta
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from bot.clock import Clock, iso
-from bot.db import Database, Transaction
+from bot.clock import Clock
+from bot.db import Database
+from bot.db.repositories import modline as repo
 from bot.errors import UserFacingError
 from bot.keys import derive_key
+from bot.models.modline import Conversation, Opening
 from bot.parsing import clean_text, neutralize
 from bot.services.privacy import PrivacyService
+
+__all__ = [
+    "MESSAGE_LIMIT",
+    "MESSAGE_MAX",
+    "MESSAGE_WINDOW",
+    "NEW_CONVERSATION_EVERY",
+    "Conversation",
+    "ModLineService",
+    "Opening",
+]
 
 log = logging.getLogger(__name__)
 
@@ -38,16 +50,6 @@ MESSAGE_WINDOW = timedelta(minutes=10)
 NEW_CONVERSATION_EVERY = timedelta(hours=1)  # each opens a private thread and adds moderators
 _NONCE = 12
 _rng = secrets.SystemRandom()
-
-
-@dataclass(frozen=True, slots=True)
-class Conversation:
-    """One open conversation, as moderators know it: a pseudonym and a thread."""
-
-    id: int
-    guild_id: int
-    pseudonym: str
-    thread_id: int
 
 
 @dataclass(slots=True)
@@ -64,14 +66,6 @@ def _wait_words(delta: timedelta) -> str:
         return f"{seconds} second{'s' if seconds != 1 else ''}"
     minutes = math.ceil(seconds / 60)
     return f"{minutes} minute{'s' if minutes != 1 else ''}"
-
-
-@dataclass(frozen=True, slots=True)
-class Opening:
-    """Where a peer's message goes: an existing conversation, or a new pseudonym to open one."""
-
-    conversation: Conversation | None
-    pseudonym: str
 
 
 class ModLineService:
@@ -130,14 +124,6 @@ class ModLineService:
             ) from None
         return int.from_bytes(plain, "big")
 
-    @staticmethod
-    async def _delete(tx: Transaction, where: str, params: tuple[object, ...]) -> int:
-        """Delete conversation rows (the connection zeroes them: secure_delete is on)."""
-        return await tx.execute(
-            f"DELETE FROM modline_conversations WHERE {where}",  # noqa: S608 - constant
-            params,
-        )
-
     # -- pace limits (memory only, keyed hash, untouched by forget-me) ---------------------------
 
     def _pace_of(self, guild_id: int, user_id: int) -> _Pace:
@@ -178,11 +164,7 @@ class ModLineService:
 
     async def is_blocked(self, guild_id: int, user_id: int) -> bool:
         """Whether this person is blocked from the line in this guild."""
-        row = await self.db.fetchone(
-            "SELECT 1 FROM modline_blocks WHERE guild_id = ? AND user_hash = ?",
-            (guild_id, self.block_hash(guild_id, user_id)),
-        )
-        return row is not None
+        return await repo.is_blocked(self.db, guild_id, self.block_hash(guild_id, user_id))
 
     async def begin(self, guild_id: int, user_id: int) -> Opening:
         """The open conversation of this person, or a fresh pseudonym; refuses blocked people."""
@@ -190,13 +172,8 @@ class ModLineService:
             raise UserFacingError(
                 "You can't send messages to this server's moderators through Haven."
             )
-        row = await self.db.fetchone(
-            "SELECT id, guild_id, pseudonym, thread_id FROM modline_conversations "
-            "WHERE guild_id = ? AND user_hash = ?",
-            (guild_id, self.conversation_hash(guild_id, user_id)),
-        )
-        if row is not None:
-            conv = Conversation(row[0], row[1], row[2], row[3])
+        conv = await repo.by_user_hash(self.db, guild_id, self.conversation_hash(guild_id, user_id))
+        if conv is not None:
             return Opening(conv, conv.pseudonym)
         # Also after forget-me, which deletes the conversation but not this memory: otherwise
         # each forget-me would open another private thread with every moderator added again.
@@ -209,12 +186,7 @@ class ModLineService:
                 f"{_wait_words(wait)}. If you are in danger right now, `/crisis` lists crisis "
                 "lines near you."
             )
-        taken = {
-            r[0]
-            for r in await self.db.fetchall(
-                "SELECT pseudonym FROM modline_conversations WHERE guild_id = ?", (guild_id,)
-            )
-        }
+        taken = await repo.pseudonyms(self.db, guild_id)
         for _ in range(50):
             name = f"Anon-{_rng.randint(1000, 9999)}"
             if name not in taken:
@@ -226,18 +198,14 @@ class ModLineService:
     ) -> Conversation:
         """Store a new conversation once its thread exists."""
         async with self.db.transaction() as tx:
-            conv_id = await tx.insert(
-                "INSERT INTO modline_conversations "
-                "(guild_id, pseudonym, thread_id, user_hash, sealed_user, opened_at) "
-                "VALUES (?, ?, ?, ?, ?, ?)",
-                (
-                    guild_id,
-                    pseudonym,
-                    thread_id,
-                    self.conversation_hash(guild_id, user_id),
-                    self._seal_user(guild_id, pseudonym, user_id),
-                    iso(self.clock.now()),
-                ),
+            conv_id = await repo.insert_conversation(
+                tx,
+                guild_id,
+                pseudonym,
+                thread_id,
+                self.conversation_hash(guild_id, user_id),
+                self._seal_user(guild_id, pseudonym, user_id),
+                self.clock.now(),
             )
         self._pace_of(guild_id, user_id).opened = self.clock.now()
         return Conversation(conv_id, guild_id, pseudonym, thread_id)
@@ -246,42 +214,29 @@ class ModLineService:
 
     async def by_thread(self, thread_id: int) -> Conversation | None:
         """The open conversation shown in a thread, if any."""
-        row = await self.db.fetchone(
-            "SELECT id, guild_id, pseudonym, thread_id FROM modline_conversations "
-            "WHERE thread_id = ?",
-            (thread_id,),
-        )
-        return None if row is None else Conversation(row[0], row[1], row[2], row[3])
+        return await repo.by_thread(self.db, thread_id)
 
     async def by_id(self, conversation_id: int) -> Conversation | None:
         """An open conversation by id, if it still exists."""
-        row = await self.db.fetchone(
-            "SELECT id, guild_id, pseudonym, thread_id FROM modline_conversations WHERE id = ?",
-            (conversation_id,),
-        )
-        return None if row is None else Conversation(row[0], row[1], row[2], row[3])
+        return await repo.by_id(self.db, conversation_id)
 
     async def recipient(self, conversation: Conversation) -> int:
         """The user id to deliver a reply to (used only to send the DM, never shown)."""
-        sealed = await self.db.fetchval(
-            "SELECT sealed_user FROM modline_conversations WHERE id = ?", (conversation.id,)
-        )
+        sealed = await repo.sealed_user(self.db, conversation.id)
         if sealed is None:
             raise UserFacingError("This conversation was closed.")
-        return self._unseal(conversation.guild_id, conversation.pseudonym, bytes(sealed))
+        return self._unseal(conversation.guild_id, conversation.pseudonym, sealed)
 
     async def close(self, conversation: Conversation) -> int | None:
         """Delete the conversation (and with it the sealed mapping); return whom to tell, if known."""
         async with self.db.transaction() as tx:
-            row = await tx.fetchone(
-                "SELECT sealed_user FROM modline_conversations WHERE id = ?", (conversation.id,)
-            )
-            if row is None:
+            sealed = await repo.sealed_user(tx, conversation.id)
+            if sealed is None:
                 return None
-            await self._delete(tx, "id = ?", (conversation.id,))
+            await repo.delete_conversation(tx, conversation.id)
         await self.db.truncate_wal()  # no copy of the hash or the sealed id stays in the log
         try:
-            user_id = self._unseal(conversation.guild_id, conversation.pseudonym, bytes(row[0]))
+            user_id = self._unseal(conversation.guild_id, conversation.pseudonym, sealed)
         except UserFacingError:
             return None
         # Moderators ended it, so the person may start a new one at once.
@@ -291,23 +246,18 @@ class ModLineService:
     async def block(self, conversation: Conversation) -> bool:
         """Block the person behind a conversation (only a keyed hash is kept) and close it."""
         async with self.db.transaction() as tx:
-            row = await tx.fetchone(
-                "SELECT sealed_user FROM modline_conversations WHERE id = ?", (conversation.id,)
-            )
-            if row is None:
+            sealed = await repo.sealed_user(tx, conversation.id)
+            if sealed is None:
                 return False
-            user_id = self._unseal(conversation.guild_id, conversation.pseudonym, bytes(row[0]))
-            await tx.execute(
-                "INSERT INTO modline_blocks (guild_id, user_hash, pseudonym, blocked_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, user_hash) DO NOTHING",
-                (
-                    conversation.guild_id,
-                    self.block_hash(conversation.guild_id, user_id),
-                    conversation.pseudonym,
-                    iso(self.clock.now()),
-                ),
+            user_id = self._unseal(conversation.guild_id, conversation.pseudonym, sealed)
+            await repo.insert_block(
+                tx,
+                conversation.guild_id,
+                self.block_hash(conversation.guild_id, user_id),
+                conversation.pseudonym,
+                self.clock.now(),
             )
-            await self._delete(tx, "id = ?", (conversation.id,))
+            await repo.delete_conversation(tx, conversation.id)
         await self.db.truncate_wal()
         return True
 
@@ -316,14 +266,9 @@ class ModLineService:
         if guild_id is not None:
             guilds = [guild_id]
         else:
-            rows = await self.db.fetchall("SELECT DISTINCT guild_id FROM modline_conversations")
-            guilds = [r[0] for r in rows]
+            guilds = await repo.conversation_guilds(self.db)
         if not guilds:
             return
         async with self.db.transaction() as tx:
             for gid in guilds:
-                await self._delete(
-                    tx,
-                    "guild_id = ? AND user_hash = ?",
-                    (gid, self.conversation_hash(gid, user_id)),
-                )
+                await repo.delete_by_user_hash(tx, gid, self.conversation_hash(gid, user_id))

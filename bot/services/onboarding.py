@@ -6,58 +6,51 @@ answers into Discord calls.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
-from dataclasses import dataclass
-from datetime import datetime
-from enum import StrEnum
-from typing import Any
+from collections.abc import Awaitable, Callable, Iterable
+from datetime import datetime, timedelta
 
 from bot.clock import Clock, iso, utc_from_iso
 from bot.db import Database
+from bot.db.repositories import onboarding as repo
+from bot.errors import UserFacingError
+from bot.models.onboarding import (
+    BotStanding,
+    Decision,
+    PressAction,
+    RoleKind,
+    RoleRequest,
+    RoleSlot,
+    UpcomingMeeting,
+    Verdict,
+    Welcome,
+)
 from bot.occurrences import next_occurrences
 from bot.services.guilds import GuildSettings
 from bot.services.meetings import Access, Meeting
 from bot.services.privacy import PrivacyService, UserData
 
+__all__ = [
+    "PROBLEM_REPORT_INTERVAL",
+    "WELCOME_MEETINGS",
+    "BotStanding",
+    "Decision",
+    "OnboardingService",
+    "PressAction",
+    "RoleKind",
+    "RoleRequest",
+    "RoleSlot",
+    "UpcomingMeeting",
+    "Verdict",
+    "Welcome",
+    "next_open_meetings",
+    "press_action",
+    "role_setup_problems",
+    "welcome_for",
+]
+
 WELCOME_MEETINGS = 3
-
-
-class RoleKind(StrEnum):
-    """The two self-service roles of the panel."""
-
-    MEMBER = "member"
-    FAMILY = "family"
-
-    @property
-    def setting(self) -> str:
-        """The guild setting that holds this role's id."""
-        return f"{self.value}_role_id"
-
-    @property
-    def label(self) -> str:
-        """The role's name in Haven's words."""
-        return "member role" if self is RoleKind.MEMBER else "family role"
-
-    @property
-    def meetings(self) -> str:
-        """Which meetings the role opens."""
-        if self is RoleKind.MEMBER:
-            return "closed NA-style meetings"
-        return "closed family meetings"
-
-    def role_id(self, settings: GuildSettings) -> int | None:
-        """The configured role id of this kind in a guild, if any."""
-        value: int | None = getattr(settings, self.setting)
-        return value
-
-
-class PressAction(StrEnum):
-    """What a press on a panel button does."""
-
-    ADD = "add"
-    REMOVE = "remove"
-    REQUEST = "request"
-    WITHDRAW = "withdraw"
+# A setup problem seen at a button press is reported to the mod log at most this often.
+PROBLEM_REPORT_INTERVAL = timedelta(hours=1)
 
 
 def press_action(*, has_role: bool, approval: bool, pending: bool) -> PressAction:
@@ -71,40 +64,7 @@ def press_action(*, has_role: bool, approval: bool, pending: bool) -> PressActio
     return PressAction.REQUEST
 
 
-@dataclass(frozen=True, slots=True)
-class RoleRequest:
-    """A role request waiting for a moderator."""
-
-    id: int
-    guild_id: int
-    user_id: int
-    kind: RoleKind
-    requested_at: datetime
-    channel_id: int | None = None
-    message_id: int | None = None
-
-
 # -- can the bot hand out the roles? ---------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RoleSlot:
-    """One configured role as the glue sees it: id (None if unset), position (None if deleted)."""
-
-    kind: RoleKind
-    role_id: int | None
-    position: int | None = None
-    managed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class BotStanding:
-    """The bot's own standing in a guild: Manage Roles, and its highest role."""
-
-    manage_roles: bool
-    top_role_id: int
-    top_position: int
-    top_is_default: bool = False
 
 
 def role_setup_problems(slots: list[RoleSlot], bot: BotStanding) -> list[str]:
@@ -153,30 +113,6 @@ def role_setup_problems(slots: list[RoleSlot], bot: BotStanding) -> list[str]:
 # -- the welcome -----------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
-class UpcomingMeeting:
-    """An open meeting and its next start, for the welcome."""
-
-    meeting_id: int
-    title: str
-    kind: str
-    start: datetime
-    home_time: str
-
-
-@dataclass(frozen=True, slots=True)
-class Welcome:
-    """What a newcomer is sent, and where."""
-
-    guild_id: int
-    mode: str
-    channel_id: int | None
-    mention: bool
-    meetings: tuple[UpcomingMeeting, ...]
-    panel_channel_id: int | None
-    panel_message_id: int | None
-
-
 def next_open_meetings(
     meetings: Iterable[Meeting], now: datetime, limit: int = WELCOME_MEETINGS
 ) -> list[UpcomingMeeting]:
@@ -220,27 +156,13 @@ def welcome_for(
     )
 
 
-def _request_from_row(row: Any) -> RoleRequest:
-    return RoleRequest(
-        id=row[0],
-        guild_id=row[1],
-        user_id=row[2],
-        kind=RoleKind(row[3]),
-        requested_at=utc_from_iso(row[4]),
-        channel_id=row[5],
-        message_id=row[6],
-    )
-
-
-_REQUEST_COLUMNS = "id, guild_id, user_id, kind, requested_at, channel_id, message_id"
-
-
 class OnboardingService:
     """Pending role requests: filed from the panel, closed by a moderator or the peer."""
 
     def __init__(self, db: Database, clock: Clock, privacy: PrivacyService) -> None:
         self.db = db
         self.clock = clock
+        self._problem_reported: dict[int, datetime] = {}
         privacy.register(
             UserData(
                 "role_requests",
@@ -252,67 +174,52 @@ class OnboardingService:
             )
         )
 
+    def report_due(self, guild_id: int) -> bool:
+        """Whether to tell a guild's moderators about a setup problem now (once an hour at most)."""
+        now = self.clock.now()
+        last = self._problem_reported.get(guild_id)
+        if last is not None and now - last < PROBLEM_REPORT_INTERVAL:
+            return False
+        self._problem_reported[guild_id] = now
+        return True
+
     # -- role requests ---------------------------------------------------------------------
 
     async def pending(self, guild_id: int, user_id: int, kind: RoleKind) -> RoleRequest | None:
         """The user's pending request for this role, if any."""
-        row = await self.db.fetchone(
-            f"SELECT {_REQUEST_COLUMNS} FROM role_requests "  # noqa: S608
-            "WHERE guild_id = ? AND user_id = ? AND kind = ?",
-            (guild_id, user_id, kind.value),
-        )
-        return None if row is None else _request_from_row(row)
+        return await repo.pending(self.db, guild_id, user_id, kind)
 
     async def get_request(self, request_id: int) -> RoleRequest | None:
         """A pending request by id."""
-        row = await self.db.fetchone(
-            f"SELECT {_REQUEST_COLUMNS} FROM role_requests WHERE id = ?",  # noqa: S608
-            (request_id,),
-        )
-        return None if row is None else _request_from_row(row)
+        return await repo.by_id(self.db, request_id)
 
     async def request(
         self, guild_id: int, user_id: int, kind: RoleKind
     ) -> tuple[RoleRequest, bool]:
         """File a request (or find the pending one); True when it is new."""
         async with self.db.transaction() as tx:
-            row = await tx.fetchone(
-                f"SELECT {_REQUEST_COLUMNS} FROM role_requests "  # noqa: S608
-                "WHERE guild_id = ? AND user_id = ? AND kind = ?",
-                (guild_id, user_id, kind.value),
-            )
-            if row is not None:
-                return _request_from_row(row), False
-            now = self.clock.now()
-            request_id = await tx.insert(
-                "INSERT INTO role_requests (guild_id, user_id, kind, requested_at) "
-                "VALUES (?, ?, ?, ?)",
-                (guild_id, user_id, kind.value, iso(now)),
-            )
-        return (
-            RoleRequest(request_id, guild_id, user_id, kind, utc_from_iso(iso(now))),
-            True,
-        )
+            existing = await repo.pending(tx, guild_id, user_id, kind)
+            if existing is not None:
+                return existing, False
+            # Read back at the stored precision, so the new request equals its stored row.
+            now = utc_from_iso(iso(self.clock.now()))
+            new = RoleRequest(0, guild_id, user_id, kind, now)
+            request_id = await repo.insert(tx, new)
+        return RoleRequest(request_id, guild_id, user_id, kind, now), True
 
     async def attach_message(self, request_id: int, channel_id: int, message_id: int) -> None:
         """Remember where the request's Approve / Decline card was posted."""
-        await self.db.execute(
-            "UPDATE role_requests SET channel_id = ?, message_id = ? WHERE id = ?",
-            (channel_id, message_id, request_id),
-        )
+        async with self.db.transaction() as tx:
+            await repo.attach_message(tx, request_id, channel_id, message_id)
 
     async def take(self, request_id: int, guild_id: int) -> RoleRequest | None:
         """Close a pending request of this guild (approve or decline); None if already closed."""
         async with self.db.transaction() as tx:
-            row = await tx.fetchone(
-                f"SELECT {_REQUEST_COLUMNS} FROM role_requests "  # noqa: S608
-                "WHERE id = ? AND guild_id = ?",
-                (request_id, guild_id),
-            )
-            if row is None:
+            request = await repo.in_guild(tx, request_id, guild_id)
+            if request is None:
                 return None
-            await tx.execute("DELETE FROM role_requests WHERE id = ?", (request_id,))
-        return _request_from_row(row)
+            await repo.delete(tx, request_id)
+        return request
 
     async def withdraw(self, guild_id: int, user_id: int, kind: RoleKind) -> RoleRequest | None:
         """Close the user's own pending request for a role; None if there was none."""
@@ -323,23 +230,55 @@ class OnboardingService:
 
     async def restore(self, request: RoleRequest) -> None:
         """Put a taken request back (the role could not be given after all)."""
-        await self.db.execute(
-            f"INSERT INTO role_requests ({_REQUEST_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?) "  # noqa: S608
-            "ON CONFLICT DO NOTHING",
-            (
-                request.id,
-                request.guild_id,
-                request.user_id,
-                request.kind.value,
-                iso(request.requested_at),
-                request.channel_id,
-                request.message_id,
-            ),
-        )
+        async with self.db.transaction() as tx:
+            await repo.restore(tx, request)
 
     async def pending_count(self, guild_id: int) -> int:
         """How many requests of a guild wait for a moderator."""
-        value = await self.db.fetchval(
-            "SELECT count(*) FROM role_requests WHERE guild_id = ?", (guild_id,)
-        )
-        return int(value or 0)
+        return await repo.count_pending(self.db, guild_id)
+
+    # -- a moderator's Approve / Decline -----------------------------------------------------
+
+    async def waiting(self, request_id: int, guild_id: int) -> RoleRequest:
+        """A request still waiting in this guild, or a clear refusal."""
+        request = await self.get_request(request_id)
+        if request is None or request.guild_id != guild_id:
+            raise UserFacingError(
+                "This request is no longer waiting: it was already decided, or the member "
+                "withdrew it or left the server."
+            )
+        return request
+
+    async def decide(
+        self,
+        request: RoleRequest,
+        *,
+        approve: bool,
+        member_present: bool,
+        slot: RoleSlot,
+        standing: BotStanding,
+        grant: Callable[[], Awaitable[None]],
+    ) -> Decision:
+        """Close a request as a moderator chose; on Approve, ``grant`` gives the role.
+
+        Approving for someone who left just closes the request; a role the bot cannot give keeps
+        it waiting (BLOCKED, with what to fix). If ``grant`` fails, the request is put back.
+        """
+        if approve and not member_present:
+            await self.take(request.id, request.guild_id)
+            return Decision(request, Verdict.MEMBER_LEFT)
+        if approve:
+            problems = role_setup_problems([slot], standing)
+            if problems:
+                return Decision(request, Verdict.BLOCKED, tuple(problems))
+        taken = await self.take(request.id, request.guild_id)
+        if taken is None:
+            raise UserFacingError("Another moderator decided this request a moment ago.")
+        if not approve:
+            return Decision(request, Verdict.DECLINED)
+        try:
+            await grant()
+        except UserFacingError:
+            await self.restore(taken)
+            raise
+        return Decision(request, Verdict.APPROVED)

@@ -10,15 +10,13 @@ table with a ``guild_id``.
 from __future__ import annotations
 
 import logging
-import re
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 
 from bot.db import Database
+from bot.db.repositories import privacy as repo
 
 log = logging.getLogger(__name__)
-
-_IDENT = re.compile(r"^[a-z_][a-z0-9_]*$")
 
 ForgetHook = Callable[[int, int | None], Awaitable[None]]
 
@@ -35,8 +33,7 @@ class UserData:
 
     def __post_init__(self) -> None:
         for name in (self.table, self.user_column, self.guild_column or "x"):
-            if not _IDENT.match(name):
-                raise ValueError(f"bad identifier {name!r}")
+            repo.check_identifier(name)
 
 
 class PrivacyService:
@@ -78,12 +75,14 @@ class PrivacyService:
             for store in self._stores:
                 if store.kept:
                     continue
-                sql = f"DELETE FROM {store.table} WHERE {store.user_column} = ?"  # noqa: S608
-                params: list[int] = [user_id]
-                if guild_id is not None and store.guild_column is not None:
-                    sql += f" AND {store.guild_column} = ?"
-                    params.append(guild_id)
-                total += await tx.execute(sql, params)
+                total += await repo.delete_user_rows(
+                    tx,
+                    store.table,
+                    store.user_column,
+                    user_id,
+                    guild_column=store.guild_column,
+                    guild_id=guild_id,
+                )
         # While the bot runs, not only at shutdown: the deleted rows must leave the -wal file.
         await self.db.truncate_wal()
         log.info("forget-me removed %d rows", total)
@@ -92,17 +91,10 @@ class PrivacyService:
     async def purge_guild(self, guild_id: int) -> int:
         """Delete every row of every table that carries this guild's id."""
         total = 0
-        tables = await self.db.tables()
+        tables = await repo.guild_tables(self.db)
         async with self.db.transaction() as tx:
             for table in tables:
-                if table == "schema_migrations":
-                    continue
-                cols = await self.db.columns(table)
-                if "guild_id" in cols:
-                    total += await tx.execute(
-                        f"DELETE FROM {table} WHERE guild_id = ?",  # noqa: S608
-                        (guild_id,),
-                    )
+                total += await repo.delete_guild_rows(tx, table, guild_id)
         await self.db.truncate_wal()
         log.info("purged guild data: %d rows", total)
         return total
