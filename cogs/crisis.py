@@ -12,9 +12,10 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.models.resources import Card
 from bot.runtime.app import HavenBot
-from bot.services.cards import EMERGENCY_NUMBERS, Card, crisis_cards_for, known_region
 from bot.services.resources import NA_DISCLAIMER
+from bot.services.shipped_cards import EMERGENCY_NUMBERS, crisis_cards_for, known_region
 from cogs._kit import COLOR_ALERT, escape, fit_embed, truncate
 
 log = logging.getLogger(__name__)
@@ -94,7 +95,7 @@ def crisis_embed(cards: dict[str, Card], region: str | None) -> discord.Embed:
         for card in crisis_cards_for(cards, region):
             value = (
                 f"{escape(card.summary)}\n{contact_lines(card)}\n"
-                f"Source: <{card.source_url}> · last verified on {card.verified_on.isoformat()}"
+                f"Source: <{card.source_url}> · last verified on {card.verified_on}"
             )
             if card.disclaimer and NA_DISCLAIMER in card.disclaimer:
                 value += f"\n{NA_DISCLAIMER}"

@@ -12,19 +12,19 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.jobs import Job, NewJob
+from bot.models.resources import Card, Contact
 from bot.parsing import parse_date
 from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import HavenModal, HavenView, guarded, reply_ephemeral
-from bot.services.cards import KNOWN_TAGS, MAX_SUMMARY_LEN, MAX_TITLE_LEN, Contact
 from bot.services.resources import (
     NA_DISCLAIMER,
     Draft,
-    LibraryCard,
     ResourceLibrary,
     Status,
     contacts_text,
 )
+from bot.services.shipped_cards import KNOWN_TAGS, MAX_SUMMARY_LEN, MAX_TITLE_LEN
 from cogs._kit import (
     COLOR,
     COLOR_WARN,
@@ -79,7 +79,7 @@ def contact_line(contact: Contact) -> str:
     return line
 
 
-def vetting_lines(card: LibraryCard, today: date) -> list[str]:
+def vetting_lines(card: Card, today: date) -> list[str]:
     """Source and last-verified lines, shown with every card."""
     lines = []
     if card.source_url:
@@ -94,7 +94,7 @@ def vetting_lines(card: LibraryCard, today: date) -> list[str]:
     return lines
 
 
-def card_embed(card: LibraryCard, today: date) -> discord.Embed:
+def card_embed(card: Card, today: date) -> discord.Embed:
     """The embed of a card, as shown and shared."""
     embed = discord.Embed(title=safe_title(card.title), description=escape(card.summary))
     embed.colour = COLOR if card.shareable else COLOR_WARN
@@ -111,7 +111,7 @@ def card_embed(card: LibraryCard, today: date) -> discord.Embed:
     return fit_embed(embed)
 
 
-def review_embed(card: LibraryCard, today: date, heading: str) -> discord.Embed:
+def review_embed(card: Card, today: date, heading: str) -> discord.Embed:
     """A card as moderators review it: content, region, tags and state."""
     embed = card_embed(card, today)
     embed.colour = COLOR_WARN
@@ -127,7 +127,7 @@ def review_embed(card: LibraryCard, today: date, heading: str) -> discord.Embed:
     return fit_embed(embed)
 
 
-def list_pages(cards: list[LibraryCard], today: date, heading: str) -> list[discord.Embed]:
+def list_pages(cards: list[Card], today: date, heading: str) -> list[discord.Embed]:
     """Cards as pages of at most PAGE_SIZE entries."""
     if not cards:
         return [
@@ -293,7 +293,7 @@ class RejectButton(
         await _cog(interaction).after_review(interaction, card, "Resource card rejected")
 
 
-def review_view(card: LibraryCard) -> discord.ui.View:
+def review_view(card: Card) -> discord.ui.View:
     """Approve / Reject buttons for one card."""
     view = discord.ui.View(timeout=None)
     view.add_item(ApproveButton(card.id, card.revision))
@@ -372,7 +372,7 @@ class CardModal(HavenModal):
     """Moderators: add a card, or edit one (which sends it back to review)."""
 
     def __init__(
-        self, *, title: str, card: LibraryCard | None, region: str | None, verified_on: str | None
+        self, *, title: str, card: Card | None, region: str | None, verified_on: str | None
     ) -> None:
         super().__init__(title=title)
         self.card = card
@@ -462,7 +462,7 @@ class CardModal(HavenModal):
 class ApproveModal(HavenModal):
     """The approving moderator confirms the source and the verified-on date."""
 
-    def __init__(self, card: LibraryCard, today: date) -> None:
+    def __init__(self, card: Card, today: date) -> None:
         super().__init__(title="Approve resource card")
         self.card = card
         self.source = _text(
@@ -535,7 +535,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
         return None
 
     async def post_for_review(
-        self, interaction: discord.Interaction, card: LibraryCard, heading: str
+        self, interaction: discord.Interaction, card: Card, heading: str
     ) -> bool:
         """Post a pending card with Approve / Reject buttons where moderators review."""
         assert interaction.guild_id is not None
@@ -555,7 +555,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
         )
         return True
 
-    async def close_review_message(self, card: LibraryCard, heading: str) -> None:
+    async def close_review_message(self, card: Card, heading: str) -> None:
         """Take the buttons off a card's earlier review message and say what happened."""
         if not (card.review_channel_id and card.review_message_id):
             return
@@ -569,9 +569,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
         except discord.HTTPException as exc:
             log.info("could not update a review message: HTTP %s", exc.status)
 
-    async def after_review(
-        self, interaction: discord.Interaction, card: LibraryCard, title: str
-    ) -> None:
+    async def after_review(self, interaction: discord.Interaction, card: Card, title: str) -> None:
         """Close the review message (no more buttons) and write the mod log."""
         assert interaction.guild_id is not None
         await self.close_review_message(card, title)
@@ -584,9 +582,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
             modlog_embed(title, interaction.user, self.bot.clock.now(), **fields),
         )
 
-    async def log_change(
-        self, interaction: discord.Interaction, title: str, card: LibraryCard
-    ) -> None:
+    async def log_change(self, interaction: discord.Interaction, title: str, card: Card) -> None:
         """Write a card change to the mod log."""
         assert interaction.guild_id is not None
         await self.bot.post_modlog(
@@ -601,7 +597,7 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
 
     # -- stale cards -----------------------------------------------------------
 
-    async def flag_stale(self, guild_id: int) -> list[LibraryCard]:
+    async def flag_stale(self, guild_id: int) -> list[Card]:
         """Tell the guild's moderators which cards are past their review date."""
         stale = await self.lib.stale(guild_id)
         if not stale:

@@ -8,19 +8,22 @@ Every bad input raises UserFacingError before anything is written.
 
 from __future__ import annotations
 
-import json
+import logging
 import re
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
-from enum import StrEnum
-from typing import Any
+from dataclasses import replace
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Protocol
 
-from bot.clock import Clock, iso, utc_from_iso
+from bot.clock import Clock
 from bot.db import Database
+from bot.db.repositories import resources as repo
 from bot.errors import NotFoundError, UserFacingError
+from bot.jobs import Job, JobEngine, NewJob
+from bot.models.resources import Card, Contact, Draft, Origin, Status
 from bot.parsing import contains_mention
-from bot.services.cards import (
+from bot.services.privacy import PrivacyService, UserData
+from bot.services.shipped_cards import (
     CONTACT_KINDS,
     KNOWN_REGIONS,
     KNOWN_TAGS,
@@ -28,25 +31,21 @@ from bot.services.cards import (
     MAX_SUMMARY_LEN,
     MAX_TITLE_LEN,
     MAX_URL_LEN,
-    Card,
     CardError,
-    Contact,
     crisis_cards_for,
     known_region,
     load_default_cards,
     normalize_region,
     parse_card,
 )
-from bot.services.privacy import PrivacyService, UserData
 
-GUILD_PREFIX = "g-"
+log = logging.getLogger(__name__)
+
 DEFAULT_REVIEW_DAYS = 180
 CRISIS_REVIEW_DAYS = 90
 NA_DISCLAIMER = (
     "Haven is not affiliated with or endorsed by Narcotics Anonymous or NA World Services."
 )
-_NA_RE = re.compile(r"\bnarcotics anonymous\b|\bna\.org\b", re.IGNORECASE)
-_NA_ABBREV_RE = re.compile(r"\bNA\b")
 _FIELD_LABELS = {
     "title": "title",
     "summary": "summary",
@@ -63,162 +62,9 @@ MAX_PENDING_PER_USER = 3
 #: Longest contacts text accepted from a modal (8 lines of kind: value | label).
 MAX_CONTACTS_TEXT = 1000
 
-
-class Status(StrEnum):
-    """Where a card stands in vetting."""
-
-    PENDING = "pending"
-    APPROVED = "approved"
-    REJECTED = "rejected"
-
-
-class Origin(StrEnum):
-    """Where a card came from."""
-
-    SHIPPED = "shipped"
-    SUGGESTED = "suggested"
-    ADDED = "added"
-
-
-@dataclass(frozen=True, slots=True)
-class LibraryCard:
-    """A card as one guild sees it: content plus its vetting state in that guild."""
-
-    id: str
-    title: str
-    summary: str
-    contacts: tuple[Contact, ...]
-    region: str
-    tags: frozenset[str]
-    source_url: str | None
-    verified_on: date | None
-    review_days: int
-    status: Status
-    origin: Origin
-    enabled: bool
-    revision: int = 1
-    notes: str | None = None
-    disclaimer: str | None = None
-    suggested_by_user_id: int | None = None
-    approved_by_user_id: int | None = None
-    approved_at: datetime | None = None
-    rejected_at: datetime | None = None
-    review_channel_id: int | None = None
-    review_message_id: int | None = None
-
-    @property
-    def shipped(self) -> bool:
-        """True for a card from the shipped default set."""
-        return self.origin is Origin.SHIPPED
-
-    @property
-    def shareable(self) -> bool:
-        """Approved and enabled in this guild: may be listed, shown and shared."""
-        return self.status is Status.APPROVED and self.enabled
-
-    @property
-    def row_id(self) -> int:
-        """Database id of a guild card ('g-12' -> 12)."""
-        return int(self.id.removeprefix(GUILD_PREFIX))
-
-    @property
-    def is_crisis(self) -> bool:
-        """Tagged `crisis`."""
-        return "crisis" in self.tags
-
-    @property
-    def is_harm_reduction(self) -> bool:
-        """Tagged `harm-reduction`."""
-        return "harm-reduction" in self.tags
-
-    @property
-    def na_related(self) -> bool:
-        """Mentions Narcotics Anonymous or links to na.org: needs the non-affiliation line."""
-        text = " ".join([self.title, self.summary, self.source_url or ""])
-        text += " " + " ".join(c.value for c in self.contacts)
-        return (
-            self.id.startswith("fel-na-")
-            or bool(_NA_RE.search(text))
-            or bool(_NA_ABBREV_RE.search(self.title + " " + self.summary))
-        )
-
-    def review_due(self) -> date | None:
-        """The last day the card counts as verified (None before approval)."""
-        if self.verified_on is None:
-            return None
-        return self.verified_on + timedelta(days=self.review_days)
-
-    def is_stale(self, today: date) -> bool:
-        """Past its review date."""
-        due = self.review_due()
-        return due is not None and today > due
-
-
-@dataclass(frozen=True, slots=True)
-class Draft:
-    """Card content as typed in a modal, not yet validated."""
-
-    title: str
-    summary: str
-    source_url: str
-    contacts: str = ""
-    region: str = ""
-    tags: str = ""
-
-
-def _from_shipped(card: Card, enabled: bool | None, verified_on: str | None) -> LibraryCard:
-    """A shipped card as a guild sees it, with the guild's override applied."""
-    return LibraryCard(
-        id=card.id,
-        title=card.title,
-        summary=card.summary,
-        contacts=card.contacts,
-        region=card.region,
-        tags=card.tags,
-        source_url=card.source_url,
-        verified_on=date.fromisoformat(verified_on) if verified_on else card.verified_on,
-        review_days=card.review_days,
-        status=Status.APPROVED,
-        origin=Origin.SHIPPED,
-        enabled=card.enabled_by_default if enabled is None else bool(enabled),
-        notes=card.notes,
-        disclaimer=card.disclaimer,
-    )
-
-
-_CARD_COLUMNS = (
-    "id, status, origin, enabled, revision, title, summary, region, tags, contacts, source_url, "
-    "verified_on, review_days, suggested_by_user_id, approved_by_user_id, approved_at, "
-    "rejected_at, review_channel_id, review_message_id"
-)
-
-
-def _from_row(row: Any) -> LibraryCard:
-    """A guild card from its database row."""
-    contacts = tuple(
-        Contact(kind=c["kind"], value=c["value"], label=c.get("label")) for c in json.loads(row[9])
-    )
-    return LibraryCard(
-        id=f"{GUILD_PREFIX}{row[0]}",
-        status=Status(row[1]),
-        origin=Origin(row[2]),
-        enabled=bool(row[3]),
-        revision=row[4],
-        title=row[5],
-        summary=row[6],
-        region=row[7],
-        tags=frozenset(t for t in row[8].split(",") if t),
-        contacts=contacts,
-        source_url=row[10],
-        verified_on=date.fromisoformat(row[11]) if row[11] else None,
-        review_days=row[12],
-        suggested_by_user_id=row[13],
-        approved_by_user_id=row[14],
-        approved_at=utc_from_iso(row[15]) if row[15] else None,
-        rejected_at=utc_from_iso(row[16]) if row[16] else None,
-        review_channel_id=row[17],
-        review_message_id=row[18],
-    )
+STALE_JOB = "resources.stale"
+STALE_WEEKDAY = 0  # Monday
+STALE_AT = time(15, 0)
 
 
 def _user_error(exc: CardError) -> UserFacingError:
@@ -355,17 +201,6 @@ def validate(
         raise _user_error(exc) from None
 
 
-def _contacts_json(contacts: Iterable[Contact]) -> str:
-    """Contacts as stored (compact JSON)."""
-    out = []
-    for c in contacts:
-        item = {"kind": c.kind, "value": c.value}
-        if c.label:
-            item["label"] = c.label
-        out.append(item)
-    return json.dumps(out, separators=(",", ":"))
-
-
 def contacts_text(contacts: Iterable[Contact]) -> str:
     """Contacts back to the modal's one-per-line form (for prefilling an edit)."""
     return "\n".join(
@@ -373,8 +208,29 @@ def contacts_text(contacts: Iterable[Contact]) -> str:
     )
 
 
+class ReviewDesk(Protocol):
+    """What the Discord glue provides for the weekly check: the guilds, and a word to moderators."""
+
+    def guild_ids(self) -> list[int]:
+        """The guilds the bot is in now."""
+        ...
+
+    async def flag_stale(self, guild_id: int, cards: list[Card]) -> None:
+        """Tell a guild's moderators which cards are due for re-checking."""
+        ...
+
+
+def next_weekly(now: datetime) -> datetime:
+    """The next stale-card check after `now` (Mondays, 15:00 UTC)."""
+    days = (STALE_WEEKDAY - now.weekday()) % 7
+    candidate = datetime.combine(now.date() + timedelta(days=days), STALE_AT, tzinfo=UTC)
+    if candidate <= now:
+        candidate += timedelta(days=7)
+    return candidate
+
+
 class ResourceLibrary:
-    """Reads and changes a guild's resource library."""
+    """Reads and changes a guild's resource library; flags stale cards weekly."""
 
     def __init__(
         self,
@@ -382,9 +238,13 @@ class ResourceLibrary:
         clock: Clock,
         privacy: PrivacyService,
         shipped: Mapping[str, Card] | None = None,
+        *,
+        jobs: JobEngine | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
+        self.jobs = jobs
+        self.desk: ReviewDesk | None = None  # installed by cogs.resources
         self.shipped: dict[str, Card] = dict(
             shipped if shipped is not None else load_default_cards()
         )
@@ -407,6 +267,9 @@ class ResourceLibrary:
             ),
         )
         privacy.register_hook(self.forget_user)
+        if jobs is not None:
+            jobs.register(STALE_JOB, self._on_stale_jobs)
+            jobs.add_reconciler(self.ensure_stale_job)
 
     def today(self) -> date:
         """Today's date (UTC) from the injected clock."""
@@ -414,53 +277,21 @@ class ResourceLibrary:
 
     # -- reading -------------------------------------------------------------
 
-    async def all_cards(self, guild_id: int) -> list[LibraryCard]:
+    async def all_cards(self, guild_id: int) -> list[Card]:
         """Every card the guild knows, in any state: shipped first, then its own."""
-        rows = await self.db.fetchall(
-            "SELECT card_id, enabled, verified_on FROM resource_overrides WHERE guild_id = ?",
-            (guild_id,),
-        )
-        overrides = {r[0]: (r[1], r[2]) for r in rows}
-        cards = [
-            _from_shipped(card, *overrides.get(cid, (None, None)))
-            for cid, card in sorted(self.shipped.items())
-        ]
-        own = await self.db.fetchall(
-            f"SELECT {_CARD_COLUMNS} FROM resource_cards WHERE guild_id = ? ORDER BY id",  # noqa: S608
-            (guild_id,),
-        )
-        return cards + [_from_row(r) for r in own]
+        return await repo.all_cards(self.db, guild_id, self.shipped)
 
-    async def get(self, guild_id: int, card_id: str) -> LibraryCard:
+    async def get(self, guild_id: int, card_id: str) -> Card:
         """One card of the guild by id, in any state."""
-        key = card_id.strip().lower()
-        if key in self.shipped:
-            row = await self.db.fetchone(
-                "SELECT enabled, verified_on FROM resource_overrides "
-                "WHERE guild_id = ? AND card_id = ?",
-                (guild_id, key),
+        card = await repo.get_card(self.db, guild_id, card_id.strip().lower(), self.shipped)
+        if card is None:
+            raise NotFoundError(
+                "There is no resource card with that id here. Start typing a title or a tag and "
+                "pick a card from the list."
             )
-            return _from_shipped(self.shipped[key], *(tuple(row) if row else (None, None)))
-        number = key[len(GUILD_PREFIX) :]
-        # ASCII digits only ('²'.isdigit() is true, int() refuses it) and within SQLite's integers.
-        if (
-            key.startswith(GUILD_PREFIX)
-            and number.isascii()
-            and number.isdigit()
-            and len(number) < 19
-        ):
-            row = await self.db.fetchone(
-                f"SELECT {_CARD_COLUMNS} FROM resource_cards WHERE guild_id = ? AND id = ?",  # noqa: S608
-                (guild_id, int(number)),
-            )
-            if row is not None:
-                return _from_row(row)
-        raise NotFoundError(
-            "There is no resource card with that id here. Start typing a title or a tag and "
-            "pick a card from the list."
-        )
+        return card
 
-    async def shareable(self, guild_id: int, card_id: str) -> LibraryCard:
+    async def shareable(self, guild_id: int, card_id: str) -> Card:
         """A card that may be shown or shared: approved and enabled."""
         card = await self.get(guild_id, card_id)
         if card.status is Status.PENDING:
@@ -483,7 +314,7 @@ class ResourceLibrary:
         tag: str | None = None,
         region: str | None = None,
         home_region: str | None = None,
-    ) -> list[LibraryCard]:
+    ) -> list[Card]:
         """Shareable cards by tag and region: that region (or the server's) first, then worldwide."""
         wanted_tag = next(iter(parse_tags(tag))) if tag else None
         wanted_region = parse_region(region) if region else None
@@ -509,10 +340,10 @@ class ResourceLibrary:
 
     async def search(
         self, guild_id: int, text: str, *, include_all: bool = False, limit: int = 25
-    ) -> list[LibraryCard]:
+    ) -> list[Card]:
         """Cards whose title, id or tag matches what was typed (for autocomplete)."""
         needle = text.strip().casefold()
-        scored: list[tuple[int, str, LibraryCard]] = []
+        scored: list[tuple[int, str, Card]] = []
         for card in await self.all_cards(guild_id):
             if not include_all and not card.shareable:
                 continue
@@ -533,16 +364,11 @@ class ResourceLibrary:
         scored.sort(key=lambda s: (s[0], s[1]))
         return [c for _, _, c in scored[:limit]]
 
-    async def pending(self, guild_id: int) -> list[LibraryCard]:
+    async def pending(self, guild_id: int) -> list[Card]:
         """Cards waiting for review, oldest first."""
-        rows = await self.db.fetchall(
-            f"SELECT {_CARD_COLUMNS} FROM resource_cards "  # noqa: S608
-            "WHERE guild_id = ? AND status = 'pending' ORDER BY updated_at, id",
-            (guild_id,),
-        )
-        return [_from_row(r) for r in rows]
+        return await repo.pending_cards(self.db, guild_id)
 
-    async def stale(self, guild_id: int) -> list[LibraryCard]:
+    async def stale(self, guild_id: int) -> list[Card]:
         """Shareable cards past their review date (by the injected clock)."""
         today = self.today()
         return [c for c in await self.all_cards(guild_id) if c.shareable and c.is_stale(today)]
@@ -556,14 +382,10 @@ class ResourceLibrary:
 
     # -- writing -------------------------------------------------------------
 
-    async def suggest(self, guild_id: int, user_id: int, draft: Draft) -> LibraryCard:
+    async def suggest(self, guild_id: int, user_id: int, draft: Draft) -> Card:
         """Store a suggestion for review; nothing is stored if any field is bad."""
         card = validate(draft, today=self.today())
-        waiting = await self.db.fetchval(
-            "SELECT count(*) FROM resource_cards "
-            "WHERE guild_id = ? AND suggested_by_user_id = ? AND status = 'pending'",
-            (guild_id, user_id),
-        )
+        waiting = await repo.count_waiting(self.db, guild_id, user_id)
         if waiting >= MAX_PENDING_PER_USER:
             raise UserFacingError(
                 f"You already have {waiting} suggestions waiting for review. Please wait until "
@@ -579,7 +401,7 @@ class ResourceLibrary:
         *,
         region: str,
         verified_on: date | None = None,
-    ) -> LibraryCard:
+    ) -> Card:
         """A moderator adds an approved card, naming its source and verified-on date."""
         today = self.today()
         checked_on = self.check_verified_on(verified_on or today)
@@ -603,36 +425,18 @@ class ResourceLibrary:
         suggested_by: int | None,
         *,
         approved_by: int | None = None,
-    ) -> LibraryCard:
+    ) -> Card:
         """Store a validated card for a guild and return it."""
-        now = iso(self.clock.now())
-        approved = status is Status.APPROVED
         async with self.db.transaction() as tx:
-            row_id = await tx.insert(
-                "INSERT INTO resource_cards (guild_id, status, origin, title, summary, region, "
-                "tags, contacts, source_url, verified_on, review_days, suggested_by_user_id, "
-                "approved_by_user_id, approved_at, created_at, updated_at) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                (
-                    guild_id,
-                    status.value,
-                    origin.value,
-                    card.title,
-                    card.summary,
-                    card.region,
-                    ",".join(sorted(card.tags)),
-                    _contacts_json(card.contacts),
-                    card.source_url,
-                    card.verified_on.isoformat() if approved else None,
-                    card.review_days,
-                    suggested_by,
-                    approved_by,
-                    now if approved else None,
-                    now,
-                    now,
-                ),
+            card_id = await repo.insert_card(
+                tx,
+                guild_id,
+                replace(card, status=status, origin=origin),
+                suggested_by=suggested_by,
+                approved_by=approved_by,
+                now=self.clock.now(),
             )
-        return await self.get(guild_id, f"{GUILD_PREFIX}{row_id}")
+        return await self.get(guild_id, card_id)
 
     def check_verified_on(self, when: date) -> date:
         """Return the date, or raise if it is in the future."""
@@ -652,7 +456,7 @@ class ResourceLibrary:
         source_url: str | None = None,
         verified_on: date | None = None,
         revision: int | None = None,
-    ) -> LibraryCard:
+    ) -> Card:
         """Approve a pending card; the moderator sets its source and verified-on date."""
         card = await self.get(guild_id, card_id)
         self.check_reviewable(card, revision)
@@ -668,20 +472,14 @@ class ResourceLibrary:
             draft, today=self.today(), region=card.region, tags=card.tags, verified_on=checked_on
         )
         async with self.db.transaction() as tx:
-            changed = await tx.execute(
-                "UPDATE resource_cards SET status = 'approved', source_url = ?, verified_on = ?, "
-                "approved_by_user_id = ?, approved_at = ?, updated_at = ? "
-                "WHERE id = ? AND guild_id = ? AND status = 'pending' AND revision = ?",
-                (
-                    checked.source_url,
-                    checked_on.isoformat(),
-                    moderator_id,
-                    iso(self.clock.now()),
-                    iso(self.clock.now()),
-                    card.row_id,
-                    guild_id,
-                    card.revision,
-                ),
+            changed = await repo.approve(
+                tx,
+                guild_id,
+                card,
+                source_url=checked.source_url,
+                verified_on=checked_on,
+                moderator_id=moderator_id,
+                now=self.clock.now(),
             )
         if not changed:  # someone else reviewed it in between
             self.check_reviewable(await self.get(guild_id, card_id), revision)
@@ -689,22 +487,17 @@ class ResourceLibrary:
 
     async def reject(
         self, guild_id: int, card_id: str, moderator_id: int, *, revision: int | None = None
-    ) -> LibraryCard:
+    ) -> Card:
         """Reject a pending card (it stays out of every list)."""
         card = await self.get(guild_id, card_id)
         self.check_reviewable(card, revision)
-        now = iso(self.clock.now())
         async with self.db.transaction() as tx:
-            changed = await tx.execute(
-                "UPDATE resource_cards SET status = 'rejected', rejected_at = ?, updated_at = ? "
-                "WHERE id = ? AND guild_id = ? AND status = 'pending' AND revision = ?",
-                (now, now, card.row_id, guild_id, card.revision),
-            )
+            changed = await repo.reject(tx, guild_id, card, now=self.clock.now())
         if not changed:
             self.check_reviewable(await self.get(guild_id, card_id), revision)
         return await self.get(guild_id, card_id)
 
-    def check_reviewable(self, card: LibraryCard, revision: int | None) -> None:
+    def check_reviewable(self, card: Card, revision: int | None) -> None:
         """Raise unless the card is a pending guild card at the given revision."""
         if card.shipped:
             raise UserFacingError("Shipped cards are approved already; nothing to review.")
@@ -720,7 +513,7 @@ class ResourceLibrary:
                 "version (see `/resource review`)."
             )
 
-    def check_editable(self, card: LibraryCard) -> None:
+    def check_editable(self, card: Card) -> None:
         """Raise for shipped cards, which are edited in data/resources, not in Discord."""
         if card.shipped:
             raise UserFacingError(
@@ -731,7 +524,7 @@ class ResourceLibrary:
 
     async def edit(
         self, guild_id: int, card_id: str, draft: Draft, *, region: str | None = None
-    ) -> LibraryCard:
+    ) -> Card:
         """Change a guild card's content; it goes back to review (pending) until re-approved."""
         card = await self.get(guild_id, card_id)
         self.check_editable(card)
@@ -739,74 +532,29 @@ class ResourceLibrary:
         checked = validate(
             draft, today=self.today(), region=new_region, tags=parse_tags(draft.tags)
         )
-        now = iso(self.clock.now())
         async with self.db.transaction() as tx:
-            await tx.execute(
-                "UPDATE resource_cards SET status = 'pending', revision = revision + 1, "
-                "title = ?, summary = ?, region = ?, tags = ?, contacts = ?, source_url = ?, "
-                "review_days = ?, approved_by_user_id = NULL, approved_at = NULL, "
-                "rejected_at = NULL, updated_at = ? WHERE id = ? AND guild_id = ?",
-                (
-                    checked.title,
-                    checked.summary,
-                    checked.region,
-                    ",".join(sorted(checked.tags)),
-                    _contacts_json(checked.contacts),
-                    checked.source_url,
-                    checked.review_days,
-                    now,
-                    card.row_id,
-                    guild_id,
-                ),
-            )
+            await repo.replace_content(tx, guild_id, card, checked, now=self.clock.now())
         return await self.get(guild_id, card_id)
 
-    async def set_enabled(self, guild_id: int, card_id: str, enabled: bool) -> LibraryCard:
+    async def set_enabled(self, guild_id: int, card_id: str, enabled: bool) -> Card:
         """Turn a card on or off for this guild."""
         card = await self.get(guild_id, card_id)
         if card.enabled == enabled:
             state = "on" if enabled else "off"
             raise UserFacingError(f"That card is already turned {state}. Nothing changed.")
-        now = iso(self.clock.now())
         async with self.db.transaction() as tx:
-            if card.shipped:
-                await tx.execute(
-                    "INSERT INTO resource_overrides (guild_id, card_id, enabled, updated_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, card_id) DO UPDATE SET "
-                    "enabled = excluded.enabled, updated_at = excluded.updated_at",
-                    (guild_id, card.id, int(enabled), now),
-                )
-            else:
-                await tx.execute(
-                    "UPDATE resource_cards SET enabled = ?, updated_at = ? "
-                    "WHERE id = ? AND guild_id = ?",
-                    (int(enabled), now, card.row_id, guild_id),
-                )
+            await repo.set_enabled(tx, guild_id, card, enabled, now=self.clock.now())
         return replace(card, enabled=enabled)
 
-    async def verify(self, guild_id: int, card_id: str) -> LibraryCard:
+    async def verify(self, guild_id: int, card_id: str) -> Card:
         """Record that a moderator re-checked the card today."""
         card = await self.get(guild_id, card_id)
         if card.status is not Status.APPROVED:
             raise UserFacingError(
                 "Only approved cards can be marked verified; approve it first (`/resource review`)."
             )
-        today = self.today().isoformat()
-        now = iso(self.clock.now())
         async with self.db.transaction() as tx:
-            if card.shipped:
-                await tx.execute(
-                    "INSERT INTO resource_overrides (guild_id, card_id, verified_on, updated_at) "
-                    "VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, card_id) DO UPDATE SET "
-                    "verified_on = excluded.verified_on, updated_at = excluded.updated_at",
-                    (guild_id, card.id, today, now),
-                )
-            else:
-                await tx.execute(
-                    "UPDATE resource_cards SET verified_on = ?, updated_at = ? "
-                    "WHERE id = ? AND guild_id = ?",
-                    (today, now, card.row_id, guild_id),
-                )
+            await repo.set_verified_on(tx, guild_id, card, self.today(), now=self.clock.now())
         return replace(card, verified_on=self.today())
 
     async def set_review_message(
@@ -814,29 +562,54 @@ class ResourceLibrary:
     ) -> None:
         """Remember where a card's Approve / Reject buttons were posted."""
         card = await self.get(guild_id, card_id)
-        await self.db.execute(
-            "UPDATE resource_cards SET review_channel_id = ?, review_message_id = ? "
-            "WHERE id = ? AND guild_id = ?",
-            (channel_id, message_id, card.row_id, guild_id),
-        )
+        async with self.db.transaction() as tx:
+            await repo.set_review_message(tx, guild_id, card, channel_id, message_id)
 
     async def forget_user(self, user_id: int, guild_id: int | None) -> None:
         """Forget-me: drop a user's unapproved suggestions; keep approved cards without their id."""
-        scope = "" if guild_id is None else " AND guild_id = ?"
-        extra: tuple[int, ...] = () if guild_id is None else (guild_id,)
         async with self.db.transaction() as tx:
-            await tx.execute(
-                "DELETE FROM resource_cards WHERE suggested_by_user_id = ? "  # noqa: S608
-                f"AND status != 'approved'{scope}",
-                (user_id, *extra),
-            )
-            await tx.execute(
-                "UPDATE resource_cards SET suggested_by_user_id = NULL "  # noqa: S608
-                f"WHERE suggested_by_user_id = ?{scope}",
-                (user_id, *extra),
-            )
-            await tx.execute(
-                "UPDATE resource_cards SET approved_by_user_id = NULL "  # noqa: S608
-                f"WHERE approved_by_user_id = ?{scope}",
-                (user_id, *extra),
-            )
+            await repo.forget_user(tx, user_id, guild_id)
+
+    # -- the weekly stale-card check -------------------------------------------
+
+    def _require_desk(self) -> ReviewDesk:
+        if self.desk is None:
+            raise RuntimeError("no review desk is installed (cogs.resources not loaded)")
+        return self.desk
+
+    async def flag_stale(self, guild_id: int) -> list[Card]:
+        """Tell the guild's moderators which cards are past their review date."""
+        stale = await self.stale(guild_id)
+        if stale:
+            await self._require_desk().flag_stale(guild_id, stale)
+        return stale
+
+    async def flag_stale_everywhere(self) -> int:
+        """Run the stale-card check for every guild; return how many guilds had stale cards."""
+        flagged = 0
+        for guild_id in self._require_desk().guild_ids():
+            try:
+                if await self.flag_stale(guild_id):
+                    flagged += 1
+            except Exception:
+                log.exception("stale-card check failed for a guild")
+        return flagged
+
+    async def ensure_stale_job(self) -> None:
+        """Reconciler: keep one pending weekly stale-card job while the glue has a desk."""
+        if self.jobs is None or self.desk is None:
+            return
+        when = next_weekly(self.clock.now())
+        job = NewJob(kind=STALE_JOB, guild_id=0, fire_at=when, occurrence=when.date().isoformat())
+        async with self.db.transaction() as tx:
+            earliest = await self.jobs.add(tx, [job])
+        self.jobs.wake_for(earliest)
+
+    async def _on_stale_jobs(self, jobs: list[Job]) -> None:
+        """Job handler: flag stale cards everywhere, then schedule next week's check."""
+        assert self.jobs is not None
+        await self.flag_stale_everywhere()
+        async with self.db.transaction() as tx:
+            for job in jobs:
+                await self.jobs.complete(tx, job)
+        await self.ensure_stale_job()

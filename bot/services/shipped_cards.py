@@ -1,7 +1,8 @@
-"""Resource cards: the model, strict validation and the loader for the shipped default set.
+"""Shipped resource cards: strict validation and the loader for the default set (data/resources).
 
-Pure Python (no Discord imports). `validate_url`, `clean_text` and `normalize_region` are meant for
-user input too: their error messages never repeat what the user typed, so they are safe to log.
+Pure Python (no Discord imports); the one Card model lives in bot.models.resources. `validate_url`,
+`clean_text` and `normalize_region` are meant for user input too: their error messages never repeat
+what the user typed, so they are safe to log.
 """
 
 from __future__ import annotations
@@ -10,11 +11,12 @@ import re
 import tomllib
 import unicodedata
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime, timedelta
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
+
+from bot.models.resources import Card, Contact
 
 DEFAULT_DIR: Path = Path(__file__).resolve().parent.parent.parent / "data" / "resources"
 
@@ -115,51 +117,6 @@ class CardError(ValueError):
     def in_file(self, path: str | Path) -> CardError:
         """Return the same error, now naming the file it came from."""
         return CardError(self.reason, field=self.field, path=path)
-
-
-@dataclass(frozen=True, slots=True)
-class Contact:
-    """One way to reach a service: a phone number, text number, chat link, website, email or TTY."""
-
-    kind: str
-    value: str
-    label: str | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class Card:
-    """A vetted resource card."""
-
-    id: str
-    title: str
-    summary: str
-    contacts: tuple[Contact, ...]
-    region: str
-    tags: frozenset[str]
-    source_url: str
-    verified_on: date
-    review_days: int
-    enabled_by_default: bool
-    notes: str | None = None
-    disclaimer: str | None = None
-
-    def review_due(self) -> date:
-        """The last day on which the card still counts as verified."""
-        return self.verified_on + timedelta(days=self.review_days)
-
-    def is_stale(self, today: date) -> bool:
-        """True when the card is past its review date and should be re-checked by a moderator."""
-        return today > self.review_due()
-
-    @property
-    def is_crisis(self) -> bool:
-        """True when the card is tagged `crisis`."""
-        return "crisis" in self.tags
-
-    @property
-    def is_harm_reduction(self) -> bool:
-        """True when the card is tagged `harm-reduction`."""
-        return "harm-reduction" in self.tags
 
 
 def _today_utc() -> date:
@@ -399,6 +356,7 @@ def parse_card(
         verified_on=verified_on,
         review_days=review_days,
         enabled_by_default=enabled,
+        enabled=enabled,
         notes=notes,
         disclaimer=disclaimer,
     )

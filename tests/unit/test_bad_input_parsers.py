@@ -43,7 +43,8 @@ from bot.parsing import (
     parse_timezone,
 )
 from bot.permissions import Level
-from bot.services import cards, feeds, resources
+from bot.services import feeds, resources
+from bot.services import shipped_cards as cards
 from bot.services.attendance import (
     PROOF_NAME_MAX,
     PROOF_TITLE_MAX,
@@ -467,7 +468,7 @@ def test_meeting_resolve_by_title_or_id(meeting_world: MeetingWorld, text: str) 
     _refused_unchanged(w, lambda: w.service.resolve(GUILD, text), text)
 
 
-# --- resource cards: bot/services/cards.py ---------------------------------------------------------
+# --- resource cards: bot/services/shipped_cards.py -------------------------------------------------
 
 
 @FAST

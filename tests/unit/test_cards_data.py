@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.services.cards import (
+from bot.services.shipped_cards import (
     DEFAULT_DIR,
     EMERGENCY_NUMBERS,
     KNOWN_REGIONS,

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from bot.services.cards import EMERGENCY_NUMBERS, load_default_cards
+from bot.services.shipped_cards import EMERGENCY_NUMBERS, load_default_cards
 from cogs.crisis import FALLBACK, crisis_embed
 
 

@@ -14,8 +14,8 @@ from bot.errors import NotFoundError, UserFacingError
 from bot.permissions import Level, level_for
 from bot.services.privacy import PrivacyService
 from bot.services.resources import (
+    Card,
     Draft,
-    LibraryCard,
     ResourceLibrary,
     Status,
     parse_contacts,
@@ -370,7 +370,7 @@ async def test_one_person_cannot_flood_the_review_queue(env: Env) -> None:
     await env.lib.suggest(G, PEER, draft(title="Now there is room"))
 
 
-def region_runs(cards: list[LibraryCard]) -> list[str]:
+def region_runs(cards: list[Card]) -> list[str]:
     """The regions in list order, one entry per run of equal regions."""
     runs: list[str] = []
     for card in cards:
