@@ -20,9 +20,10 @@ from discord.ext import commands
 from bot.errors import UserFacingError
 from bot.permissions import Level
 from bot.runtime.app import HavenBot
-from bot.runtime.tree import guarded, reply_ephemeral
+from bot.runtime.tree import reply_ephemeral
 from bot.services.modline import Conversation
 from cogs._kit import (
+    PersistentButton,
     ensure_level,
     escape,
     modlog_embed,
@@ -56,7 +57,7 @@ async def _end_thread(thread: object, note: str) -> None:
 
 
 class LineActionButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    PersistentButton,
     template=r"haven:modline:(?P<action>close|block):(?P<conversation>\d+)",
 ):
     """Close or Block on a relayed message: moderators only; reveals nobody."""
@@ -84,12 +85,7 @@ class LineActionButton(
         """Rebuild the button from its custom id."""
         return cls(match["action"], int(match["conversation"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Close or block."""
-        await self._press(interaction)
-
-    @guarded
-    async def _press(self, interaction: discord.Interaction) -> None:
+    async def pressed(self, interaction: discord.Interaction) -> None:
         """Close the conversation (mapping deleted), or block the person behind it."""
         await ensure_level(
             interaction, Level.MODERATOR, "Only moderators can close or block a conversation."

@@ -7,8 +7,8 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.runtime.app import HavenBot
-from bot.runtime.tree import HavenView, reply_ephemeral
-from cogs._kit import COLOR, fit_embed
+from bot.runtime.tree import reply_ephemeral
+from cogs._kit import COLOR, Choice, ConfirmView, fit_embed
 
 PRIVACY_TEXT = (
     "**What Haven never stores**\n"
@@ -28,39 +28,7 @@ PRIVACY_TEXT = (
 _DEFAULT_STORES = [
     "Server settings name roles and channels, never members.",
 ]
-
-
-class ForgetView(HavenView):
-    """Confirm or cancel forget-me; only the person who asked can press."""
-
-    def __init__(self, bot: HavenBot, user_id: int) -> None:
-        super().__init__(timeout=180)
-        self.bot = bot
-        self.user_id = user_id
-
-    async def interaction_check(self, interaction: discord.Interaction) -> bool:
-        """Only the requester may confirm."""
-        return interaction.user.id == self.user_id
-
-    @discord.ui.button(label="Forget me", style=discord.ButtonStyle.danger)
-    async def confirm(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        """Delete everything keyed to the requester."""
-        count = await self.bot.services.privacy.forget_user(self.user_id)
-        self.stop()
-        await interaction.response.edit_message(
-            content=(
-                f"Done. I deleted {count} record{'s' if count != 1 else ''} keyed to you "
-                "(subscriptions, facilitator roles on meetings, and anything else tied to your "
-                "account). Attendance was never stored against you."
-            ),
-            view=None,
-        )
-
-    @discord.ui.button(label="Cancel", style=discord.ButtonStyle.secondary)
-    async def cancel(self, interaction: discord.Interaction, button: discord.ui.Button) -> None:
-        """Keep everything."""
-        self.stop()
-        await interaction.response.edit_message(content="Nothing was deleted.", view=None)
+FORGET_TIMEOUT = 180.0  # seconds the Forget me / Cancel buttons stay usable
 
 
 class PrivacyCog(commands.GroupCog, name="privacy", description="What Haven stores about you"):
@@ -90,8 +58,27 @@ class PrivacyCog(commands.GroupCog, name="privacy", description="What Haven stor
             "subscriptions, facilitator assignments and open conversations with moderators. If a "
             "moderator removed you from a meeting room, that removal stays until the room closes: "
             "forget-me does not lift it. It cannot be undone.",
-            view=ForgetView(self.bot, interaction.user.id),
+            view=ConfirmView(
+                interaction.user.id,
+                [Choice("Forget me", "forget")],
+                self._forget,
+                cancelled="Nothing was deleted.",
+                prefix="haven-forget",
+                timeout=FORGET_TIMEOUT,
+            ),
             ephemeral=True,
+        )
+
+    async def _forget(self, interaction: discord.Interaction, key: str) -> None:
+        """Run forget-me for whoever confirmed (only the requester can press)."""
+        count = await self.bot.services.privacy.forget_user(interaction.user.id)
+        await interaction.response.edit_message(
+            content=(
+                f"Done. I deleted {count} record{'s' if count != 1 else ''} keyed to you "
+                "(subscriptions, facilitator roles on meetings, and anything else tied to your "
+                "account). Attendance was never stored against you."
+            ),
+            view=None,
         )
 
 
