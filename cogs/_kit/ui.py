@@ -93,6 +93,7 @@ class ConfirmView(ExpiringView):
         cancel_label: str = "Cancel",
         cancelled: str = "Nothing was changed.",
         prefix: str = "haven-confirm",
+        cancel_key: str = "cancel",
         timeout: float = VIEW_TIMEOUT,
     ) -> None:
         super().__init__(owner_id, timeout=timeout)
@@ -100,7 +101,7 @@ class ConfirmView(ExpiringView):
         self._cancelled = cancelled
         for choice in choices:
             self._add(choice.label, f"{prefix}:{choice.key}", choice.style, choice.key)
-        self._add(cancel_label, f"{prefix}:cancel", discord.ButtonStyle.secondary, None)
+        self._add(cancel_label, f"{prefix}:{cancel_key}", discord.ButtonStyle.secondary, None)
 
     def _add(self, label: str, custom_id: str, style: discord.ButtonStyle, key: str | None) -> None:
         button: discord.ui.Button[ConfirmView] = discord.ui.Button(
