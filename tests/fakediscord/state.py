@@ -645,3 +645,48 @@ def top_role_position(guild: Guild, user_id: int) -> int:
     if member is None:
         return 0
     return max((guild.roles[r].position for r in member.roles if r in guild.roles), default=0)
+
+
+class State:
+    """Everything the fake Discord knows."""
+
+    def __init__(self, application_id: int, bot_user: User) -> None:
+        self.application_id = application_id
+        self.bot_user = bot_user
+        self.users: dict[int, User] = {bot_user.id: bot_user}
+        self.guilds: dict[int, Guild] = {}
+        self.channels: dict[int, Channel] = {}
+        self.messages: dict[int, Message] = {}
+        self.channel_messages: dict[int, list[int]] = {}
+        self.webhooks: dict[int, Webhook] = {}
+        self.events: dict[int, ScheduledEvent] = {}
+        self.invites: dict[str, Invite] = {}
+        self.commands: dict[int | None, list[StoredCommand]] = {}
+        self.nonce_index: dict[tuple[int, str], int] = {}
+        self.dm_channels: dict[int, int] = {}
+
+    def commands_for(self, guild_id: int | None) -> list[StoredCommand]:
+        return list(self.commands.get(guild_id, []))
+
+    def set_commands(self, guild_id: int | None, commands: list[StoredCommand]) -> None:
+        self.commands[guild_id] = commands
+
+
+def user_id_of(user: User | Member | int) -> int:
+    if isinstance(user, Member):
+        return user.user.id
+    if isinstance(user, User):
+        return user.id
+    return int(user)
+
+
+def guild_id_of(guild: Guild | int) -> int:
+    return guild.id if isinstance(guild, Guild) else int(guild)
+
+
+def target_id_of(target: Any) -> int:
+    if isinstance(target, Member):
+        return target.user.id
+    if hasattr(target, "id"):
+        return int(target.id)
+    return int(target)
