@@ -56,7 +56,7 @@ def build_services(settings: Settings, db: Database, clock: Clock, key: bytes) -
     jobs = JobEngine(db, clock)
     meetings = MeetingStore(db, clock, privacy)
     onboarding = OnboardingService(db, clock, privacy)
-    resources = ResourceLibrary(db, clock, privacy)
+    resources = ResourceLibrary(db, clock, privacy, jobs=jobs)
     rooms = RoomService(db, clock, jobs, meetings, guilds, events, privacy)
     reminders = ReminderService(db, clock, settings, jobs, meetings, guilds, privacy, events)
     attendance = AttendanceService(db, clock, key, events, jobs, privacy)

@@ -1,0 +1,313 @@
+"""Resource cards' buttons and forms: Approve / Reject that survive restarts, and the modals."""
+
+from __future__ import annotations
+
+import logging
+import re
+from datetime import date
+from typing import Any
+
+import discord
+
+from bot.models.resources import Card, Draft
+from bot.parsing import parse_date
+from bot.permissions import Level
+from bot.runtime.tree import HavenModal, reply_ephemeral
+from bot.services.resources import contacts_text
+from bot.services.shipped_cards import MAX_SUMMARY_LEN, MAX_TITLE_LEN
+from cogs._kit import PersistentButton, bot_of, ensure_level, escape, modlog_embed
+from cogs.resources.render import card_embed, review_embed
+from cogs.resources.review_desk import (
+    after_review,
+    close_review_message,
+    log_change,
+    moderator_channel,
+)
+
+log = logging.getLogger(__name__)
+
+
+class ApproveButton(PersistentButton, template=r"haven:res:approve:(?P<card>g-\d+):(?P<rev>\d+)"):
+    """Persistent Approve button of a suggestion; opens the approval modal."""
+
+    def __init__(self, card_id: str, revision: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Approve",
+                style=discord.ButtonStyle.success,
+                custom_id=f"haven:res:approve:{card_id}:{revision}",
+            )
+        )
+        self.card_id = card_id
+        self.revision = revision
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item, match: re.Match[str], /
+    ) -> ApproveButton:
+        """Rebuild the button from its custom id (after a restart too)."""
+        return cls(match["card"], int(match["rev"]))
+
+    async def pressed(self, interaction: discord.Interaction) -> None:
+        """Moderators only: check the card is still pending, then ask for source and date."""
+        await ensure_level(interaction, Level.MODERATOR)
+        assert interaction.guild_id is not None
+        lib = bot_of(interaction).services.resources
+        card = await lib.get(interaction.guild_id, self.card_id)
+        lib.check_reviewable(card, self.revision)
+        await interaction.response.send_modal(ApproveModal(card, lib.today()))
+
+
+class RejectButton(PersistentButton, template=r"haven:res:reject:(?P<card>g-\d+):(?P<rev>\d+)"):
+    """Persistent Reject button of a suggestion."""
+
+    def __init__(self, card_id: str, revision: int) -> None:
+        super().__init__(
+            discord.ui.Button(
+                label="Reject",
+                style=discord.ButtonStyle.danger,
+                custom_id=f"haven:res:reject:{card_id}:{revision}",
+            )
+        )
+        self.card_id = card_id
+        self.revision = revision
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item, match: re.Match[str], /
+    ) -> RejectButton:
+        """Rebuild the button from its custom id (after a restart too)."""
+        return cls(match["card"], int(match["rev"]))
+
+    async def pressed(self, interaction: discord.Interaction) -> None:
+        """Moderators only: reject the card and log it."""
+        await ensure_level(interaction, Level.MODERATOR)
+        assert interaction.guild_id is not None
+        bot = bot_of(interaction)
+        card = await bot.services.resources.reject(
+            interaction.guild_id, self.card_id, interaction.user.id, revision=self.revision
+        )
+        await reply_ephemeral(interaction, f"Rejected `{card.id}`. It will not be listed.")
+        await after_review(interaction, card, "Resource card rejected")
+
+
+def review_view(card: Card) -> discord.ui.View:
+    """Approve / Reject buttons for one card."""
+    view = discord.ui.View(timeout=None)
+    view.add_item(ApproveButton(card.id, card.revision))
+    view.add_item(RejectButton(card.id, card.revision))
+    return view
+
+
+async def post_for_review(interaction: discord.Interaction, card: Card, heading: str) -> bool:
+    """Post a pending card with Approve / Reject buttons where moderators review."""
+    assert interaction.guild_id is not None
+    bot = bot_of(interaction)
+    lib = bot.services.resources
+    await close_review_message(bot, card, "Edited: see the newer review message")
+    channel = await moderator_channel(bot, interaction.guild_id)
+    if channel is None:
+        return False
+    try:
+        message = await channel.send(
+            embed=review_embed(card, lib.today(), heading), view=review_view(card)
+        )
+    except discord.HTTPException as exc:
+        log.warning("could not post a card for review: HTTP %s", exc.status)
+        return False
+    await lib.set_review_message(interaction.guild_id, card.id, message.channel.id, message.id)
+    return True
+
+
+def _text(
+    custom_id: str,
+    label: str,
+    *,
+    default: str | None = None,
+    placeholder: str | None = None,
+    max_length: int = 100,
+    paragraph: bool = False,
+    required: bool = True,
+) -> discord.ui.TextInput[Any]:
+    """A text input for a modal."""
+    return discord.ui.TextInput(
+        custom_id=custom_id,
+        label=label,
+        default=default,
+        placeholder=placeholder,
+        max_length=max_length,
+        required=required,
+        style=discord.TextStyle.paragraph if paragraph else discord.TextStyle.short,
+    )
+
+
+class SuggestModal(HavenModal, title="Suggest a resource card"):
+    """Anyone: title, summary, link, contact, region and tags."""
+
+    card_title: discord.ui.TextInput[Any] = _text(
+        "title", "Title", placeholder="e.g. Riverside naloxone pick-up", max_length=MAX_TITLE_LEN
+    )
+    summary: discord.ui.TextInput[Any] = _text(
+        "summary", "Summary (1 to 3 sentences)", max_length=MAX_SUMMARY_LEN, paragraph=True
+    )
+    link: discord.ui.TextInput[Any] = _text(
+        "link", "Official web page (https://…)", placeholder="https://example.org", max_length=1000
+    )
+    contact: discord.ui.TextInput[Any] = _text(
+        "contact", "Phone or text number, or a link (optional)", max_length=200, required=False
+    )
+    region_tags: discord.ui.TextInput[Any] = _text(
+        "region_tags", "Region, then tags", placeholder="US: naloxone, overdose", max_length=200
+    )
+
+    def __init__(self) -> None:
+        super().__init__()
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        """Store the suggestion (or explain what to fix) and send it to the moderators."""
+        assert interaction.guild_id is not None
+        bot = bot_of(interaction)
+        draft = Draft(
+            title=self.card_title.value,
+            summary=self.summary.value,
+            source_url=self.link.value,
+            contacts=self.contact.value or "",
+            region=self.region_tags.value,
+            tags="",
+        )
+        card = await bot.services.resources.suggest(
+            interaction.guild_id, interaction.user.id, draft
+        )
+        await reply_ephemeral(
+            interaction,
+            "Thank you. Your suggestion went to the moderators; it can be shared once a "
+            "moderator checks and approves it.",
+        )
+        await post_for_review(interaction, card, "New suggestion")
+
+
+class CardModal(HavenModal):
+    """Moderators: add a card, or edit one (which sends it back to review)."""
+
+    def __init__(
+        self, *, title: str, card: Card | None, region: str | None, verified_on: str | None
+    ) -> None:
+        super().__init__(title=title)
+        self.card = card
+        self.region = region
+        self.verified_on = verified_on
+        self.card_title = _text(
+            "title", "Title", default=card.title if card else None, max_length=MAX_TITLE_LEN
+        )
+        self.summary = _text(
+            "summary",
+            "Summary (1 to 3 sentences)",
+            default=card.summary if card else None,
+            max_length=MAX_SUMMARY_LEN,
+            paragraph=True,
+        )
+        self.contacts = _text(
+            "contacts",
+            "Contacts, one per line (kind: value | label)",
+            default=contacts_text(card.contacts) if card else None,
+            placeholder="phone: 988 | Call 988",
+            max_length=1000,
+            paragraph=True,
+        )
+        self.source = _text(
+            "source",
+            "Source: the official page you checked",
+            default=card.source_url if card else None,
+            max_length=1000,
+        )
+        self.tags = _text(
+            "tags", "Tags", default=", ".join(sorted(card.tags)) if card else None, max_length=200
+        )
+        for item in (self.card_title, self.summary, self.contacts, self.source, self.tags):
+            self.add_item(item)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        """Validate and store; an edit goes back to review."""
+        await ensure_level(interaction, Level.MODERATOR)
+        assert interaction.guild_id is not None
+        bot = bot_of(interaction)
+        lib = bot.services.resources
+        draft = Draft(
+            title=self.card_title.value,
+            summary=self.summary.value,
+            source_url=self.source.value,
+            contacts=self.contacts.value,
+            tags=self.tags.value,
+        )
+        if self.card is None:
+            assert self.region is not None
+            when = parse_date(self.verified_on, "verified-on date") if self.verified_on else None
+            card = await lib.add(
+                interaction.guild_id,
+                interaction.user.id,
+                draft,
+                region=self.region,
+                verified_on=when,
+            )
+            await reply_ephemeral(
+                interaction,
+                f"Added `{card.id}`; it can be shared now.",
+                embed=card_embed(card, lib.today()),
+            )
+            await bot.post_modlog(
+                interaction.guild_id,
+                modlog_embed(
+                    "Resource card added",
+                    interaction.user,
+                    bot.clock.now(),
+                    card=f"{escape(card.title)} (`{card.id}`)",
+                    verified_on=card.verified_on.isoformat() if card.verified_on else "—",
+                ),
+            )
+            return
+        card = await lib.edit(interaction.guild_id, self.card.id, draft, region=self.region)
+        await reply_ephemeral(
+            interaction,
+            f"Saved. `{card.id}` went back to review and is not shareable until a moderator "
+            "approves it again.",
+        )
+        await post_for_review(interaction, card, "Edited card: needs review again")
+        # The review message may sit in another channel: the audit trail names who edited it.
+        await log_change(interaction, "Resource card edited", card)
+
+
+class ApproveModal(HavenModal):
+    """The approving moderator confirms the source and the verified-on date."""
+
+    def __init__(self, card: Card, today: date) -> None:
+        super().__init__(title="Approve resource card")
+        self.card = card
+        self.source = _text(
+            "source",
+            "Source: the official page you checked",
+            default=card.source_url,
+            max_length=1000,
+        )
+        self.verified_on = _text(
+            "verified_on", "Verified on (YYYY-MM-DD)", default=today.isoformat(), max_length=10
+        )
+        self.add_item(self.source)
+        self.add_item(self.verified_on)
+
+    async def on_submit(self, interaction: discord.Interaction) -> None:
+        """Approve with the moderator's source and date; record who approved."""
+        await ensure_level(interaction, Level.MODERATOR)
+        assert interaction.guild_id is not None
+        bot = bot_of(interaction)
+        card = await bot.services.resources.approve(
+            interaction.guild_id,
+            self.card.id,
+            interaction.user.id,
+            source_url=self.source.value,
+            verified_on=parse_date(self.verified_on.value, "verified-on date"),
+            revision=self.card.revision,
+        )
+        await reply_ephemeral(
+            interaction, f"Approved `{card.id}`. It can be listed and shared now."
+        )
+        await after_review(interaction, card, "Resource card approved")
