@@ -2,20 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
 from bot.bus import ROOM_CLOSED, ROOM_OPENED
 from bot.clock import FakeClock
-from bot.config import load_settings
-from bot.db import Database
 from bot.errors import UserFacingError
-from bot.occurrences import Repeat
 from bot.parsing import neutralize
-from bot.services import Services, build_services
+from bot.services import Services
 from bot.services.attendance import (
     SAVE_EVERY,
     SAVE_JOB,
@@ -25,7 +20,7 @@ from bot.services.attendance import (
     trend_of,
     verify_slip,
 )
-from bot.services.meetings import Access, Kind
+from tests.support.meetings import make_meeting
 
 START = datetime(2027, 1, 5, 23, 50, tzinfo=UTC)
 GUILD = 10
@@ -33,32 +28,13 @@ OCC = "2027-01-05"
 
 
 @pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    db = await Database.open(tmp_path / "h.db")
-    await db.migrate()
-    settings = load_settings(_env_file=None, discord_token="t", database_path=tmp_path / "h.db")
-    svc = build_services(settings, db, FakeClock(START), b"k" * 32)
-    try:
-        yield svc
-    finally:
-        await db.close()
+def start() -> datetime:
+    """Ten minutes before the Tuesday 19:00 New York meeting opens."""
+    return START
 
 
 async def _meeting(services: Services, title: str = "Tuesday night") -> int:
-    async with services.db.transaction() as tx:
-        return await services.meetings.create(
-            tx,
-            guild_id=GUILD,
-            title=title,
-            kind=Kind.NA,
-            access=Access.OPEN,
-            formats=("discussion",),
-            timezone="America/New_York",
-            first_date=date(2027, 1, 5),
-            start_time=time(19, 0),
-            duration_minutes=60,
-            repeat=Repeat.WEEKLY,
-        )
+    return await make_meeting(services, GUILD, title=title)
 
 
 async def _open(services: Services, meeting_id: int, occ: str = OCC) -> None:

@@ -3,10 +3,8 @@ occurrence engine over a DST year; the Meeting Guide JSON follows the spec's rul
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from types import SimpleNamespace
 from zoneinfo import ZoneInfo
 
@@ -47,15 +45,15 @@ class Env:
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    db = await Database.open(tmp_path / "feeds.db")
-    await db.migrate()
-    clock = FakeClock(datetime(2026, 11, 20, 12, tzinfo=UTC))
+def start() -> datetime:
+    """When `clock` (tests/unit/conftest.py) starts."""
+    return datetime(2026, 11, 20, 12, tzinfo=UTC)
+
+
+@pytest.fixture
+def env(db: Database, clock: FakeClock) -> Env:
     store = MeetingStore(db, clock, PrivacyService(db))
-    try:
-        yield Env(db, clock, store, FeedService(db, clock, store))
-    finally:
-        await db.close()
+    return Env(db, clock, store, FeedService(db, clock, store))
 
 
 async def add(
@@ -441,23 +439,19 @@ class _Channel:
         return SimpleNamespace(code=code)
 
 
-def _stub_bot(env: Env, channels: dict[int, _Channel], log: list[str]) -> SimpleNamespace:
+def _stub_bot(channels: dict[int, _Channel], log: list[str]) -> SimpleNamespace:
     async def delete_invite(code: str, *, reason: str | None = None) -> None:
         log.append(f"-{code}")
 
-    return SimpleNamespace(
-        services=SimpleNamespace(feeds=env.feeds),
-        get_channel=channels.get,
-        delete_invite=delete_invite,
-    )
+    return SimpleNamespace(get_channel=channels.get, delete_invite=delete_invite)
 
 
 async def test_invite_sync_follows_meetings_rotation_and_deletion(env: Env) -> None:
-    from cogs.feeds import FeedsCog
+    from cogs.feeds import DiscordInviteMaker
 
     log: list[str] = []
     channels = {501: _Channel(log), 502: _Channel(log), 503: _Channel(log, refuse=True)}
-    cog = FeedsCog(_stub_bot(env, channels, log))  # type: ignore[arg-type]
+    env.feeds.install(DiscordInviteMaker(_stub_bot(channels, log)))  # type: ignore[arg-type]
     a = await add(env, "A", "UTC", date(2027, 1, 4), time(20, 0), Repeat.WEEKLY, room=501)
     b = await add(env, "B", "UTC", date(2027, 1, 5), time(20, 0), Repeat.WEEKLY, room=502)
     await add(env, "C", "UTC", date(2027, 1, 6), time(20, 0), Repeat.WEEKLY, room=503)
@@ -472,17 +466,17 @@ async def test_invite_sync_follows_meetings_rotation_and_deletion(env: Env) -> N
         room=502,
     )
     await add(env, "No room", "UTC", date(2027, 1, 8), time(20, 0), Repeat.WEEKLY)
-    assert (await cog.sync_invites(GUILD)).created == 0  # feeds off: nothing
+    assert (await env.feeds.sync_invites(GUILD)).created == 0  # feeds off: nothing
     await env.feeds.enable(GUILD)
-    first = await cog.sync_invites(GUILD)
+    first = await env.feeds.sync_invites(GUILD)
     assert (first.created, first.failed) == (2, 1)
     invites = await env.feeds.invites(GUILD)
     assert set(invites) == {a, b}
-    again = await cog.sync_invites(GUILD)
+    again = await env.feeds.sync_invites(GUILD)
     assert (again.created, again.removed) == (0, 0)  # idempotent
     # Rotation renews every invite and deletes the old ones on Discord.
     await env.feeds.rotate(GUILD)
-    renewed = await cog.sync_invites(GUILD, renew=True)
+    renewed = await env.feeds.sync_invites(GUILD, renew=True)
     assert renewed.created == 2 and not renewed.undeleted
     new = await env.feeds.invites(GUILD)
     assert {f"-{i.code}" for i in invites.values()} <= set(log)
@@ -490,7 +484,7 @@ async def test_invite_sync_follows_meetings_rotation_and_deletion(env: Env) -> N
     # A deleted meeting's invite is deleted on Discord at the next sync.
     async with env.db.transaction() as tx:
         await env.store.delete(tx, b)
-    gone = await cog.sync_invites(GUILD)
+    gone = await env.feeds.sync_invites(GUILD)
     assert gone.removed == 1 and f"-{new[b].code}" in log
     assert set(await env.feeds.invites(GUILD)) == {a}
     # Turning feeds off hands back every invite to delete.

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo
 
@@ -75,10 +73,14 @@ class World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    db = await Database.open(tmp_path / "h.db")
-    await db.migrate()
-    clock = FakeClock(NOW)
+def start() -> datetime:
+    """When `clock` (tests/unit/conftest.py) starts."""
+    return NOW
+
+
+@pytest.fixture
+def world(db: Database, clock: FakeClock) -> World:
+    """The meeting rules alone (no rooms or reminders listening), events recorded."""
     bus = EventBus()
     privacy = PrivacyService(db)
     guilds = GuildSettingsService(db, clock)
@@ -90,10 +92,7 @@ async def world(tmp_path: Path) -> AsyncIterator[World]:
         w.events.append(payload)
 
     bus.subscribe(MEETING_CHANGED, record)
-    try:
-        yield w
-    finally:
-        await db.close()
+    return w
 
 
 async def assert_refused(
@@ -239,7 +238,7 @@ async def test_resolve_by_id_or_exact_title(world: World) -> None:
     b = await world.schedule(title="Evening Calm")
     assert (await world.service.resolve(GUILD, str(b.id))).id == b.id
     assert (await world.service.resolve(GUILD, "morning light")).id == a.id
-    with pytest.raises(NotFoundError, match="No meeting called `Noon`"):
+    with pytest.raises(NotFoundError, match="can't find that meeting"):
         await world.service.resolve(GUILD, "Noon")
     await world.schedule(title="Morning Light")
     with pytest.raises(UserFacingError, match="Several meetings"):
@@ -250,9 +249,9 @@ async def test_search_puts_prefix_matches_first(world: World) -> None:
     await world.schedule(title="Family Hope")
     await world.schedule(title="Hope Rising")
     await world.schedule(title="Calm")
-    titles = [t for _, t in await world.service.search(GUILD, "hope")]
+    titles = [m.title for m in await world.service.search(GUILD, "hope")]
     assert titles == ["Hope Rising", "Family Hope"]
-    assert [t for _, t in await world.service.search(OTHER_GUILD, "")] == []
+    assert await world.service.search(OTHER_GUILD, "") == []
 
 
 async def test_upcoming_lists_occurrences_in_the_window_in_order(world: World) -> None:

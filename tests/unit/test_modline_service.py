@@ -2,17 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
 
 from bot.clock import FakeClock
-from bot.config import load_settings
-from bot.db import Database
 from bot.errors import UserFacingError
-from bot.services import Services, build_services
+from bot.services import Services
 from bot.services.modline import (
     MESSAGE_LIMIT,
     MESSAGE_WINDOW,
@@ -24,16 +21,7 @@ GUILD = 10
 USER = 345678901234567890
 
 
-@pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    db = await Database.open(tmp_path / "h.db")
-    await db.migrate()
-    settings = load_settings(_env_file=None, discord_token="t", database_path=tmp_path / "h.db")
-    svc = build_services(settings, db, FakeClock(datetime(2027, 1, 1, tzinfo=UTC)), b"k" * 32)
-    try:
-        yield svc
-    finally:
-        await db.close()
+# `services` (tests/unit/conftest.py) starts its clock at 2027-01-01 00:00 UTC.
 
 
 async def _open(line: ModLineService, user: int = USER, thread: int = 555) -> int:

@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import replace
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -36,14 +34,15 @@ NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[tuple[OnboardingService, PrivacyService]]:
-    db = await Database.open(tmp_path / "h.db")
-    await db.migrate()
+def start() -> datetime:
+    """When `clock` (tests/unit/conftest.py) starts."""
+    return NOW
+
+
+@pytest.fixture
+def world(db: Database, clock: FakeClock) -> tuple[OnboardingService, PrivacyService]:
     privacy = PrivacyService(db)
-    try:
-        yield OnboardingService(db, FakeClock(NOW), privacy), privacy
-    finally:
-        await db.close()
+    return OnboardingService(db, clock, privacy), privacy
 
 
 # -- what a press does ---------------------------------------------------------------------------

@@ -2,16 +2,14 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
 from bot.bus import EventBus
 from bot.clock import FakeClock
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.db import Database
 from bot.jobs import JobEngine
 from bot.permissions import Level
@@ -128,13 +126,13 @@ class World:
         return await self.meetings.schedule(GUILD, FAC, **args)  # type: ignore[arg-type]
 
 
-async def _world(tmp_path: Path, **settings: object) -> World:
-    db = await Database.open(tmp_path / "r.db")
-    await db.migrate()
-    clock = FakeClock(NOW)
+def _settings(**overrides: object) -> Settings:
     values: dict[str, object] = {"_env_file": None, "discord_token": "x", "dm_rate_per_second": 50}
-    values.update(settings)
-    cfg = load_settings(**values)
+    values.update(overrides)
+    return load_settings(**values)
+
+
+async def _world(db: Database, clock: FakeClock, cfg: Settings) -> World:
     events = EventBus()
     privacy = PrivacyService(db)
     guilds = GuildSettingsService(db, clock)
@@ -149,10 +147,14 @@ async def _world(tmp_path: Path, **settings: object) -> World:
 
 
 @pytest.fixture
-async def world(tmp_path: Path) -> AsyncIterator[World]:
-    w = await _world(tmp_path)
-    yield w
-    await w.db.close()
+def start() -> datetime:
+    """When `clock` (tests/unit/conftest.py) starts."""
+    return NOW
+
+
+@pytest.fixture
+async def world(db: Database, clock: FakeClock) -> World:
+    return await _world(db, clock, _settings())
 
 
 def _fire_times(jobs: list) -> list[tuple[str, str, datetime]]:  # type: ignore[type-arg]
@@ -300,15 +302,12 @@ async def test_late_within_grace_is_marked_late_and_older_is_skipped(world: Worl
     )
 
 
-async def test_never_sent_after_the_meeting_started(tmp_path: Path) -> None:
-    world = await _world(tmp_path, reminder_grace_minutes=60)
-    try:
-        await world.schedule()
-        await world.at(START + timedelta(minutes=1))
-        assert world.sender.reminders() == []
-        assert (await world.ledger())[0][3:] == ("skipped", "meeting had started")
-    finally:
-        await world.db.close()
+async def test_never_sent_after_the_meeting_started(db: Database, clock: FakeClock) -> None:
+    world = await _world(db, clock, _settings(reminder_grace_minutes=60))
+    await world.schedule()
+    await world.at(START + timedelta(minutes=1))
+    assert world.sender.reminders() == []
+    assert (await world.ledger())[0][3:] == ("skipped", "meeting had started")
 
 
 async def test_a_5xx_is_retried_with_backoff_then_delivered_once(world: World) -> None:

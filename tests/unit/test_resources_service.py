@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -44,13 +42,14 @@ class Env:
 
 
 @pytest.fixture
-async def env(tmp_path: Path) -> AsyncIterator[Env]:
-    db = await Database.open(tmp_path / "h.db")
-    await db.migrate()
-    try:
-        yield Env(db, FakeClock(START), PrivacyService(db))
-    finally:
-        await db.close()
+def start() -> datetime:
+    """When `clock` (tests/unit/conftest.py) starts."""
+    return START
+
+
+@pytest.fixture
+def env(db: Database, clock: FakeClock) -> Env:
+    return Env(db, clock, PrivacyService(db))
 
 
 def draft(**overrides: str) -> Draft:

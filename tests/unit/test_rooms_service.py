@@ -2,20 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.bus import ROOM_CLOSED, ROOM_OPENED
 from bot.clock import FakeClock
-from bot.config import load_settings
-from bot.db import Database
 from bot.errors import UserFacingError
 from bot.occurrences import OccurrenceException, Repeat, Schedule
-from bot.services import Services, build_services
+from bot.services import Services
 from bot.services.guilds import GuildSettings
 from bot.services.meetings import Access, Kind, Meeting
 from bot.services.rooms import (
@@ -31,6 +27,7 @@ from bot.services.rooms import (
     validate_slowmode,
     window_at,
 )
+from tests.support.meetings import make_meeting
 
 NY = "America/New_York"
 POLICY = RoomPolicy(open_minutes=10, close_minutes=15, clear_chat=False)
@@ -174,32 +171,13 @@ def _meeting_model(**fields: Any) -> Meeting:
 
 
 @pytest.fixture
-async def services(tmp_path: Path) -> AsyncIterator[Services]:
-    db = await Database.open(tmp_path / "h.db")
-    await db.migrate()
-    settings = load_settings(_env_file=None, discord_token="t", database_path=tmp_path / "h.db")
-    svc = build_services(settings, db, FakeClock(T0), b"k" * 32)
-    try:
-        yield svc
-    finally:
-        await db.close()
+def start() -> datetime:
+    """Tuesday noon UTC, before the first meeting."""
+    return T0
 
 
 async def _room(services: Services) -> Meeting:
-    async with services.db.transaction() as tx:
-        mid = await services.meetings.create(
-            tx,
-            guild_id=1,
-            title="Tuesday",
-            kind=Kind.NA,
-            access=Access.OPEN,
-            formats=(),
-            timezone=NY,
-            first_date=date(2027, 1, 5),
-            start_time=time(19, 0),
-            duration_minutes=60,
-            repeat=Repeat.WEEKLY,
-        )
+    mid = await make_meeting(services, 1, title="Tuesday", formats=(), timezone=NY)
     meeting = await services.meetings.get(mid)
     assert meeting is not None
     await services.rooms.save_link(

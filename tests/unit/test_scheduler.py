@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 
 import pytest
 
@@ -16,19 +14,18 @@ T0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
 
 
 @pytest.fixture
-async def db(tmp_path: Path) -> AsyncIterator[Database]:
-    database = await Database.open(tmp_path / "h.db")
-    await database.migrate()
-    yield database
-    await database.close()
+def start() -> datetime:
+    """When `clock` (tests/unit/conftest.py) starts."""
+    return T0
 
 
 def _jobs(n: int, at: datetime, kind: str = "t") -> list[NewJob]:
     return [NewJob(kind, guild_id=1, fire_at=at, meeting_id=i, slot="15") for i in range(n)]
 
 
-async def test_due_jobs_are_claimed_in_one_batch_and_completed(db: Database) -> None:
-    clock = FakeClock(T0)
+async def test_due_jobs_are_claimed_in_one_batch_and_completed(
+    db: Database, clock: FakeClock
+) -> None:
     engine = JobEngine(db, clock)
     batches: list[list[Job]] = []
 
@@ -52,16 +49,18 @@ async def test_due_jobs_are_claimed_in_one_batch_and_completed(db: Database) -> 
     assert await engine.next_fire_at() == T0 + timedelta(hours=1)
 
 
-async def test_adding_the_same_key_twice_keeps_one_row(db: Database) -> None:
-    engine = JobEngine(db, FakeClock(T0))
+async def test_adding_the_same_key_twice_keeps_one_row(db: Database, clock: FakeClock) -> None:
+    engine = JobEngine(db, clock)
     for _ in range(2):
         async with db.transaction() as tx:
             await engine.add(tx, _jobs(3, T0 + timedelta(minutes=5)))
     assert len(await engine.pending()) == 3
 
 
-async def test_add_bulk_stores_rows_like_add_and_keeps_existing_keys(db: Database) -> None:
-    engine = JobEngine(db, FakeClock(T0))
+async def test_add_bulk_stores_rows_like_add_and_keeps_existing_keys(
+    db: Database, clock: FakeClock
+) -> None:
+    engine = JobEngine(db, clock)
     snowflake = 1_234_567_890_123_456_789  # a real guild id: beyond a double's exact integers
     at = int(T0.timestamp())
     async with db.transaction() as tx:
@@ -90,8 +89,9 @@ async def test_add_bulk_stores_rows_like_add_and_keeps_existing_keys(db: Databas
     assert [tuple(r) for r in types] == [("integer", "text", "integer")]
 
 
-async def test_claimed_jobs_left_by_a_crash_are_reclaimed_as_recovered(db: Database) -> None:
-    clock = FakeClock(T0)
+async def test_claimed_jobs_left_by_a_crash_are_reclaimed_as_recovered(
+    db: Database, clock: FakeClock
+) -> None:
     first = JobEngine(db, clock)
     async with db.transaction() as tx:
         await first.add(tx, _jobs(2, T0))
@@ -122,8 +122,9 @@ async def test_claimed_jobs_left_by_a_crash_are_reclaimed_as_recovered(db: Datab
     assert await second.pending() == []
 
 
-async def test_failing_handler_puts_jobs_back_for_retry_then_fails_them(db: Database) -> None:
-    clock = FakeClock(T0)
+async def test_failing_handler_puts_jobs_back_for_retry_then_fails_them(
+    db: Database, clock: FakeClock
+) -> None:
     engine = JobEngine(db, clock)
     calls = 0
 
@@ -145,8 +146,8 @@ async def test_failing_handler_puts_jobs_back_for_retry_then_fails_them(db: Data
     assert row["status"] == "failed" and row["last_error"] == "handler kept failing"
 
 
-async def test_remove_pending_by_meeting_and_kind(db: Database) -> None:
-    engine = JobEngine(db, FakeClock(T0))
+async def test_remove_pending_by_meeting_and_kind(db: Database, clock: FakeClock) -> None:
+    engine = JobEngine(db, clock)
     async with db.transaction() as tx:
         await engine.add(tx, _jobs(3, T0, kind="a") + _jobs(3, T0, kind="b"))
         removed = await engine.remove_pending(tx, meeting_id=1, kinds=["a"])
@@ -154,8 +155,8 @@ async def test_remove_pending_by_meeting_and_kind(db: Database) -> None:
     assert len(await engine.pending(meeting_id=1)) == 1
 
 
-async def test_unknown_kind_is_failed_not_lost(db: Database) -> None:
-    engine = JobEngine(db, FakeClock(T0))
+async def test_unknown_kind_is_failed_not_lost(db: Database, clock: FakeClock) -> None:
+    engine = JobEngine(db, clock)
     async with db.transaction() as tx:
         await engine.add(tx, _jobs(1, T0, kind="mystery"))
     await engine.run_due()

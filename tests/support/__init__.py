@@ -1,0 +1,1 @@
+"""Code shared by the unit and end-to-end tests: builders, byte probes and actors."""
