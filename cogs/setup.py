@@ -15,6 +15,7 @@ from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
 from bot.services.guilds import Change, GuildSettings
 from cogs._kit import COLOR, fit_embed, modlog_embed, requires, timezone_autocomplete
+from cogs.onboarding.panel import post_panel
 
 _LABELS: dict[str, str] = {
     "moderator_role_id": "Moderator role",
@@ -339,9 +340,9 @@ class SetupCog(commands.GroupCog, name="setup", description="Configure Haven for
     @app_commands.guild_only()
     @requires(Level.MODERATOR)
     async def panel(self, interaction: discord.Interaction, channel: discord.TextChannel) -> None:
-        """Post the role panel (cogs/onboarding.py does the work)."""
-        post_panel = getattr(self.bot.get_cog("onboarding"), "post_panel", None)
-        if post_panel is None:
+        """Post the role panel (cogs/onboarding/panel.py does the work)."""
+        # Without the onboarding extension nobody would answer the panel's buttons.
+        if "cogs.onboarding" not in self.bot.extensions:
             await reply_ephemeral(interaction, "Onboarding is not loaded on this bot.")
             return
         await post_panel(interaction, channel)
