@@ -9,15 +9,18 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.db import Database
+from bot.errors import UserFacingError
 from bot.occurrences import OccurrenceException, Repeat
 from bot.services.guilds import GuildSettings
 from bot.services.meetings import Access, Kind, Meeting
 from bot.services.onboarding import (
+    PROBLEM_REPORT_INTERVAL,
     BotStanding,
     OnboardingService,
     PressAction,
     RoleKind,
     RoleSlot,
+    Verdict,
     next_open_meetings,
     press_action,
     role_setup_problems,
@@ -127,6 +130,130 @@ async def test_requests_are_covered_by_forget_me(
     assert await service.pending(OTHER_GUILD, PEER, RoleKind.MEMBER) is None
     await privacy.purge_guild(GUILD)
     assert await service.pending_count(GUILD) == 0
+
+
+# -- a moderator's Approve / Decline --------------------------------------------------------------
+
+STANDING = BotStanding(manage_roles=True, top_role_id=900, top_position=10)
+SLOT = RoleSlot(RoleKind.MEMBER, role_id=11, position=2)
+
+
+class Grant:
+    """Stands in for the glue's role change: counts calls, or fails like Discord refusing."""
+
+    def __init__(self, refuse: bool = False) -> None:
+        self.calls = 0
+        self.refuse = refuse
+
+    async def __call__(self) -> None:
+        self.calls += 1
+        if self.refuse:
+            raise UserFacingError("Discord refused the role change, so nothing changed.")
+
+
+async def test_waiting_refuses_a_request_of_another_guild_or_already_closed(
+    world: tuple[OnboardingService, PrivacyService],
+) -> None:
+    service, _ = world
+    request, _ = await service.request(GUILD, PEER, RoleKind.MEMBER)
+    assert await service.waiting(request.id, GUILD) == request
+    with pytest.raises(UserFacingError, match="no longer waiting"):
+        await service.waiting(request.id, OTHER_GUILD)
+    await service.take(request.id, GUILD)
+    with pytest.raises(UserFacingError, match="no longer waiting"):
+        await service.waiting(request.id, GUILD)
+
+
+async def test_approve_gives_the_role_once_and_closes_the_request(
+    world: tuple[OnboardingService, PrivacyService],
+) -> None:
+    service, _ = world
+    request, _ = await service.request(GUILD, PEER, RoleKind.MEMBER)
+    grant = Grant()
+    decision = await service.decide(
+        request, approve=True, member_present=True, slot=SLOT, standing=STANDING, grant=grant
+    )
+    assert (decision.verdict, decision.request, grant.calls) == (Verdict.APPROVED, request, 1)
+    assert await service.get_request(request.id) is None
+    with pytest.raises(UserFacingError, match="Another moderator"):
+        await service.decide(
+            request, approve=True, member_present=True, slot=SLOT, standing=STANDING, grant=grant
+        )
+    assert grant.calls == 1, "a second Approve gives nothing"
+
+
+async def test_decline_closes_without_giving_anything(
+    world: tuple[OnboardingService, PrivacyService],
+) -> None:
+    service, _ = world
+    request, _ = await service.request(GUILD, PEER, RoleKind.MEMBER)
+    grant = Grant()
+    broken = replace(SLOT, position=None)  # a deleted role does not stop a Decline
+    decision = await service.decide(
+        request, approve=False, member_present=True, slot=broken, standing=STANDING, grant=grant
+    )
+    assert (decision.verdict, grant.calls) == (Verdict.DECLINED, 0)
+    assert await service.get_request(request.id) is None
+
+
+async def test_approve_for_someone_who_left_just_closes_the_request(
+    world: tuple[OnboardingService, PrivacyService],
+) -> None:
+    service, _ = world
+    request, _ = await service.request(GUILD, PEER, RoleKind.MEMBER)
+    grant = Grant()
+    decision = await service.decide(
+        request, approve=True, member_present=False, slot=SLOT, standing=STANDING, grant=grant
+    )
+    assert (decision.verdict, grant.calls) == (Verdict.MEMBER_LEFT, 0)
+    assert await service.get_request(request.id) is None
+
+
+async def test_approve_with_a_setup_problem_keeps_the_request_waiting(
+    world: tuple[OnboardingService, PrivacyService],
+) -> None:
+    service, _ = world
+    request, _ = await service.request(GUILD, PEER, RoleKind.MEMBER)
+    grant = Grant()
+    above = replace(SLOT, position=STANDING.top_position)
+    decision = await service.decide(
+        request, approve=True, member_present=True, slot=above, standing=STANDING, grant=grant
+    )
+    assert decision.verdict is Verdict.BLOCKED and grant.calls == 0
+    assert decision.problems == tuple(role_setup_problems([above], STANDING))
+    assert await service.get_request(request.id) == request
+
+
+async def test_a_refused_role_change_puts_the_request_back(
+    world: tuple[OnboardingService, PrivacyService],
+) -> None:
+    service, _ = world
+    request, _ = await service.request(GUILD, PEER, RoleKind.MEMBER)
+    await service.attach_message(request.id, 33, 44)
+    stored = await service.get_request(request.id)
+    with pytest.raises(UserFacingError, match="Discord refused"):
+        await service.decide(
+            request,
+            approve=True,
+            member_present=True,
+            slot=SLOT,
+            standing=STANDING,
+            grant=Grant(refuse=True),
+        )
+    assert await service.get_request(request.id) == stored
+
+
+async def test_setup_problems_are_reported_at_most_once_an_hour_per_guild(
+    world: tuple[OnboardingService, PrivacyService], clock: FakeClock
+) -> None:
+    service, _ = world
+    assert service.report_due(GUILD)
+    assert not service.report_due(GUILD)
+    assert service.report_due(OTHER_GUILD), "each guild has its own hour"
+    clock.advance(PROBLEM_REPORT_INTERVAL - timedelta(seconds=1))
+    assert not service.report_due(GUILD)
+    clock.advance(timedelta(seconds=1))
+    assert service.report_due(GUILD)
 
 
 # -- can the bot hand the roles out? ---------------------------------------------------------------
