@@ -1,0 +1,288 @@
+"""Reminders' store: subscriptions, the delivery ledger, stored notices and channel alerts."""
+
+from __future__ import annotations
+
+import json
+from collections import defaultdict
+from collections.abc import Iterable, Sequence
+from datetime import datetime
+
+from bot.clock import iso, to_unix
+from bot.db import Reader, Transaction
+from bot.models.reminders import (
+    Delivery,
+    MeetingTiming,
+    Notice,
+    QueuedNotice,
+    StoredException,
+)
+
+_CHUNK = 500  # ids bound per IN (...) list
+
+# -- subscriptions -------------------------------------------------------------------------------
+
+
+async def count_subscriptions(db: Reader, guild_id: int, user_id: int) -> int:
+    """How many meetings of a guild a member gets DM reminders for."""
+    return int(
+        await db.fetchval(
+            "SELECT COUNT(*) FROM reminder_subscriptions WHERE guild_id = ? AND user_id = ?",
+            (guild_id, user_id),
+        )
+    )
+
+
+async def is_subscribed(db: Reader, meeting_id: int, user_id: int) -> bool:
+    """Whether a member gets DM reminders of a meeting."""
+    row = await db.fetchone(
+        "SELECT 1 FROM reminder_subscriptions WHERE meeting_id = ? AND user_id = ?",
+        (meeting_id, user_id),
+    )
+    return row is not None
+
+
+async def add_subscription(
+    tx: Transaction, meeting_id: int, guild_id: int, user_id: int, at: datetime
+) -> None:
+    """Store a member's DM subscription to a meeting."""
+    await tx.execute(
+        "INSERT INTO reminder_subscriptions (meeting_id, guild_id, user_id, created_at) "
+        "VALUES (?, ?, ?, ?)",
+        (meeting_id, guild_id, user_id, iso(at)),
+    )
+
+
+async def remove_subscription(tx: Transaction, meeting_id: int, guild_id: int, user_id: int) -> int:
+    """Delete a member's subscription to a meeting; returns how many rows went (0 or 1)."""
+    return await tx.execute(
+        "DELETE FROM reminder_subscriptions WHERE meeting_id = ? AND guild_id = ? AND user_id = ?",
+        (meeting_id, guild_id, user_id),
+    )
+
+
+async def remove_member_subscriptions(tx: Transaction, guild_id: int, user_id: int) -> int:
+    """Delete every subscription of a member in a guild; returns how many went."""
+    return await tx.execute(
+        "DELETE FROM reminder_subscriptions WHERE guild_id = ? AND user_id = ?",
+        (guild_id, user_id),
+    )
+
+
+async def subscribed_meeting_ids(db: Reader, guild_id: int, user_id: int) -> list[int]:
+    """Ids of the meetings a member is subscribed to in a guild."""
+    rows = await db.fetchall(
+        "SELECT meeting_id FROM reminder_subscriptions WHERE guild_id = ? AND user_id = ?",
+        (guild_id, user_id),
+    )
+    return [r[0] for r in rows]
+
+
+async def subscriber_ids(db: Reader, meeting_id: int) -> list[int]:
+    """User ids subscribed to a meeting, longest subscribed first."""
+    rows = await db.fetchall(
+        "SELECT user_id FROM reminder_subscriptions WHERE meeting_id = ? ORDER BY created_at",
+        (meeting_id,),
+    )
+    return [r[0] for r in rows]
+
+
+async def notice_targets(db: Reader, meeting_id: int) -> list[int]:
+    """User ids subscribed to a meeting, in key order (who a change notice goes to)."""
+    rows = await db.fetchall(
+        "SELECT user_id FROM reminder_subscriptions WHERE meeting_id = ?", (meeting_id,)
+    )
+    return [r[0] for r in rows]
+
+
+async def subscribers_by_meeting(db: Reader, meeting_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Subscribers of each of some meetings, longest subscribed first."""
+    out: dict[int, list[int]] = defaultdict(list)
+    for row in await db.fetchall(
+        "SELECT meeting_id, user_id FROM reminder_subscriptions "
+        "WHERE meeting_id IN (SELECT value FROM json_each(?)) ORDER BY created_at",
+        (json.dumps(list(meeting_ids)),),
+    ):
+        out[row[0]].append(row[1])
+    return out
+
+
+# -- planning ------------------------------------------------------------------------------------
+
+
+async def meetings_without_pending(db: Reader, kind: str) -> list[MeetingTiming]:
+    """The timing of every meeting with no pending or claimed job of `kind`."""
+    rows = await db.fetchall(
+        "SELECT m.id, m.guild_id, m.timezone, m.first_date, m.start_time, m.repeat, "
+        "m.duration_minutes, m.paused_until, m.reminder_offsets FROM meetings AS m "
+        "WHERE NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.meeting_id = m.id "
+        "AND j.kind = ? AND j.status IN ('pending', 'claimed'))",
+        (kind,),
+    )
+    return [MeetingTiming._make(r) for r in rows]
+
+
+async def exceptions_since(db: Reader, since: str) -> list[StoredException]:
+    """Occurrence exceptions on or after a date (ISO), either where they were or moved to."""
+    rows = await db.fetchall(
+        "SELECT meeting_id, occurrence, cancelled, moved_to FROM meeting_exceptions "
+        "WHERE occurrence >= ? OR moved_to >= ?",
+        (since, since),
+    )
+    return [StoredException(r[0], r[1], bool(r[2]), r[3]) for r in rows]
+
+
+async def has_pending_job(db: Reader, kind: str, meeting_id: int, occurrence: str) -> bool:
+    """Whether a job of `kind` for a meeting's occurrence is still pending or claimed."""
+    row = await db.fetchone(
+        "SELECT 1 FROM jobs WHERE kind = ? AND meeting_id = ? AND occurrence = ? "
+        "AND status IN ('pending', 'claimed') LIMIT 1",
+        (kind, meeting_id, occurrence),
+    )
+    return row is not None
+
+
+# -- the delivery ledger -------------------------------------------------------------------------
+
+
+async def is_recorded(
+    db: Reader, meeting_id: int, occurrence: str, offset_minutes: int, target: int
+) -> bool:
+    """Whether the ledger holds an outcome for this (meeting, occurrence, offset, target)."""
+    row = await db.fetchone(
+        "SELECT 1 FROM reminder_deliveries WHERE meeting_id = ? AND occurrence = ? "
+        "AND offset_minutes = ? AND target_user_id = ?",
+        (meeting_id, occurrence, offset_minutes, target),
+    )
+    return row is not None
+
+
+async def recorded_targets(
+    db: Reader, meeting_ids: Iterable[int], occurrences: set[str]
+) -> dict[tuple[int, str, int], set[int]]:
+    """Targets the ledger holds per (meeting, occurrence, offset) of reminders (offset >= 0)."""
+    out: dict[tuple[int, str, int], set[int]] = defaultdict(set)
+    rows = await db.fetchall(
+        "SELECT meeting_id, occurrence, offset_minutes, target_user_id FROM reminder_deliveries "
+        "WHERE meeting_id IN (SELECT value FROM json_each(?)) AND offset_minutes >= 0",
+        (json.dumps(sorted(set(meeting_ids))),),
+    )
+    for r in rows:
+        if r[1] in occurrences:
+            out[(r[0], r[1], r[2])].add(r[3])
+    return out
+
+
+async def record_deliveries(
+    tx: Transaction,
+    meeting_id: int,
+    guild_id: int,
+    occurrence: str,
+    offset_minutes: int,
+    records: Sequence[Delivery],
+    at: datetime,
+) -> None:
+    """Write outcomes to the ledger; a target already recorded keeps its first outcome."""
+    if not records:
+        return
+    stamp = to_unix(at)
+    await tx.executemany(
+        "INSERT INTO reminder_deliveries (meeting_id, guild_id, occurrence, offset_minutes, "
+        "target_user_id, status, reason, late, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (meeting_id, occurrence, offset_minutes, target_user_id) DO NOTHING",
+        [
+            (
+                meeting_id,
+                guild_id,
+                occurrence,
+                offset_minutes,
+                r.target,
+                r.status,
+                r.reason[:200],
+                int(r.late),
+                stamp,
+            )
+            for r in records
+        ],
+    )
+
+
+async def prune_ledger(tx: Transaction, before: datetime) -> int:
+    """Forget ledger entries recorded before an instant; returns how many went."""
+    return await tx.execute(
+        "DELETE FROM reminder_deliveries WHERE recorded_at < ?", (to_unix(before),)
+    )
+
+
+# -- notices -------------------------------------------------------------------------------------
+
+
+async def add_notice(
+    tx: Transaction,
+    guild_id: int,
+    meeting_id: int,
+    user_id: int,
+    change: str,
+    occurrence: str,
+    starts_at: int | None,
+    at: datetime,
+) -> int:
+    """Store a change notice for a target; returns its id."""
+    return await tx.insert(
+        "INSERT INTO reminder_notices (guild_id, meeting_id, user_id, change, occurrence, "
+        "starts_at, created_at) VALUES (?, ?, ?, ?, ?, ?, ?)",
+        (guild_id, meeting_id, user_id, change, occurrence, starts_at, to_unix(at)),
+    )
+
+
+async def notices_without_job(db: Reader, kind: str) -> list[QueuedNotice]:
+    """Stored notices with no job of `kind` (the deletion trigger writes notices without one)."""
+    rows = await db.fetchall(
+        "SELECT n.id, n.guild_id, n.meeting_id FROM reminder_notices AS n WHERE NOT EXISTS "
+        "(SELECT 1 FROM jobs AS j WHERE j.kind = ? AND j.meeting_id = n.meeting_id "
+        "AND j.slot = CAST(n.id AS TEXT))",
+        (kind,),
+    )
+    return [QueuedNotice(r[0], r[1], r[2]) for r in rows]
+
+
+async def notices(db: Reader, ids: Sequence[int]) -> dict[int, Notice]:
+    """Stored notices by id (ids no longer stored are left out)."""
+    out: dict[int, Notice] = {}
+    for i in range(0, len(ids), _CHUNK):
+        chunk = ids[i : i + _CHUNK]
+        marks = ", ".join("?" for _ in chunk)
+        for r in await db.fetchall(
+            f"SELECT id, guild_id, meeting_id, user_id, change, title, occurrence, starts_at "  # noqa: S608
+            f"FROM reminder_notices WHERE id IN ({marks})",
+            list(chunk),
+        ):
+            out[r[0]] = Notice(*tuple(r))
+    return out
+
+
+async def remove_notice(tx: Transaction, notice_id: int) -> None:
+    """Delete a notice once it has been sent or dropped."""
+    await tx.execute("DELETE FROM reminder_notices WHERE id = ?", (notice_id,))
+
+
+# -- channel alerts ------------------------------------------------------------------------------
+
+
+async def add_alert(
+    tx: Transaction, guild_id: int, channel_id: int, reason: str, at: datetime
+) -> bool:
+    """Note an unusable channel; False if it was already noted (the mod log was told)."""
+    fresh = await tx.execute(
+        "INSERT INTO reminder_alerts (guild_id, channel_id, reason, alerted_at) "
+        "VALUES (?, ?, ?, ?) ON CONFLICT (guild_id, channel_id) DO NOTHING",
+        (guild_id, channel_id, reason[:200], to_unix(at)),
+    )
+    return fresh > 0
+
+
+async def clear_alert(tx: Transaction, guild_id: int, channel_id: int) -> None:
+    """Forget a channel's alert (a post there succeeded)."""
+    await tx.execute(
+        "DELETE FROM reminder_alerts WHERE guild_id = ? AND channel_id = ?",
+        (guild_id, channel_id),
+    )

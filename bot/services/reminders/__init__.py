@@ -1,0 +1,66 @@
+"""Reminders: materialise, deliver once, roll forward, and react to meeting changes. No Discord.
+
+Three parts: :mod:`.service` (subscriptions, reconcile, following meeting changes),
+:mod:`.planning` (which reminder jobs a meeting needs, pure) and :mod:`.delivery` (the job
+handlers, the ledger, pacing and the :class:`ReminderSender` port the glue installs).
+"""
+
+from bot.models.reminders import SENT, Delivery, Notice, Outcome, SendResult
+from bot.services.reminders.delivery import (
+    BACKOFF,
+    CANCEL_NOTICE_OFFSET,
+    CHANNEL,
+    MAX_SEND_ATTEMPTS,
+    SEND_RETRY,
+    Message,
+    NoticeMessage,
+    Pacer,
+    ReminderDelivery,
+    ReminderMessage,
+    ReminderSender,
+    nonce_for,
+)
+from bot.services.reminders.planning import (
+    NOTICE,
+    REMINDER,
+    offsets_for,
+    plan,
+    plan_rows,
+    plan_schedule,
+)
+from bot.services.reminders.service import (
+    LEDGER_KEEP,
+    MAX_SUBSCRIPTIONS,
+    ReminderService,
+    Subscription,
+)
+
+__all__ = [
+    "BACKOFF",
+    "CANCEL_NOTICE_OFFSET",
+    "CHANNEL",
+    "LEDGER_KEEP",
+    "MAX_SEND_ATTEMPTS",
+    "MAX_SUBSCRIPTIONS",
+    "NOTICE",
+    "REMINDER",
+    "SEND_RETRY",
+    "SENT",
+    "Delivery",
+    "Message",
+    "Notice",
+    "NoticeMessage",
+    "Outcome",
+    "Pacer",
+    "ReminderDelivery",
+    "ReminderMessage",
+    "ReminderSender",
+    "ReminderService",
+    "SendResult",
+    "Subscription",
+    "nonce_for",
+    "offsets_for",
+    "plan",
+    "plan_rows",
+    "plan_schedule",
+]

@@ -1,0 +1,490 @@
+"""Delivering reminders and notices: the job handlers, the ledger's decisions and the sender port.
+
+A reminder job fans out to the announcement channel and to every DM subscriber *at that moment*;
+each target's outcome goes into the delivery ledger under the unique key (meeting, occurrence,
+offset, target), so a target already recorded is never sent to again. Every send carries a
+Discord message nonce derived from that key, so a crash between the send and the commit does not
+post twice. The transaction that finishes the last reminder of an occurrence materialises the
+next one. The glue supplies a :class:`ReminderSender` and renders the messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import time as _monotonic_time
+import traceback
+from collections.abc import Awaitable, Callable, Iterable
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from typing import Any, Protocol
+
+from bot.clock import Clock, from_unix
+from bot.db import Database, Transaction
+from bot.db.repositories import reminders as repo
+from bot.jobs import Job, JobEngine, NewJob, RetryPolicy
+from bot.models.reminders import Delivery, Notice, Outcome, SendResult
+from bot.occurrences import Occurrence, localize, next_occurrences, occurrence_for_key, zone
+from bot.services.guilds import GuildSettings, GuildSettingsService
+from bot.services.meetings import Meeting, MeetingStore
+from bot.services.reminders.planning import REMINDER, offsets_for, plan
+
+log = logging.getLogger(__name__)
+
+CHANNEL = 0  # ledger target of the announcement channel (DM targets are user ids)
+CANCEL_NOTICE_OFFSET = -1  # ledger "offset" of a cancelled-this-week notice
+LATE_AFTER = timedelta(minutes=1)  # sent later than this after its due time: marked "(sent late)"
+EARLY_TOLERANCE = timedelta(seconds=1)
+MAX_SEND_ATTEMPTS = 4  # a 5xx or timeout is retried this many times in all, then recorded failed
+BACKOFF = (timedelta(seconds=30), timedelta(minutes=1), timedelta(minutes=2))
+SEND_RETRY = RetryPolicy(MAX_SEND_ATTEMPTS, BACKOFF)
+CHANNEL_CONCURRENCY = 8  # channel posts in flight; discord.py's limiter does the pacing
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderMessage:
+    """A reminder to render: which meeting, which occurrence, how long before."""
+
+    meeting: Meeting
+    occurrence: Occurrence
+    offset_minutes: int
+    late: bool
+    nonce: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeMessage:
+    """A change notice to render: moved, paused, cancelled this week, or deleted."""
+
+    guild_id: int
+    meeting_id: int
+    change: str
+    title: str
+    meeting: Meeting | None
+    occurrence: date | None
+    occurrence_start: datetime | None
+    next_start: datetime | None
+    nonce: str
+
+
+Message = ReminderMessage | NoticeMessage
+
+
+class ReminderSender(Protocol):
+    """What the Discord glue provides: post, DM, and tell the mod log."""
+
+    async def to_channel(self, guild_id: int, channel_id: int, message: Message) -> SendResult:
+        """Post in a guild channel."""
+        ...
+
+    async def to_user(self, guild_id: int, user_id: int, message: Message) -> SendResult:
+        """Send a direct message."""
+        ...
+
+    async def alert(self, guild_id: int, channel_id: int, reason: str) -> None:
+        """Tell the guild's mod log that reminders cannot be posted in a channel."""
+        ...
+
+
+def nonce_for(*parts: object) -> str:
+    """A Discord message nonce (24 characters, within the 25 allowed) derived from a key."""
+    key = ":".join(str(p) for p in parts)
+    return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
+
+
+class Pacer:
+    """At most `rate` passes per second across the process (None: no pacing), in real time."""
+
+    def __init__(
+        self,
+        rate: float | None,
+        *,
+        monotonic: Callable[[], float] = _monotonic_time.monotonic,
+        sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
+    ) -> None:
+        self.interval = 0.0 if not rate else 1.0 / rate
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._next = 0.0
+        self._lock = asyncio.Lock()
+
+    async def wait(self) -> None:
+        """Return when the next send may start."""
+        if self.interval <= 0:
+            return
+        async with self._lock:
+            now = self._monotonic()
+            if self._next > now:
+                await self._sleep(self._next - now)
+                now = self._monotonic()
+            self._next = max(now, self._next) + self.interval
+
+
+def _log_failure(what: str, exc: BaseException) -> None:
+    """Log an unexpected failure by type and stack only (its message may echo user text)."""
+    stack = "".join(traceback.format_tb(exc.__traceback__))
+    log.error("%s delivery failed: %s\n%s", what, type(exc).__name__, stack)
+
+
+async def settings_by_guild(
+    guilds: GuildSettingsService, guild_ids: Iterable[int]
+) -> dict[int, GuildSettings]:
+    """The settings of each of some guilds."""
+    return {g: await guilds.get(g) for g in set(guild_ids)}
+
+
+async def not_delivered(tx: Transaction, new: list[NewJob], now: datetime) -> list[NewJob]:
+    """Drop already-due jobs whose channel delivery the ledger already holds."""
+    out = []
+    for job in new:
+        if job.fire_at <= now and await repo.is_recorded(
+            tx, job.meeting_id, job.occurrence, int(job.slot), CHANNEL
+        ):
+            continue
+        out.append(job)
+    return out
+
+
+class ReminderDelivery:
+    """The reminder and notice job handlers, with the ledger, pacing and the installed sender."""
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        jobs: JobEngine,
+        meetings: MeetingStore,
+        guilds: GuildSettingsService,
+        *,
+        grace: timedelta,
+        dm_rate_per_second: float | None,
+    ) -> None:
+        self.db = db
+        self.clock = clock
+        self.jobs = jobs
+        self.meetings = meetings
+        self.guilds = guilds
+        self.grace = grace
+        self.pacer = Pacer(dm_rate_per_second)
+        self.sender: ReminderSender | None = None
+        self.skipped_total = 0
+        self._channel_slots = asyncio.Semaphore(CHANNEL_CONCURRENCY)
+
+    def _require_sender(self) -> ReminderSender:
+        if self.sender is None:
+            raise RuntimeError("no reminder sender is installed (cogs.reminders not loaded)")
+        return self.sender
+
+    async def unsubscribe_all(self, guild_id: int, user_id: int) -> int:
+        """End every DM subscription of a member in a guild (their DMs are closed)."""
+        async with self.db.transaction() as tx:
+            return await repo.remove_member_subscriptions(tx, guild_id, user_id)
+
+    # -- reminders -----------------------------------------------------------
+
+    async def on_reminders(self, jobs: list[Job]) -> None:
+        """Deliver a batch of due reminders (each fanned out to its targets)."""
+        sender = self._require_sender()
+        now = self.clock.now()
+        meetings = await self.meetings.get_many(j.meeting_id for j in jobs)
+        settings = await settings_by_guild(self.guilds, (j.guild_id for j in jobs))
+        done = await repo.recorded_targets(
+            self.db, (j.meeting_id for j in jobs), {j.occurrence for j in jobs}
+        )
+        subscribers = await repo.subscribers_by_meeting(self.db, meetings)
+        before = self.skipped_total
+        results = await asyncio.gather(
+            *(
+                self._deliver(
+                    sender,
+                    job,
+                    meetings.get(job.meeting_id),
+                    settings[job.guild_id],
+                    subscribers.get(job.meeting_id, []),
+                    done.get((job.meeting_id, job.occurrence, int(job.slot)), set()),
+                    now,
+                )
+                for job in jobs
+            ),
+            return_exceptions=True,
+        )
+        skipped = self.skipped_total - before
+        if skipped:
+            log.warning(
+                "skipped %d reminders that were due longer ago than the grace window", skipped
+            )
+        for job, result in zip(jobs, results, strict=True):
+            if isinstance(result, BaseException):
+                _log_failure("reminder", result)
+                await self.jobs.retry_or_fail(job, "internal error", SEND_RETRY)
+
+    async def _deliver(
+        self,
+        sender: ReminderSender,
+        job: Job,
+        meeting: Meeting | None,
+        settings: GuildSettings,
+        subscribers: list[int],
+        done: set[int],
+        now: datetime,
+    ) -> None:
+        """Send one reminder to each of its targets not yet in the ledger, then finish the job."""
+        if meeting is None:  # deleted: nothing to send, nothing to roll forward
+            async with self.db.transaction() as tx:
+                await self.jobs.complete(tx, job)
+            return
+        offset = int(job.slot)
+        occurrence = occurrence_for_key(meeting.schedule, date.fromisoformat(job.occurrence))
+        if occurrence is None or offset not in offsets_for(meeting, settings):
+            await self._finish(job, meeting, settings, [], None, now)  # cancelled or changed
+            return
+        due = occurrence.start - timedelta(minutes=offset)
+        if due > now + EARLY_TOLERANCE:  # moved later without a recompute: fire at the new time
+            async with self.db.transaction() as tx:
+                await self.jobs.complete(tx, job)
+                earliest = await self.jobs.add(
+                    tx,
+                    [NewJob(REMINDER, job.guild_id, due, meeting.id, job.occurrence, job.slot)],
+                )
+            self.jobs.wake_for(earliest)
+            return
+        targets = [t for t in [CHANNEL, *subscribers] if t not in done]
+        if now >= occurrence.start or now - due > self.grace:
+            reason = "meeting had started" if now >= occurrence.start else "past the grace window"
+            self.skipped_total += len(targets)
+            skips = [Delivery(t, "skipped", reason) for t in targets]
+            await self._finish(job, meeting, settings, skips, occurrence, now)
+            return
+        late = now - due > LATE_AFTER
+        records: list[Delivery] = []
+        retry_reason = ""
+        channel_ok = False
+        for target in targets:
+            nonce = nonce_for(meeting.id, job.occurrence, offset, target)
+            msg = ReminderMessage(meeting, occurrence, offset, late, nonce)
+            if target == CHANNEL:
+                channel_id = settings.announce_channel_id
+                if channel_id is None:
+                    records.append(Delivery(CHANNEL, "skipped", "no announcement channel"))
+                    continue
+                async with self._channel_slots:
+                    result = await sender.to_channel(job.guild_id, channel_id, msg)
+                await asyncio.sleep(0)  # let the rest of the burst reach the sender first
+                record = await self._record_for(
+                    sender, job, target, result, late, channel_id=channel_id
+                )
+                channel_ok = result.outcome is Outcome.SENT
+            else:
+                await self.pacer.wait()
+                result = await sender.to_user(job.guild_id, target, msg)
+                record = await self._record_for(sender, job, target, result, late)
+                if record is not None:  # DMs are paced and slow: record each at once
+                    await self._write_records(job, [record])
+                    continue
+            if record is None:
+                retry_reason = result.reason
+            else:
+                records.append(record)
+        if retry_reason:
+            if records:
+                await self._write_records(job, records)
+            await self.jobs.retry_or_fail(job, retry_reason, SEND_RETRY)
+            return
+        await self._finish(job, meeting, settings, records, occurrence, now, channel_ok=channel_ok)
+
+    async def _record_for(
+        self,
+        sender: ReminderSender,
+        job: Job,
+        target: int,
+        result: SendResult,
+        late: bool,
+        *,
+        channel_id: int | None = None,
+    ) -> Delivery | None:
+        """The ledger record for a send's outcome (None: retry later); side effects included."""
+        outcome = result.outcome
+        if outcome is Outcome.SENT:
+            return Delivery(target, "delivered", "sent late" if late else "", late)
+        if outcome is Outcome.RETRY:
+            if job.attempts + 1 < SEND_RETRY.attempts:
+                return None
+            return Delivery(target, "failed", f"gave up after {MAX_SEND_ATTEMPTS}: {result.reason}")
+        if outcome is Outcome.DM_CLOSED:
+            await self.unsubscribe_all(job.guild_id, target)
+            return Delivery(target, "failed", "DMs closed; unsubscribed")
+        if outcome is Outcome.NO_ACCESS and channel_id is not None:
+            await self._alert_once(sender, job.guild_id, channel_id, result.reason)
+        return Delivery(target, "failed", result.reason or outcome.value)
+
+    async def _alert_once(
+        self, sender: ReminderSender, guild_id: int, channel_id: int, reason: str
+    ) -> None:
+        """Tell the mod log about an unusable channel once, until a post there succeeds."""
+        async with self.db.transaction() as tx:
+            fresh = await repo.add_alert(tx, guild_id, channel_id, reason, self.clock.now())
+        if fresh:
+            try:
+                await sender.alert(guild_id, channel_id, reason)
+            except Exception:
+                log.exception("could not tell the mod log about an unusable channel")
+
+    async def _write_records(self, job: Job, records: list[Delivery]) -> None:
+        async with self.db.transaction() as tx:
+            await self._insert_records(tx, job, records)
+
+    async def _insert_records(self, tx: Transaction, job: Job, records: list[Delivery]) -> None:
+        await repo.record_deliveries(
+            tx,
+            job.meeting_id,
+            job.guild_id,
+            job.occurrence,
+            int(job.slot),
+            records,
+            self.clock.now(),
+        )
+
+    async def _finish(
+        self,
+        job: Job,
+        meeting: Meeting,
+        settings: GuildSettings,
+        records: list[Delivery],
+        occurrence: Occurrence | None,
+        now: datetime,
+        *,
+        channel_ok: bool = False,
+    ) -> None:
+        """Record outcomes and complete the job; the last of its occurrence rolls forward."""
+        after = occurrence.start if occurrence is not None else max(now, job.fire_at)
+        upcoming = plan(
+            meeting, offsets_for(meeting, settings), after=after, floor=now - self.grace
+        )
+        earliest = None
+        async with self.db.transaction() as tx:
+            await self._insert_records(tx, job, records)
+            await self.jobs.complete(tx, job)
+            left = await repo.has_pending_job(tx, REMINDER, job.meeting_id, job.occurrence)
+            if not left and upcoming:
+                earliest = await self.jobs.add(tx, await not_delivered(tx, upcoming, now))
+            if channel_ok and settings.announce_channel_id is not None:
+                await repo.clear_alert(tx, job.guild_id, settings.announce_channel_id)
+        self.jobs.wake_for(earliest)
+
+    # -- notices -------------------------------------------------------------
+
+    async def on_notices(self, jobs: list[Job]) -> None:
+        """Send stored change notices (one job per notice)."""
+        sender = self._require_sender()
+        now = self.clock.now()
+        stored = await repo.notices(self.db, [int(j.slot) for j in jobs])
+        meetings = await self.meetings.get_many(j.meeting_id for j in jobs)
+        settings = await settings_by_guild(self.guilds, (j.guild_id for j in jobs))
+        for job in jobs:
+            try:
+                await self._send_notice(
+                    sender, job, stored.get(int(job.slot)), meetings, settings, now
+                )
+            except Exception as exc:
+                _log_failure("notice", exc)
+                await self.jobs.retry_or_fail(job, "internal error", SEND_RETRY)
+
+    async def _send_notice(
+        self,
+        sender: ReminderSender,
+        job: Job,
+        notice: Notice | None,
+        meetings: dict[int, Meeting],
+        settings: dict[int, GuildSettings],
+        now: datetime,
+    ) -> None:
+        if notice is None:
+            async with self.db.transaction() as tx:
+                await self.jobs.complete(tx, job)
+            return
+        guild_id, meeting_id, user_id, change = (
+            notice.guild_id,
+            notice.meeting_id,
+            notice.user_id,
+            notice.change,
+        )
+        occ_text = notice.occurrence or ""
+        meeting = meetings.get(meeting_id)
+        occurrence = date.fromisoformat(occ_text) if occ_text else None
+        cancel_notice = change == "cancelled" and occurrence is not None
+        status = "delivered"
+        reason = ""
+        seen = cancel_notice and await repo.is_recorded(
+            self.db, meeting_id, occ_text, CANCEL_NOTICE_OFFSET, user_id
+        )
+        still_subscribed = True
+        if user_id != CHANNEL and change != "deleted":
+            still_subscribed = await repo.is_subscribed(self.db, meeting_id, user_id)
+        channel_id = settings[guild_id].announce_channel_id
+        send = not seen and still_subscribed and (meeting is not None or change == "deleted")
+        if change == "cancelled" and meeting is not None and occurrence is not None:
+            exc = meeting.exceptions.get(occurrence)
+            send = send and exc is not None and exc.cancelled  # not restored since
+        if send and user_id == CHANNEL and channel_id is None:
+            send = False
+        if send:
+            result = await self._send_one_notice(
+                sender, notice, meeting, occurrence, channel_id, now
+            )
+            if (
+                result.outcome is Outcome.RETRY
+                and job.attempts + 1 < SEND_RETRY.attempts  # spent: recorded failed below
+            ):
+                await self.jobs.retry(job, now + SEND_RETRY.delay(job.attempts), result.reason)
+                return
+            if result.outcome is Outcome.DM_CLOSED:
+                await self.unsubscribe_all(guild_id, user_id)
+            if result.outcome is Outcome.NO_ACCESS and user_id == CHANNEL and channel_id:
+                await self._alert_once(sender, guild_id, channel_id, result.reason)
+            if result.outcome is not Outcome.SENT:
+                status, reason = "failed", result.reason or result.outcome.value
+        async with self.db.transaction() as tx:
+            if cancel_notice and not seen and meeting is not None:
+                record = Delivery(user_id, status if send else "skipped", reason)
+                await repo.record_deliveries(
+                    tx, meeting_id, guild_id, occ_text, CANCEL_NOTICE_OFFSET, [record], now
+                )
+            await repo.remove_notice(tx, notice.id)
+            await self.jobs.complete(tx, job)
+
+    async def _send_one_notice(
+        self,
+        sender: ReminderSender,
+        notice: Notice,
+        meeting: Meeting | None,
+        occurrence: date | None,
+        channel_id: int | None,
+        now: datetime,
+    ) -> SendResult:
+        """Render a notice's message and send it to its target."""
+        occurrence_start = None
+        next_start = from_unix(notice.starts_at) if notice.starts_at is not None else None
+        if meeting is not None:
+            tz = zone(meeting.timezone)
+            if occurrence is not None and notice.change == "cancelled":
+                occurrence_start = localize(datetime.combine(occurrence, meeting.start_time), tz)
+            if notice.change in ("cancelled", "paused") or next_start is None:
+                nxt = next_occurrences(meeting.schedule, now, 1)
+                next_start = nxt[0].start if nxt else None
+        message = NoticeMessage(
+            guild_id=notice.guild_id,
+            meeting_id=notice.meeting_id,
+            change=notice.change,
+            title=meeting.title if meeting is not None else notice.title,
+            meeting=meeting,
+            occurrence=occurrence,
+            occurrence_start=occurrence_start,
+            next_start=next_start,
+            nonce=nonce_for("notice", notice.id),
+        )
+        if notice.user_id == CHANNEL:
+            assert channel_id is not None
+            return await sender.to_channel(notice.guild_id, channel_id, message)
+        await self.pacer.wait()
+        return await sender.to_user(notice.guild_id, notice.user_id, message)
