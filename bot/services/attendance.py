@@ -24,11 +24,20 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 
 from bot.bus import ROOM_CLOSED, ROOM_OPENED, EventBus
-from bot.clock import Clock, iso, utc_from_iso
+from bot.clock import Clock
 from bot.db import Database, Transaction
+from bot.db.repositories import attendance as repo
 from bot.errors import UserFacingError
 from bot.jobs import Job, JobEngine, NewJob
 from bot.keys import derive_key
+from bot.models.attendance import BAR_WIDTH as BAR_WIDTH
+from bot.models.attendance import SMALL_COUNT as SMALL_COUNT
+from bot.models.attendance import CountReport as CountReport
+from bot.models.attendance import LiveOccurrence as LiveOccurrence
+from bot.models.attendance import OccurrenceCount as OccurrenceCount
+from bot.models.attendance import ProofSlip as ProofSlip
+from bot.models.attendance import SharePost as SharePost
+from bot.models.attendance import shown_count as shown_count
 from bot.parsing import clean_text, neutralize
 from bot.services.privacy import PrivacyService
 
@@ -40,12 +49,10 @@ SAVE_EVERY = timedelta(minutes=5)  # the coarse save of the in-memory count whil
 PROOF_GRACE = timedelta(hours=1)  # slips stay available this long after the room closes
 OCCURRENCE_CAP = timedelta(hours=18)  # longest meeting + room margins; then the key goes anyway
 SHARE_INTERVAL = timedelta(seconds=30)
-SMALL_COUNT = 5
 HISTORY = 12
 SHARE_MAX = 1500
 PROOF_NAME_MAX = 60
 PROOF_TITLE_MAX = 60
-BAR_WIDTH = 16
 
 _SLIP_VERSION = 1
 _SLIP_PREFIX = "HVN1-"
@@ -55,47 +62,6 @@ _rng = secrets.SystemRandom()
 
 
 # --- pure helpers ---------------------------------------------------------------------------
-
-
-def shown_count(count: int) -> str:
-    """A count as shown to facilitators: small numbers are never shown exactly."""
-    return "fewer than 5" if count < SMALL_COUNT else str(count)
-
-
-@dataclass(frozen=True, slots=True)
-class OccurrenceCount:
-    """How many checked in at one closed occurrence."""
-
-    occurrence: date
-    checkins: int
-
-    @property
-    def shown(self) -> str:
-        """The count as it may be shown."""
-        return shown_count(self.checkins)
-
-
-@dataclass(frozen=True, slots=True)
-class CountReport:
-    """The last closed occurrences of a meeting, oldest first, with a trend in words."""
-
-    meeting_id: int
-    rows: tuple[OccurrenceCount, ...]
-    trend: str
-
-    def chart(self) -> str:
-        """A small text bar chart; counts under 5 get one fixed mark so no size is implied."""
-        if not self.rows:
-            return "No closed occurrences yet."
-        top = max((r.checkins for r in self.rows), default=0)
-        lines = []
-        for r in self.rows:
-            if r.checkins < SMALL_COUNT:
-                bar = "░"
-            else:
-                bar = "█" * max(1, round(r.checkins / top * BAR_WIDTH))
-            lines.append(f"{r.occurrence.isoformat()} {bar} {r.shown}")
-        return "\n".join(lines)
 
 
 def trend_of(counts: list[int]) -> str:
@@ -113,17 +79,6 @@ def trend_of(counts: list[int]) -> str:
     if after < before * 0.9:
         return "falling"
     return "steady"
-
-
-@dataclass(frozen=True, slots=True)
-class ProofSlip:
-    """What a slip says; the code carries all of it, signed."""
-
-    meeting_id: int
-    title: str
-    occurrence: date
-    name: str
-    code: str
 
 
 def slip_name(name: str | None) -> str:
@@ -253,31 +208,6 @@ class _Live:
         return len(self.checked_in) - self.saved
 
 
-@dataclass(frozen=True, slots=True)
-class LiveOccurrence:
-    """A public view of an occurrence held in memory (no secrets)."""
-
-    meeting_id: int
-    guild_id: int
-    occurrence: str
-    is_open: bool
-
-
-@dataclass(frozen=True, slots=True)
-class SharePost:
-    """What to post for an anonymous share."""
-
-    meeting_id: int
-    occurrence: str
-    number: int
-    text: str
-
-    @property
-    def pseudonym(self) -> str:
-        """The display name, e.g. 'Peer 7'."""
-        return f"Peer {self.number}"
-
-
 class AttendanceService:
     """Holds each open occurrence's key in memory and the counts in the database."""
 
@@ -324,16 +254,9 @@ class AttendanceService:
             # Reopened within the proof window: same key, so nobody is counted twice.
             live.closed_at = None
         async with self.db.transaction() as tx:
-            exists = await tx.fetchone("SELECT 1 FROM meetings WHERE id = ?", (meeting_id,))
-            if exists is None:
+            if not await repo.open_count(tx, meeting_id, guild_id, occurrence, now):
                 self._live.pop((meeting_id, occurrence), None)
                 return
-            await tx.execute(
-                "INSERT INTO attendance_counts (meeting_id, guild_id, occurrence, opened_at) "
-                "VALUES (?, ?, ?, ?) ON CONFLICT (meeting_id, occurrence) "
-                "DO UPDATE SET closed_at = NULL",
-                (meeting_id, guild_id, occurrence, iso(now)),
-            )
             earliest = await self.jobs.add(
                 tx,
                 [
@@ -366,11 +289,7 @@ class AttendanceService:
         """Add the check-ins counted since the last save to the stored count."""
         pending = live.unsaved
         # Written even when nothing is pending: the write's timing must not say whether anyone came.
-        await tx.execute(
-            "UPDATE attendance_counts SET checkins = checkins + ? "
-            "WHERE meeting_id = ? AND occurrence = ?",
-            (pending, live.meeting_id, live.occurrence),
-        )
+        await repo.add_checkins(tx, live.meeting_id, live.occurrence, pending)
         live.saved += pending
 
     async def _on_save_jobs(self, jobs: list[Job]) -> None:
@@ -398,11 +317,7 @@ class AttendanceService:
         async with self.db.transaction() as tx:
             if live is not None and closing:
                 await self._save(tx, live)
-            await tx.execute(
-                "UPDATE attendance_counts SET closed_at = ? "
-                "WHERE meeting_id = ? AND occurrence = ? AND closed_at IS NULL",
-                (iso(now), meeting_id, occurrence),
-            )
+            await repo.close_count(tx, meeting_id, occurrence, now)
             earliest = await self.jobs.add(
                 tx,
                 [
@@ -475,14 +390,10 @@ class AttendanceService:
         """After a restart: a room still open in the database gets a fresh key (may double count)."""
         if (meeting_id, occurrence) in self._live:
             return True
-        row = await self.db.fetchone(
-            "SELECT opened_at, closed_at FROM attendance_counts "
-            "WHERE meeting_id = ? AND occurrence = ? AND guild_id = ?",
-            (meeting_id, occurrence, guild_id),
-        )
-        if row is None or row[1] is not None:
+        times = await repo.count_times(self.db, meeting_id, guild_id, occurrence)
+        if times is None or times[1] is not None:
             return False
-        opened = utc_from_iso(row[0])
+        opened = times[0]
         if self.clock.now() >= opened + OCCURRENCE_CAP:
             return False
         live = _Live(meeting_id, guild_id, occurrence, secrets.token_bytes(32), opened)
@@ -545,12 +456,7 @@ class AttendanceService:
 
     async def counts(self, meeting_id: int) -> CountReport:
         """The last 12 closed occurrences (open ones are hidden: a live count could be watched)."""
-        rows = await self.db.fetchall(
-            "SELECT occurrence, checkins FROM attendance_counts "
-            "WHERE meeting_id = ? AND closed_at IS NOT NULL ORDER BY occurrence DESC LIMIT ?",
-            (meeting_id, HISTORY),
-        )
-        items = [OccurrenceCount(date.fromisoformat(r[0]), int(r[1])) for r in reversed(rows)]
+        items = await repo.closed_counts(self.db, meeting_id, HISTORY)
         return CountReport(meeting_id, tuple(items), trend_of([i.checkins for i in items]))
 
     # -- anonymous shares -----------------------------------------------------------------------
