@@ -1,416 +1,119 @@
-"""Meetings: the model, its storage, and the rules around it. No Discord imports."""
+"""Meetings: the rules around them, and the native scheduled event that mirrors each. No Discord.
+
+The model lives in ``bot.models.meetings``, its storage in ``bot.db.repositories.meetings`` and the
+option parsers in ``bot.services.meeting_options``; all are re-exported here for the callers.
+"""
 
 from __future__ import annotations
 
-import json
-from collections.abc import Iterable
-from dataclasses import dataclass, field, replace
-from datetime import date, datetime, time, timedelta
-from enum import StrEnum
-from typing import Any, TypeVar
+import asyncio
+import logging
+from dataclasses import dataclass, replace
+from datetime import date, timedelta
+from typing import Any, Protocol
 
 from bot.bus import MEETING_CHANGED, EventBus
-from bot.clock import Clock, iso
-from bot.db import Database, Transaction
+from bot.clock import Clock
+from bot.db import Database
+from bot.db.repositories import meetings as repository
 from bot.errors import NotFoundError, PermissionDeniedError, UserFacingError
-from bot.jobs import JobEngine, NewJob
+from bot.jobs import Job, JobEngine, NewJob
+from bot.models.meetings import (
+    FORMATS,
+    TIMING_FIELDS,
+    Access,
+    EditResult,
+    Kind,
+    Later,
+    Listing,
+    Meeting,
+    MeetingEdit,
+    NativeEventPlan,
+    Upcoming,
+)
 from bot.occurrences import (
     Occurrence,
     OccurrenceException,
     Repeat,
-    Schedule,
     is_scheduled_date,
-    localize,
     next_occurrences,
-    nth_weekday_of,
     occurrence_for_key,
     occurrences_between,
     zone,
 )
-from bot.parsing import (
-    clean_text,
-    parse_date,
-    parse_local_datetime,
-    parse_offsets,
-    parse_timezone,
-    quote_input,
-)
+from bot.parsing import parse_date, parse_timezone
 from bot.permissions import Level, refusal
 from bot.services.guilds import GuildSettingsService
+from bot.services.meeting_options import (
+    DESCRIPTION_MAX,
+    DURATION_MAX,
+    DURATION_MIN,
+    FIELD_LABELS,
+    KIND_LABELS,
+    OPENING_TEXT_MAX,
+    ROOM_CLOSE_MAX,
+    ROOM_OPEN_MAX,
+    TITLE_MAX,
+    access_label,
+    describe_repeat,
+    edit_fields,
+    format_suggestions,
+    move_request,
+    occurrence_key,
+    parse_access,
+    parse_description,
+    parse_duration,
+    parse_formats,
+    parse_future_start,
+    parse_kind,
+    parse_repeat,
+    parse_title,
+    visible_to,
+)
 from bot.services.privacy import PrivacyService, UserData
 
+__all__ = [
+    "DESCRIPTION_MAX",
+    "DURATION_MAX",
+    "DURATION_MIN",
+    "EVENT_ROLL",
+    "FIELD_LABELS",
+    "FORMATS",
+    "KIND_LABELS",
+    "OPENING_TEXT_MAX",
+    "ROOM_CLOSE_MAX",
+    "ROOM_OPEN_MAX",
+    "TIMING_FIELDS",
+    "TITLE_MAX",
+    "Access",
+    "Actor",
+    "EditResult",
+    "Kind",
+    "Later",
+    "Listing",
+    "Meeting",
+    "MeetingEdit",
+    "MeetingService",
+    "MeetingStore",
+    "NativeEventPlan",
+    "NativeEvents",
+    "Upcoming",
+    "access_label",
+    "describe_repeat",
+    "format_suggestions",
+    "move_request",
+    "parse_access",
+    "parse_description",
+    "parse_duration",
+    "parse_formats",
+    "parse_kind",
+    "parse_repeat",
+    "parse_title",
+    "visible_to",
+]
 
-class Kind(StrEnum):
-    """What a meeting is for."""
+log = logging.getLogger(__name__)
 
-    NA = "na"
-    FAMILY = "family"
-    OTHER = "other"
-
-
-class Access(StrEnum):
-    """Who may attend."""
-
-    OPEN = "open"
-    CLOSED = "closed"
-
-
-# Format key -> (label, Meeting Guide type code or None where the spec has none).
-FORMATS: dict[str, tuple[str, str | None]] = {
-    "speaker": ("Speaker", "SP"),
-    "discussion": ("Discussion", "D"),
-    "step-study": ("Step study", "ST"),
-    "literature-study": ("Literature study", "LIT"),
-    "newcomer": ("Newcomer", "BE"),
-    "candlelight": ("Candlelight", "CAN"),
-    "meditation": ("Meditation", "MED"),
-    "qa": ("Q&A", None),
-    "other": ("Other", None),
-}
-
-
-@dataclass(frozen=True, slots=True)
-class Meeting:
-    """One meeting as stored: local wall time and IANA zone."""
-
-    id: int
-    guild_id: int
-    title: str
-    kind: Kind
-    access: Access
-    formats: tuple[str, ...]
-    timezone: str
-    first_date: date
-    start_time: time
-    duration_minutes: int
-    repeat: Repeat
-    description: str = ""
-    opening_text: str = ""
-    reminder_offsets: tuple[int, ...] | None = None
-    room_open_minutes: int | None = None
-    room_close_minutes: int | None = None
-    room_clear_chat: bool | None = None
-    room_category_id: int | None = None
-    room_text_channel_id: int | None = None
-    room_voice_channel_id: int | None = None
-    paused_until: date | None = None
-    native_event_id: int | None = None
-    exceptions: dict[date, OccurrenceException] = field(default_factory=dict)
-    facilitator_ids: frozenset[int] = frozenset()
-
-    @property
-    def schedule(self) -> Schedule:
-        """The recurrence as the occurrence engine takes it."""
-        return Schedule(
-            timezone=self.timezone,
-            first_date=self.first_date,
-            start_time=self.start_time,
-            repeat=self.repeat,
-            duration_minutes=self.duration_minutes,
-            paused_until=self.paused_until,
-            exceptions=self.exceptions,
-        )
-
-    @property
-    def weekday(self) -> int:
-        """ISO weekday (Monday = 1) of the first occurrence."""
-        return self.first_date.isoweekday()
-
-    @property
-    def home_time(self) -> str:
-        """The local start written out with its zone, e.g. '19:00 America/New_York'."""
-        return f"{self.start_time.strftime('%H:%M')} {self.timezone}"
-
-    @property
-    def format_labels(self) -> list[str]:
-        """Human labels of the formats."""
-        return [FORMATS[f][0] for f in self.formats if f in FORMATS]
-
-
-_COLUMNS = (
-    "id, guild_id, title, kind, access, formats, timezone, first_date, start_time, "
-    "duration_minutes, repeat, description, opening_text, reminder_offsets, room_open_minutes, "
-    "room_close_minutes, room_clear_chat, room_category_id, room_text_channel_id, "
-    "room_voice_channel_id, paused_until, native_event_id"
-)
-
-# Fields that `update` may change, with their storage conversion.
-EDITABLE = {
-    "title",
-    "kind",
-    "access",
-    "formats",
-    "timezone",
-    "first_date",
-    "start_time",
-    "duration_minutes",
-    "repeat",
-    "description",
-    "opening_text",
-    "reminder_offsets",
-    "room_open_minutes",
-    "room_close_minutes",
-    "room_clear_chat",
-    "room_category_id",
-    "room_text_channel_id",
-    "room_voice_channel_id",
-    "paused_until",
-    "native_event_id",
-}
-
-
-def _to_db(name: str, value: Any) -> Any:
-    if value is None:
-        return None
-    if name == "formats":
-        return ",".join(value)
-    if name == "reminder_offsets":
-        return ",".join(str(m) for m in value)
-    if name in ("first_date", "paused_until"):
-        return value.isoformat()
-    if name == "start_time":
-        return value.strftime("%H:%M")
-    if name == "room_clear_chat":
-        return int(value)
-    if isinstance(value, StrEnum):
-        return value.value
-    return value
-
-
-# Stored enum values -> members by dict lookup (Enum's own call is ~10x slower); a value not
-# in these still goes through the Enum, which raises for it.
-_KINDS = {k.value: k for k in Kind}
-_ACCESS = {a.value: a for a in Access}
-_REPEATS = {r.value: r for r in Repeat}
-
-
-def _from_row(
-    row: Any, exceptions: dict[date, OccurrenceException], facilitators: frozenset[int]
-) -> Meeting:
-    return Meeting(
-        id=row[0],
-        guild_id=row[1],
-        title=row[2],
-        kind=_KINDS.get(row[3]) or Kind(row[3]),
-        access=_ACCESS.get(row[4]) or Access(row[4]),
-        formats=tuple(f for f in row[5].split(",") if f),
-        timezone=row[6],
-        first_date=date.fromisoformat(row[7]),
-        start_time=time.fromisoformat(row[8]),
-        duration_minutes=row[9],
-        repeat=_REPEATS.get(row[10]) or Repeat(row[10]),
-        description=row[11],
-        opening_text=row[12],
-        reminder_offsets=(
-            tuple(int(m) for m in row[13].split(",") if m) if row[13] is not None else None
-        ),
-        room_open_minutes=row[14],
-        room_close_minutes=row[15],
-        room_clear_chat=None if row[16] is None else bool(row[16]),
-        room_category_id=row[17],
-        room_text_channel_id=row[18],
-        room_voice_channel_id=row[19],
-        paused_until=date.fromisoformat(row[20]) if row[20] else None,
-        native_event_id=row[21],
-        exceptions=exceptions,
-        facilitator_ids=facilitators,
-    )
-
-
-class MeetingStore:
-    """Reads and writes meetings, their exceptions and facilitators."""
-
-    def __init__(self, db: Database, clock: Clock, privacy: PrivacyService) -> None:
-        self.db = db
-        self.clock = clock
-        privacy.register(
-            UserData(
-                "meeting_facilitators",
-                "user_id",
-                purpose="Meetings you facilitate list you as a facilitator.",
-            )
-        )
-
-    async def get(self, meeting_id: int, guild_id: int | None = None) -> Meeting | None:
-        """A meeting by id; when guild_id is given, only if it belongs to that guild."""
-        row = await self.db.fetchone(
-            f"SELECT {_COLUMNS} FROM meetings WHERE id = ?",
-            (meeting_id,),  # noqa: S608
-        )
-        if row is None or (guild_id is not None and row[1] != guild_id):
-            return None
-        return (await self._hydrate([row]))[0]
-
-    async def list_guild(self, guild_id: int) -> list[Meeting]:
-        """Every meeting of a guild, by title."""
-        rows = await self.db.fetchall(
-            f"SELECT {_COLUMNS} FROM meetings WHERE guild_id = ? ORDER BY title COLLATE NOCASE, id",  # noqa: S608
-            (guild_id,),
-        )
-        return await self._hydrate(rows)
-
-    async def list_all(self) -> list[Meeting]:
-        """Every meeting (for reconciling timers at start)."""
-        rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM meetings ORDER BY id")  # noqa: S608
-        return await self._hydrate(rows)
-
-    async def get_many(self, meeting_ids: Iterable[int]) -> dict[int, Meeting]:
-        """Meetings by id, of any guild; ids that no longer exist are left out.
-
-        One query for the meetings and one each for their exceptions and facilitators, however
-        many ids (a burst of reminders reads 1,000 meetings this way).
-        """
-        ids = sorted(set(meeting_ids))
-        if not ids:
-            return {}
-        rows = await self.db.fetchall(
-            f"SELECT {_COLUMNS} FROM meetings "  # noqa: S608 - constant columns
-            "WHERE id IN (SELECT value FROM json_each(?)) ORDER BY id",
-            (json.dumps(ids),),
-        )
-        return {m.id: m for m in await self._hydrate(rows)}
-
-    async def _hydrate(self, rows: list[Any]) -> list[Meeting]:
-        """Meetings from their rows, with exceptions and facilitators (two queries for all)."""
-        if not rows:
-            return []
-        # The ids go in as one JSON array: no limit on how many, one statement to prepare.
-        ids = (json.dumps([r[0] for r in rows]),)
-        exc_rows = await self.db.fetchall(
-            "SELECT meeting_id, occurrence, cancelled, moved_to FROM meeting_exceptions "
-            "WHERE meeting_id IN (SELECT value FROM json_each(?))",
-            ids,
-        )
-        fac_rows = await self.db.fetchall(
-            "SELECT meeting_id, user_id FROM meeting_facilitators "
-            "WHERE meeting_id IN (SELECT value FROM json_each(?))",
-            ids,
-        )
-        excs: dict[int, dict[date, OccurrenceException]] = {}
-        for r in exc_rows:
-            moved = datetime.strptime(r[3], "%Y-%m-%d %H:%M") if r[3] else None  # noqa: DTZ007 - local wall time
-            excs.setdefault(r[0], {})[date.fromisoformat(r[1])] = OccurrenceException(
-                cancelled=bool(r[2]), moved_to=moved
-            )
-        facs: dict[int, set[int]] = {}
-        for r in fac_rows:
-            facs.setdefault(r[0], set()).add(r[1])
-        none: frozenset[int] = frozenset()
-        return [
-            _from_row(
-                r,
-                excs.get(r[0]) or {},  # each meeting its own dict
-                frozenset(facs[r[0]]) if r[0] in facs else none,
-            )
-            for r in rows
-        ]
-
-    async def create(
-        self,
-        tx: Transaction,
-        *,
-        guild_id: int,
-        title: str,
-        kind: Kind,
-        access: Access,
-        formats: tuple[str, ...],
-        timezone: str,
-        first_date: date,
-        start_time: time,
-        duration_minutes: int,
-        repeat: Repeat,
-        description: str = "",
-        facilitator_id: int | None = None,
-    ) -> int:
-        """Insert a meeting (and its first facilitator) inside a transaction; return its id."""
-        now = iso(self.clock.now())
-        meeting_id = await tx.insert(
-            "INSERT INTO meetings (guild_id, title, kind, access, formats, timezone, first_date, "
-            "start_time, weekday, duration_minutes, repeat, description, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-            (
-                guild_id,
-                title,
-                kind.value,
-                access.value,
-                ",".join(formats),
-                timezone,
-                first_date.isoformat(),
-                start_time.strftime("%H:%M"),
-                first_date.isoweekday(),
-                duration_minutes,
-                repeat.value,
-                description,
-                now,
-                now,
-            ),
-        )
-        if facilitator_id is not None:
-            await tx.execute(
-                "INSERT INTO meeting_facilitators (meeting_id, guild_id, user_id) VALUES (?, ?, ?)",
-                (meeting_id, guild_id, facilitator_id),
-            )
-        return meeting_id
-
-    async def update(self, tx: Transaction, meeting_id: int, **fields: Any) -> None:
-        """Change stored fields of a meeting inside a transaction."""
-        unknown = set(fields) - EDITABLE
-        if unknown:
-            raise ValueError(f"not editable: {sorted(unknown)}")
-        if not fields:
-            return
-        cols = list(fields)
-        values = [_to_db(c, fields[c]) for c in cols]
-        extra = ""
-        if "first_date" in fields:
-            extra = ", weekday = ?"
-            values.append(fields["first_date"].isoweekday())
-        sets = ", ".join(f"{c} = ?" for c in cols)
-        await tx.execute(
-            f"UPDATE meetings SET {sets}{extra}, updated_at = ? WHERE id = ?",  # noqa: S608
-            (*values, iso(self.clock.now()), meeting_id),
-        )
-
-    async def set_exception(
-        self, tx: Transaction, meeting_id: int, occurrence: date, exc: OccurrenceException | None
-    ) -> None:
-        """Cancel or move one occurrence; None removes the exception."""
-        if exc is None:
-            await tx.execute(
-                "DELETE FROM meeting_exceptions WHERE meeting_id = ? AND occurrence = ?",
-                (meeting_id, occurrence.isoformat()),
-            )
-            return
-        moved = exc.moved_to.strftime("%Y-%m-%d %H:%M") if exc.moved_to else None
-        await tx.execute(
-            "INSERT INTO meeting_exceptions (meeting_id, occurrence, cancelled, moved_to) "
-            "VALUES (?, ?, ?, ?) ON CONFLICT (meeting_id, occurrence) "
-            "DO UPDATE SET cancelled = excluded.cancelled, moved_to = excluded.moved_to",
-            (meeting_id, occurrence.isoformat(), int(exc.cancelled), moved),
-        )
-
-    async def add_facilitator(self, tx: Transaction, meeting: Meeting, user_id: int) -> None:
-        """Make a user a facilitator of a meeting."""
-        await tx.execute(
-            "INSERT INTO meeting_facilitators (meeting_id, guild_id, user_id) VALUES (?, ?, ?) "
-            "ON CONFLICT DO NOTHING",
-            (meeting.id, meeting.guild_id, user_id),
-        )
-
-    async def remove_facilitator(self, tx: Transaction, meeting_id: int, user_id: int) -> None:
-        """Remove a facilitator from a meeting."""
-        await tx.execute(
-            "DELETE FROM meeting_facilitators WHERE meeting_id = ? AND user_id = ?",
-            (meeting_id, user_id),
-        )
-
-    async def delete(self, tx: Transaction, meeting_id: int) -> None:
-        """Delete a meeting; exceptions and facilitators go with it."""
-        await tx.execute("DELETE FROM meetings WHERE id = ?", (meeting_id,))
-
-
-# --- rules -------------------------------------------------------------------------------------
-#
 # MEETING_CHANGED payloads emitted by MeetingService (after the commit), for subscribers:
 #   created   detail ""
 #   edited    detail "fields:<comma-separated field names>" or "restored:YYYY-MM-DD"
@@ -420,186 +123,24 @@ class MeetingStore:
 #   resumed   detail ""
 #   deleted   detail "room:delete" or "room:keep"       (the meeting row is already gone)
 
-TITLE_MAX = 100
-DESCRIPTION_MAX = 1000
-OPENING_TEXT_MAX = 1500
-DURATION_MIN = 5
-DURATION_MAX = 600
-ROOM_OPEN_MAX = 120
-ROOM_CLOSE_MAX = 240
 MOVE_MAX_DAYS = 30
 PAUSE_MAX_DAYS = 730
 EVENT_ROLL = "event_roll"
 
-_FORMAT_ALIASES: dict[str, str] = {
-    "step": "step-study",
-    "steps": "step-study",
-    "literature": "literature-study",
-    "lit": "literature-study",
-    "newcomers": "newcomer",
-    "beginner": "newcomer",
-    "beginners": "newcomer",
-    "q-a": "qa",
-    "q-and-a": "qa",
-    "question-and-answer": "qa",
-    "speakers": "speaker",
-}
-
-KIND_LABELS: dict[Kind, str] = {
-    Kind.NA: "NA-style",
-    Kind.FAMILY: "👪 Family",
-    Kind.OTHER: "Peer support",
-}
-
-_E = TypeVar("_E", bound=StrEnum)
-
-_ORDINALS = {1: "1st", 2: "2nd", 3: "3rd", 4: "4th", 5: "5th"}
-_DAY_NAMES = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
+NOT_FOUND = (
+    "I can't find that meeting in this server. Start typing its title and pick it from the list."
+)
+FACILITATORS = UserData(
+    "meeting_facilitators", "user_id", purpose="Meetings you facilitate list you as a facilitator."
+)
 
 
-def access_label(meeting: Meeting) -> str:
-    """Kind and access as one clear label, e.g. '🔒 Closed · 👪 Family (family role)'."""
-    kind = KIND_LABELS[meeting.kind]
-    if meeting.access is Access.OPEN:
-        return f"🟢 Open · {kind}"
-    who = {
-        Kind.NA: "members: for people in their own recovery",
-        Kind.FAMILY: "family role: for people who love someone who uses",
-        Kind.OTHER: "members only",
-    }[meeting.kind]
-    return f"🔒 Closed · {kind} ({who})"
+class MeetingStore(repository.MeetingStore):
+    """The meetings repository, declaring its facilitator rows to the forget-me contract."""
 
-
-def describe_repeat(meeting: Meeting) -> str:
-    """The rule in words, e.g. 'Weekly on Tuesday at 19:00 America/New_York'."""
-    day = _DAY_NAMES[meeting.first_date.isoweekday() - 1]
-    at = f"at {meeting.home_time}"
-    first = meeting.first_date.isoformat()
-    if meeting.repeat is Repeat.ONCE:
-        return f"Once, on {day} {first} {at}"
-    if meeting.repeat is Repeat.WEEKLY:
-        return f"Weekly on {day} {at}"
-    if meeting.repeat is Repeat.BIWEEKLY:
-        return f"Every 2 weeks on {day} (counted from {first}) {at}"
-    if meeting.repeat is Repeat.MONTHLY:
-        nth = nth_weekday_of(meeting.first_date)
-        skipped = " (months without one are skipped)" if nth == 5 else ""
-        return f"Monthly on the {_ORDINALS[nth]} {day}{skipped} {at}"
-    return f"Monthly on the last {day} {at}"
-
-
-def parse_title(text: str) -> str:
-    """A meeting title: 1–100 visible characters."""
-    return clean_text(text, field="title", max_len=TITLE_MAX)
-
-
-def parse_description(
-    text: str, *, field: str = "description", max_len: int = DESCRIPTION_MAX
-) -> str:
-    """A description or opening text: up to the limit; '-' or 'none' clears it."""
-    if text.strip().lower() in ("-", "none", "clear"):
-        return ""
-    return clean_text(text, field=field, max_len=max_len, min_len=0, multiline=True)
-
-
-def parse_duration(minutes: int) -> int:
-    """A duration in minutes, 5–600."""
-    if not DURATION_MIN <= minutes <= DURATION_MAX:
-        raise UserFacingError(
-            f"The duration is in minutes, from {DURATION_MIN} to {DURATION_MAX} "
-            f"(10 hours); you gave {minutes}. For example `60` or `90`."
-        )
-    return minutes
-
-
-def _choice(text: str, allowed: type[_E], what: str) -> _E:
-    value = text.strip().lower()
-    try:
-        return allowed(value)
-    except ValueError:
-        names = ", ".join(f"`{m.value}`" for m in allowed)
-        raise UserFacingError(
-            f"`{quote_input(text)}` is not a {what}. Use one of: {names}."
-        ) from None
-
-
-def parse_kind(text: str) -> Kind:
-    """na, family or other."""
-    return _choice(text, Kind, "meeting kind")
-
-
-def parse_access(text: str) -> Access:
-    """open or closed."""
-    return _choice(text, Access, "meeting access")
-
-
-def parse_repeat(text: str) -> Repeat:
-    """once, weekly, biweekly, monthly or monthly-last."""
-    return _choice(text, Repeat, "repeat rule")
-
-
-def _format_key(item: str) -> str | None:
-    norm = item.strip().lower().replace("&", "-").replace("_", "-").replace(" ", "-")
-    norm = "-".join(p for p in norm.split("-") if p)
-    if norm in FORMATS:
-        return norm
-    if norm in _FORMAT_ALIASES:
-        return _FORMAT_ALIASES[norm]
-    for key, (label, code) in FORMATS.items():
-        if norm == label.lower().replace("&", "-").replace(" ", "-").replace("--", "-"):
-            return key
-        if code is not None and norm == code.lower():
-            return key
-    return None
-
-
-def parse_formats(text: str) -> tuple[str, ...]:
-    """Comma-separated formats (keys, labels or Meeting Guide codes), without duplicates."""
-    out: list[str] = []
-    for item in text.split(","):
-        if not item.strip():
-            continue
-        key = _format_key(item)
-        if key is None:
-            choices = ", ".join(f"`{label}`" for label, _ in FORMATS.values())
-            raise UserFacingError(
-                f"`{quote_input(item.strip(), 40)}` is not a meeting format I know. "
-                f"Use a comma-separated list of: {choices}."
-            )
-        if key not in out:
-            out.append(key)
-    return tuple(out)
-
-
-def format_suggestions(current: str, limit: int = 25) -> list[tuple[str, str]]:
-    """Autocomplete for a comma-separated format list: complete the last item typed."""
-    parts = current.split(",")
-    done_raw = [p.strip() for p in parts[:-1] if p.strip()]
-    last = parts[-1].strip().lower() if parts else ""
-    done: list[str] = []
-    for raw in done_raw:
-        key = _format_key(raw)
-        if key is not None and key not in done:
-            done.append(key)
-    prefix = ", ".join(FORMATS[k][0] for k in done)
-    out: list[tuple[str, str]] = []
-    for key, (label, _) in FORMATS.items():
-        if key in done:
-            continue
-        if last and last not in label.lower() and last not in key:
-            continue
-        value = f"{prefix}, {label}" if prefix else label
-        out.append((value[:100], value[:100]))
-    return out[:limit]
-
-
-def visible_to(meeting: Meeting, *, member: bool, family: bool, staff: bool) -> bool:
-    """Whether someone with these roles may attend: open always; closed by kind's role."""
-    if staff or meeting.access is Access.OPEN:
-        return True
-    if meeting.kind is Kind.FAMILY:
-        return family
-    return member
+    def __init__(self, db: Database, clock: Clock, privacy: PrivacyService) -> None:
+        super().__init__(db, clock)
+        privacy.register(FACILITATORS)
 
 
 @dataclass(frozen=True, slots=True)
@@ -610,112 +151,20 @@ class Actor:
     level: Level
 
 
-@dataclass(frozen=True, slots=True)
-class MeetingEdit:
-    """Requested changes to a meeting, as typed (None = leave as it is)."""
+class NativeEvents(Protocol):
+    """What the Discord glue provides: show a meeting's occurrence as its one scheduled event."""
 
-    title: str | None = None
-    start: str | None = None
-    timezone: str | None = None
-    repeat: str | None = None
-    duration: int | None = None
-    kind: str | None = None
-    access: str | None = None
-    formats: str | None = None
-    description: str | None = None
-    opening_text: str | None = None
-    reminder_offsets: str | None = None  # e.g. "24h,15m"; "default" = the guild's
-    room_open_minutes: int | None = None
-    room_close_minutes: int | None = None
-    clear_chat: bool | None = None
-    add_facilitator: int | None = None
-    add_facilitator_eligible: bool = False  # the cog's check: holds the facilitator role
-    remove_facilitator: int | None = None
+    def knows_guild(self, guild_id: int) -> bool:
+        """Whether the bot is in the guild (its events can be reached)."""
+        ...
 
-    def is_empty(self) -> bool:
-        """Whether nothing was asked for."""
-        return all(
-            getattr(self, f) is None
-            for f in (
-                "title",
-                "start",
-                "timezone",
-                "repeat",
-                "duration",
-                "kind",
-                "access",
-                "formats",
-                "description",
-                "opening_text",
-                "reminder_offsets",
-                "room_open_minutes",
-                "room_close_minutes",
-                "clear_chat",
-                "add_facilitator",
-                "remove_facilitator",
-            )
-        )
+    async def show(self, meeting: Meeting, occurrence: Occurrence) -> int | None:
+        """Edit the meeting's event (or make a new one) to show the occurrence; its id or None."""
+        ...
 
-
-# Fields whose change moves occurrences (announced as a schedule change).
-TIMING_FIELDS = frozenset({"first_date", "start_time", "timezone", "repeat", "duration_minutes"})
-
-FIELD_LABELS: dict[str, str] = {
-    "title": "title",
-    "kind": "kind",
-    "access": "access",
-    "formats": "formats",
-    "timezone": "time zone",
-    "first_date": "first date",
-    "start_time": "start time",
-    "duration_minutes": "duration",
-    "repeat": "repeat",
-    "description": "description",
-    "opening_text": "opening text",
-    "reminder_offsets": "reminder offsets",
-    "room_open_minutes": "room opening",
-    "room_close_minutes": "room closing",
-    "room_clear_chat": "chat clearing",
-    "facilitators": "facilitators",
-}
-
-
-@dataclass(frozen=True, slots=True)
-class EditResult:
-    """What an edit changed."""
-
-    meeting: Meeting
-    changed: tuple[str, ...]  # field names (FIELD_LABELS keys)
-
-    @property
-    def timing_changed(self) -> bool:
-        """Whether the occurrences moved."""
-        return bool(TIMING_FIELDS & set(self.changed))
-
-
-@dataclass(frozen=True, slots=True)
-class Upcoming:
-    """One occurrence of one meeting, for lists."""
-
-    meeting: Meeting
-    occurrence: Occurrence
-
-
-@dataclass(frozen=True, slots=True)
-class Later:
-    """A meeting with no occurrence in a list's window: its next one (None if none is left)."""
-
-    meeting: Meeting
-    next: Occurrence | None
-    paused_until: date | None  # set while a pause is what keeps it out of the window
-
-
-@dataclass(frozen=True, slots=True)
-class Listing:
-    """Every meeting of a guild: occurrences in the window, then the others by next date."""
-
-    upcoming: list[Upcoming]
-    later: list[Later]
+    async def remove(self, guild_id: int, event_id: int) -> None:
+        """Delete an event; one already gone is fine."""
+        ...
 
 
 class MeetingService:
@@ -736,6 +185,12 @@ class MeetingService:
         self.guilds = guilds
         self.events = events
         self.jobs = jobs
+        self.native_events: NativeEvents | None = None  # installed by cogs.meetings
+        # One sync at a time: a command and the reconciler must never both create an event.
+        self._mirror_lock = asyncio.Lock()
+        jobs.register(EVENT_ROLL, self._on_event_roll)
+        jobs.add_reconciler(self._reconcile_native_events)
+        events.subscribe(MEETING_CHANGED, self._on_meeting_changed)
 
     # -- reading -------------------------------------------------------------------------------
 
@@ -743,50 +198,34 @@ class MeetingService:
         """A meeting of this guild, or NotFoundError (ids never cross guilds)."""
         meeting = await self.store.get(meeting_id, guild_id)
         if meeting is None:
-            raise NotFoundError(
-                "I can't find that meeting in this server. Start typing its title and pick it "
-                "from the list."
-            )
+            raise NotFoundError(NOT_FOUND)
         return meeting
 
     async def resolve(self, guild_id: int, text: str) -> Meeting:
         """The meeting an option names: its id (from autocomplete) or its exact title."""
         cleaned = text.strip()
+        # ASCII digits only ('²'.isdigit() is true, int() refuses it) and within SQLite's integers.
         if cleaned.isascii() and cleaned.isdigit() and len(cleaned) < 19:
             found = await self.store.get(int(cleaned), guild_id)
             if found is not None:
                 return found
-        matches = [
-            (mid, title)
-            for mid, title in await self.titles(guild_id)
-            if title.casefold() == cleaned.casefold()
-        ]
+        needle = cleaned.lower()
+        matches = [m for m in await self.store.list_guild(guild_id) if m.title.lower() == needle]
         if len(matches) == 1:
-            return await self.get(guild_id, matches[0][0])
+            return matches[0]
         if len(matches) > 1:
             raise UserFacingError(
-                f"Several meetings are called `{quote_input(cleaned)}`. Start typing the title and "
-                "pick the right one from the list."
+                "Several meetings have that title: pick one from the list that appears as you type."
             )
-        raise NotFoundError(
-            f"No meeting called `{quote_input(cleaned)}` in this server. Start typing its title and "
-            "pick it from the list."
-        )
+        raise NotFoundError(NOT_FOUND)
 
-    async def titles(self, guild_id: int) -> list[tuple[int, str]]:
-        """(id, title) of every meeting of a guild, by title."""
-        rows = await self.db.fetchall(
-            "SELECT id, title FROM meetings WHERE guild_id = ? ORDER BY title COLLATE NOCASE, id",
-            (guild_id,),
-        )
-        return [(r[0], r[1]) for r in rows]
-
-    async def search(self, guild_id: int, text: str, limit: int = 25) -> list[tuple[int, str]]:
+    async def search(self, guild_id: int, text: str, limit: int = 25) -> list[Meeting]:
         """Meetings whose title contains the text (prefix matches first), for autocomplete."""
-        needle = text.strip().casefold()
-        found = [(i, t) for i, t in await self.titles(guild_id) if needle in t.casefold()]
-        found.sort(key=lambda it: (not it[1].casefold().startswith(needle), it[1].casefold()))
-        return found[:limit]
+        needle = text.strip().lower()
+        meetings = await self.store.list_guild(guild_id)
+        hits = [m for m in meetings if needle in m.title.lower()] if needle else meetings
+        hits.sort(key=lambda m: (not m.title.lower().startswith(needle), m.title.lower()))
+        return hits[:limit]
 
     def next_occurrences(self, meeting: Meeting, n: int = 3) -> list[Occurrence]:
         """The next n occurrences after now."""
@@ -836,44 +275,8 @@ class MeetingService:
                 "or a moderator can add you with `/meeting edit add_facilitator:`."
             )
 
-    # -- validation helpers ---------------------------------------------------------------------
-
-    def _future_start(self, text: str, timezone: str) -> datetime:
-        """A local start that is still to come, as naive local wall time."""
-        local = parse_local_datetime(text)
-        if local.year < 2000 or local.year > 2200:
-            raise UserFacingError(
-                f"`{quote_input(text)}` is too far from today. Pick a date within the next few years."
-            )
-        instant = localize(local, zone(timezone))
-        if instant <= self.clock.now():
-            raise UserFacingError(
-                f"`{local:%Y-%m-%d %H:%M}` in {timezone} has already passed. Give a start "
-                "that is still to come, as `YYYY-MM-DD HH:MM`."
-            )
-        return local
-
     def _local_today(self, meeting: Meeting) -> date:
         return self.clock.now().astimezone(zone(meeting.timezone)).date()
-
-    def _occurrence_key(self, meeting: Meeting, text: str) -> date:
-        """The scheduled date an option names (or the new date of a moved occurrence)."""
-        day = parse_date(text, "date")
-        schedule = meeting.schedule
-        if is_scheduled_date(schedule, day):
-            return day
-        moved = [
-            key
-            for key, exc in meeting.exceptions.items()
-            if exc.moved_to is not None and not exc.cancelled and exc.moved_to.date() == day
-        ]
-        if len(moved) == 1:
-            return moved[0]
-        upcoming = ", ".join(f"`{o.key.isoformat()}`" for o in self.next_occurrences(meeting, 3))
-        hint = f" Its next dates are {upcoming}." if upcoming else ""
-        raise UserFacingError(
-            f"`{day.isoformat()}` is not a date this meeting meets ({describe_repeat(meeting)}).{hint}"
-        )
 
     # -- writing -------------------------------------------------------------------------------
 
@@ -910,7 +313,7 @@ class MeetingService:
             if timezone is not None
             else (await self.guilds.get(guild_id)).timezone
         )
-        local = self._future_start(start, zone_name)
+        local = parse_future_start(start, zone_name, self.clock.now())
         rule = parse_repeat(repeat)
         minutes = parse_duration(duration)
         meeting_kind = parse_kind(kind)
@@ -943,73 +346,8 @@ class MeetingService:
         """Validate and apply changes; emit edited with the changed field names."""
         meeting = await self.get(guild_id, meeting_id)
         self._require_manage(meeting, actor)
-        if edit.is_empty():
-            raise UserFacingError("Nothing to change: give at least one option besides `meeting`.")
-        fields: dict[str, Any] = {}
-        if edit.title is not None:
-            fields["title"] = parse_title(edit.title)
-        zone_name = meeting.timezone
-        if edit.timezone is not None:
-            zone_name = parse_timezone(edit.timezone)
-            fields["timezone"] = zone_name
-        if edit.start is not None:
-            local = self._future_start(edit.start, zone_name)
-            fields["first_date"] = local.date()
-            fields["start_time"] = local.time()
-        if edit.repeat is not None:
-            fields["repeat"] = parse_repeat(edit.repeat)
-        if edit.duration is not None:
-            fields["duration_minutes"] = parse_duration(edit.duration)
-        if edit.kind is not None:
-            fields["kind"] = parse_kind(edit.kind)
-        if edit.access is not None:
-            fields["access"] = parse_access(edit.access)
-        if edit.formats is not None:
-            fields["formats"] = (
-                () if edit.formats.strip().lower() in ("-", "none") else parse_formats(edit.formats)
-            )
-        if edit.description is not None:
-            fields["description"] = parse_description(edit.description)
-        if edit.opening_text is not None:
-            fields["opening_text"] = parse_description(
-                edit.opening_text, field="opening text", max_len=OPENING_TEXT_MAX
-            )
-        if edit.reminder_offsets is not None:
-            if edit.reminder_offsets.strip().lower() in ("default", "-", "none"):
-                fields["reminder_offsets"] = None
-            else:
-                fields["reminder_offsets"] = tuple(parse_offsets(edit.reminder_offsets))
-        if edit.room_open_minutes is not None:
-            if not 0 <= edit.room_open_minutes <= ROOM_OPEN_MAX:
-                raise UserFacingError(
-                    f"`room_open_minutes` goes from 0 to {ROOM_OPEN_MAX} minutes before the start; "
-                    f"you gave {edit.room_open_minutes}."
-                )
-            fields["room_open_minutes"] = edit.room_open_minutes
-        if edit.room_close_minutes is not None:
-            if not 0 <= edit.room_close_minutes <= ROOM_CLOSE_MAX:
-                raise UserFacingError(
-                    f"`room_close_minutes` goes from 0 to {ROOM_CLOSE_MAX} minutes after the end; "
-                    f"you gave {edit.room_close_minutes}."
-                )
-            fields["room_close_minutes"] = edit.room_close_minutes
-        if edit.clear_chat is not None:
-            fields["room_clear_chat"] = edit.clear_chat
-        add = edit.add_facilitator
-        remove = edit.remove_facilitator
-        if add is not None and remove is not None and add == remove:
-            raise UserFacingError("Add and remove the same person? Give only one of the two.")
-        if add is not None:
-            if add in meeting.facilitator_ids:
-                raise UserFacingError("That person is already a facilitator of this meeting.")
-            if not edit.add_facilitator_eligible:
-                raise UserFacingError(
-                    "Facilitators must hold the facilitator role (see `/setup roles`). Ask a "
-                    "moderator to give them the role first, then add them again."
-                )
-        if remove is not None and remove not in meeting.facilitator_ids:
-            raise UserFacingError("That person is not a facilitator of this meeting.")
-
+        fields = edit_fields(meeting, edit, self.clock.now())
+        add, remove = edit.add_facilitator, edit.remove_facilitator
         changed = {k: v for k, v in fields.items() if getattr(meeting, k) != v}
         if add is not None or remove is not None:
             changed_names = [*changed, "facilitators"]
@@ -1043,7 +381,7 @@ class MeetingService:
         """Cancel one occurrence (or restore a cancelled or moved one); return its key."""
         meeting = await self.get(guild_id, meeting_id)
         self._require_manage(meeting, actor)
-        key = self._occurrence_key(meeting, day)
+        key = occurrence_key(meeting, day, self.clock.now())
         exc = meeting.exceptions.get(key)
         if restore:
             if exc is None:
@@ -1091,7 +429,7 @@ class MeetingService:
         """Move one future occurrence to another local time (within 30 days); return it."""
         meeting = await self.get(guild_id, meeting_id)
         self._require_manage(meeting, actor)
-        key = self._occurrence_key(meeting, day)
+        key = occurrence_key(meeting, day, self.clock.now())
         if meeting.paused_until is not None and key < meeting.paused_until:
             raise UserFacingError(
                 f"The meeting is paused until {meeting.paused_until.isoformat()}, so "
@@ -1107,7 +445,7 @@ class MeetingService:
                 f"The occurrence of {key.isoformat()} has already started or passed; only "
                 "future occurrences can be moved."
             )
-        target = self._future_start(new_start, meeting.timezone)
+        target = parse_future_start(new_start, meeting.timezone, self.clock.now())
         if abs((target.date() - key).days) > MOVE_MAX_DAYS:
             raise UserFacingError(
                 f"An occurrence can move by at most {MOVE_MAX_DAYS} days. For a bigger change, "
@@ -1188,7 +526,50 @@ class MeetingService:
         await self._emit(meeting, "deleted", "room:delete" if delete_room else "room:keep")
         return meeting
 
-    # -- native event mirror bookkeeping ---------------------------------------------------------
+    # -- the native scheduled event mirroring each meeting -------------------------------------
+
+    async def native_event_plan(self, meeting_id: int) -> NativeEventPlan | None:
+        """What the meeting's event should show: its next occurrence while the guild wants events.
+
+        None when the meeting is gone.
+        """
+        meeting = await self.store.get(meeting_id)
+        if meeting is None:
+            return None
+        occ: Occurrence | None = None
+        if (await self.guilds.get(meeting.guild_id)).native_events:
+            upcoming = next_occurrences(meeting.schedule, self.clock.now(), 1)
+            occ = upcoming[0] if upcoming else None
+        return NativeEventPlan(meeting, occ)
+
+    async def sync_native_event(self, meeting_id: int) -> None:
+        """Create, update or delete the meeting's event so it shows the next occurrence."""
+        if self.native_events is None:
+            return
+        async with self._mirror_lock:
+            await self._sync_native_event(self.native_events, meeting_id)
+
+    async def _sync_native_event(self, port: NativeEvents, meeting_id: int) -> None:
+        plan = await self.native_event_plan(meeting_id)
+        if plan is None:
+            return
+        meeting, occ = plan.meeting, plan.occurrence
+        if occ is None:
+            if meeting.native_event_id is not None:
+                await port.remove(meeting.guild_id, meeting.native_event_id)
+                await self.record_native_event(meeting.id, meeting.guild_id, None, None)
+            return
+        event_id = await port.show(meeting, occ)
+        # A roll job is armed even after a failure, so the next occurrence's end retries.
+        recorded = await self.record_native_event(meeting.id, meeting.guild_id, event_id, occ)
+        if not recorded and event_id is not None:  # deleted while Discord was answering
+            await port.remove(meeting.guild_id, event_id)
+
+    async def remove_native_event(self, meeting: Meeting) -> None:
+        """Delete the event of a meeting that is gone."""
+        if self.native_events is not None and meeting.native_event_id is not None:
+            async with self._mirror_lock:
+                await self.native_events.remove(meeting.guild_id, meeting.native_event_id)
 
     async def record_native_event(
         self, meeting_id: int, guild_id: int, event_id: int | None, roll_after: Occurrence | None
@@ -1198,8 +579,7 @@ class MeetingService:
         False when the meeting was deleted meanwhile (the caller then drops the event it made).
         """
         async with self.db.transaction() as tx:
-            exists = await tx.fetchone("SELECT 1 FROM meetings WHERE id = ?", (meeting_id,))
-            if exists is None:
+            if not await self.store.exists(tx, meeting_id):
                 return False
             await self.store.update(tx, meeting_id, native_event_id=event_id)
             await self.jobs.remove_pending(tx, meeting_id=meeting_id, kinds=[EVENT_ROLL])
@@ -1219,3 +599,37 @@ class MeetingService:
                 )
         self.jobs.wake_for(earliest)
         return True
+
+    async def _on_meeting_changed(
+        self, meeting_id: int, guild_id: int, change: str, detail: str = "", **_: Any
+    ) -> None:
+        """Keep the native event in step with every change (a deletion drops it in place)."""
+        if change != "deleted":
+            await self.sync_native_event(meeting_id)
+
+    async def _on_event_roll(self, jobs: list[Job]) -> None:
+        """An occurrence ended: move each event on to the meeting's next occurrence."""
+        if self.native_events is None:
+            raise RuntimeError("no native event mirror is installed (cogs.meetings not loaded)")
+        for job in jobs:
+            await self.sync_native_event(job.meeting_id)
+            async with self.db.transaction() as tx:
+                await self.jobs.complete(tx, job)
+
+    async def _reconcile_native_events(self) -> None:
+        """Mirror meetings that lack an armed event (setting just turned on); drop when off."""
+        port = self.native_events
+        if port is None:
+            return
+        armed = {j.meeting_id for j in await self.jobs.pending(kind=EVENT_ROLL)}
+        for meeting in await self.store.list_all():
+            if not port.knows_guild(meeting.guild_id):
+                continue
+            wanted_on = (await self.guilds.get(meeting.guild_id)).native_events
+            wanted = wanted_on and meeting.id not in armed
+            unwanted = not wanted_on and meeting.native_event_id is not None
+            if wanted or unwanted:
+                try:
+                    await self.sync_native_event(meeting.id)
+                except Exception:
+                    log.exception("could not mirror meeting %d as an event", meeting.id)

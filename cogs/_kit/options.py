@@ -7,13 +7,12 @@ from typing import TYPE_CHECKING
 import discord
 from discord import app_commands
 
-from bot.errors import NotFoundError, UserFacingError
 from bot.parsing import all_timezones
 from cogs._kit.checks import services_of
 from cogs._kit.format import truncate
 
 if TYPE_CHECKING:
-    from bot.services.meetings import Meeting
+    from bot.models.meetings import Meeting
 
 
 async def timezone_autocomplete(
@@ -57,13 +56,10 @@ async def meeting_autocomplete(
     """Meetings of this guild whose title contains what was typed (value = meeting id)."""
     if interaction.guild_id is None:
         return []
-    meetings = await services_of(interaction).meetings.list_guild(interaction.guild_id)
-    needle = current.strip().lower()
-    hits = [m for m in meetings if needle in m.title.lower()] if needle else meetings
-    hits.sort(key=lambda m: (not m.title.lower().startswith(needle), m.title.lower()))
+    hits = await services_of(interaction).meeting_service.search(interaction.guild_id, current)
     return [
         app_commands.Choice(name=truncate(_meeting_choice_name(m), 100), value=str(m.id))
-        for m in hits[:25]
+        for m in hits
     ]
 
 
@@ -71,25 +67,7 @@ async def resolve_meeting(interaction: discord.Interaction, value: str) -> Meeti
     """The meeting named by an autocomplete value (its id) or its exact title, in this guild."""
     if interaction.guild_id is None:
         raise app_commands.NoPrivateMessage()
-    store = services_of(interaction).meetings
-    text = value.strip()
-    # ASCII digits only ('²'.isdigit() is true, int() refuses it) and within SQLite's integers.
-    if text.isascii() and text.isdigit() and len(text) < 19:
-        meeting = await store.get(int(text), guild_id=interaction.guild_id)
-        if meeting is not None:
-            return meeting
-    matches = [
-        m for m in await store.list_guild(interaction.guild_id) if m.title.lower() == text.lower()
-    ]
-    if len(matches) == 1:
-        return matches[0]
-    if len(matches) > 1:
-        raise UserFacingError(
-            "Several meetings have that title: pick one from the list that appears as you type."
-        )
-    raise NotFoundError(
-        "I can't find that meeting in this server. Start typing its title and pick it from the list."
-    )
+    return await services_of(interaction).meeting_service.resolve(interaction.guild_id, value)
 
 
 class MeetingOption(app_commands.Transformer):
