@@ -12,6 +12,7 @@ import pytest
 
 from tests.e2e.harness import Community, HavenRunner, build_community, discord_py_endpoints
 from tests.fakediscord import FakeDiscord
+from tests.support.actors import People, people_of
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 
@@ -85,8 +86,14 @@ def community(discord_server: FakeDiscord) -> Community:
 
 
 @pytest.fixture
+def people(discord_server: FakeDiscord, community: Community) -> People:
+    """The community's members as callables: `await people.facilitator("meeting info", ...)`."""
+    return people_of(discord_server, community)
+
+
+@pytest.fixture
 def haven_clock() -> Any:
-    """Override in a test module to give Haven a FakeClock (None = the system clock)."""
+    """None: the system clock. A module gives Haven a FakeClock with `haven_clock_at(T0)`."""
     return None
 
 

@@ -3,151 +3,38 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
-import hmac
-from datetime import UTC, date, datetime, time, timedelta
-from pathlib import Path
+from datetime import timedelta
 
 import pytest
 
-from bot.clock import FakeClock
-from bot.keys import derive_key
-from bot.occurrences import Repeat
-from bot.services.meetings import Access, Kind, Meeting
-from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner, moderators_channel
-from tests.fakediscord import Channel, FakeDiscord, Member
+from tests.e2e.harness import Community, HavenRunner, moderators_channel
+from tests.fakediscord import FakeDiscord, Member
 from tests.fakediscord.interactions import InvocationError
+from tests.support.attendance import (
+    CLOSES,
+    OCC,
+    T0,
+    checkin_card,
+    configure,
+    open_room,
+)
+from tests.support.clock import fake_clock, haven_clock_at, run_jobs_at
+from tests.support.traces import database_bytes, hmac_forms, id_forms
 
-# Tuesday 5 January 2027, noon UTC; the meeting is at 19:00 New York (00:00 UTC the next day).
-T0 = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)
-OPENS = datetime(2027, 1, 5, 23, 51, tzinfo=UTC)  # the room opens 10 minutes before
-CLOSES = datetime(2027, 1, 6, 1, 16, tzinfo=UTC)  # and closes 15 minutes after the end
-OCC = "2027-01-05"
-
-
-@pytest.fixture
-def haven_clock() -> FakeClock:
-    return FakeClock(T0)
-
-
-def _clock(haven: HavenRunner) -> FakeClock:
-    clock = haven.running.services.clock
-    assert isinstance(clock, FakeClock)
-    return clock
-
-
-async def _configure(haven: HavenRunner, community: Community, **extra: int) -> None:
-    await haven.running.services.guilds.update(
-        community.guild.id,
-        moderator_role_id=community.moderators_role.id,
-        facilitator_role_id=community.facilitators_role.id,
-        member_role_id=community.members_role.id,
-        family_role_id=community.family_role.id,
-        modlog_channel_id=community.modlog.id,
-        **extra,
-    )
-
-
-async def _meeting(haven: HavenRunner, community: Community) -> Meeting:
-    services = haven.running.services
-    async with services.db.transaction() as tx:
-        mid = await services.meetings.create(
-            tx,
-            guild_id=community.guild.id,
-            title="Tuesday Night Hope",
-            kind=Kind.NA,
-            access=Access.OPEN,
-            formats=("discussion",),
-            timezone="America/New_York",
-            first_date=date(2027, 1, 5),
-            start_time=time(19, 0),
-            duration_minutes=60,
-            repeat=Repeat.WEEKLY,
-            facilitator_id=community.facilitator.user.id,
-        )
-    meeting = await services.meetings.get(mid)
-    assert meeting is not None
-    return meeting
-
-
-async def _run_jobs_at(haven: HavenRunner, when: datetime) -> None:
-    _clock(haven).set(when)
-    await haven.running.services.jobs.run_due()
-    await haven.running.services.jobs.drain()
-
-
-async def _open_room(
-    server: FakeDiscord, haven: HavenRunner, community: Community
-) -> tuple[Meeting, Channel]:
-    """A meeting with a room, opened by its schedule (the rooms feature emits ROOM_OPENED)."""
-    await _configure(haven, community)
-    meeting = await _meeting(haven, community)
-    created = await server.invoke(
-        community.guild, community.facilitator, "room create", meeting=str(meeting.id)
-    )
-    assert "Created the room" in created.all_text, created.all_text
-    link = await haven.running.services.rooms.link(meeting.id)
-    assert link is not None
-    await _run_jobs_at(haven, OPENS)
-    assert haven.running.services.attendance.open_occurrence(meeting.id) == OCC
-    return meeting, server.state.channels[link.text_channel_id]
-
-
-def _card(server: FakeDiscord, channel: Channel, meeting: Meeting):  # type: ignore[no-untyped-def]
-    custom_id = f"haven:checkin:{meeting.id}:{OCC}"
-    cards = [m for m in server.messages_in(channel) if custom_id in m.custom_ids()]
-    assert cards, "the opening card with its Check in button"
-    return cards[-1], custom_id
-
-
-def _hmac_forms(user_id: int, guild_id: int) -> list[bytes]:
-    """Every keyed hash of this user Haven could compute under a key that is still stored."""
-    master = hashlib.sha256(TEST_SECRET_KEY.encode()).digest()
-    keys = [master] + [
-        derive_key(master, p)
-        for p in ("attendance-proof", "modline-seal", "modline-conversation", "modline-block")
-    ]
-    messages = [
-        str(user_id).encode(),
-        f"{guild_id}:{user_id}".encode(),
-        user_id.to_bytes(8, "big"),
-        user_id.to_bytes(8, "little"),
-    ]
-    out = []
-    for key in keys:
-        for msg in messages:
-            digest = hmac.new(key, msg, hashlib.sha256).digest()
-            out += [digest, digest[:16]]
-    return out
-
-
-def _id_forms(user_id: int) -> list[bytes]:
-    return [
-        str(user_id).encode(),
-        user_id.to_bytes(8, "big"),
-        user_id.to_bytes(8, "little"),
-    ]
-
-
-def _database_bytes(path: Path) -> bytes:
-    data = path.read_bytes()
-    wal = path.with_name(path.name + "-wal")
-    if wal.exists():
-        data += wal.read_bytes()
-    return data
+haven_clock = haven_clock_at(T0)
 
 
 async def test_check_in_counts_once_and_leaves_no_trace(
     discord_server: FakeDiscord, haven: HavenRunner, community: Community
 ) -> None:
     server = discord_server
-    meeting, room = await _open_room(server, haven, community)
+    meeting, room = await open_room(server, haven, community)
     extra = [
         server.create_member(community.guild, f"peer-{i}", [community.members_role])
         for i in range(2)
     ]
     attendees: list[Member] = [community.peer, community.family, *extra]
-    card, custom_id = _card(server, room, meeting)
+    card, custom_id = checkin_card(server, room, meeting)
 
     first = await server.click(card, custom_id, community.peer)
     assert first.ephemeral and "checked in" in first.text
@@ -162,7 +49,7 @@ async def test_check_in_counts_once_and_leaves_no_trace(
     elsewhere = await server.invoke(community.guild, community.peer, "checkin")
     assert elsewhere.ephemeral and "meeting room" in elsewhere.text
 
-    await _run_jobs_at(haven, CLOSES)
+    await run_jobs_at(haven, CLOSES)
     services = haven.running.services
     assert services.attendance.open_occurrence(meeting.id) is None
     assert (
@@ -185,25 +72,25 @@ async def test_check_in_counts_once_and_leaves_no_trace(
     assert "facilitators" in refused.text and OCC not in refused.text
 
     # Past the proof window the occurrence key is dropped; then nothing links anyone to it.
-    await _run_jobs_at(haven, CLOSES + timedelta(minutes=61))
+    await run_jobs_at(haven, CLOSES + timedelta(minutes=61))
     assert services.attendance.live() == []
     db_path = haven.database_path
     for closed in (False, True):
         if closed:
             await haven.stop()  # checkpoints the WAL into the file
-        data = _database_bytes(db_path)
+        data = database_bytes(db_path)
         # The search works: a facilitator is (rightly) stored as one, as an integer.
         facilitator = community.facilitator.user.id
-        assert any(form in data for form in _id_forms(facilitator))
+        assert any(form in data for form in id_forms(facilitator))
         _assert_untraceable(data, attendees, community.guild.id)
 
 
 def _assert_untraceable(data: bytes, attendees: list[Member], guild_id: int) -> None:
     for member in attendees:
         uid = member.user.id
-        for form in _id_forms(uid):
+        for form in id_forms(uid):
             assert form not in data, f"user id of {member.user.username} found in the database"
-        for digest in _hmac_forms(uid, guild_id):
+        for digest in hmac_forms(uid, guild_id):
             assert digest not in data, f"a keyed hash of {member.user.username} found"
 
 
@@ -211,12 +98,12 @@ async def test_proof_slip_verifies_and_tampering_fails(
     discord_server: FakeDiscord, haven: HavenRunner, community: Community
 ) -> None:
     server = discord_server
-    meeting, room = await _open_room(server, haven, community)
-    card, custom_id = _card(server, room, meeting)
+    meeting, room = await open_room(server, haven, community)
+    card, custom_id = checkin_card(server, room, meeting)
     none_yet = await server.invoke(community.guild, community.peer, "attendance proof")
     assert none_yet.ephemeral and "checked in" in none_yet.text
     await server.click(card, custom_id, community.peer)
-    await _run_jobs_at(haven, CLOSES)
+    await run_jobs_at(haven, CLOSES)
     slip = await server.invoke(community.guild, community.peer, "attendance proof", name="Pat Q.")
     assert slip.ephemeral
     assert "Tuesday Night Hope" in slip.text and OCC in slip.text and "Pat Q." in slip.text
@@ -229,7 +116,7 @@ async def test_proof_slip_verifies_and_tampering_fails(
     )
     assert "Not genuine" in bad.text
     # After the proof window nobody can get a slip for that occurrence any more.
-    await _run_jobs_at(haven, CLOSES + timedelta(minutes=61))
+    await run_jobs_at(haven, CLOSES + timedelta(minutes=61))
     gone = await server.invoke(community.guild, community.peer, "attendance proof")
     assert "HVN1-" not in gone.text
 
@@ -238,7 +125,7 @@ async def test_share_posts_under_a_pseudonym_and_silence_works(
     discord_server: FakeDiscord, haven: HavenRunner, community: Community
 ) -> None:
     server = discord_server
-    meeting, room = await _open_room(server, haven, community)
+    meeting, room = await open_room(server, haven, community)
     shared = await server.invoke(
         community.guild,
         community.peer,
@@ -274,7 +161,7 @@ async def test_share_posts_under_a_pseudonym_and_silence_works(
         lambda: any("silenced" in m.text for m in server.messages_in(community.modlog))
     )
 
-    _clock(haven).advance(timedelta(seconds=31))
+    fake_clock(haven).advance(timedelta(seconds=31))
     blocked = await server.invoke(
         community.guild, community.peer, "share", _channel=room, text="hi"
     )
@@ -294,7 +181,7 @@ async def test_moderator_line_relays_both_ways_and_blocks(
     guild = community.guild
     mods_channel = moderators_channel(server, community)
     await server.flush()
-    await _configure(haven, community, moderators_channel_id=mods_channel.id)
+    await configure(haven, community, moderators_channel_id=mods_channel.id)
 
     sent = await server.invoke(
         guild, community.peer, "moderators message", text="I relapsed, scared"
@@ -343,15 +230,15 @@ async def test_moderator_line_relays_both_ways_and_blocks(
     row = await services.db.fetchone("SELECT * FROM modline_blocks")
     assert row is not None
     raw = b"".join(bytes(v) if isinstance(v, bytes) else str(v).encode() for v in tuple(row))
-    for form in _id_forms(community.peer.user.id):
+    for form in id_forms(community.peer.user.id):
         assert form not in raw
     # Closing and blocking left no readable id and no conversation hash anywhere in the file.
     conversation_hash = services.modline.conversation_hash(guild.id, community.peer.user.id)
     db_path = haven.database_path
     await haven.stop()
-    data = _database_bytes(db_path)
+    data = database_bytes(db_path)
     assert conversation_hash not in data
-    for form in _id_forms(community.peer.user.id):
+    for form in id_forms(community.peer.user.id):
         assert form not in data
 
 
@@ -360,15 +247,15 @@ async def test_restart_mid_meeting_gets_a_new_key_and_may_count_twice(
 ) -> None:
     """The documented trade-off: the key is only in memory, so a restart forgets who checked in."""
     server = discord_server
-    meeting, room = await _open_room(server, haven, community)
-    card, custom_id = _card(server, room, meeting)
+    meeting, room = await open_room(server, haven, community)
+    card, custom_id = checkin_card(server, room, meeting)
     await server.click(card, custom_id, community.peer)
     bot = await haven.restart()
     await asyncio.wait_for(bot.jobs_started.wait(), 5)
     assert bot.services.attendance.open_occurrence(meeting.id) == OCC  # announced at start
     again = await server.click(card, custom_id, community.peer)
     assert "You're checked in" in again.text
-    await _run_jobs_at(haven, CLOSES)
+    await run_jobs_at(haven, CLOSES)
     assert (
         await bot.services.db.fetchval(
             "SELECT checkins FROM attendance_counts WHERE meeting_id = ?", (meeting.id,)

@@ -4,83 +4,65 @@ check-ins, and check-ins timed by the database's writes."""
 from __future__ import annotations
 
 import os
-from datetime import date, time, timedelta
+from datetime import timedelta
 from pathlib import Path
 
-from bot.occurrences import Repeat
 from bot.services.attendance import SAVE_EVERY
-from bot.services.meetings import Access, Kind
+from bot.services.meetings import Access
 from tests.e2e.harness import Community, HavenRunner
-from tests.e2e.test_attendance import (
-    CLOSES,
-    OCC,
-    OPENS,
-    _card,
-    _clock,
-    _configure,
-    _open_room,
-    _run_jobs_at,
-    haven_clock,
-)
-from tests.fakediscord import FakeDiscord, Member, P
+from tests.fakediscord import FakeDiscord, P
 from tests.fakediscord.state import Overwrite
+from tests.support.actors import People
+from tests.support.attendance import CLOSES, OCC, OPENS, T0, checkin_card, configure, open_room
+from tests.support.clock import fake_clock, haven_clock_at, run_jobs_at
+from tests.support.meetings import make_meeting
 
-__all__ = ["haven_clock"]  # the fake clock fixture, shared with test_attendance
-
-
-async def _forget_me(server: FakeDiscord, community: Community, member: Member) -> None:
-    asked = await server.invoke(community.guild, member, "privacy forget-me")
-    done = await server.click(asked, "Forget me", member)
-    assert done.content.startswith("Done."), done.content
+haven_clock = haven_clock_at(T0)
 
 
 async def test_forget_me_keeps_the_share_wait_and_a_silence(
-    discord_server: FakeDiscord, haven: HavenRunner, community: Community
+    discord_server: FakeDiscord, haven: HavenRunner, community: Community, people: People
 ) -> None:
-    server = discord_server
-    meeting, room = await _open_room(server, haven, community)
-    first = await server.invoke(community.guild, community.peer, "share", _channel=room, text="a")
+    server, peer = discord_server, people.peer
+    meeting, room = await open_room(server, haven, community)
+    first = await peer("share", _channel=room, text="a")
     assert "Shared as" in first.all_text
-    await _forget_me(server, community, community.peer)
-    at_once = await server.invoke(community.guild, community.peer, "share", _channel=room, text="b")
+    await peer.forget_me()
+    at_once = await peer("share", _channel=room, text="b")
     assert at_once.ephemeral and "30 seconds" in at_once.text
 
-    _clock(haven).advance(timedelta(seconds=31))
-    second = await server.invoke(community.guild, community.peer, "share", _channel=room, text="c")
+    fake_clock(haven).advance(timedelta(seconds=31))
+    second = await peer("share", _channel=room, text="c")
     assert "Shared as" in second.all_text
     post = [m for m in server.messages_in(room) if m.webhook_id is not None][-1]
     silence_id = next(c for c in post.custom_ids() if c.startswith("haven:silence:"))
-    silenced = await server.click(post, silence_id, community.moderator)
+    silenced = await people.moderator.click(post, silence_id)
     assert "can't share anonymously again" in silenced.text
 
-    await _forget_me(server, community, community.peer)
-    _clock(haven).advance(timedelta(seconds=31))
-    back = await server.invoke(community.guild, community.peer, "share", _channel=room, text="d")
+    await peer.forget_me()
+    fake_clock(haven).advance(timedelta(seconds=31))
+    back = await peer("share", _channel=room, text="d")
     assert back.ephemeral and "paused" in back.text
     assert len([m for m in server.messages_in(room) if m.webhook_id is not None]) == 2
 
 
 async def test_one_check_in_gives_one_slip_and_verify_says_what_it_proves(
-    discord_server: FakeDiscord, haven: HavenRunner, community: Community
+    discord_server: FakeDiscord, haven: HavenRunner, community: Community, people: People
 ) -> None:
-    server = discord_server
-    meeting, room = await _open_room(server, haven, community)
-    card, custom_id = _card(server, room, meeting)
-    await server.click(card, custom_id, community.peer)
-    first = await server.invoke(community.guild, community.peer, "attendance proof", name="Pat Q.")
+    server, peer = discord_server, people.peer
+    meeting, room = await open_room(server, haven, community)
+    card, custom_id = checkin_card(server, room, meeting)
+    await peer.click(card, custom_id)
+    first = await peer("attendance proof", name="Pat Q.")
     code = next(line for line in first.text.splitlines() if line.startswith("HVN1-"))
-    again = await server.invoke(
-        community.guild, community.peer, "attendance proof", name="Jordan Smith"
-    )
+    again = await peer("attendance proof", name="Jordan Smith")
     assert again.ephemeral and "the slip you already have" in again.text
     assert code in again.text and "Jordan Smith" not in again.text.replace("Pat Q.", "")
-    await _run_jobs_at(haven, CLOSES)
-    after_close = await server.invoke(community.guild, community.peer, "attendance proof")
+    await run_jobs_at(haven, CLOSES)
+    after_close = await peer("attendance proof")
     assert code in after_close.text
 
-    verdict = await server.invoke(
-        community.guild, community.moderator, "attendance verify", code=code
-    )
+    verdict = await people.moderator("attendance verify", code=code)
     assert verdict.ephemeral and "Genuine" in verdict.text and "Pat Q." in verdict.text
     assert "Someone checked in to **Tuesday Night Hope** on **2027-01-05**" in verdict.text
     assert "does not prove" in verdict.text and "real name" in verdict.text
@@ -99,8 +81,8 @@ async def test_check_ins_leave_no_write_while_the_room_is_open(
     discord_server: FakeDiscord, haven: HavenRunner, community: Community
 ) -> None:
     server = discord_server
-    meeting, room = await _open_room(server, haven, community)
-    card, custom_id = _card(server, room, meeting)
+    meeting, room = await open_room(server, haven, community)
+    card, custom_id = checkin_card(server, room, meeting)
     people = [
         server.create_member(community.guild, f"peer-{i}", [community.members_role])
         for i in range(6)
@@ -108,7 +90,7 @@ async def test_check_ins_leave_no_write_while_the_room_is_open(
     await server.flush()
     before = _files(haven.database_path)
     for i, member in enumerate(people):
-        _clock(haven).advance(timedelta(seconds=20))
+        fake_clock(haven).advance(timedelta(seconds=20))
         done = await server.click(card, custom_id, member)
         assert "checked in" in done.text
         if i == 2:
@@ -118,14 +100,14 @@ async def test_check_ins_leave_no_write_while_the_room_is_open(
     assert _files(haven.database_path) == before
 
     services = haven.running.services
-    await _run_jobs_at(haven, OPENS + SAVE_EVERY)  # the coarse save, on its fixed cadence
+    await run_jobs_at(haven, OPENS + SAVE_EVERY)  # the coarse save, on its fixed cadence
     stored = await services.db.fetchval(
         "SELECT checkins FROM attendance_counts WHERE meeting_id = ?", (meeting.id,)
     )
     assert stored == 7
     late = server.create_member(community.guild, "late", [community.members_role])
     await server.click(card, custom_id, late)
-    await _run_jobs_at(haven, CLOSES)
+    await run_jobs_at(haven, CLOSES)
     stored = await services.db.fetchval(
         "SELECT checkins FROM attendance_counts WHERE meeting_id = ?", (meeting.id,)
     )
@@ -137,22 +119,14 @@ async def test_a_forged_check_in_from_elsewhere_or_from_outside_the_room_is_refu
 ) -> None:
     server = discord_server
     services = haven.running.services
-    await _configure(haven, community)
-    async with services.db.transaction() as tx:
-        mid = await services.meetings.create(
-            tx,
-            guild_id=community.guild.id,
-            title="Closed Circle",
-            kind=Kind.NA,
-            access=Access.CLOSED,
-            formats=("discussion",),
-            timezone="America/New_York",
-            first_date=date(2027, 1, 5),
-            start_time=time(19, 0),
-            duration_minutes=60,
-            repeat=Repeat.WEEKLY,
-            facilitator_id=community.facilitator.user.id,
-        )
+    await configure(haven, community)
+    mid = await make_meeting(
+        services,
+        community.guild.id,
+        title="Closed Circle",
+        access=Access.CLOSED,
+        facilitator_id=community.facilitator.user.id,
+    )
     meeting = await services.meetings.get(mid)
     assert meeting is not None
     created = await server.invoke(
@@ -161,9 +135,9 @@ async def test_a_forged_check_in_from_elsewhere_or_from_outside_the_room_is_refu
     assert "Created the room" in created.all_text, created.all_text
     link = await services.rooms.link(mid)
     assert link is not None
-    await _run_jobs_at(haven, OPENS)
+    await run_jobs_at(haven, OPENS)
     room = server.state.channels[link.text_channel_id]
-    card, custom_id = _card(server, room, meeting)
+    card, custom_id = checkin_card(server, room, meeting)
 
     # The card's button copied into #general: a member of the room clicking it there is refused.
     forged = await server.create_message(
@@ -193,7 +167,7 @@ async def test_a_forged_check_in_from_elsewhere_or_from_outside_the_room_is_refu
     await services.rooms.add_removal(meeting, removed.user.id, window)
     kept_out = await server.click(card, custom_id, removed)
     assert "removed you" in kept_out.text
-    await _run_jobs_at(haven, CLOSES)
+    await run_jobs_at(haven, CLOSES)
     stored = await services.db.fetchval(
         "SELECT checkins FROM attendance_counts WHERE meeting_id = ?", (mid,)
     )

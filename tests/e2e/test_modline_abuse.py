@@ -4,18 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
-from bot.clock import FakeClock
 from tests.e2e.harness import Community, HavenRunner, moderators_channel
-from tests.fakediscord import Channel, FakeDiscord, Member
+from tests.fakediscord import Channel, FakeDiscord
+from tests.support.actors import People
+from tests.support.clock import fake_clock, haven_clock_at
 
 T0 = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)
 
 
-@pytest.fixture
-def haven_clock() -> FakeClock:
-    return FakeClock(T0)
+haven_clock = haven_clock_at(T0)
 
 
 async def _line(server: FakeDiscord, haven: HavenRunner, community: Community) -> Channel:
@@ -39,27 +36,12 @@ def _relayed(server: FakeDiscord, mods: Channel) -> list[str]:
     return [m.content for t in _threads(server, mods) for m in server.messages_in(t)]
 
 
-async def _forget_me(server: FakeDiscord, community: Community, member: Member) -> None:
-    asked = await server.invoke(community.guild, member, "privacy forget-me")
-    done = await server.click(asked, "Forget me", member)
-    assert done.content.startswith("Done."), done.content
-
-
-def _advance(haven: HavenRunner, delta: timedelta) -> None:
-    clock = haven.running.services.clock
-    assert isinstance(clock, FakeClock)
-    clock.advance(delta)
-
-
 async def test_a_flood_is_refused_with_when_to_try_again_even_after_forget_me(
-    discord_server: FakeDiscord, haven: HavenRunner, community: Community
+    discord_server: FakeDiscord, haven: HavenRunner, community: Community, people: People
 ) -> None:
-    server = discord_server
+    server, peer, family = discord_server, people.peer, people.family
     mods = await _line(server, haven, community)
-    answers = [
-        await server.invoke(community.guild, community.peer, "moderators message", text=f"m{i}")
-        for i in range(15)
-    ]
+    answers = [await peer("moderators message", text=f"m{i}") for i in range(15)]
     accepted = [a for a in answers if "Sent to the moderators" in a.all_text]
     refused = [a for a in answers if a not in accepted]
     assert 3 <= len(accepted) < 15, [a.all_text for a in answers]
@@ -69,36 +51,35 @@ async def test_a_flood_is_refused_with_when_to_try_again_even_after_forget_me(
     assert len([c for c in _relayed(server, mods) if c.startswith("**Anon-")]) == len(accepted)
 
     # Forget-me (or leaving and rejoining) does not reset the limit.
-    await _forget_me(server, community, community.peer)
-    again = await server.invoke(community.guild, community.peer, "moderators message", text="x")
+    await peer.forget_me()
+    again = await peer("moderators message", text="x")
     assert "try again in" in again.all_text, again.all_text
-    other = await server.invoke(community.guild, community.family, "moderators message", text="y")
+    other = await family("moderators message", text="y")
     assert "Sent to the moderators" in other.all_text
 
-    _advance(haven, timedelta(minutes=10))
-    later = await server.invoke(community.guild, community.family, "moderators message", text="z")
+    fake_clock(haven).advance(timedelta(minutes=10))
+    later = await family("moderators message", text="z")
     assert "Sent to the moderators" in later.all_text
 
 
 async def test_forget_me_between_messages_does_not_open_a_thread_each_time(
-    discord_server: FakeDiscord, haven: HavenRunner, community: Community
+    discord_server: FakeDiscord, haven: HavenRunner, community: Community, people: People
 ) -> None:
-    server = discord_server
-    guild = community.guild
+    server, peer = discord_server, people.peer
     mods = await _line(server, haven, community)
-    first = await server.invoke(guild, community.peer, "moderators message", text="hello")
+    first = await peer("moderators message", text="hello")
     assert "Sent to the moderators" in first.all_text
     announcements = len(server.messages_in(mods))
     for i in range(3):
-        await _forget_me(server, community, community.peer)
-        again = await server.invoke(guild, community.peer, "moderators message", text=f"again {i}")
+        await peer.forget_me()
+        again = await peer("moderators message", text=f"again {i}")
         assert again.ephemeral and "new conversation" in again.all_text, again.all_text
         assert "try again in" in again.all_text
     assert len(_threads(server, mods)) == 1, "one private thread, moderators added once"
     assert len(server.messages_in(mods)) == announcements
 
-    _advance(haven, timedelta(hours=1))
-    later = await server.invoke(guild, community.peer, "moderators message", text="later")
+    fake_clock(haven).advance(timedelta(hours=1))
+    later = await peer("moderators message", text="later")
     assert "Sent to the moderators" in later.all_text
     assert len(_threads(server, mods)) == 2
 

@@ -10,22 +10,18 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
-from bot.clock import FakeClock
 from bot.permissions import Level
 from bot.services.meetings import Actor, Meeting
 from tests.e2e.harness import Community, HavenRunner, moderators_channel
-from tests.e2e.test_attendance import _hmac_forms, _id_forms
 from tests.fakediscord import Channel, FakeDiscord, Member
+from tests.support.clock import fake_clock, haven_clock_at
+from tests.support.traces import hmac_forms, id_forms
 
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
 START = datetime(2027, 1, 8, 0, 0, tzinfo=UTC)  # Thursday 19:00 in New York
 
 
-@pytest.fixture
-def haven_clock() -> FakeClock:
-    return FakeClock(NOW)
+haven_clock = haven_clock_at(NOW)
 
 
 def _files(db_path: Path) -> dict[str, bytes]:
@@ -50,7 +46,7 @@ def _found(db_path: Path, forms: dict[str, list[bytes]]) -> list[str]:
 def _person(member: Member, guild_id: int) -> dict[str, list[bytes]]:
     """A user id as SQLite could hold it (8-byte integer, decimal text) and its keyed hashes."""
     uid = member.user.id
-    return {"user id": _id_forms(uid), "keyed hash of the user": _hmac_forms(uid, guild_id)}
+    return {"user id": id_forms(uid), "keyed hash of the user": hmac_forms(uid, guild_id)}
 
 
 async def _setup(server: FakeDiscord, haven: HavenRunner, community: Community) -> Channel:
@@ -91,9 +87,7 @@ async def _leave_traces(
     meeting = await _meeting(haven, community)
     sub = await server.invoke(guild, member, "remind me", meeting=str(meeting.id))
     assert "DM reminders" in sub.text, sub.text
-    clock = haven.running.services.clock
-    assert isinstance(clock, FakeClock)
-    clock.set(START - timedelta(minutes=15))
+    fake_clock(haven).set(START - timedelta(minutes=15))
     jobs = haven.running.services.jobs
     while await jobs.run_due():
         await jobs.drain()
@@ -127,7 +121,7 @@ async def test_forget_me_leaves_no_id_in_the_database_or_its_wal(
     assert haven.bot is not None, "the bot is still running"
     assert _found(db_path, forms) == []
     # The scan is not blind: the facilitator is (rightly) still stored, as an integer.
-    assert _found(db_path, {"id": _id_forms(community.facilitator.user.id)})
+    assert _found(db_path, {"id": id_forms(community.facilitator.user.id)})
 
 
 async def test_a_member_leaving_leaves_no_id_in_the_database_or_its_wal(
@@ -180,7 +174,7 @@ async def test_closed_and_blocked_conversations_leave_no_hash_or_sealed_id(
         forms = {
             "conversation hash": [bytes(row[0])],
             "sealed user id": [bytes(row[1])],
-            "user id": _id_forms(member.user.id),
+            "user id": id_forms(member.user.id),
         }
         assert _found(db_path, forms)
         if settle:
