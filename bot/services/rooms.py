@@ -1,39 +1,47 @@
-"""Rooms: when a meeting's room should be open, its timed jobs, its ledger and removals. No Discord.
+"""Rooms: when a meeting's room should be open, its lifecycle, its ledger and removals. No Discord.
 
-A room's state is derived from the schedule at an instant, never remembered: it is open from
-``start - open_minutes`` to ``end + close_minutes`` of each occurrence (its *window*), unless a
-facilitator opened or closed it by hand for that occurrence (an *override*). The ledger
-(``room_occurrences``) only records what was already done for an occurrence (opening card posted,
-closing line posted, chat cleared) so that jobs re-fired after a crash post nothing twice.
+A room's state is derived from the schedule at an instant, never remembered (see room_windows).
+The ledger (``room_occurrences``) only records what was already done for an occurrence (opening
+card posted, closing line posted, chat cleared) so that jobs re-fired after a crash post nothing
+twice.
 
 Jobs: ``room_open`` at each window's start, ``room_close`` at its end, materialised for the next
 occurrences and rolled forward by the reconciler; ``room_lift`` at the end of the window for which
-someone was removed from the room.
+someone was removed from the room. This service runs them; what they do in Discord goes through
+the ``RoomEffects`` port, which the room cog installs.
 """
 
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from collections.abc import Awaitable, Callable, Iterable
 from datetime import date, datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from bot.bus import ROOM_CLOSED, ROOM_OPENED, EventBus
-from bot.clock import Clock, from_unix, iso, to_unix, utc_from_iso
-from bot.db import Database, Transaction
+from bot.bus import MEETING_CHANGED, ROOM_CLOSED, ROOM_OPENED, EventBus
+from bot.clock import Clock
+from bot.db import Database
+from bot.db.repositories import rooms as repo
 from bot.errors import UserFacingError
 from bot.jobs import Job, JobEngine, NewJob
-from bot.occurrences import (
-    Occurrence,
-    Schedule,
-    next_occurrences,
-    occurrence_for_key,
-    occurrences_between,
-)
-from bot.services.guilds import GuildSettings, GuildSettingsService
+from bot.models.rooms import CLOSED as CLOSED
+from bot.models.rooms import OPEN as OPEN
+from bot.models.rooms import LedgerEntry as LedgerEntry
+from bot.models.rooms import Removal as Removal
+from bot.models.rooms import RoomLink as RoomLink
+from bot.models.rooms import RoomPolicy as RoomPolicy
+from bot.models.rooms import RoomState as RoomState
+from bot.models.rooms import RoomWindow as RoomWindow
+from bot.occurrences import occurrence_for_key
+from bot.services.guilds import GuildSettingsService
 from bot.services.meetings import Meeting, MeetingStore
 from bot.services.privacy import PrivacyService, UserData
+from bot.services.room_windows import derive_state as derive_state
+from bot.services.room_windows import policy_for as policy_for
+from bot.services.room_windows import upcoming_windows as upcoming_windows
+from bot.services.room_windows import window_at as window_at
+from bot.services.room_windows import window_for as window_for
+from bot.services.room_windows import windows_between as windows_between
 
 log = logging.getLogger(__name__)
 
@@ -48,195 +56,80 @@ MATERIALISE_AHEAD = 2
 LEDGER_KEEP = timedelta(days=45)
 MAX_ROOM_MINUTES = 24 * 60
 SLOWMODE_MAX = 21600
-_TICK = timedelta(microseconds=1)
 
-OPEN = "open"
-CLOSED = "closed"
-
-
-@dataclass(frozen=True, slots=True)
-class RoomPolicy:
-    """Minutes a room opens before start and closes after end, and whether chat is cleared."""
-
-    open_minutes: int
-    close_minutes: int
-    clear_chat: bool
+MISSING_PERMISSION = (
+    "Discord refused: I'm missing a permission for that in this room (error 50013). Ask a "
+    "moderator to give my role Manage Channels and Manage Roles, and check the room's channels "
+    "don't deny them to me, then try again."
+)
 
 
-def policy_for(meeting: Meeting, settings: GuildSettings) -> RoomPolicy:
-    """The meeting's own room settings, falling back to the guild defaults."""
-    return RoomPolicy(
-        open_minutes=(
-            meeting.room_open_minutes
-            if meeting.room_open_minutes is not None
-            else settings.room_open_minutes
-        ),
-        close_minutes=(
-            meeting.room_close_minutes
-            if meeting.room_close_minutes is not None
-            else settings.room_close_minutes
-        ),
-        clear_chat=(
-            meeting.room_clear_chat
-            if meeting.room_clear_chat is not None
-            else settings.room_clear_chat
-        ),
-    )
+class RoomEffects(Protocol):
+    """What the Discord glue does to a room's channels; the service decides when."""
 
+    async def apply_state(
+        self,
+        meeting: Meeting,
+        link: RoomLink,
+        is_open: bool,
+        *,
+        unlock: bool = False,
+        force: bool = False,
+    ) -> bool:
+        """Set the audience's send/speak overwrites for a state; True if anything changed."""
+        ...
 
-@dataclass(frozen=True, slots=True)
-class RoomWindow:
-    """When a room is open for one occurrence: [opens_at, closes_at)."""
+    async def post_opening(
+        self, meeting: Meeting, link: RoomLink, window: RoomWindow, nonce_key: str | None
+    ) -> None:
+        """Post the opening card in the room's text channel."""
+        ...
 
-    occurrence: Occurrence
-    opens_at: datetime
-    closes_at: datetime
+    async def post_reopened(self, link: RoomLink) -> None:
+        """Say the room is open again (it was closed earlier in the same occurrence)."""
+        ...
 
-    @property
-    def key(self) -> str:
-        """The occurrence key as stored (scheduled local date, ISO)."""
-        return self.occurrence.key.isoformat()
+    async def post_closing(
+        self, link: RoomLink, next_start: datetime | None, cleared: bool, nonce_key: str | None
+    ) -> None:
+        """Post the closing line, naming the next meeting when there is one."""
+        ...
 
-    def contains(self, instant: datetime) -> bool:
-        """Whether the room is scheduled open at this instant."""
-        return self.opens_at <= instant < self.closes_at
+    async def clear_messages(self, link: RoomLink, after: datetime, before: datetime) -> bool:
+        """Delete the text channel's messages between two instants; False if it has none."""
+        ...
 
+    async def lift_removals(self, link: RoomLink, keep_user_ids: Iterable[int]) -> int:
+        """Remove Haven's removal overwrites, except for `keep_user_ids`; how many people."""
+        ...
 
-def window_for(occurrence: Occurrence, policy: RoomPolicy) -> RoomWindow:
-    """The room window of one occurrence."""
-    return RoomWindow(
-        occurrence=occurrence,
-        opens_at=occurrence.start - timedelta(minutes=policy.open_minutes),
-        closes_at=occurrence.end + timedelta(minutes=policy.close_minutes),
-    )
+    async def rebuild_overwrites(self, meeting: Meeting, link: RoomLink, is_open: bool) -> None:
+        """Rewrite every overwrite from the meeting's access, keeping removals."""
+        ...
 
+    async def rename(self, link: RoomLink, title: str) -> None:
+        """Name the room's category after the meeting."""
+        ...
 
-def windows_between(
-    schedule: Schedule, policy: RoomPolicy, start: datetime, end: datetime
-) -> list[RoomWindow]:
-    """Windows overlapping [start, end), earliest first."""
-    before = timedelta(minutes=policy.open_minutes)
-    after = timedelta(minutes=policy.close_minutes)
-    occs = occurrences_between(schedule, start - after, end + before)
-    out = [window_for(o, policy) for o in occs]
-    out = [w for w in out if w.opens_at < end and w.closes_at > start]
-    out.sort(key=lambda w: (w.opens_at, w.key))
-    return out
+    async def delete_channels(self, link: RoomLink) -> None:
+        """Delete the room's channels (those already gone are skipped)."""
+        ...
 
+    async def modlog(
+        self,
+        guild_id: int,
+        title: str,
+        actor_id: int | None,
+        meeting: Meeting | None,
+        link: RoomLink | None,
+        **fields: str | datetime,
+    ) -> None:
+        """One mod-log entry for a room action (None actor: Haven, on schedule)."""
+        ...
 
-def window_at(schedule: Schedule, policy: RoomPolicy, now: datetime) -> RoomWindow | None:
-    """The window containing `now` (the earliest if windows overlap), or None."""
-    hits = windows_between(schedule, policy, now, now + _TICK)
-    return hits[0] if hits else None
-
-
-def upcoming_windows(
-    schedule: Schedule, policy: RoomPolicy, now: datetime, n: int
-) -> list[RoomWindow]:
-    """The next `n` windows that have not closed at `now` (the current one first)."""
-    if n <= 0:
-        return []
-    current = windows_between(schedule, policy, now, now + _TICK)
-    later = next_occurrences(schedule, now + timedelta(minutes=policy.open_minutes), n)
-    seen = {w.key for w in current}
-    out = list(current)
-    for occ in later:
-        w = window_for(occ, policy)
-        if w.key not in seen:
-            seen.add(w.key)
-            out.append(w)
-    out.sort(key=lambda w: (w.opens_at, w.key))
-    return out[:n]
-
-
-@dataclass(frozen=True, slots=True)
-class RoomState:
-    """What a room should be at an instant, and which occurrence that is about."""
-
-    open: bool
-    window: RoomWindow | None  # the window containing the instant, else the next one
-    in_window: bool
-    override: str | None
-
-    @property
-    def key(self) -> str | None:
-        """The occurrence key this state is about."""
-        return self.window.key if self.window else None
-
-
-def derive_state(
-    schedule: Schedule, policy: RoomPolicy, now: datetime, overrides: Mapping[str, str]
-) -> RoomState:
-    """Open inside a window unless closed by hand; closed outside unless opened by hand."""
-    current = window_at(schedule, policy, now)
-    if current is not None:
-        window: RoomWindow | None = current
-    else:
-        nxt = upcoming_windows(schedule, policy, now, 1)
-        window = nxt[0] if nxt else None
-    override = overrides.get(window.key) if window is not None else None
-    is_open = (override == OPEN) if override is not None else current is not None
-    return RoomState(open=is_open, window=window, in_window=current is not None, override=override)
-
-
-# -- stored data -------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class RoomLink:
-    """The channels of a meeting's room."""
-
-    meeting_id: int
-    guild_id: int
-    category_id: int
-    text_channel_id: int
-    voice_channel_id: int
-    stage: bool
-
-    @property
-    def channel_ids(self) -> tuple[int, int, int]:
-        """Category, text and voice channel ids."""
-        return (self.category_id, self.text_channel_id, self.voice_channel_id)
-
-
-@dataclass(frozen=True, slots=True)
-class LedgerEntry:
-    """What was already done for one occurrence of a room."""
-
-    meeting_id: int
-    occurrence: str
-    override: str | None
-    opened_at: datetime | None
-    closed_at: datetime | None
-    cleared_at: datetime | None
-
-
-@dataclass(frozen=True, slots=True)
-class Removal:
-    """A person kept out of a room until `until`."""
-
-    id: int
-    meeting_id: int
-    guild_id: int
-    user_id: int
-    occurrence: str
-    until: datetime
-
-
-_LINK_COLUMNS = "meeting_id, guild_id, category_id, text_channel_id, voice_channel_id, stage"
-_REMOVAL_COLUMNS = "id, meeting_id, guild_id, user_id, occurrence, until"
-
-
-def _link(row: Any) -> RoomLink:
-    return RoomLink(row[0], row[1], row[2], row[3], row[4], bool(row[5]))
-
-
-def _removal(row: Any) -> Removal:
-    return Removal(row[0], row[1], row[2], row[3], row[4], from_unix(row[5]))
-
-
-def _maybe_time(value: str | None) -> datetime | None:
-    return utc_from_iso(value) if value else None
+    def refused(self, exc: Exception) -> bool:
+        """Whether an error is Discord refusing for a missing permission."""
+        ...
 
 
 class RoomService:
@@ -258,6 +151,8 @@ class RoomService:
         self.meetings = meetings
         self.guilds = guilds
         self.events = events
+        self.effects: RoomEffects | None = None
+        self._synced_at_start = False
         privacy.register(
             UserData(
                 "room_removals",
@@ -269,37 +164,42 @@ class RoomService:
                 kept=True,
             )
         )
+        jobs.register(JOB_OPEN, self._open_jobs)
+        jobs.register(JOB_CLOSE, self._close_jobs)
+        jobs.register(JOB_LIFT, self._lift_jobs)
+        jobs.add_reconciler(self.reconcile)
+
+    def install(self, effects: RoomEffects) -> None:
+        """Plug the Discord glue in and start following meeting changes."""
+        self.effects = effects
+        self.events.subscribe(MEETING_CHANGED, self.on_meeting_changed)
+
+    def uninstall(self) -> None:
+        """Unplug the Discord glue; rooms are left as they are."""
+        self.events.unsubscribe(MEETING_CHANGED, self.on_meeting_changed)
+        self.effects = None
+
+    def _require_effects(self) -> RoomEffects:
+        if self.effects is None:
+            raise RuntimeError("no room effects are installed (cogs.rooms not loaded)")
+        return self.effects
 
     # -- links -----------------------------------------------------------------------------
 
     async def link(self, meeting_id: int) -> RoomLink | None:
         """The room of a meeting, if it has one."""
-        row = await self.db.fetchone(
-            f"SELECT {_LINK_COLUMNS} FROM room_links WHERE meeting_id = ?",  # noqa: S608
-            (meeting_id,),
-        )
-        return _link(row) if row else None
+        return await repo.link(self.db, meeting_id)
 
     async def link_for_channels(self, guild_id: int, channel_ids: Iterable[int]) -> RoomLink | None:
         """The room one of these channels (or categories) belongs to, in this guild."""
         ids = [i for i in channel_ids if i]
         if not ids:
             return None
-        marks = ", ".join("?" for _ in ids)
-        row = await self.db.fetchone(
-            f"SELECT {_LINK_COLUMNS} FROM room_links WHERE guild_id = ? AND "  # noqa: S608
-            f"(category_id IN ({marks}) OR text_channel_id IN ({marks}) "
-            f"OR voice_channel_id IN ({marks})) ORDER BY meeting_id LIMIT 1",
-            (guild_id, *ids, *ids, *ids),
-        )
-        return _link(row) if row else None
+        return await repo.link_for_channels(self.db, guild_id, ids)
 
     async def links(self) -> list[RoomLink]:
         """Every room link (for reconciling at start)."""
-        rows = await self.db.fetchall(
-            f"SELECT {_LINK_COLUMNS} FROM room_links ORDER BY meeting_id"  # noqa: S608
-        )
-        return [_link(r) for r in rows]
+        return await repo.links(self.db)
 
     async def save_link(
         self,
@@ -311,23 +211,11 @@ class RoomService:
         stage: bool,
     ) -> RoomLink:
         """Link created channels to the meeting and schedule the room's jobs."""
+        link = RoomLink(
+            meeting.id, meeting.guild_id, category_id, text_channel_id, voice_channel_id, stage
+        )
         async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO room_links (meeting_id, guild_id, category_id, text_channel_id, "
-                "voice_channel_id, stage, created_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (meeting_id) DO UPDATE SET category_id = excluded.category_id, "
-                "text_channel_id = excluded.text_channel_id, "
-                "voice_channel_id = excluded.voice_channel_id, stage = excluded.stage",
-                (
-                    meeting.id,
-                    meeting.guild_id,
-                    category_id,
-                    text_channel_id,
-                    voice_channel_id,
-                    int(stage),
-                    iso(self.clock.now()),
-                ),
-            )
+            await repo.save_link(tx, link, self.clock.now())
             await self.meetings.update(
                 tx,
                 meeting.id,
@@ -336,16 +224,13 @@ class RoomService:
                 room_voice_channel_id=voice_channel_id,
             )
         await self.schedule(meeting.id)
-        return RoomLink(
-            meeting.id, meeting.guild_id, category_id, text_channel_id, voice_channel_id, stage
-        )
+        return link
 
     async def forget_link(self, meeting_id: int) -> None:
         """Unlink a meeting's room (its channels are gone or kept) and drop its pending jobs."""
         async with self.db.transaction() as tx:
-            await tx.execute("DELETE FROM room_links WHERE meeting_id = ?", (meeting_id,))
-            exists = await tx.fetchall("SELECT 1 FROM meetings WHERE id = ?", (meeting_id,))
-            if exists:
+            await repo.delete_link(tx, meeting_id)
+            if await repo.meeting_exists(tx, meeting_id):
                 await self.meetings.update(
                     tx,
                     meeting_id,
@@ -356,7 +241,11 @@ class RoomService:
             await self.jobs.remove_pending(
                 tx, meeting_id=meeting_id, kinds=[*LIFECYCLE_KINDS, JOB_LIFT]
             )
-            await tx.execute("DELETE FROM room_removals WHERE meeting_id = ?", (meeting_id,))
+
+    async def delete_room(self, link: RoomLink) -> None:
+        """Delete a room's channels (voice, text, then category) and unlink them."""
+        await self._require_effects().delete_channels(link)
+        await self.forget_link(link.meeting_id)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -366,12 +255,7 @@ class RoomService:
 
     async def overrides(self, meeting_id: int) -> dict[str, str]:
         """Manual open/close per occurrence key."""
-        rows = await self.db.fetchall(
-            "SELECT occurrence, override FROM room_occurrences "
-            "WHERE meeting_id = ? AND override IS NOT NULL",
-            (meeting_id,),
-        )
-        return {r[0]: r[1] for r in rows}
+        return await repo.overrides(self.db, meeting_id)
 
     async def state(self, meeting: Meeting, now: datetime | None = None) -> RoomState:
         """What the meeting's room should be now (or at `now`)."""
@@ -391,64 +275,30 @@ class RoomService:
     async def set_override(self, meeting: Meeting, key: str, value: str | None) -> None:
         """Record a manual open or close for one occurrence (None clears it)."""
         async with self.db.transaction() as tx:
-            await self._ensure_ledger(tx, meeting.id, meeting.guild_id, key)
-            await tx.execute(
-                "UPDATE room_occurrences SET override = ? WHERE meeting_id = ? AND occurrence = ?",
-                (value, meeting.id, key),
-            )
+            await repo.ensure_ledger(tx, meeting.id, meeting.guild_id, key)
+            await repo.set_override(tx, meeting.id, key, value)
 
     # -- ledger ----------------------------------------------------------------------------
 
-    async def _ensure_ledger(
-        self, tx: Transaction, meeting_id: int, guild_id: int, key: str
-    ) -> None:
-        await tx.execute(
-            "INSERT INTO room_occurrences (meeting_id, guild_id, occurrence) VALUES (?, ?, ?) "
-            "ON CONFLICT (meeting_id, occurrence) DO NOTHING",
-            (meeting_id, guild_id, key),
-        )
-
     async def ledger(self, meeting_id: int, key: str) -> LedgerEntry | None:
         """What was done for one occurrence of a room."""
-        row = await self.db.fetchone(
-            "SELECT meeting_id, occurrence, override, opened_at, closed_at, cleared_at "
-            "FROM room_occurrences WHERE meeting_id = ? AND occurrence = ?",
-            (meeting_id, key),
-        )
-        if row is None:
-            return None
-        return LedgerEntry(
-            row[0], row[1], row[2], _maybe_time(row[3]), _maybe_time(row[4]), _maybe_time(row[5])
-        )
+        return await repo.ledger(self.db, meeting_id, key)
 
     async def record_opened(self, meeting: Meeting, key: str) -> None:
         """The room opened for this occurrence (card posted): remember it and tell others."""
-        now = iso(self.clock.now())
         async with self.db.transaction() as tx:
-            await self._ensure_ledger(tx, meeting.id, meeting.guild_id, key)
-            await tx.execute(
-                "UPDATE room_occurrences SET opened_at = COALESCE(opened_at, ?), "
-                "closed_at = NULL, cleared_at = NULL WHERE meeting_id = ? AND occurrence = ?",
-                (now, meeting.id, key),
-            )
+            await repo.ensure_ledger(tx, meeting.id, meeting.guild_id, key)
+            await repo.mark_opened(tx, meeting.id, key, self.clock.now())
         await self.schedule(meeting.id)
-        await self.events.emit(
-            ROOM_OPENED, meeting_id=meeting.id, guild_id=meeting.guild_id, occurrence=key
-        )
+        await self.announce_open(meeting, key)
 
     async def record_closed(
         self, meeting: Meeting, key: str, *, cleared: bool, announce: bool = True
     ) -> None:
         """The room closed for this occurrence: remember it and (if it had opened) tell others."""
-        now = iso(self.clock.now())
         async with self.db.transaction() as tx:
-            await self._ensure_ledger(tx, meeting.id, meeting.guild_id, key)
-            await tx.execute(
-                "UPDATE room_occurrences SET closed_at = ?, "
-                "cleared_at = CASE WHEN ? THEN ? ELSE cleared_at END "
-                "WHERE meeting_id = ? AND occurrence = ?",
-                (now, int(cleared), now, meeting.id, key),
-            )
+            await repo.ensure_ledger(tx, meeting.id, meeting.guild_id, key)
+            await repo.mark_closed(tx, meeting.id, key, self.clock.now(), cleared=cleared)
         if not announce:
             return
         await self.events.emit(
@@ -460,6 +310,81 @@ class RoomService:
         await self.events.emit(
             ROOM_OPENED, meeting_id=meeting.id, guild_id=meeting.guild_id, occurrence=key
         )
+
+    # -- opening and closing -----------------------------------------------------------------
+
+    async def open_room(
+        self,
+        meeting: Meeting,
+        link: RoomLink,
+        window: RoomWindow,
+        *,
+        actor_id: int | None,
+        nonce_key: str | None = None,
+    ) -> None:
+        """Allow sending and speaking, post the opening card once per occurrence, tell others."""
+        effects = self._require_effects()
+        await effects.apply_state(meeting, link, True, unlock=True, force=True)
+        entry = await self.ledger(meeting.id, window.key)
+        already_open = entry is not None and entry.opened_at is not None and entry.closed_at is None
+        # A scheduled opening of a room that is already open (opened by hand earlier, or the job
+        # replayed after a crash) only re-applies the permissions: nothing to announce twice.
+        replay = actor_id is None and already_open
+        if not replay:
+            if entry is None or entry.opened_at is None:
+                await effects.post_opening(meeting, link, window, nonce_key)
+            else:
+                await effects.post_reopened(link)
+        await self.record_opened(meeting, window.key)
+        if replay:
+            return
+        await effects.modlog(
+            link.guild_id,
+            "Room opened",
+            actor_id,
+            meeting,
+            link,
+            occurrence=window.occurrence.start,
+        )
+
+    async def close_room(
+        self,
+        meeting: Meeting,
+        link: RoomLink,
+        key: str,
+        *,
+        actor_id: int | None,
+        nonce_key: str | None = None,
+    ) -> None:
+        """Deny sending and speaking; once per occurrence: clear chat if asked, post a closing line."""
+        effects = self._require_effects()
+        await effects.apply_state(meeting, link, False, force=True)
+        entry = await self.ledger(meeting.id, key)
+        if entry is not None and entry.closed_at is not None:
+            return
+        was_open = entry is not None and entry.opened_at is not None
+        policy = await self.policy(meeting)
+        cleared = False
+        if was_open and policy.clear_chat:
+            window = await self.window(meeting, key)
+            starts = [
+                t
+                for t in (entry.opened_at if entry else None, window.opens_at if window else None)
+                if t
+            ]
+            cleared = await effects.clear_messages(
+                link, min(starts) - timedelta(seconds=1), self.clock.now()
+            )
+        if was_open:
+            state = await self.state(meeting)
+            upcoming = state.window if not state.open else None
+            next_start = upcoming.occurrence.start if upcoming is not None else None
+            await effects.post_closing(link, next_start, cleared, nonce_key)
+        await self.record_closed(meeting, key, cleared=cleared, announce=was_open)
+        if was_open or actor_id is not None:
+            await effects.modlog(
+                link.guild_id, "Room closed", actor_id, meeting, link, occurrence=key
+            )
 
     # -- jobs ------------------------------------------------------------------------------
 
@@ -478,25 +403,19 @@ class RoomService:
             policy = await self.policy(meeting)
             windows = upcoming_windows(meeting.schedule, policy, now, MATERIALISE_AHEAD)
             keys = {w.key for w in windows}
-            ledger = {
-                r[0]: (r[1], r[2], r[3])
-                for r in await self.db.fetchall(
-                    "SELECT occurrence, opened_at, closed_at, override FROM room_occurrences "
-                    "WHERE meeting_id = ?",
-                    (meeting_id,),
-                )
-            }
+            ledger = {e.occurrence: e for e in await repo.ledger_entries(self.db, meeting_id)}
             for w in windows:
-                opened, closed, override = ledger.get(w.key, (None, None, None))
-                if opened is None and override != CLOSED:
+                entry = ledger.get(w.key)
+                opened, closed = (entry.opened_at, entry.closed_at) if entry else (None, None)
+                if opened is None and (entry is None or entry.override != CLOSED):
                     wanted.append(NewJob(JOB_OPEN, meeting.guild_id, w.opens_at, meeting.id, w.key))
                 if closed is None:
                     wanted.append(
                         NewJob(JOB_CLOSE, meeting.guild_id, w.closes_at, meeting.id, w.key)
                     )
             # Opened earlier but never closed (cancelled, moved, or the bot was down): close now.
-            for key, (opened, closed, _) in ledger.items():
-                if opened is not None and closed is None and key not in keys:
+            for key, entry in ledger.items():
+                if entry.opened_at is not None and entry.closed_at is None and key not in keys:
                     due = pending.get((JOB_CLOSE, key))
                     at = due if due is not None and due <= now else now
                     wanted.append(NewJob(JOB_CLOSE, meeting.guild_id, at, meeting.id, key))
@@ -518,57 +437,169 @@ class RoomService:
                 log.exception("could not schedule a room's jobs")
         await self.schedule_lifts()
         cutoff = (self.clock.now() - LEDGER_KEEP).date().isoformat()
-        await self.db.execute(
-            "DELETE FROM room_occurrences WHERE occurrence < ? AND "
-            "(closed_at IS NOT NULL OR opened_at IS NULL)",
-            (cutoff,),
-        )
+        async with self.db.transaction() as tx:
+            await repo.prune_ledger(tx, cutoff)
 
     async def finish(self, job: Job) -> None:
         """Mark a room job done."""
         async with self.db.transaction() as tx:
             await self.jobs.complete(tx, job)
 
+    async def reconcile(self) -> None:
+        """Materialise room jobs; at start, also set each room to its derived state."""
+        effects = self.effects
+        if effects is None:
+            return  # the room cog is not loaded: nothing runs rooms
+        await self.schedule_all()
+        if self._synced_at_start:
+            return
+        self._synced_at_start = True
+        for link in await self.links():
+            try:
+                meeting = await self.meetings.get(link.meeting_id)
+                if meeting is None:
+                    await self.forget_link(link.meeting_id)
+                    continue
+                state = await self.state(meeting)
+                await effects.apply_state(meeting, link, state.open)
+                if state.open and state.key is not None:
+                    entry = await self.ledger(meeting.id, state.key)
+                    if entry is not None and entry.opened_at is not None:
+                        await self.announce_open(meeting, state.key)
+            except Exception as exc:
+                log.warning("could not sync a room at start (%s)", type(exc).__name__)
+
+    async def _run_jobs(self, jobs: list[Job], action: Callable[[Job], Awaitable[None]]) -> None:
+        for job in jobs:
+            try:
+                await action(job)
+            except Exception as exc:
+                status = getattr(exc, "status", None)
+                log.warning(
+                    "room job %s failed (%s, HTTP %s)", job.kind, type(exc).__name__, status
+                )
+                if self.effects is not None and self.effects.refused(exc) and job.attempts == 0:
+                    await self.effects.modlog(
+                        job.guild_id,
+                        "Room action failed",
+                        None,
+                        await self.meetings.get(job.meeting_id),
+                        await self.link(job.meeting_id),
+                        action=job.kind.replace("room_", ""),
+                        problem=MISSING_PERMISSION,
+                    )
+                await self.jobs.retry_or_fail(
+                    job, type(exc).__name__, gave_up=f"{type(exc).__name__} {status or ''}"
+                )
+                continue
+            await self.finish(job)
+
+    async def _job_room(self, job: Job) -> tuple[Meeting, RoomLink] | None:
+        meeting = await self.meetings.get(job.meeting_id)
+        link = await self.link(job.meeting_id)
+        if meeting is None or link is None:
+            return None
+        return meeting, link
+
+    async def _open_jobs(self, jobs: list[Job]) -> None:
+        await self._run_jobs(jobs, self._open_job)
+
+    async def _open_job(self, job: Job) -> None:
+        found = await self._job_room(job)
+        if found is None:
+            return
+        meeting, link = found
+        state = await self.state(meeting)
+        # Re-derive: the occurrence may be over, cancelled, moved or closed by hand.
+        if not state.open or state.key != job.occurrence or state.window is None:
+            return
+        await self.open_room(meeting, link, state.window, actor_id=None, nonce_key=job.key)
+
+    async def _close_jobs(self, jobs: list[Job]) -> None:
+        await self._run_jobs(jobs, self._close_job)
+
+    async def _close_job(self, job: Job) -> None:
+        found = await self._job_room(job)
+        if found is None:
+            return
+        meeting, link = found
+        state = await self.state(meeting)
+        if state.open and state.key == job.occurrence:
+            return  # moved later or opened again by hand: a new close job exists
+        await self.close_room(meeting, link, job.occurrence, actor_id=None, nonce_key=job.key)
+        await self.schedule(meeting.id)
+
+    async def _lift_jobs(self, jobs: list[Job]) -> None:
+        await self._run_jobs(jobs, self._lift_job)
+
+    async def _lift_job(self, job: Job) -> None:
+        meeting = await self.meetings.get(job.meeting_id)
+        link = await self.link(job.meeting_id)
+        if link is None:
+            return
+        effects = self._require_effects()
+        now = self.clock.now()
+        removals = await self.removals(job.meeting_id)
+        due = [r for r in removals if r.until <= now]
+        active = {r.user_id for r in removals if r.until > now}
+        count = await effects.lift_removals(link, active)
+        await self.delete_removals(r.id for r in due)
+        if count or due:
+            members = ", ".join(f"<@{r.user_id}>" for r in due) or "—"
+            await effects.modlog(
+                link.guild_id, "Room removal lifted", None, meeting, link, member=members
+            )
+
+    async def on_meeting_changed(
+        self, meeting_id: int, guild_id: int, change: str, detail: str = "", **_: Any
+    ) -> None:
+        """Follow meeting changes: reschedule the room, or delete or release it with the meeting."""
+        effects = self._require_effects()
+        link = await self.link(meeting_id)
+        if link is None:
+            return
+        if change == "deleted":
+            if detail == "room:delete":
+                # One action, one entry: the meeting's "Meeting deleted" names who and "room: deleted".
+                await self.delete_room(link)
+            else:
+                await effects.lift_removals(link, ())
+                await self.forget_link(meeting_id)
+            return
+        meeting = await self.meetings.get(meeting_id)
+        if meeting is None:
+            return
+        await self.schedule(meeting_id)
+        state = await self.state(meeting)
+        fields = set(detail.removeprefix("fields:").split(",")) if change == "edited" else set()
+        if fields & {"access", "kind"}:
+            await effects.rebuild_overwrites(meeting, link, state.open)
+        else:
+            await effects.apply_state(meeting, link, state.open)
+        if "title" in fields:
+            await effects.rename(link, meeting.title)
+
     # -- removals --------------------------------------------------------------------------
 
     async def add_removal(self, meeting: Meeting, user_id: int, window: RoomWindow) -> Removal:
         """Keep a person out of the room until this window closes (stored, lifted by a job)."""
         until = window.closes_at
-        if until <= self.clock.now():
+        now = self.clock.now()
+        if until <= now:
             raise UserFacingError("That occurrence is already over; nothing to remove them from.")
         async with self.db.transaction() as tx:
-            await tx.execute(
-                "INSERT INTO room_removals (meeting_id, guild_id, user_id, occurrence, until, "
-                "created_at) VALUES (?, ?, ?, ?, ?, ?) "
-                "ON CONFLICT (meeting_id, user_id, occurrence) DO UPDATE SET until = excluded.until",
-                (
-                    meeting.id,
-                    meeting.guild_id,
-                    user_id,
-                    window.key,
-                    to_unix(until),
-                    iso(self.clock.now()),
-                ),
-            )
-            row = await tx.fetchall(
-                f"SELECT {_REMOVAL_COLUMNS} FROM room_removals "  # noqa: S608
-                "WHERE meeting_id = ? AND user_id = ? AND occurrence = ?",
-                (meeting.id, user_id, window.key),
+            removal = await repo.add_removal(
+                tx, meeting.id, meeting.guild_id, user_id, window.key, until, now
             )
             earliest = await self.jobs.add(
                 tx, [NewJob(JOB_LIFT, meeting.guild_id, until, meeting.id, window.key)]
             )
         self.jobs.wake_for(earliest)
-        return _removal(row[0])
+        return removal
 
     async def removals(self, meeting_id: int) -> list[Removal]:
         """Every stored removal of a meeting's room."""
-        rows = await self.db.fetchall(
-            f"SELECT {_REMOVAL_COLUMNS} FROM room_removals WHERE meeting_id = ? "  # noqa: S608
-            "ORDER BY until, id",
-            (meeting_id,),
-        )
-        return [_removal(r) for r in rows]
+        return await repo.removals(self.db, meeting_id)
 
     async def delete_removals(self, ids: Iterable[int]) -> None:
         """Forget lifted removals."""
@@ -576,19 +607,16 @@ class RoomService:
         if not id_list:
             return
         async with self.db.transaction() as tx:
-            await tx.executemany("DELETE FROM room_removals WHERE id = ?", [(i,) for i in id_list])
+            await repo.delete_removals(tx, id_list)
 
     async def schedule_lifts(self) -> None:
         """Make sure every stored removal has a job that lifts it."""
-        rows = await self.db.fetchall(
-            "SELECT meeting_id, guild_id, occurrence, MIN(until) FROM room_removals "
-            "GROUP BY meeting_id, guild_id, occurrence"
-        )
-        if not rows:
+        due = await repo.lifts_due(self.db)
+        if not due:
             return
         async with self.db.transaction() as tx:
             earliest = await self.jobs.add(
-                tx, [NewJob(JOB_LIFT, r[1], from_unix(r[3]), r[0], r[2]) for r in rows]
+                tx, [NewJob(JOB_LIFT, d.guild_id, d.until, d.meeting_id, d.occurrence) for d in due]
             )
         self.jobs.wake_for(earliest)
 

@@ -846,11 +846,13 @@ async def test_a_replayed_scheduled_open_announces_nothing_twice(
     before = [m.id for m in discord_server.messages_in(link.text_channel_id)]
     assert len(before) == 1  # the opening card
     # A crash after the opening was recorded but before its job finished: the job runs again.
-    cog: Any = bot.get_cog("room")
-    state = await bot.services.rooms.state(meeting)
-    stored = await bot.services.rooms.link(meeting.id)
+    rooms = bot.services.rooms
+    state = await rooms.state(meeting)
+    stored = await rooms.link(meeting.id)
     assert state.window is not None and stored is not None
-    await cog.open_room(meeting, stored, state.window, actor=None, nonce_key="room_open:replay")
+    await rooms.open_room(
+        meeting, stored, state.window, actor_id=None, nonce_key="room_open:replay"
+    )
     assert overwrite(discord_server, link.text_channel_id, g) == (AUDIENCE | TEXT_SPEAK, 0)
     assert [m.id for m in discord_server.messages_in(link.text_channel_id)] == before
     assert modlog_titles(discord_server, community).count("Room opened") == 1
