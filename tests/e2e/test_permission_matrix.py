@@ -632,7 +632,7 @@ async def _delete(w: World, who: str, ok: bool) -> Any:
     "button: meeting delete confirm",
     "meeting",
     owner_only(Allow("Deleted **Fresh meeting", ephemeral=True)),
-    "DeleteView",
+    "ConfirmView",
 )
 async def _delete_confirm(w: World, who: str, ok: bool) -> Any:
     if ok:
@@ -646,7 +646,9 @@ async def _delete_confirm(w: World, who: str, ok: bool) -> Any:
     return await w.click(w.shared["delete"], "meeting-delete:keep", who)
 
 
-@case("button: meeting list pages", "meeting", owner_only(Allow("Page 2/")), "ListView")
+@case(
+    "button: meeting list pages", "meeting", owner_only(Allow("Page 2/")), "Pager", "ExpiringView"
+)
 async def _list_pages(w: World, who: str, ok: bool) -> Any:
     if ok:
         listed = await w.invoke(who, "meeting list", days=31)
