@@ -13,10 +13,11 @@ from discord.ext import commands
 from bot.errors import UserFacingError
 from bot.permissions import Level
 from bot.runtime.app import HavenBot
-from bot.runtime.tree import guarded, reply_ephemeral
+from bot.runtime.tree import reply_ephemeral
 from bot.services.attendance import ProofSlip, SharePost, slip_name
 from cogs._kit import (
     COLOR,
+    PersistentButton,
     ensure_level,
     ensure_meeting_manager,
     escape,
@@ -117,7 +118,7 @@ async def _check_in(interaction: discord.Interaction, meeting_id: int, occurrenc
 
 
 class CheckInButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    PersistentButton,
     template=r"haven:checkin:(?P<meeting>\d+):(?P<occurrence>\d{4}-\d{2}-\d{2})",
 ):
     """The Check in button on a room's opening card; works after restarts."""
@@ -145,19 +146,14 @@ class CheckInButton(
         """Rebuild the button from its custom id."""
         return cls(int(match["meeting"]), match["occurrence"])
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Count the presser once."""
-        await self._press(interaction)
-
-    @guarded
-    async def _press(self, interaction: discord.Interaction) -> None:
+    async def pressed(self, interaction: discord.Interaction) -> None:
         """Count the presser once; the answer is private."""
         await _ensure_in_room(interaction, self.meeting_id)
         await _check_in(interaction, self.meeting_id, self.occurrence)
 
 
 class SilenceButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
+    PersistentButton,
     template=r"haven:silence:(?P<meeting>\d+):(?P<occurrence>\d{4}-\d{2}-\d{2}):(?P<peer>\d+)",
 ):
     """'Silence this peer' under an anonymous share: moderators only, reveals nobody."""
@@ -185,12 +181,7 @@ class SilenceButton(
         """Rebuild the button from its custom id."""
         return cls(int(match["meeting"]), match["occurrence"], int(match["peer"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Silence the pseudonym for the rest of the occurrence."""
-        await self._press(interaction)
-
-    @guarded
-    async def _press(self, interaction: discord.Interaction) -> None:
+    async def pressed(self, interaction: discord.Interaction) -> None:
         """Silence the pseudonym; the moderator never learns who it is."""
         await ensure_level(
             interaction, Level.MODERATOR, "Only moderators can silence an anonymous sharer."
