@@ -13,11 +13,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import pytest
-
-from bot.clock import FakeClock
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import Channel, FakeDiscord, InteractionResult, Member, Message
+from tests.support.clock import haven_clock_at
 
 # Tuesday 5 January 2027, noon UTC (07:00 in New York).
 T0 = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)
@@ -31,9 +29,7 @@ SUGGESTION = {
 }
 
 
-@pytest.fixture
-def haven_clock() -> FakeClock:
-    return FakeClock(T0)
+haven_clock = haven_clock_at(T0)
 
 
 def audit_entries(server: FakeDiscord, modlog: Channel) -> list[dict[str, Any]]:

@@ -21,11 +21,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from bot.clock import FakeClock
-from bot.occurrences import Repeat
 from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.services import resources
-from bot.services.meetings import Access, Actor, Kind
+from bot.services.meetings import Actor
 from cogs._kit import escape
 from cogs.resources import NO_ADVICE
 from tests import hostile
@@ -33,6 +32,8 @@ from tests.e2e.harness import Community, HavenRunner, moderators_channel
 from tests.fakediscord import Channel, FakeDiscord, Member, Message
 from tests.fakediscord.interactions import InteractionResult, InvocationError
 from tests.hostile import NASTY_TEXT, NUMBERS, SPICED, assert_specific_message
+from tests.support.clock import haven_clock_at
+from tests.support.meetings import make_meeting
 
 # Thursday 2027-01-07 12:00 in New York; the meeting below is on Tuesdays at 19:00 there.
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
@@ -82,9 +83,7 @@ HYPOTHESIS = settings(
 )
 
 
-@pytest.fixture
-def haven_clock() -> FakeClock:
-    return FakeClock(NOW)
+haven_clock = haven_clock_at(NOW)
 
 
 @dataclass
@@ -224,27 +223,16 @@ def assert_embeds_fit(msg: Message) -> None:
 
 async def _meeting(bot: HavenBot, c: Community, title: str, **kw: Any) -> int:
     """A weekly Tuesday 19:00 New York meeting, stored directly (fast for many meetings)."""
-    services = bot.services
-    args: dict[str, Any] = {
-        "guild_id": c.guild.id,
-        "title": title,
-        "kind": Kind.NA,
-        "access": Access.OPEN,
-        "formats": ("discussion",),
-        "timezone": "America/New_York",
-        "first_date": date(2027, 1, 12),
-        "start_time": time(19, 0),
-        "duration_minutes": 60,
-        "repeat": Repeat.WEEKLY,
-        "facilitator_id": c.facilitator.user.id,
-    }
     opening = kw.pop("opening_text", None)
-    args.update(kw)
-    async with services.db.transaction() as tx:
-        meeting_id = await services.meetings.create(tx, **args)
-        if opening is not None:
-            await services.meetings.update(tx, meeting_id, opening_text=opening)
-    return meeting_id
+    return await make_meeting(
+        bot.services,
+        c.guild.id,
+        title=title,
+        first_date=date(2027, 1, 12),
+        facilitator_id=c.facilitator.user.id,
+        update=None if opening is None else {"opening_text": opening},
+        **kw,
+    )
 
 
 @pytest.fixture

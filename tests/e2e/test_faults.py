@@ -25,6 +25,8 @@ from bot.runtime.app import HavenBot
 from bot.services.meetings import Access, Kind
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import ChannelType, FakeDiscord, Member
+from tests.support.clock import haven_clock_at
+from tests.support.meetings import make_meeting
 
 # Wednesday 2027-01-06 23:40 UTC; meetings start at 00:00 UTC on Thursday the 7th.
 NOW = datetime(2027, 1, 6, 23, 40, tzinfo=UTC)
@@ -40,9 +42,7 @@ BURST = 16
 SUBSCRIBERS = 4
 
 
-@pytest.fixture
-def haven_clock() -> FakeClock:
-    return FakeClock(NOW)
+haven_clock = haven_clock_at(NOW)
 
 
 @pytest.fixture
@@ -179,21 +179,15 @@ async def test_room_opening_through_faults_and_an_invalid_session(
 ) -> None:
     server, bot = discord_server, haven.running
     services = bot.services
-    async with services.db.transaction() as tx:
-        mid = await services.meetings.create(
-            tx,
-            guild_id=community.guild.id,
-            title="Room under fire",
-            kind=Kind.NA,
-            access=Access.OPEN,
-            formats=("discussion",),
-            timezone="UTC",
-            first_date=date(2027, 1, 7),
-            start_time=time(0, 0),
-            duration_minutes=60,
-            repeat=Repeat.WEEKLY,
-            facilitator_id=community.facilitator.user.id,
-        )
+    mid = await make_meeting(
+        services,
+        community.guild.id,
+        title="Room under fire",
+        timezone="UTC",
+        first_date=date(2027, 1, 7),
+        start_time=time(0, 0),
+        facilitator_id=community.facilitator.user.id,
+    )
     created = await server.invoke(
         community.guild, community.facilitator, "room create", meeting=str(mid)
     )

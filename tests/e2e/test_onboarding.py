@@ -6,15 +6,15 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 
 import discord
-import pytest
 
-from bot.clock import FakeClock, to_unix
-from bot.occurrences import Repeat
-from bot.services.meetings import Access, Kind
+from bot.clock import to_unix
+from bot.services.meetings import Access
 from cogs.onboarding import jump_url
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import Channel, FakeDiscord, Member, Message, P, Role
 from tests.fakediscord.state import DEFAULT_BOT_PERMISSIONS
+from tests.support.clock import haven_clock_at
+from tests.support.meetings import make_meeting
 
 # Thursday 2027-01-07 12:00 in New York.
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
@@ -23,10 +23,7 @@ FAMILY_BUTTON = "haven:onboard:role:family"
 ROLE_ROUTE = "/guilds/{guild_id}/members/{user_id}/roles/{role_id}"
 
 
-@pytest.fixture
-def haven_clock() -> FakeClock:
-    """Haven (and the fake server) at a fixed instant, so meeting times are exact."""
-    return FakeClock(NOW)
+haven_clock = haven_clock_at(NOW)
 
 
 def role_calls(server: FakeDiscord) -> list[tuple[str, int, int]]:
@@ -222,21 +219,10 @@ async def _schedule(haven: HavenRunner, c: Community) -> None:
         ("Monday evening", Access.OPEN, date(2027, 1, 4), time(19)),
         ("Tuesday lunch", Access.OPEN, date(2027, 1, 12), time(12)),
     ]
-    async with services.db.transaction() as tx:
-        for title, access, first, start in specs:
-            await services.meetings.create(
-                tx,
-                guild_id=c.guild.id,
-                title=title,
-                kind=Kind.NA,
-                access=access,
-                formats=("discussion",),
-                timezone="America/New_York",
-                first_date=first,
-                start_time=start,
-                duration_minutes=60,
-                repeat=Repeat.WEEKLY,
-            )
+    for title, access, first, start in specs:
+        await make_meeting(
+            services, c.guild.id, title=title, access=access, first_date=first, start_time=start
+        )
 
 
 def _assert_welcome_content(text: str, c: Community, panel: Message) -> None:

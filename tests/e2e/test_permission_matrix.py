@@ -30,6 +30,7 @@ from bot.services.resources import Draft
 from tests.e2e.harness import Community, HavenRunner, build_community
 from tests.fakediscord import Channel, FakeDiscord, InteractionResult, Member, Message
 from tests.fakediscord.interactions import InvocationError
+from tests.support.clock import haven_clock_at
 
 # Tuesday 5 January 2027, noon UTC. M1 meets Tuesdays 19:00 New York (00:00 UTC next day); its
 # room opens at 23:50 UTC, so at OPENS it is open and its 15-minute reminder has gone out.
@@ -43,9 +44,7 @@ ACTORS = (PEER, FAC, FAC_OTHER, MOD, OUT)
 Snapshot = dict[str, list[tuple[Any, ...]]]
 
 
-@pytest.fixture
-def haven_clock() -> FakeClock:
-    return FakeClock(T0)
+haven_clock = haven_clock_at(T0)
 
 
 # --- outcomes ----------------------------------------------------------------------------------

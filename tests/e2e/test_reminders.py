@@ -13,6 +13,7 @@ from bot.runtime.app import HavenBot
 from bot.services.meetings import Actor, Meeting, MeetingEdit
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import FakeDiscord, Member, Message
+from tests.support.clock import haven_clock_at
 
 # Thursday 2027-01-07 12:00 in New York; the meeting is Thursdays 19:00 New York = 00:00 UTC.
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
@@ -22,9 +23,7 @@ EXTENSIONS = ("cogs.setup", "cogs.reminders")
 ROUTE = "/channels/{channel_id}/messages"
 
 
-@pytest.fixture
-def haven_clock() -> FakeClock:
-    return FakeClock(NOW)
+haven_clock = haven_clock_at(NOW)
 
 
 async def _configure(bot: HavenBot, community: Community) -> None:

@@ -5,13 +5,12 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
-import pytest
-
 from bot.clock import FakeClock
 from bot.services.resources import ResourceLibrary, Status
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import Channel, FakeDiscord, Member, Message
 from tests.fakediscord.interactions import InteractionResult
+from tests.support.clock import haven_clock_at
 
 # Thursday 2027-01-07, 17:00 UTC. Shipped cards were verified on 2026-11-22.
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
@@ -25,10 +24,7 @@ SUGGESTION = {
 }
 
 
-@pytest.fixture
-def haven_clock() -> FakeClock:
-    """Haven and the fake server at a fixed instant."""
-    return FakeClock(NOW)
+haven_clock = haven_clock_at(NOW)
 
 
 def titles(server: FakeDiscord, channel: Channel) -> list[str]:

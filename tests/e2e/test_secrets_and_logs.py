@@ -21,10 +21,10 @@ from pathlib import Path
 import discord
 import pytest
 
-from bot.clock import FakeClock
 from bot.logging_setup import register_secret, reset_logging, setup_logging
 from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner, moderators_channel
 from tests.fakediscord import FakeDiscord
+from tests.support.clock import haven_clock_at, run_jobs_at
 
 ROOT = Path(__file__).resolve().parents[2]
 # Tuesday 5 January 2027, noon UTC; the meeting is at 19:00 New York (00:00 UTC the next day).
@@ -75,9 +75,7 @@ NEEDLES = {
 }
 
 
-@pytest.fixture
-def haven_clock() -> FakeClock:
-    return FakeClock(T0)
+haven_clock = haven_clock_at(T0)
 
 
 @pytest.fixture
@@ -131,14 +129,6 @@ def _record_texts(record: logging.LogRecord) -> list[str]:
 def _assert_clean(where: str, text: str, needles: dict[str, str]) -> None:
     for name, needle in needles.items():
         assert needle not in text, f"{name} ({needle!r}) appears in {where}:\n{text[:2000]}"
-
-
-async def _run_jobs_at(haven: HavenRunner, when: datetime) -> None:
-    clock = haven.running.services.clock
-    assert isinstance(clock, FakeClock)
-    clock.set(when)
-    await haven.running.services.jobs.run_due()
-    await haven.running.services.jobs.drain()
 
 
 async def test_a_whole_session_at_debug_logs_no_secret_and_no_typed_text(
@@ -202,7 +192,7 @@ async def test_a_whole_session_at_debug_logs_no_secret_and_no_typed_text(
     # Its room opens; a peer checks in and shares (the webhook post first meets a 500 too).
     created = await server.invoke(g, c.facilitator, "room create", meeting=str(meeting.id))
     assert "Created the room" in created.all_text, created.all_text
-    await _run_jobs_at(haven_runner, OPENS)
+    await run_jobs_at(haven_runner, OPENS)
     link = await bot.services.rooms.link(meeting.id)
     assert link is not None
     room = server.state.channels[link.text_channel_id]
@@ -229,7 +219,7 @@ async def test_a_whole_session_at_debug_logs_no_secret_and_no_typed_text(
     )
 
     # A proof slip with a name on it, after the room closed.
-    await _run_jobs_at(haven_runner, CLOSES)
+    await run_jobs_at(haven_runner, CLOSES)
     slip = await server.invoke(g, c.peer, "attendance proof", name=TYPED["proof"])
     assert TYPED["proof"] in slip.text, slip.text
 

@@ -4,35 +4,22 @@ from __future__ import annotations
 
 import re
 import socket
-from datetime import date, time
 from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from bot.occurrences import Repeat
-from bot.services.meetings import Access, Kind
+from bot.services.meetings import Access
 from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner
 from tests.fakediscord import FakeDiscord
+from tests.support.meetings import make_meeting
 
 
 async def _meeting(haven: HavenRunner, community: Community, title: str, access: Access) -> int:
-    services = haven.running.services
-    async with services.db.transaction() as tx:
-        return await services.meetings.create(
-            tx,
-            guild_id=community.guild.id,
-            title=title,
-            kind=Kind.NA,
-            access=access,
-            formats=("discussion",),
-            timezone="America/New_York",
-            first_date=date(2027, 1, 5),
-            start_time=time(19, 0),
-            duration_minutes=60,
-            repeat=Repeat.WEEKLY,
-        )
+    return await make_meeting(
+        haven.running.services, community.guild.id, title=title, access=access
+    )
 
 
 async def test_enable_answers_privately_with_urls_and_what_is_public(
