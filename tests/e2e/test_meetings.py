@@ -15,6 +15,8 @@ from bot.runtime.app import HavenBot
 from bot.services.meetings import EVENT_ROLL, Actor, Meeting
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import Call, FakeDiscord, InteractionResult, Message
+from tests.support.actors import People
+from tests.support.clock import haven_clock_at
 
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)  # Thursday, 12:00 in New York
 FIRST = datetime(2027, 1, 13, 0, 0, tzinfo=UTC)  # Tuesday 2027-01-12 19:00 in New York
@@ -24,9 +26,7 @@ EVENTS_ROUTE = "/guilds/{guild_id}/scheduled-events"
 EVENT_ROUTE = "/guilds/{guild_id}/scheduled-events/{event_id}"
 
 
-@pytest.fixture
-def haven_clock() -> FakeClock:
-    return FakeClock(NOW)
+haven_clock = haven_clock_at(NOW)
 
 
 @pytest.fixture
@@ -596,44 +596,26 @@ async def test_move_one_occurrence_is_announced(
 
 
 async def test_cancel_one_occurrence_and_restore_it(
-    discord_server: FakeDiscord, community: Community, bot: HavenBot, changes: list[dict[str, Any]]
+    discord_server: FakeDiscord,
+    community: Community,
+    bot: HavenBot,
+    changes: list[dict[str, Any]],
+    people: People,
 ) -> None:
+    facilitator = people.facilitator
     await schedule(discord_server, community)
     m = await only_meeting(bot, community.guild.id)
-    res = await discord_server.invoke(
-        community.guild,
-        community.facilitator,
-        "meeting cancel",
-        meeting=str(m.id),
-        date="2027-01-19",
-    )
+    res = await facilitator("meeting cancel", meeting=str(m.id), date="2027-01-19")
     assert f"Cancelled the meeting of <t:{to_unix(FIRST + WEEK)}:F>" in res.all_text
     assert f"<t:{to_unix(FIRST + WEEK)}:F>" not in res.text.split("Next", 1)[-1]
     assert changes[-1]["change"] == "cancelled"
     assert changes[-1]["detail"] == "occurrence:2027-01-19"
-    not_a_date = await discord_server.invoke(
-        community.guild,
-        community.facilitator,
-        "meeting cancel",
-        meeting=str(m.id),
-        date="2027-01-20",
-    )
+    not_a_date = await facilitator("meeting cancel", meeting=str(m.id), date="2027-01-20")
     assert "`2027-01-20` is not a date this meeting meets" in not_a_date.all_text
-    again = await discord_server.invoke(
-        community.guild,
-        community.facilitator,
-        "meeting cancel",
-        meeting=str(m.id),
-        date="2027-01-19",
-    )
+    again = await facilitator("meeting cancel", meeting=str(m.id), date="2027-01-19")
     assert "already cancelled" in again.all_text
-    restored = await discord_server.invoke(
-        community.guild,
-        community.facilitator,
-        "meeting cancel",
-        meeting=str(m.id),
-        date="2027-01-19",
-        restore=True,
+    restored = await facilitator(
+        "meeting cancel", meeting=str(m.id), date="2027-01-19", restore=True
     )
     assert "Restored the meeting of 2027-01-19" in restored.all_text
     assert (await only_meeting(bot, community.guild.id)).exceptions == {}
@@ -642,17 +624,16 @@ async def test_cancel_one_occurrence_and_restore_it(
 
 
 async def test_pause_and_resume_are_announced(
-    discord_server: FakeDiscord, community: Community, bot: HavenBot, changes: list[dict[str, Any]]
+    discord_server: FakeDiscord,
+    community: Community,
+    bot: HavenBot,
+    changes: list[dict[str, Any]],
+    people: People,
 ) -> None:
+    facilitator = people.facilitator
     await schedule(discord_server, community)
     m = await only_meeting(bot, community.guild.id)
-    res = await discord_server.invoke(
-        community.guild,
-        community.facilitator,
-        "meeting pause",
-        meeting=str(m.id),
-        until="2027-02-01",
-    )
+    res = await facilitator("meeting pause", meeting=str(m.id), until="2027-02-01")
     back = to_unix(datetime(2027, 2, 3, 0, 0, tzinfo=UTC))
     assert "Paused until 2027-02-01" in res.all_text and f"<t:{back}:F>" in res.all_text
     assert changes[-1] == {
@@ -663,24 +644,14 @@ async def test_pause_and_resume_are_announced(
     }
     (notice,) = await wait_messages(discord_server, community.announcements, 1)
     assert "⏸️" in notice.content and "paused until 2027-02-01" in notice.content
-    past = await discord_server.invoke(
-        community.guild,
-        community.facilitator,
-        "meeting pause",
-        meeting=str(m.id),
-        until="2027-01-01",
-    )
+    past = await facilitator("meeting pause", meeting=str(m.id), until="2027-01-01")
     assert "must be after today" in past.all_text
-    res = await discord_server.invoke(
-        community.guild, community.facilitator, "meeting resume", meeting=str(m.id)
-    )
+    res = await facilitator("meeting resume", meeting=str(m.id))
     assert f"<t:{to_unix(FIRST)}:F>" in res.all_text
     assert changes[-1]["change"] == "resumed"
     notices = await wait_messages(discord_server, community.announcements, 2)
     assert "meets again" in notices[-1].content
-    again = await discord_server.invoke(
-        community.guild, community.facilitator, "meeting resume", meeting=str(m.id)
-    )
+    again = await facilitator("meeting resume", meeting=str(m.id))
     assert "This meeting is not paused." in again.all_text
 
 
@@ -688,24 +659,25 @@ async def test_pause_and_resume_are_announced(
 
 
 async def test_delete_asks_to_confirm_then_deletes(
-    discord_server: FakeDiscord, community: Community, bot: HavenBot, changes: list[dict[str, Any]]
+    discord_server: FakeDiscord,
+    community: Community,
+    bot: HavenBot,
+    changes: list[dict[str, Any]],
+    people: People,
 ) -> None:
+    facilitator = people.facilitator
     await schedule(discord_server, community)
     m = await only_meeting(bot, community.guild.id)
-    res = await discord_server.invoke(
-        community.guild, community.facilitator, "meeting delete", meeting=str(m.id)
-    )
+    res = await facilitator("meeting delete", meeting=str(m.id))
     assert res.ephemeral
     assert res.custom_ids() == ["meeting-delete:keep", "meeting-delete:abort"]
     assert res.message is not None
-    abort = await discord_server.click(res.message, "meeting-delete:abort", community.facilitator)
+    abort = await facilitator.click(res.message, "meeting-delete:abort")
     assert abort.message is not None and "Nothing was deleted." in abort.message.text
     assert await meetings(bot, community.guild.id) == [m]
-    res = await discord_server.invoke(
-        community.guild, community.facilitator, "meeting delete", meeting=str(m.id)
-    )
+    res = await facilitator("meeting delete", meeting=str(m.id))
     assert res.message is not None
-    await discord_server.click(res.message, "meeting-delete:keep", community.facilitator)
+    await facilitator.click(res.message, "meeting-delete:keep")
     await discord_server.wait_for(lambda: "Deleted" in res.message.text)  # type: ignore[union-attr]
     assert await meetings(bot, community.guild.id) == []
     assert changes[-1] == {
