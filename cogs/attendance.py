@@ -15,16 +15,16 @@ from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
 from bot.services.attendance import ProofSlip, SharePost, slip_name
+from bot.services.meetings import Meeting
 from cogs._kit import (
     COLOR,
+    MeetingOption,
     PersistentButton,
     ensure_level,
     ensure_meeting_manager,
     escape,
     fit_embed,
-    meeting_autocomplete,
     modlog_embed,
-    resolve_meeting,
     room_admits,
     safe_title,
     services_of,
@@ -241,15 +241,17 @@ class AttendanceCog(
         name="counts", description="Check-in counts of a meeting's last 12 occurrences"
     )
     @app_commands.describe(meeting="The meeting (start typing its title)")
-    @app_commands.autocomplete(meeting=meeting_autocomplete)
     @app_commands.guild_only()
-    async def counts(self, interaction: discord.Interaction, meeting: str) -> None:
+    async def counts(
+        self,
+        interaction: discord.Interaction,
+        meeting: app_commands.Transform[Meeting, MeetingOption],
+    ) -> None:
         """Show counts as a small bar chart with the trend (facilitators of it, moderators)."""
-        found = await resolve_meeting(interaction, meeting)
-        await ensure_meeting_manager(interaction, found)
-        report = await self.bot.services.attendance.counts(found.id)
+        await ensure_meeting_manager(interaction, meeting)
+        report = await self.bot.services.attendance.counts(meeting.id)
         embed = discord.Embed(
-            title=truncate(f"Attendance: {safe_title(found.title)}", 256),
+            title=truncate(f"Attendance: {safe_title(meeting.title)}", 256),
             description=f"```\n{report.chart()}\n```",
             colour=COLOR,
         )
