@@ -15,7 +15,7 @@ from discord.ext import commands
 from bot.errors import PermissionDeniedError, UserFacingError
 from bot.parsing import format_offset
 from bot.runtime.app import HavenBot
-from bot.runtime.tree import guarded, reply_ephemeral
+from bot.runtime.tree import reply_ephemeral
 from bot.services.meetings import Access, Kind, Meeting
 from bot.services.reminders import (
     SENT,
@@ -29,11 +29,11 @@ from bot.services.reminders import (
 from cogs._kit import (
     COLOR,
     COLOR_WARN,
+    MeetingOption,
+    PersistentButton,
     escape,
     fit_embed,
-    meeting_autocomplete,
     modlog_embed,
-    resolve_meeting,
     room_admits,
     safe_title,
     services_of,
@@ -57,9 +57,7 @@ ACCESS_LABELS = {
 ACCESS_FAMILY_CLOSED = "Closed: for family and friends"
 
 
-class RemindMeButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"haven:remind:me:(?P<meeting>\d+)"
-):
+class RemindMeButton(PersistentButton, template=r"haven:remind:me:(?P<meeting>\d+)"):
     """'Remind me by DM' under a channel reminder; works after restarts."""
 
     def __init__(self, meeting_id: int) -> None:
@@ -83,12 +81,7 @@ class RemindMeButton(
         """Rebuild the button from its custom id."""
         return cls(int(match["meeting"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Subscribe the presser."""
-        await self._press(interaction)
-
-    @guarded
-    async def _press(self, interaction: discord.Interaction) -> None:
+    async def pressed(self, interaction: discord.Interaction) -> None:
         """Subscribe the presser (the service re-reads the meeting first)."""
         if interaction.guild_id is None:
             raise UserFacingError("This button works only inside a server.")
@@ -104,8 +97,7 @@ class RemindMeButton(
 
 
 class StopRemindersButton(
-    discord.ui.DynamicItem[discord.ui.Button[Any]],
-    template=r"haven:remind:stop:(?P<guild>\d+):(?P<meeting>\d+)",
+    PersistentButton, template=r"haven:remind:stop:(?P<guild>\d+):(?P<meeting>\d+)"
 ):
     """'Stop these reminders' under every DM; works after restarts."""
 
@@ -131,12 +123,7 @@ class StopRemindersButton(
         """Rebuild the button from its custom id."""
         return cls(int(match["guild"]), int(match["meeting"]))
 
-    async def callback(self, interaction: discord.Interaction) -> None:
-        """Unsubscribe the presser."""
-        await self._press(interaction)
-
-    @guarded
-    async def _press(self, interaction: discord.Interaction) -> None:
+    async def pressed(self, interaction: discord.Interaction) -> None:
         """Unsubscribe the presser from this meeting's DMs."""
         await services_of(interaction).reminders.unsubscribe(
             self.guild_id, interaction.user.id, self.meeting_id
@@ -376,28 +363,33 @@ class RemindersCog(commands.GroupCog, name="remind", description="Reminders of m
 
     @app_commands.command(name="me", description="Get a DM before a meeting")
     @app_commands.describe(meeting="The meeting (start typing its title)")
-    @app_commands.autocomplete(meeting=meeting_autocomplete)
-    async def me(self, interaction: discord.Interaction, meeting: str) -> None:
+    async def me(
+        self,
+        interaction: discord.Interaction,
+        meeting: app_commands.Transform[Meeting, MeetingOption],
+    ) -> None:
         """Subscribe to DM reminders of a meeting."""
-        target = await resolve_meeting(interaction, meeting)
         assert interaction.guild_id is not None
-        await ensure_admitted(interaction, target)
+        await ensure_admitted(interaction, meeting)
         found, created = await self.service.subscribe(
-            interaction.guild_id, interaction.user.id, target.id
+            interaction.guild_id, interaction.user.id, meeting.id
         )
         await reply_ephemeral(interaction, subscribed_text(found, created))
 
     @app_commands.command(name="stop", description="Stop DM reminders of a meeting")
     @app_commands.describe(meeting="The meeting (start typing its title)")
-    @app_commands.autocomplete(meeting=subscribed_autocomplete)
-    async def stop(self, interaction: discord.Interaction, meeting: str) -> None:
+    @app_commands.autocomplete(meeting=subscribed_autocomplete)  # only the caller's meetings
+    async def stop(
+        self,
+        interaction: discord.Interaction,
+        meeting: app_commands.Transform[Meeting, MeetingOption],
+    ) -> None:
         """Unsubscribe from DM reminders of a meeting."""
-        target = await resolve_meeting(interaction, meeting)
         assert interaction.guild_id is not None
         removed = await self.service.unsubscribe(
-            interaction.guild_id, interaction.user.id, target.id
+            interaction.guild_id, interaction.user.id, meeting.id
         )
-        title = escape(truncate(target.title, 100))
+        title = escape(truncate(meeting.title, 100))
         if removed:
             await reply_ephemeral(interaction, f"Done: no more DM reminders for **{title}**.")
         else:
