@@ -1,4 +1,4 @@
-"""/setup: roles, channels, defaults and the settings overview (moderators only)."""
+"""/setup: roles, channels, defaults, public feeds and the settings overview (moderators only)."""
 
 from __future__ import annotations
 
@@ -15,6 +15,7 @@ from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
 from bot.services.guilds import Change, GuildSettings
 from cogs._kit import COLOR, fit_embed, modlog_embed, requires, timezone_autocomplete
+from cogs.feeds import FeedAction, run_setup_feeds
 from cogs.onboarding.panel import post_panel
 
 _LABELS: dict[str, str] = {
@@ -346,6 +347,24 @@ class SetupCog(commands.GroupCog, name="setup", description="Configure Haven for
             await reply_ephemeral(interaction, "Onboarding is not loaded on this bot.")
             return
         await post_panel(interaction, channel)
+
+    @app_commands.command(
+        name="feeds", description="Publish open meetings as calendar and meeting-finder feeds"
+    )
+    @app_commands.describe(
+        action="enable: start publishing; disable: stop; rotate: new URLs, old ones stop working",
+        include_closed="Also publish closed meetings (default: only open meetings)",
+    )
+    @app_commands.guild_only()
+    @requires(Level.MODERATOR)
+    async def feeds(
+        self,
+        interaction: discord.Interaction,
+        action: FeedAction,
+        include_closed: bool | None = None,
+    ) -> None:
+        """Turn the public feeds on or off, or replace their URLs (cogs/feeds.py does the work)."""
+        await run_setup_feeds(self.bot, interaction, action, include_closed)
 
 
 async def setup(bot: HavenBot) -> None:

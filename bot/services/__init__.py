@@ -78,5 +78,5 @@ def build_services(settings: Settings, db: Database, clock: Clock, key: bytes) -
         attendance=attendance,
         modline=modline,
         meeting_service=MeetingService(db, clock, meetings, guilds, events, jobs),
-        feeds=FeedService(db, clock, meetings),
+        feeds=FeedService(db, clock, meetings, events=events, jobs=jobs),
     )

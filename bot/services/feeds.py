@@ -1,7 +1,8 @@
 """Public feeds of a guild's meetings: iCalendar (RFC 5545) and Meeting Guide JSON. No Discord.
 
 A guild opts in; it then has one secret URL token (only its SHA-256 hash is stored) and, per
-published meeting, a discord.gg invite code the glue creates for the meeting's room. Published:
+published meeting, a discord.gg invite code made for the meeting's room through the InviteMaker
+port the glue installs. Published:
 open meetings (closed ones only when the guild explicitly includes them), with their titles, times,
 kind, access and formats, and the invite link. Never descriptions, opening texts, facilitators or
 anything else about people.
@@ -13,21 +14,25 @@ JSON feed is for weekly meetings only, as its spec says; other rules are left ou
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
+import logging
 import re
 import secrets
 import unicodedata
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 from zoneinfo import ZoneInfo
 
+from bot.bus import MEETING_CHANGED, EventBus
 from bot.clock import Clock, iso, utc_from_iso
 from bot.db import Database
 from bot.errors import UserFacingError
+from bot.jobs import JobEngine
 from bot.occurrences import (
     Repeat,
     is_scheduled_date,
@@ -38,11 +43,15 @@ from bot.occurrences import (
 )
 from bot.services.meetings import FORMATS, Access, Kind, Meeting, MeetingStore
 
+log = logging.getLogger(__name__)
+
 __all__ = [
     "FeedConfig",
     "FeedInvite",
     "FeedKind",
     "FeedService",
+    "InviteMaker",
+    "InviteSync",
     "RenderedFeed",
     "build_ics",
     "build_meeting_guide",
@@ -137,6 +146,16 @@ class RenderedFeed:
     etag: str  # quoted strong entity tag
     last_modified: datetime  # aware UTC, whole seconds
     digest: str  # hash of the content apart from its stamp
+
+
+@dataclass
+class InviteSync:
+    """What one invite sync did."""
+
+    created: int = 0
+    failed: int = 0
+    removed: int = 0
+    undeleted: list[str] = field(default_factory=list)  # codes Discord refused to delete
 
 
 # --- text helpers --------------------------------------------------------------------------
@@ -530,15 +549,68 @@ def _etag(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-class FeedService:
-    """Per-guild feed settings, invites, and the rendered feeds (cached per content version)."""
+class InviteMaker(Protocol):
+    """What the Discord glue provides: permanent room invites, and a guild's current name."""
 
-    def __init__(self, db: Database, clock: Clock, meetings: MeetingStore) -> None:
+    async def create(self, channel_id: int) -> str | None:
+        """A permanent, unlimited invite's code for a channel, or None when Discord refuses."""
+        ...
+
+    async def delete(self, code: str) -> bool:
+        """Delete an invite; False when Discord refused (one already gone counts as deleted)."""
+        ...
+
+    def guild_name(self, guild_id: int) -> str | None:
+        """The guild's name, or None while the bot does not see the guild."""
+        ...
+
+
+class FeedService:
+    """Per-guild feed settings, invites, and the rendered feeds (cached per content version).
+
+    build_services gives it the bus and the job engine: it then follows meeting changes once the
+    glue installs an InviteMaker, and reconciles invites at start and periodically.
+    """
+
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        meetings: MeetingStore,
+        *,
+        events: EventBus | None = None,
+        jobs: JobEngine | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.meetings = meetings
+        self.events = events
+        self.invite_maker: InviteMaker | None = None
         # (guild, kind) -> the last rendering; Last-Modified is when its content first appeared.
         self._cache: dict[tuple[int, str], RenderedFeed] = {}
+        self._locks: dict[int, asyncio.Lock] = {}
+        if jobs is not None:
+            jobs.add_reconciler(self.reconcile)
+
+    def install(self, maker: InviteMaker) -> None:
+        """Plug the Discord glue in and start following meeting changes."""
+        self.invite_maker = maker
+        if self.events is not None:
+            self.events.subscribe(MEETING_CHANGED, self.on_meeting_changed)
+
+    def uninstall(self) -> None:
+        """Unplug the Discord glue; stored invites are left as they are."""
+        if self.events is not None:
+            self.events.unsubscribe(MEETING_CHANGED, self.on_meeting_changed)
+        self.invite_maker = None
+
+    def _require_maker(self) -> InviteMaker:
+        if self.invite_maker is None:
+            raise RuntimeError("no invite maker is installed (cogs.feeds not loaded)")
+        return self.invite_maker
+
+    def _lock(self, guild_id: int) -> asyncio.Lock:
+        return self._locks.setdefault(guild_id, asyncio.Lock())
 
     # -- settings ----------------------------------------------------------------------------
 
@@ -615,7 +687,7 @@ class FeedService:
 
     async def disable(self, guild_id: int) -> tuple[bool, list[FeedInvite]]:
         """Turn feeds off and forget their invites; return (was on, invites to delete on Discord)."""
-        async with self.db.transaction() as tx:
+        async with self._lock(guild_id), self.db.transaction() as tx:
             rows = await tx.fetchall(
                 "SELECT meeting_id, channel_id, code FROM feed_invites WHERE guild_id = ?",
                 (guild_id,),
@@ -691,6 +763,74 @@ class FeedService:
     def wanted_invites(meetings: Iterable[Meeting]) -> dict[int, int]:
         """Meeting id -> room text channel id for published meetings that have a room."""
         return {m.id: m.room_text_channel_id for m in meetings if m.room_text_channel_id}
+
+    async def sync_invites(self, guild_id: int, *, renew: bool = False) -> InviteSync:
+        """Give each published meeting with a room one invite; drop the others (renew: all new)."""
+        maker = self._require_maker()
+        result = InviteSync()
+        async with self._lock(guild_id):
+            config = await self.get(guild_id)
+            if config is None:
+                return result
+            wanted = self.wanted_invites(await self.published(config))
+            have = await self.invites(guild_id)
+            stale: list[FeedInvite] = []
+            for meeting_id, invite in have.items():
+                if wanted.get(meeting_id) != invite.channel_id:
+                    dropped = await self.drop_invite(meeting_id)
+                    if dropped is not None:
+                        stale.append(dropped)
+                        result.removed += 1
+            for meeting_id, channel_id in wanted.items():
+                current = have.get(meeting_id)
+                if not renew and current is not None and current.channel_id == channel_id:
+                    continue
+                code = await maker.create(channel_id)
+                if code is None:
+                    result.failed += 1
+                    continue
+                try:
+                    replaced = await self.set_invite(
+                        guild_id, FeedInvite(meeting_id, channel_id, code)
+                    )
+                except LookupError:  # the meeting was deleted meanwhile
+                    stale.append(FeedInvite(meeting_id, channel_id, code))
+                    continue
+                result.created += 1
+                if replaced is not None:
+                    stale.append(replaced)
+            for invite in stale:
+                if not await maker.delete(invite.code):
+                    result.undeleted.append(invite.code)
+        return result
+
+    async def delete_invites(self, invites: list[FeedInvite]) -> list[str]:
+        """Delete invites on Discord; return the codes that could not be deleted."""
+        maker = self._require_maker()
+        return [i.code for i in invites if not await maker.delete(i.code)]
+
+    async def on_meeting_changed(
+        self, *, meeting_id: int, guild_id: int, change: str, detail: str = ""
+    ) -> None:
+        """Keep invites in step when a meeting of a guild with feeds is created or edited."""
+        # Deleted meetings keep their invite row (no cascade) until this sync deletes the invite.
+        if change in ("created", "edited", "deleted") and await self.get(guild_id):
+            await self.sync_invites(guild_id)
+
+    async def reconcile(self) -> None:
+        """At start and every few minutes: rooms created since give their meeting an invite."""
+        maker = self.invite_maker
+        if maker is None:
+            return
+        for guild_id in await self.enabled_guilds():
+            name = maker.guild_name(guild_id)
+            if name is None:
+                continue
+            try:
+                await self.set_calendar_name(guild_id, name)
+                await self.sync_invites(guild_id)
+            except Exception:
+                log.exception("feed invite sync failed")
 
     # -- rendering ---------------------------------------------------------------------------
 
