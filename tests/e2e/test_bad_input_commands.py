@@ -33,6 +33,7 @@ from tests.fakediscord import Channel, FakeDiscord, Member, Message
 from tests.fakediscord.interactions import InteractionResult, InvocationError
 from tests.hostile import NASTY_TEXT, NUMBERS, SPICED, assert_specific_message
 from tests.support.clock import haven_clock_at
+from tests.support.community import configure_guild
 from tests.support.meetings import make_meeting
 
 # Thursday 2027-01-07 12:00 in New York; the meeting below is on Tuesdays at 19:00 there.
@@ -248,14 +249,10 @@ async def bench(
     mods = moderators_channel(discord_server, c)
     await discord_server.flush()
     bot = haven.running
-    await bot.services.guilds.update(
-        c.guild.id,
-        moderator_role_id=c.moderators_role.id,
-        facilitator_role_id=c.facilitators_role.id,
-        member_role_id=c.members_role.id,
-        family_role_id=c.family_role.id,
+    await configure_guild(
+        bot.services,
+        c,
         announce_channel_id=c.announcements.id,
-        modlog_channel_id=c.modlog.id,
         moderators_channel_id=mods.id,
         timezone="America/New_York",
     )

@@ -17,6 +17,7 @@ from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import Call, FakeDiscord, InteractionResult, Message
 from tests.support.actors import People
 from tests.support.clock import haven_clock_at
+from tests.support.community import configure_guild
 
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)  # Thursday, 12:00 in New York
 FIRST = datetime(2027, 1, 13, 0, 0, tzinfo=UTC)  # Tuesday 2027-01-12 19:00 in New York
@@ -35,14 +36,10 @@ async def haven(haven_runner: HavenRunner, community: Community) -> AsyncIterato
     await haven_runner.start(extensions=EXTENSIONS)
     bot = haven_runner.running
     await bot.jobs_started.wait()
-    await bot.services.guilds.update(
-        community.guild.id,
-        moderator_role_id=community.moderators_role.id,
-        facilitator_role_id=community.facilitators_role.id,
-        member_role_id=community.members_role.id,
-        family_role_id=community.family_role.id,
+    await configure_guild(
+        bot.services,
+        community,
         announce_channel_id=community.announcements.id,
-        modlog_channel_id=community.modlog.id,
         timezone="America/New_York",
     )
     try:

@@ -31,6 +31,7 @@ from tests.e2e.harness import Community, HavenRunner, build_community
 from tests.fakediscord import Channel, FakeDiscord, InteractionResult, Member, Message
 from tests.fakediscord.interactions import InvocationError
 from tests.support.clock import haven_clock_at
+from tests.support.community import configure_guild
 
 # Tuesday 5 January 2027, noon UTC. M1 meets Tuesdays 19:00 New York (00:00 UTC next day); its
 # room opens at 23:50 UTC, so at OPENS it is open and its 15-minute reminder has gone out.
@@ -292,14 +293,10 @@ async def build_world(server: FakeDiscord, runner: HavenRunner, a: Community) ->
     await runner.start()
     services = w.bot.services
     for com, line in ((a, mod_line), (b, b_line)):
-        await services.guilds.update(
-            com.guild.id,
-            moderator_role_id=com.moderators_role.id,
-            facilitator_role_id=com.facilitators_role.id,
-            member_role_id=com.members_role.id,
-            family_role_id=com.family_role.id,
+        await configure_guild(
+            services,
+            com,
             announce_channel_id=com.announcements.id,
-            modlog_channel_id=com.modlog.id,
             moderators_channel_id=line.id,
             timezone="America/New_York",
         )

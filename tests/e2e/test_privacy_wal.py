@@ -15,6 +15,7 @@ from bot.services.meetings import Actor, Meeting
 from tests.e2e.harness import Community, HavenRunner, moderators_channel
 from tests.fakediscord import Channel, FakeDiscord, Member
 from tests.support.clock import fake_clock, haven_clock_at
+from tests.support.community import configure_guild
 from tests.support.traces import hmac_forms, id_forms
 
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
@@ -51,17 +52,12 @@ def _person(member: Member, guild_id: int) -> dict[str, list[bytes]]:
 
 async def _setup(server: FakeDiscord, haven: HavenRunner, community: Community) -> Channel:
     """A weekly meeting, a reminder channel and the moderators' channel for the anonymous line."""
-    guild = community.guild
     mods = moderators_channel(server, community)
     await server.flush()
-    await haven.running.services.guilds.update(
-        guild.id,
-        moderator_role_id=community.moderators_role.id,
-        facilitator_role_id=community.facilitators_role.id,
-        member_role_id=community.members_role.id,
-        family_role_id=community.family_role.id,
+    await configure_guild(
+        haven.running.services,
+        community,
         announce_channel_id=community.announcements.id,
-        modlog_channel_id=community.modlog.id,
         moderators_channel_id=mods.id,
         timezone="America/New_York",
     )

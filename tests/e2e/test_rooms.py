@@ -3,20 +3,22 @@
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import UTC, date, datetime, time, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from bot.bus import MEETING_CHANGED, ROOM_CLOSED, ROOM_OPENED
 from bot.clock import FakeClock
-from bot.occurrences import Repeat
 from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.services.meetings import Access, Actor, Kind, Meeting, MeetingEdit
 from bot.services.rooms import RoomLink
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import ChannelType, FakeDiscord, InvocationError, P
+from tests.support.clock import haven_clock_at
+from tests.support.community import configure_guild
+from tests.support.meetings import make_meeting
 
 # Tuesday 5 January 2027, noon UTC. Meetings are weekly at 19:00 New York (00:00 UTC the next
 # day) for 60 minutes; rooms open 10 minutes before and close 15 minutes after.
@@ -62,16 +64,14 @@ HIDDEN = P.VIEW_CHANNEL | P.CONNECT
 REMOVED = P.VIEW_CHANNEL | P.CONNECT | P.SEND_MESSAGES | P.SPEAK
 
 
-@pytest.fixture
-def haven_clock() -> FakeClock:
-    return FakeClock(T0)
+haven_clock = haven_clock_at(T0)
 
 
 @pytest.fixture
 async def haven(haven_runner: HavenRunner, community: Community) -> AsyncIterator[HavenRunner]:
     """Haven with only the cogs rooms need, roles and mod log configured, jobs started."""
     await haven_runner.start(extensions=EXTENSIONS)
-    await configure(haven_runner.running, community)
+    await configure_guild(haven_runner.running.services, community)
     await haven_runner.running.jobs_started.wait()
     try:
         yield haven_runner
@@ -92,17 +92,6 @@ def events(haven: HavenRunner) -> list[tuple[str, dict[str, Any]]]:
     return seen
 
 
-async def configure(bot: HavenBot, community: Community) -> None:
-    await bot.services.guilds.update(
-        community.guild.id,
-        moderator_role_id=community.moderators_role.id,
-        facilitator_role_id=community.facilitators_role.id,
-        member_role_id=community.members_role.id,
-        family_role_id=community.family_role.id,
-        modlog_channel_id=community.modlog.id,
-    )
-
-
 async def add_meeting(
     bot: HavenBot,
     community: Community,
@@ -112,25 +101,16 @@ async def add_meeting(
     access: Access = Access.OPEN,
     **fields: Any,
 ) -> Meeting:
-    services = bot.services
-    async with services.db.transaction() as tx:
-        mid = await services.meetings.create(
-            tx,
-            guild_id=community.guild.id,
-            title=title,
-            kind=kind,
-            access=access,
-            formats=("discussion",),
-            timezone="America/New_York",
-            first_date=date(2027, 1, 5),
-            start_time=time(19, 0),
-            duration_minutes=60,
-            repeat=Repeat.WEEKLY,
-            facilitator_id=community.facilitator.user.id,
-        )
-        if fields:
-            await services.meetings.update(tx, mid, **fields)
-    meeting = await services.meetings.get(mid)
+    mid = await make_meeting(
+        bot.services,
+        community.guild.id,
+        title=title,
+        kind=kind,
+        access=access,
+        facilitator_id=community.facilitator.user.id,
+        update=fields,
+    )
+    meeting = await bot.services.meetings.get(mid)
     assert meeting is not None
     return meeting
 

@@ -8,6 +8,7 @@ from bot.services.meetings import Meeting
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import Channel, FakeDiscord, Message
 from tests.support.clock import run_jobs_at
+from tests.support.community import configure_guild
 from tests.support.meetings import make_meeting
 
 # Tuesday 5 January 2027, noon UTC; the meeting is at 19:00 New York (00:00 UTC the next day).
@@ -19,15 +20,7 @@ OCC = "2027-01-05"
 
 async def configure(haven: HavenRunner, community: Community, **extra: int) -> None:
     """The community's roles and mod-log saved in Haven's settings (plus `extra` settings)."""
-    await haven.running.services.guilds.update(
-        community.guild.id,
-        moderator_role_id=community.moderators_role.id,
-        facilitator_role_id=community.facilitators_role.id,
-        member_role_id=community.members_role.id,
-        family_role_id=community.family_role.id,
-        modlog_channel_id=community.modlog.id,
-        **extra,
-    )
+    await configure_guild(haven.running.services, community, **extra)
 
 
 async def tuesday_meeting(haven: HavenRunner, community: Community) -> Meeting:
