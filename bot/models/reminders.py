@@ -1,10 +1,14 @@
-"""Reminders as data: send outcomes, ledger records, stored notices and the timing of a meeting."""
+"""Reminders as data: messages to render, send outcomes, ledger records, stored notices."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date, datetime
 from enum import StrEnum
 from typing import NamedTuple
+
+from bot.models.meetings import Meeting
+from bot.occurrences import Occurrence
 
 
 class Outcome(StrEnum):
@@ -26,6 +30,43 @@ class SendResult:
 
 
 SENT = SendResult(Outcome.SENT)
+
+
+@dataclass(frozen=True, slots=True)
+class ReminderMessage:
+    """A reminder to render: which meeting, which occurrence, how long before."""
+
+    meeting: Meeting
+    occurrence: Occurrence
+    offset_minutes: int
+    late: bool
+    nonce: str
+
+
+@dataclass(frozen=True, slots=True)
+class NoticeMessage:
+    """A change notice to render: moved, paused, cancelled this week, or deleted."""
+
+    guild_id: int
+    meeting_id: int
+    change: str
+    title: str
+    meeting: Meeting | None
+    occurrence: date | None
+    occurrence_start: datetime | None
+    next_start: datetime | None
+    nonce: str
+
+
+Message = ReminderMessage | NoticeMessage
+
+
+@dataclass(frozen=True, slots=True)
+class Subscription:
+    """A member's DM subscription to a meeting, with the meeting."""
+
+    meeting: Meeting
+    next_start: datetime | None
 
 
 @dataclass(frozen=True, slots=True)

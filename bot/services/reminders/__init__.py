@@ -5,18 +5,25 @@ Three parts: :mod:`.service` (subscriptions, reconcile, following meeting change
 handlers, the ledger, pacing and the :class:`ReminderSender` port the glue installs).
 """
 
-from bot.models.reminders import SENT, Delivery, Notice, Outcome, SendResult
+from bot.models.reminders import (
+    SENT,
+    Delivery,
+    Message,
+    Notice,
+    NoticeMessage,
+    Outcome,
+    ReminderMessage,
+    SendResult,
+    Subscription,
+)
 from bot.services.reminders.delivery import (
     BACKOFF,
     CANCEL_NOTICE_OFFSET,
     CHANNEL,
     MAX_SEND_ATTEMPTS,
     SEND_RETRY,
-    Message,
-    NoticeMessage,
     Pacer,
     ReminderDelivery,
-    ReminderMessage,
     ReminderSender,
     nonce_for,
 )
@@ -32,7 +39,6 @@ from bot.services.reminders.service import (
     LEDGER_KEEP,
     MAX_SUBSCRIPTIONS,
     ReminderService,
-    Subscription,
 )
 
 __all__ = [

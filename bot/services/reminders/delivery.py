@@ -16,7 +16,6 @@ import logging
 import time as _monotonic_time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -24,10 +23,20 @@ from bot.clock import Clock, from_unix
 from bot.db import Database, Transaction
 from bot.db.repositories import reminders as repo
 from bot.jobs import Job, JobEngine, NewJob, RetryPolicy
-from bot.models.reminders import Delivery, Notice, Outcome, SendResult
+from bot.models.guilds import GuildSettings
+from bot.models.meetings import Meeting
+from bot.models.reminders import (
+    Delivery,
+    Message,
+    Notice,
+    NoticeMessage,
+    Outcome,
+    ReminderMessage,
+    SendResult,
+)
 from bot.occurrences import Occurrence, localize, next_occurrences, occurrence_for_key, zone
-from bot.services.guilds import GuildSettings, GuildSettingsService
-from bot.services.meetings import Meeting, MeetingStore
+from bot.services.guilds import GuildSettingsService
+from bot.services.meetings import MeetingStore
 from bot.services.reminders.planning import REMINDER, offsets_for, plan
 
 log = logging.getLogger(__name__)
@@ -40,35 +49,6 @@ MAX_SEND_ATTEMPTS = 4  # a 5xx or timeout is retried this many times in all, the
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=1), timedelta(minutes=2))
 SEND_RETRY = RetryPolicy(MAX_SEND_ATTEMPTS, BACKOFF)
 CHANNEL_CONCURRENCY = 8  # channel posts in flight; discord.py's limiter does the pacing
-
-
-@dataclass(frozen=True, slots=True)
-class ReminderMessage:
-    """A reminder to render: which meeting, which occurrence, how long before."""
-
-    meeting: Meeting
-    occurrence: Occurrence
-    offset_minutes: int
-    late: bool
-    nonce: str
-
-
-@dataclass(frozen=True, slots=True)
-class NoticeMessage:
-    """A change notice to render: moved, paused, cancelled this week, or deleted."""
-
-    guild_id: int
-    meeting_id: int
-    change: str
-    title: str
-    meeting: Meeting | None
-    occurrence: date | None
-    occurrence_start: datetime | None
-    next_start: datetime | None
-    nonce: str
-
-
-Message = ReminderMessage | NoticeMessage
 
 
 class ReminderSender(Protocol):

@@ -9,10 +9,10 @@ from functools import lru_cache
 
 from bot.clock import from_unix, to_unix
 from bot.jobs import NewJob
+from bot.models.guilds import GuildSettings
+from bot.models.meetings import Meeting
 from bot.models.reminders import MeetingTiming, StoredException
 from bot.occurrences import OccurrenceException, Repeat, Schedule, next_occurrences
-from bot.services.guilds import GuildSettings
-from bot.services.meetings import Meeting
 
 REMINDER = "reminder"
 NOTICE = "reminder-notice"

@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import re
 from collections.abc import Sequence
-from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -24,7 +23,9 @@ from bot.db import Database, Transaction
 from bot.db.repositories import reminders as repo
 from bot.errors import NotFoundError, UserFacingError
 from bot.jobs import Job, JobEngine, NewJob
-from bot.models.reminders import MeetingTiming
+from bot.models.guilds import GuildSettings
+from bot.models.meetings import Meeting
+from bot.models.reminders import MeetingTiming, Subscription
 from bot.occurrences import (
     Occurrence,
     is_scheduled_date,
@@ -33,8 +34,8 @@ from bot.occurrences import (
     occurrence_for_key,
     zone,
 )
-from bot.services.guilds import GuildSettings, GuildSettingsService
-from bot.services.meetings import Meeting, MeetingStore
+from bot.services.guilds import GuildSettingsService
+from bot.services.meetings import MeetingStore
 from bot.services.privacy import PrivacyService, UserData
 from bot.services.reminders.delivery import (
     CHANNEL,
@@ -63,14 +64,6 @@ _RECONCILE_SLICE = 5000  # meetings planned per insert (bounded memory)
 _DETAIL_KEY = re.compile(r"occurrence:(\d{4}-\d{2}-\d{2})")  # written by MeetingService
 NOTIFY_CHANGES = frozenset({"moved", "paused", "cancelled"})
 RECOMPUTE_CHANGES = frozenset({"created", "edited", "moved", "paused", "resumed", "cancelled"})
-
-
-@dataclass(frozen=True, slots=True)
-class Subscription:
-    """A member's DM subscription to a meeting, with the meeting."""
-
-    meeting: Meeting
-    next_start: datetime | None
 
 
 class ReminderService:
