@@ -379,6 +379,7 @@ class ReminderDelivery:
         settings: dict[int, GuildSettings],
         now: datetime,
     ) -> None:
+        """Send one stored notice unless it went stale; a cancel notice also goes in the ledger."""
         if notice is None:
             async with self.db.transaction() as tx:
                 await self.jobs.complete(tx, job)
