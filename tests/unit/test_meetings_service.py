@@ -14,7 +14,7 @@ from bot.clock import FakeClock
 from bot.db import Database
 from bot.errors import NotFoundError, PermissionDeniedError, UserFacingError
 from bot.jobs import JobEngine, NewJob
-from bot.occurrences import Repeat
+from bot.occurrences import Occurrence, Repeat
 from bot.permissions import Level
 from bot.services.guilds import GuildSettingsService
 from bot.services.meetings import (
@@ -607,6 +607,62 @@ async def test_record_native_event_arms_one_roll_job(world: World) -> None:
     await world.service.delete(GUILD, m.id, FAC, delete_room=False)
     assert not await world.service.record_native_event(m.id, GUILD, 556, occ[0])
     assert await world.jobs.pending(kind=EVENT_ROLL) == []
+
+
+@dataclass
+class FakeEvents:
+    """NativeEvents without Discord: what was shown and removed, new ids from 900."""
+
+    shown: list[tuple[int, datetime]] = field(default_factory=list)
+    removed: list[int] = field(default_factory=list)
+    made: int = 0
+
+    def knows_guild(self, guild_id: int) -> bool:
+        return guild_id == GUILD
+
+    async def show(self, meeting: Meeting, occurrence: Occurrence) -> int | None:
+        self.shown.append((meeting.id, occurrence.start))
+        if meeting.native_event_id is not None:
+            return meeting.native_event_id
+        self.made += 1
+        return 899 + self.made
+
+    async def remove(self, guild_id: int, event_id: int) -> None:
+        self.removed.append(event_id)
+
+
+async def test_the_event_mirror_follows_its_plan_through_the_port(world: World) -> None:
+    port = FakeEvents()
+    world.service.native_events = port
+    m = await world.schedule()
+    plan = await world.service.native_event_plan(m.id)
+    assert plan is not None and plan.occurrence is None  # the guild has native_events off
+    assert port.shown == [] and await world.jobs.pending(kind=EVENT_ROLL) == []
+    await world.guilds.update(GUILD, native_events=True)
+    await world.jobs.reconcile()
+    first, second = world.service.next_occurrences(m, 2)
+    assert port.shown == [(m.id, first.start)]
+    assert (await world.service.get(GUILD, m.id)).native_event_id == 900
+    (roll,) = await world.jobs.pending(kind=EVENT_ROLL)
+    assert roll.fire_at == first.end
+    # The occurrence ends: its roll job moves the same event on to the next one.
+    world.clock.set(first.end + timedelta(seconds=1))
+    await world.jobs.run_due()
+    await world.jobs.drain()
+    assert port.shown[-1] == (m.id, second.start) and port.made == 1
+    (roll,) = await world.jobs.pending(kind=EVENT_ROLL)
+    assert roll.fire_at == second.end
+    # Turned off: the reconciler takes the event down and forgets it.
+    await world.guilds.update(GUILD, native_events=False)
+    await world.jobs.reconcile()
+    assert port.removed == [900]
+    assert (await world.service.get(GUILD, m.id)).native_event_id is None
+    assert await world.jobs.pending(kind=EVENT_ROLL) == []
+    # Without the port (cogs.meetings not loaded) a change mirrors nothing.
+    world.service.native_events = None
+    await world.guilds.update(GUILD, native_events=True)
+    await world.service.edit(GUILD, m.id, FAC, MeetingEdit(title="Quiet"))
+    assert len(port.shown) == 2 and await world.jobs.pending(kind=EVENT_ROLL) == []
 
 
 # --- pure helpers ------------------------------------------------------------------------------
