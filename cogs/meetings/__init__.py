@@ -1,5 +1,10 @@
-"""/meeting: the commands (cog), what they show (render), their dialogs (views), the options,
-the notices after a change, and the native scheduled-event mirror's Discord calls."""
+"""/meeting: find, schedule and change meetings.
+
+``cog`` holds the commands, ``options`` their choices and autocompletes, ``render`` the card and
+list pages, ``views`` the list pager and delete dialog, ``notices`` the announcement and mod-log
+entry after a change, ``event_mirror`` the Discord side of the native event mirror that
+``bot.services.meetings.MeetingService`` plans.
+"""
 
 from __future__ import annotations
 
