@@ -1,5 +1,7 @@
-"""Feeds glue: the feed HTTP server's lifetime, `/setup feeds` (declared in cogs/setup.py) and the
-Discord side of room invites (invite sync is FeedService's, through the InviteMaker installed here).
+"""Feeds glue: `/setup feeds` (declared in cogs/setup.py) and the Discord side of room invites.
+
+The feed HTTP server runs with the bot (bot/runtime/app.py); invite sync is FeedService's, through
+the InviteMaker this cog installs.
 """
 
 from __future__ import annotations
@@ -11,7 +13,6 @@ import discord
 from discord.ext import commands
 
 from bot.runtime.app import HavenBot
-from bot.runtime.feeds_http import FeedServer, create_app
 from bot.runtime.tree import reply_ephemeral
 from bot.services.feeds import InviteSync
 from cogs._kit import modlog_embed
@@ -247,44 +248,18 @@ def _with_notes(text: str, sync: InviteSync, settings: Any) -> str:
 
 
 class FeedsCog(commands.Cog, name="feeds"):
-    """Runs the feed server and installs the Discord side of the feeds' room invites."""
+    """Installs the Discord side of the feeds' room invites."""
 
     def __init__(self, bot: HavenBot) -> None:
         self.bot = bot
-        self.server: FeedServer | None = None
 
     async def cog_load(self) -> None:
-        """Plug the invite maker into the feeds service, start the HTTP server if configured."""
+        """Plug the invite maker into the feeds service (it follows meeting changes from then)."""
         self.bot.services.feeds.install(DiscordInviteMaker(self.bot))
-        settings = self.bot.services.settings
-        if settings.http_port is None:
-            log.info("HTTP_PORT is not set: the feed server is off")
-            return
-        server = FeedServer(create_app(self.bot.services.feeds, self.bot.clock))
-        try:
-            await server.start(settings.http_host, settings.http_port)
-        except OSError as exc:
-            # The bot keeps running; only the feeds are unavailable.
-            log.error(
-                "feed server could not listen on %s:%s: %s",
-                settings.http_host,
-                settings.http_port,
-                exc.strerror,
-            )
-            return
-        self.server = server
-        log.info("Feed server listening on %s:%s", settings.http_host, settings.http_port)
 
     async def cog_unload(self) -> None:
-        """Unplug the invite maker, stop the HTTP server."""
+        """Unplug the invite maker."""
         self.bot.services.feeds.uninstall()
-        await self.shutdown()
-
-    async def shutdown(self) -> None:
-        """Stop the HTTP server (called when the bot closes; safe to call twice)."""
-        server, self.server = self.server, None
-        if server is not None:
-            await server.stop()
 
 
 async def setup(bot: HavenBot) -> None:

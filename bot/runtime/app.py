@@ -1,4 +1,4 @@
-"""The Discord client: wiring services, cogs, sync, shutdown. Feature logic lives in services."""
+"""The Discord client: wiring services, cogs, feed server, sync, shutdown. Logic is in services."""
 
 from __future__ import annotations
 
@@ -17,6 +17,7 @@ from bot.config import Settings
 from bot.db import Database
 from bot.keys import key_source, load_or_create_key
 from bot.logging_setup import register_secret
+from bot.runtime.feeds_http import FeedServer, serve_feeds
 from bot.runtime.tree import HavenTree
 from bot.services import Services, build_services
 
@@ -92,6 +93,7 @@ class HavenBot(commands.Bot):
         self._sync_on_start = sync_on_start
         self._closing = False
         self._jobs_task: asyncio.Task[None] | None = None
+        self.feed_server: FeedServer | None = None
         self.jobs_started = asyncio.Event()
 
     @property
@@ -105,10 +107,14 @@ class HavenBot(commands.Bot):
         return self.services.clock
 
     async def setup_hook(self) -> None:
-        """Load settings caches and cogs; sync only when asked."""
+        """Load settings caches and cogs, start the feed server (HTTP_PORT); sync when asked."""
         await self.services.guilds.preload()
         for name in self._extensions:
             await self.load_extension(name)
+        settings = self.services.settings
+        self.feed_server = await serve_feeds(
+            self.services.feeds, self.clock, settings.http_host, settings.http_port
+        )
         if self._sync_on_start:
             await self.sync_commands()
         self._jobs_task = asyncio.create_task(self._start_jobs(), name="haven-start-jobs")
@@ -193,6 +199,12 @@ class HavenBot(commands.Bot):
             await self.services.attendance.save_all()
         except Exception:
             log.exception("could not save the open rooms' check-in counts")
+        server, self.feed_server = self.feed_server, None
+        if server is not None:
+            try:
+                await server.stop()
+            except Exception:
+                log.exception("could not stop the feed server")
         for cog in list(self.cogs.values()):
             stop = getattr(cog, "shutdown", None)
             if stop is not None:

@@ -25,7 +25,7 @@ from bot.services.feeds import FeedKind, FeedService, RenderedFeed
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FeedServer", "RateLimiter", "client_key", "create_app"]
+__all__ = ["FeedServer", "RateLimiter", "client_key", "create_app", "serve_feeds"]
 
 CACHE_CONTROL = "public, max-age=900"
 _NOT_FOUND = "Not found.\n"
@@ -248,3 +248,21 @@ class FeedServer:
         runner, self._runner, self._site = self._runner, None, None
         if runner is not None:
             await runner.cleanup()
+
+
+async def serve_feeds(
+    feeds: FeedService, clock: Clock, host: str, port: int | None
+) -> FeedServer | None:
+    """The running feed server, or None when no port is set or it cannot listen (logged)."""
+    if port is None:
+        log.info("HTTP_PORT is not set: the feed server is off")
+        return None
+    server = FeedServer(create_app(feeds, clock))
+    try:
+        await server.start(host, port)
+    except OSError as exc:
+        # The bot keeps running; only the feeds are unavailable.
+        log.error("feed server could not listen on %s:%s: %s", host, port, exc.strerror)
+        return None
+    log.info("Feed server listening on %s:%s", host, port)
+    return server
