@@ -16,6 +16,7 @@ from typing import Any
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import Channel, FakeDiscord, InteractionResult, Member, Message
 from tests.support.clock import haven_clock_at
+from tests.support.modals import modal_defaults
 
 # Tuesday 5 January 2027, noon UTC (07:00 in New York).
 T0 = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)
@@ -50,17 +51,6 @@ def entry_text(entry: dict[str, Any]) -> str:
     parts = [entry.get("title", ""), entry.get("description") or ""]
     parts += [f"{f['name']} {f['value']}" for f in entry.get("fields", [])]
     return "\n".join(parts)
-
-
-def modal_defaults(opened: InteractionResult) -> dict[str, str]:
-    """The prefilled values of the modal the bot opened (Discord submits them unchanged)."""
-    assert opened.modal is not None
-    values = {}
-    for row in opened.modal["components"]:
-        for comp in row.get("components", [row.get("component", {})]):
-            if comp.get("value"):
-                values[comp["custom_id"]] = comp["value"]
-    return values
 
 
 def newest_with(server: FakeDiscord, prefix: str, channel: Channel | None = None) -> Message:

@@ -32,6 +32,7 @@ from tests.fakediscord import Channel, FakeDiscord, InteractionResult, Member, M
 from tests.fakediscord.interactions import InvocationError
 from tests.support.clock import haven_clock_at
 from tests.support.community import configure_guild
+from tests.support.modals import modal_defaults
 
 # Tuesday 5 January 2027, noon UTC. M1 meets Tuesdays 19:00 New York (00:00 UTC next day); its
 # room opens at 23:50 UTC, so at OPENS it is open and its 15-minute reminder has gone out.
@@ -386,17 +387,6 @@ async def settled(w: World, result: InteractionResult, text: str) -> None:
         lambda: result.message is not None and text in result.message.content,
         message=f"the message never said {text!r}",
     )
-
-
-def modal_defaults(opened: InteractionResult) -> dict[str, str]:
-    """The prefilled values of the modal the bot opened (Discord submits them unchanged)."""
-    assert opened.modal is not None
-    values = {}
-    for row in opened.modal["components"]:
-        for comp in row.get("components", [row.get("component", {})]):
-            if comp.get("value"):
-                values[comp["custom_id"]] = comp["value"]
-    return values
 
 
 def modlog_titles(w: World) -> list[str]:

@@ -11,6 +11,7 @@ from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import Channel, FakeDiscord, Member, Message
 from tests.fakediscord.interactions import InteractionResult
 from tests.support.clock import haven_clock_at
+from tests.support.modals import modal_defaults
 
 # Thursday 2027-01-07, 17:00 UTC. Shipped cards were verified on 2026-11-22.
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
@@ -93,17 +94,6 @@ async def review_message_stored(
         return (await lib.get(c.guild.id, card_id)).review_message_id == message.id
 
     await server.wait_for(stored, message="the review message id was never stored")
-
-
-def modal_defaults(opened: InteractionResult) -> dict[str, str]:
-    """The prefilled values of the modal the bot opened (Discord submits them unchanged)."""
-    assert opened.modal is not None
-    values = {}
-    for row in opened.modal["components"]:
-        for comp in row.get("components", [row.get("component", {})]):
-            if comp.get("value"):
-                values[comp["custom_id"]] = comp["value"]
-    return values
 
 
 def button(message: Message, action: str) -> str:
