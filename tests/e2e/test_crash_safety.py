@@ -22,7 +22,6 @@ import contextlib
 import os
 import random
 import signal
-import sqlite3
 import sys
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
@@ -37,6 +36,7 @@ from bot.services.meetings import Access, Kind
 from cogs.attendance import CHECKED_IN
 from tests.e2e.harness import TEST_SECRET_KEY, Community
 from tests.fakediscord import FakeDiscord, Member, Message
+from tests.support.sqlite import count_while_running, query
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 10
@@ -156,24 +156,10 @@ async def _kill(server: FakeDiscord, proc: asyncio.subprocess.Process) -> None:
     await server.wait_for(lambda: not server.gateway.live_sessions(), timeout=5)
 
 
-def _query(db_path: Path, sql: str) -> list[tuple[object, ...]]:
-    conn = sqlite3.connect(db_path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 def _due_reminder_jobs_left(db_path: Path) -> int:
     """The burst's reminder jobs still stored (later meetings' reminders stay pending)."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1)
     sql = "SELECT COUNT(*) FROM jobs WHERE kind = 'reminder' AND fire_at <= ?"
-    try:
-        return int(conn.execute(sql, (int(START.timestamp()),)).fetchone()[0])
-    except sqlite3.OperationalError:
-        return -1
-    finally:
-        conn.close()
+    return count_while_running(db_path, sql, (int(START.timestamp()),))
 
 
 async def test_sigkill_under_mixed_load_keeps_every_invariant(
@@ -320,16 +306,16 @@ async def test_sigkill_under_mixed_load_keeps_every_invariant(
     titles = [m.embeds[0]["title"] for m in server.messages_in(c.announcements)]
     assert len(titles) == len(set(titles)) == MEETINGS + 1, "a channel reminder lost or doubled"
     assert [len(server.dms_to(m)) for m in subscribers] == [1] * SUBSCRIBERS
-    assert _query(db_path, "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status") == [
+    assert query(db_path, "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status") == [
         ("delivered", expected_reminders)
     ]
     # Meetings and subscriptions: everything confirmed is stored, nothing twice.
-    stored = [str(r[0]) for r in _query(db_path, "SELECT title FROM meetings")]
+    stored = [str(r[0]) for r in query(db_path, "SELECT title FROM meetings")]
     assert len(stored) == len(set(stored)), "a meeting was stored twice"
     assert done.titles <= set(stored), done.titles - set(stored)
     subs = {
         (int(str(u)), int(str(m)))
-        for u, m in _query(db_path, "SELECT user_id, meeting_id FROM reminder_subscriptions")
+        for u, m in query(db_path, "SELECT user_id, meeting_id FROM reminder_subscriptions")
     }
     assert done.subscriptions <= subs, done.subscriptions - subs
     # The room: one opening card; the count covers every check-in confirmed in the clean last run,
@@ -337,12 +323,12 @@ async def test_sigkill_under_mixed_load_keeps_every_invariant(
     (card,) = room_cards()
     replays = [m.content for m in server.messages_in(card.channel_id) if not m.embeds]
     assert replays == [], "a replayed open job announced the room again"
-    ((count,),) = _query(
+    ((count,),) = query(
         db_path,
         f"SELECT checkins FROM attendance_counts WHERE meeting_id = {prepared.room_meeting} "  # noqa: S608
         f"AND occurrence = '{ROOM_KEY}'",
     )
     assert len(final_checkins) <= int(str(count)) <= len(done.checkins_tried)
     # The file itself.
-    assert _query(db_path, "PRAGMA integrity_check") == [("ok",)]
-    assert _query(db_path, "PRAGMA foreign_key_check") == []
+    assert query(db_path, "PRAGMA integrity_check") == [("ok",)]
+    assert query(db_path, "PRAGMA foreign_key_check") == []

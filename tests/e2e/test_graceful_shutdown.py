@@ -23,6 +23,7 @@ import pytest
 from tests.e2e.bursts import prepare_burst
 from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner, start_client
 from tests.fakediscord import FakeDiscord
+from tests.support.sqlite import count_while_running, query
 
 ROOT = Path(__file__).resolve().parents[2]
 MEETINGS = 150
@@ -66,13 +67,7 @@ async def sigterm(proc: asyncio.subprocess.Process) -> tuple[int, float]:
 
 def jobs_left(db_path: Path, kind: str = "reminder") -> int:
     """Jobs of `kind` still stored (-1 while the bot holds a write lock)."""
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1)
-    try:
-        return int(conn.execute("SELECT COUNT(*) FROM jobs WHERE kind = ?", (kind,)).fetchone()[0])
-    except sqlite3.OperationalError:
-        return -1
-    finally:
-        conn.close()
+    return count_while_running(db_path, "SELECT COUNT(*) FROM jobs WHERE kind = ?", (kind,))
 
 
 def assert_closed_cleanly(db_path: Path) -> None:
@@ -137,13 +132,7 @@ async def test_sigterm_mid_burst_exits_0_and_every_reminder_is_delivered_once(
     titles = [m.embeds[0]["title"] for m in channel]
     assert len(titles) == len(set(titles)) == MEETINGS, "a channel reminder was lost or doubled"
     assert [len(server.dms_to(m)) for m in subscribers] == [1] * SUBSCRIBERS
-    conn = sqlite3.connect(db_path)
-    try:
-        rows = conn.execute(
-            "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status"
-        ).fetchall()
-    finally:
-        conn.close()
+    rows = query(db_path, "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status")
     assert rows == [("delivered", expected)]
     assert "Traceback" not in log.read_text()
 

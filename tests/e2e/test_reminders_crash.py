@@ -12,7 +12,6 @@ import asyncio
 import os
 import random
 import signal
-import sqlite3
 import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +19,7 @@ from pathlib import Path
 from tests.e2e.bursts import prepare_burst
 from tests.e2e.harness import TEST_SECRET_KEY, Community
 from tests.fakediscord import FakeDiscord
+from tests.support.sqlite import count_while_running, query
 
 ROOT = Path(__file__).resolve().parents[2]
 MEETINGS = 120
@@ -55,13 +55,7 @@ async def _spawn(
 
 
 def _reminder_jobs_left(db_path: Path) -> int:
-    conn = sqlite3.connect(f"file:{db_path}?mode=ro", uri=True, timeout=1)
-    try:
-        return int(conn.execute("SELECT COUNT(*) FROM jobs WHERE kind = 'reminder'").fetchone()[0])
-    except sqlite3.OperationalError:  # busy while the child writes: ask again
-        return -1
-    finally:
-        conn.close()
+    return count_while_running(db_path, "SELECT COUNT(*) FROM jobs WHERE kind = 'reminder'")
 
 
 async def test_sigkill_during_a_burst_then_restart_delivers_each_reminder_once(
@@ -119,11 +113,5 @@ async def test_sigkill_during_a_burst_then_restart_delivers_each_reminder_once(
     assert sorted(titles) == sorted({t for t in titles}), "a channel reminder was posted twice"
     assert len(channel) == MEETINGS
     assert [len(server.dms_to(m)) for m in subscribers] == [1] * SUBSCRIBERS
-    conn = sqlite3.connect(db_path)
-    try:
-        rows = conn.execute(
-            "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status"
-        ).fetchall()
-    finally:
-        conn.close()
+    rows = query(db_path, "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status")
     assert rows == [("delivered", expected)]
