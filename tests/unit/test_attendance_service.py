@@ -45,12 +45,6 @@ async def _close(services: Services, meeting_id: int, occ: str = OCC) -> None:
     await services.events.emit(ROOM_CLOSED, meeting_id=meeting_id, guild_id=GUILD, occurrence=occ)
 
 
-def _clock(services: Services) -> FakeClock:
-    clock = services.clock
-    assert isinstance(clock, FakeClock)
-    return clock
-
-
 async def test_check_in_counts_once_per_person(services: Services) -> None:
     mid = await _meeting(services)
     att = services.attendance
@@ -98,14 +92,14 @@ def test_trend_words() -> None:
     assert "not enough" in trend_of([1, 2])
 
 
-async def test_key_dropped_one_hour_after_close(services: Services) -> None:
+async def test_key_dropped_one_hour_after_close(services: Services, clock: FakeClock) -> None:
     mid = await _meeting(services)
     att = services.attendance
     await _open(services, mid)
     await att.check_in(mid, OCC, GUILD, 1)
     await _close(services, mid)
     assert att.proof(GUILD, 1, {mid: "Tuesday night"}, None)
-    _clock(services).advance(timedelta(minutes=61))
+    clock.advance(timedelta(minutes=61))
     await services.jobs.run_due()
     await services.jobs.drain()
     assert att.live() == []
@@ -142,7 +136,7 @@ def test_slip_round_trip_and_limits() -> None:
     assert slip.name == "José" and len(slip.title) <= 60
 
 
-async def test_pseudonyms_rate_limit_and_silence(services: Services) -> None:
+async def test_pseudonyms_rate_limit_and_silence(services: Services, clock: FakeClock) -> None:
     mid = await _meeting(services)
     att = services.attendance
     await _open(services, mid)
@@ -151,13 +145,13 @@ async def test_pseudonyms_rate_limit_and_silence(services: Services) -> None:
     assert "@everyone" not in first.text and "https://" not in first.text
     with pytest.raises(UserFacingError, match="30 seconds"):
         att.prepare_share(mid, OCC, GUILD, 1, "again")
-    _clock(services).advance(timedelta(seconds=31))
+    clock.advance(timedelta(seconds=31))
     assert att.prepare_share(mid, OCC, GUILD, 1, "again").number == first.number
     other = att.prepare_share(mid, OCC, GUILD, 2, "me too")
     assert other.number != first.number
     assert att.silence(mid, OCC, GUILD, first.number) is True
     assert att.silence(mid, OCC, GUILD, first.number) is False
-    _clock(services).advance(timedelta(seconds=31))
+    clock.advance(timedelta(seconds=31))
     with pytest.raises(UserFacingError, match="paused"):
         att.prepare_share(mid, OCC, GUILD, 1, "let me")
     att.prepare_share(mid, OCC, GUILD, 2, "still fine")
@@ -189,7 +183,9 @@ async def test_reopen_keeps_key_and_restart_recovers(services: Services) -> None
     assert await _stored_count(services, mid) == 2
 
 
-async def test_silence_and_the_share_limit_survive_forget_me(services: Services) -> None:
+async def test_silence_and_the_share_limit_survive_forget_me(
+    services: Services, clock: FakeClock
+) -> None:
     mid = await _meeting(services)
     att = services.attendance
     await _open(services, mid)
@@ -198,13 +194,13 @@ async def test_silence_and_the_share_limit_survive_forget_me(services: Services)
     await services.privacy.forget_user(1)
     with pytest.raises(UserFacingError, match="30 seconds"):
         att.prepare_share(mid, OCC, GUILD, 1, "again at once")
-    _clock(services).advance(timedelta(seconds=31))
+    clock.advance(timedelta(seconds=31))
     second = att.prepare_share(mid, OCC, GUILD, 1, "again")
     assert second.number != first.number  # the old pseudonym is unlinked, and never reused
     assert att.silence(mid, OCC, GUILD, second.number) is True
     # Silenced, then forget-me: still silenced.
     await services.privacy.forget_user(1, GUILD)
-    _clock(services).advance(timedelta(seconds=31))
+    clock.advance(timedelta(seconds=31))
     with pytest.raises(UserFacingError, match="paused"):
         att.prepare_share(mid, OCC, GUILD, 1, "I'm back")
     # Nobody else inherits the retired numbers.
@@ -243,10 +239,10 @@ async def _stored_count(services: Services, mid: int) -> int:
 
 async def test_check_ins_are_counted_in_memory_and_saved_on_a_fixed_cadence(
     services: Services,
+    clock: FakeClock,
 ) -> None:
     mid = await _meeting(services)
     att = services.attendance
-    clock = _clock(services)
     await _open(services, mid)
     changes = await services.db.fetchval("SELECT total_changes()")
     for user in range(1, 4):

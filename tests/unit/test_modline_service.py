@@ -95,13 +95,9 @@ async def test_other_instance_key_cannot_unseal(services: Services, tmp_path: Pa
         await stranger.recipient(conv)
 
 
-def _clock(services: Services) -> FakeClock:
-    clock = services.clock
-    assert isinstance(clock, FakeClock)
-    return clock
-
-
-async def test_messages_are_rate_limited_and_the_refusal_says_when(services: Services) -> None:
+async def test_messages_are_rate_limited_and_the_refusal_says_when(
+    services: Services, clock: FakeClock
+) -> None:
     line = services.modline
     sent = 0
     refusals: list[str] = []
@@ -114,12 +110,12 @@ async def test_messages_are_rate_limited_and_the_refusal_says_when(services: Ser
     assert sent == MESSAGE_LIMIT < 15
     assert len(refusals) == 15 - MESSAGE_LIMIT
     assert "try again in 10 minutes" in refusals[0]
-    _clock(services).advance(MESSAGE_WINDOW - timedelta(minutes=3, seconds=30))
+    clock.advance(MESSAGE_WINDOW - timedelta(minutes=3, seconds=30))
     with pytest.raises(UserFacingError, match="try again in 4 minutes"):
         line.admit(GUILD, USER)
     line.admit(GUILD, USER + 1)  # someone else, and
     line.admit(GUILD + 1, USER)  # the same person in another server, are not held back
-    _clock(services).advance(timedelta(minutes=4))
+    clock.advance(timedelta(minutes=4))
     line.admit(GUILD, USER)
 
 
@@ -137,7 +133,9 @@ async def test_the_limits_are_kept_by_a_keyed_hash_and_survive_forget_me(
     assert str(USER) not in held and repr(USER.to_bytes(8, "big"))[2:-1] not in held
 
 
-async def test_one_new_conversation_an_hour_even_across_forget_me(services: Services) -> None:
+async def test_one_new_conversation_an_hour_even_across_forget_me(
+    services: Services, clock: FakeClock
+) -> None:
     line = services.modline
     await _open(line, thread=1)
     await services.privacy.forget_user(USER)
@@ -148,7 +146,7 @@ async def test_one_new_conversation_an_hour_even_across_forget_me(services: Serv
     assert await services.db.fetchval("SELECT count(*) FROM modline_conversations") == 0
     other = await line.begin(GUILD, USER + 1)  # others are not held back
     assert other.conversation is None
-    _clock(services).advance(NEW_CONVERSATION_EVERY)
+    clock.advance(NEW_CONVERSATION_EVERY)
     assert (await line.begin(GUILD, USER)).conversation is None
 
 

@@ -186,11 +186,6 @@ async def _room(services: Services) -> Meeting:
     return meeting
 
 
-def _clock(services: Services) -> FakeClock:
-    assert isinstance(services.clock, FakeClock)
-    return services.clock
-
-
 async def _jobs(services: Services, meeting: Meeting) -> set[tuple[str, str, datetime]]:
     return {
         (j.kind, j.occurrence, j.fire_at)
@@ -215,9 +210,8 @@ async def test_linking_materialises_open_and_close_for_the_next_occurrences(
     assert (await services.rooms.link_for_channels(2, [12])) is None
 
 
-async def test_restart_in_the_middle_of_an_occurrence(services: Services) -> None:
+async def test_restart_in_the_middle_of_an_occurrence(services: Services, clock: FakeClock) -> None:
     meeting = await _room(services)
-    clock = _clock(services)
     # Opened, then the process died; it comes back 30 minutes into the meeting.
     clock.set(OPENS)
     await services.rooms.record_opened(meeting, "2027-01-05")
@@ -229,9 +223,10 @@ async def test_restart_in_the_middle_of_an_occurrence(services: Services) -> Non
     assert not any(k == JOB_OPEN and o == "2027-01-05" for k, o, _ in jobs)  # card not reposted
 
 
-async def test_restart_after_a_missed_opening_opens_at_once(services: Services) -> None:
+async def test_restart_after_a_missed_opening_opens_at_once(
+    services: Services, clock: FakeClock
+) -> None:
     meeting = await _room(services)
-    clock = _clock(services)
     clock.set(START + timedelta(minutes=30))  # down across the opening
     await services.rooms.schedule_all()
     due = [
@@ -242,9 +237,10 @@ async def test_restart_after_a_missed_opening_opens_at_once(services: Services) 
     assert [(j.kind, j.occurrence) for j in due] == [(JOB_OPEN, "2027-01-05")]
 
 
-async def test_restart_after_the_end_closes_what_was_left_open(services: Services) -> None:
+async def test_restart_after_the_end_closes_what_was_left_open(
+    services: Services, clock: FakeClock
+) -> None:
     meeting = await _room(services)
-    clock = _clock(services)
     clock.set(OPENS)
     await services.rooms.record_opened(meeting, "2027-01-05")
     await services.db.execute("DELETE FROM jobs")  # the close job is lost too
@@ -287,9 +283,9 @@ async def test_ledger_records_and_events(services: Services) -> None:
 
 async def test_removals_are_stored_lifted_by_a_job_and_outlive_forget_me(
     services: Services,
+    clock: FakeClock,
 ) -> None:
     meeting = await _room(services)
-    clock = _clock(services)
     clock.set(START)
     state = await services.rooms.state(meeting)
     assert state.window is not None
@@ -312,11 +308,11 @@ async def test_removals_are_stored_lifted_by_a_job_and_outlive_forget_me(
     assert await services.rooms.removals(meeting.id) == []
 
 
-async def test_removal_after_the_window_is_refused(services: Services) -> None:
+async def test_removal_after_the_window_is_refused(services: Services, clock: FakeClock) -> None:
     meeting = await _room(services)
     window = window_at(meeting.schedule, POLICY, START)
     assert window is not None
-    _clock(services).set(CLOSES)
+    clock.set(CLOSES)
     with pytest.raises(UserFacingError):
         await services.rooms.add_removal(meeting, 1, window)
 
