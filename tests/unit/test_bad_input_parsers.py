@@ -43,7 +43,7 @@ from bot.parsing import (
     parse_timezone,
 )
 from bot.permissions import Level
-from bot.services import feeds, resources
+from bot.services import feeds, ics, resources
 from bot.services import shipped_cards as cards
 from bot.services.attendance import (
     PROOF_NAME_MAX,
@@ -721,7 +721,7 @@ def test_feed_tokens(text: str) -> None:
 @FAST
 @given(st.one_of(NASTY_TEXT, SPICED))
 def test_feed_text_is_escaped_and_folded(text: str) -> None:
-    value = feeds._ics_text(text)
+    value = ics._ics_text(text)
     assert "\n" not in value and "\r" not in value
     assert not any((ch < " " and ch != "\t") or ch == "\x7f" for ch in value)  # RFC 5545
     folded = feeds.fold_line(f"SUMMARY:{value}")
