@@ -20,11 +20,12 @@ import re
 import secrets
 from collections.abc import Iterable
 from datetime import UTC, date, datetime
-from typing import Any, Protocol
+from typing import Protocol
 
 from bot.bus import MEETING_CHANGED, EventBus
-from bot.clock import Clock, iso, utc_from_iso
+from bot.clock import Clock
 from bot.db import Database
+from bot.db.repositories import feeds as repo
 from bot.errors import UserFacingError
 from bot.jobs import JobEngine
 from bot.models.feeds import FeedConfig, FeedInvite, FeedKind, InviteSync, RenderedFeed
@@ -147,47 +148,30 @@ class FeedService:
 
     async def get(self, guild_id: int) -> FeedConfig | None:
         """The guild's feed settings, or None when its feeds are off."""
-        row = await self.db.fetchone(
-            "SELECT guild_id, include_closed, calendar_name, created_at, rotated_at FROM guild_feeds "
-            "WHERE guild_id = ?",
-            (guild_id,),
-        )
-        return None if row is None else _config(row)
+        return await repo.config(self.db, guild_id)
 
     async def lookup(self, token: str) -> FeedConfig | None:
         """The feed a URL token opens, or None (unknown, rotated, or not token-shaped)."""
         if not is_token_shaped(token):
             return None
-        row = await self.db.fetchone(
-            "SELECT guild_id, include_closed, calendar_name, created_at, rotated_at FROM guild_feeds "
-            "WHERE token_hash = ?",
-            (hash_token(token),),
-        )
-        return None if row is None else _config(row)
+        return await repo.config_by_token_hash(self.db, hash_token(token))
 
     async def enable(
         self, guild_id: int, include_closed: bool = False, calendar_name: str = ""
     ) -> tuple[str | None, bool]:
         """Turn feeds on; return (new token or None if already on, whether anything changed)."""
-        now = iso(self.clock.now())
+        now = self.clock.now()
         calendar_name = clean(calendar_name).replace("\n", " ")[:100]
         async with self.db.transaction() as tx:
-            row = await tx.fetchone(
-                "SELECT include_closed FROM guild_feeds WHERE guild_id = ?", (guild_id,)
-            )
-            if row is not None:
-                if bool(row[0]) == include_closed:
+            current = await repo.include_closed(tx, guild_id)
+            if current is not None:
+                if current == include_closed:
                     return None, False
-                await tx.execute(
-                    "UPDATE guild_feeds SET include_closed = ? WHERE guild_id = ?",
-                    (int(include_closed), guild_id),
-                )
+                await repo.set_include_closed(tx, guild_id, include_closed)
                 return None, True
             token = new_token()
-            await tx.execute(
-                "INSERT INTO guild_feeds (guild_id, token_hash, include_closed, calendar_name, "
-                "created_at, rotated_at) VALUES (?, ?, ?, ?, ?, ?)",
-                (guild_id, hash_token(token), int(include_closed), calendar_name, now, now),
+            await repo.insert_config(
+                tx, guild_id, hash_token(token), include_closed, calendar_name, now
             )
         return token, True
 
@@ -195,10 +179,7 @@ class FeedService:
         """Replace the token (old URLs stop working at once); return the new one."""
         token = new_token()
         async with self.db.transaction() as tx:
-            changed = await tx.execute(
-                "UPDATE guild_feeds SET token_hash = ?, rotated_at = ? WHERE guild_id = ?",
-                (hash_token(token), iso(self.clock.now()), guild_id),
-            )
+            changed = await repo.set_token_hash(tx, guild_id, hash_token(token), self.clock.now())
         if not changed:
             raise UserFacingError(
                 "Feeds are off in this server, so there is nothing to rotate. "
@@ -210,34 +191,27 @@ class FeedService:
         """Title the guild's calendar (its server's name); True when it changed."""
         name = clean(name).replace("\n", " ")[:100]
         async with self.db.transaction() as tx:
-            changed = await tx.execute(
-                "UPDATE guild_feeds SET calendar_name = ? WHERE guild_id = ? AND calendar_name != ?",
-                (name, guild_id, name),
-            )
-        return bool(changed)
+            return await repo.set_calendar_name(tx, guild_id, name)
 
     async def disable(self, guild_id: int) -> tuple[bool, list[FeedInvite]]:
         """Turn feeds off and forget their invites; return (was on, invites to delete on Discord)."""
         async with self._lock(guild_id), self.db.transaction() as tx:
-            rows = await tx.fetchall(
-                "SELECT meeting_id, channel_id, code FROM feed_invites WHERE guild_id = ?",
-                (guild_id,),
-            )
-            await tx.execute("DELETE FROM feed_invites WHERE guild_id = ?", (guild_id,))
-            was_on = await tx.execute("DELETE FROM guild_feeds WHERE guild_id = ?", (guild_id,))
+            invites = await repo.invites(tx, guild_id)
+            await repo.delete_invites(tx, guild_id)
+            was_on = await repo.delete_config(tx, guild_id)
         self._cache.pop((guild_id, "ics"), None)
         self._cache.pop((guild_id, "json"), None)
-        return bool(was_on), [FeedInvite(r[0], r[1], r[2]) for r in rows]
+        return was_on, invites
+
+    async def enabled_guilds(self) -> list[int]:
+        """Every guild whose feeds are on."""
+        return await repo.enabled_guilds(self.db)
 
     # -- invites -----------------------------------------------------------------------------
 
     async def invites(self, guild_id: int) -> dict[int, FeedInvite]:
         """The stored invites of a guild's published meetings, by meeting id."""
-        rows = await self.db.fetchall(
-            "SELECT meeting_id, channel_id, code FROM feed_invites WHERE guild_id = ?",
-            (guild_id,),
-        )
-        return {r[0]: FeedInvite(r[0], r[1], r[2]) for r in rows}
+        return {i.meeting_id: i for i in await repo.invites(self.db, guild_id)}
 
     async def set_invite(self, guild_id: int, invite: FeedInvite) -> FeedInvite | None:
         """Store a meeting's invite; return the one it replaces (to delete on Discord).
@@ -245,45 +219,20 @@ class FeedService:
         Raises LookupError when the meeting or the guild's feeds no longer exist.
         """
         async with self.db.transaction() as tx:
-            old = await tx.fetchone(
-                "SELECT meeting_id, channel_id, code FROM feed_invites WHERE meeting_id = ?",
-                (invite.meeting_id,),
-            )
-            exists = await tx.fetchone(
-                "SELECT 1 FROM meetings WHERE id = ? AND guild_id = ?",
-                (invite.meeting_id, guild_id),
-            )
-            feeds_on = await tx.fetchone(
-                "SELECT 1 FROM guild_feeds WHERE guild_id = ?", (guild_id,)
-            )
-            if exists is None or feeds_on is None:
+            old = await repo.invite_of(tx, invite.meeting_id)
+            if not await repo.can_publish(tx, guild_id, invite.meeting_id):
                 raise LookupError("meeting or feeds gone")
-            await tx.execute(
-                "INSERT INTO feed_invites (meeting_id, guild_id, channel_id, code, created_at) "
-                "VALUES (?, ?, ?, ?, ?) ON CONFLICT (meeting_id) DO UPDATE SET "
-                "channel_id = excluded.channel_id, code = excluded.code, "
-                "created_at = excluded.created_at",
-                (
-                    invite.meeting_id,
-                    guild_id,
-                    invite.channel_id,
-                    invite.code,
-                    iso(self.clock.now()),
-                ),
-            )
-        if old is None or old[2] == invite.code:
+            await repo.upsert_invite(tx, guild_id, invite, self.clock.now())
+        if old is None or old.code == invite.code:
             return None
-        return FeedInvite(old[0], old[1], old[2])
+        return old
 
     async def drop_invite(self, meeting_id: int) -> FeedInvite | None:
         """Forget a meeting's invite; return it (to delete on Discord)."""
         async with self.db.transaction() as tx:
-            old = await tx.fetchone(
-                "SELECT meeting_id, channel_id, code FROM feed_invites WHERE meeting_id = ?",
-                (meeting_id,),
-            )
-            await tx.execute("DELETE FROM feed_invites WHERE meeting_id = ?", (meeting_id,))
-        return None if old is None else FeedInvite(old[0], old[1], old[2])
+            old = await repo.invite_of(tx, meeting_id)
+            await repo.delete_invite(tx, meeting_id)
+        return old
 
     async def published(self, config: FeedConfig) -> list[Meeting]:
         """The meetings a guild's feeds publish: open ones, and closed ones only if included."""
@@ -390,7 +339,7 @@ class FeedService:
             body = build_ics(meetings, invites, stamp, horizon=horizon, name=name).encode("utf-8")
             content_type = "text/calendar; charset=utf-8"
         else:
-            updated = await self._updated(config.guild_id)
+            updated = await repo.meeting_updates(self.db, config.guild_id)
             entries = build_meeting_guide(meetings, invites, updated, now)
             body = json.dumps(entries, ensure_ascii=False, indent=1).encode("utf-8")
             digest = hashlib.sha256(body).hexdigest()
@@ -401,24 +350,3 @@ class FeedService:
         rendered = RenderedFeed(body, content_type, _etag(body), stamp, digest)
         self._cache[key] = rendered
         return rendered
-
-    async def _updated(self, guild_id: int) -> dict[int, datetime]:
-        rows = await self.db.fetchall(
-            "SELECT id, updated_at FROM meetings WHERE guild_id = ?", (guild_id,)
-        )
-        return {r[0]: utc_from_iso(r[1]) for r in rows}
-
-    async def enabled_guilds(self) -> list[int]:
-        """Every guild whose feeds are on."""
-        rows = await self.db.fetchall("SELECT guild_id FROM guild_feeds ORDER BY guild_id")
-        return [r[0] for r in rows]
-
-
-def _config(row: Any) -> FeedConfig:
-    return FeedConfig(
-        guild_id=row[0],
-        include_closed=bool(row[1]),
-        calendar_name=row[2],
-        created_at=utc_from_iso(row[3]),
-        rotated_at=utc_from_iso(row[4]),
-    )
