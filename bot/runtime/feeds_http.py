@@ -21,7 +21,8 @@ from email.utils import format_datetime, parsedate_to_datetime
 from aiohttp import web
 
 from bot.clock import Clock
-from bot.services.feeds import FeedKind, FeedService, RenderedFeed
+from bot.models.feeds import FeedKind, RenderedFeed
+from bot.services.feeds import FeedService
 
 log = logging.getLogger(__name__)
 

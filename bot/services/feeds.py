@@ -29,9 +29,10 @@ from bot.db.repositories import feeds as repo
 from bot.errors import UserFacingError
 from bot.jobs import JobEngine
 from bot.models.feeds import FeedConfig, FeedInvite, FeedKind, InviteSync, RenderedFeed
+from bot.models.meetings import Access, Meeting
 from bot.services.ics import build_ics, clean, fold_line, invite_url, vtimezone_lines
 from bot.services.meeting_guide import build_meeting_guide, meeting_guide_types
-from bot.services.meetings import Access, Meeting, MeetingStore
+from bot.services.meetings import MeetingStore
 
 log = logging.getLogger(__name__)
 

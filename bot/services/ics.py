@@ -17,8 +17,8 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo
 
 from bot.models.feeds import FeedInvite
+from bot.models.meetings import Access, Kind, Meeting
 from bot.occurrences import Repeat, is_scheduled_date, nth_weekday_of, scheduled_dates, zone
-from bot.services.meetings import Access, Kind, Meeting
 
 __all__ = [
     "build_ics",

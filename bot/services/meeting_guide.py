@@ -11,9 +11,9 @@ from datetime import UTC, datetime, time, timedelta
 from typing import Any
 
 from bot.models.feeds import FeedInvite
+from bot.models.meetings import FORMATS, Access, Meeting
 from bot.occurrences import Repeat, to_meeting_guide_day, zone
 from bot.services.ics import clean, first_rule_date, invite_url, public_notes, wall
-from bot.services.meetings import FORMATS, Access, Meeting
 
 __all__ = ["build_meeting_guide", "is_paused_now", "meeting_guide_types"]
 
