@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from typing import Any
 
 import discord
@@ -18,6 +17,8 @@ from bot.services.attendance import ProofSlip, SharePost, slip_name
 from bot.services.meetings import Meeting
 from cogs._kit import (
     COLOR,
+    DAY,
+    ID,
     MeetingOption,
     PersistentButton,
     ensure_level,
@@ -119,32 +120,16 @@ async def _check_in(interaction: discord.Interaction, meeting_id: int, occurrenc
 
 class CheckInButton(
     PersistentButton,
-    template=r"haven:checkin:(?P<meeting>\d+):(?P<occurrence>\d{4}-\d{2}-\d{2})",
+    prefix="haven:checkin",
+    fields={"meeting_id": ID, "occurrence": DAY},
+    label="Check in",
+    emoji="✅",
+    style=discord.ButtonStyle.success,
 ):
     """The Check in button on a room's opening card; works after restarts."""
 
-    def __init__(self, meeting_id: int, occurrence: str) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Check in",
-                emoji="✅",
-                style=discord.ButtonStyle.success,
-                custom_id=f"haven:checkin:{meeting_id}:{occurrence}",
-            )
-        )
-        self.meeting_id = meeting_id
-        self.occurrence = occurrence
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction,
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> CheckInButton:
-        """Rebuild the button from its custom id."""
-        return cls(int(match["meeting"]), match["occurrence"])
+    meeting_id: int
+    occurrence: str
 
     async def pressed(self, interaction: discord.Interaction) -> None:
         """Count the presser once; the answer is private."""
@@ -154,32 +139,15 @@ class CheckInButton(
 
 class SilenceButton(
     PersistentButton,
-    template=r"haven:silence:(?P<meeting>\d+):(?P<occurrence>\d{4}-\d{2}-\d{2}):(?P<peer>\d+)",
+    prefix="haven:silence",
+    fields={"meeting_id": ID, "occurrence": DAY, "number": ID},
+    label="Silence this peer",
 ):
     """'Silence this peer' under an anonymous share: moderators only, reveals nobody."""
 
-    def __init__(self, meeting_id: int, occurrence: str, number: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Silence this peer",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"haven:silence:{meeting_id}:{occurrence}:{number}",
-            )
-        )
-        self.meeting_id = meeting_id
-        self.occurrence = occurrence
-        self.number = number
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction,
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> SilenceButton:
-        """Rebuild the button from its custom id."""
-        return cls(int(match["meeting"]), match["occurrence"], int(match["peer"]))
+    meeting_id: int
+    occurrence: str
+    number: int
 
     async def pressed(self, interaction: discord.Interaction) -> None:
         """Silence the pseudonym; the moderator never learns who it is."""

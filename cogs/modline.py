@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from typing import Any
 
 import discord
 from discord import app_commands
@@ -23,6 +21,8 @@ from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
 from bot.services.modline import Conversation
 from cogs._kit import (
+    ID,
+    Field,
     PersistentButton,
     ensure_level,
     escape,
@@ -58,32 +58,22 @@ async def _end_thread(thread: object, note: str) -> None:
 
 class LineActionButton(
     PersistentButton,
-    template=r"haven:modline:(?P<action>close|block):(?P<conversation>\d+)",
+    prefix="haven:modline",
+    fields={"action": Field("close|block"), "conversation_id": ID},
 ):
     """Close or Block on a relayed message: moderators only; reveals nobody."""
+
+    action: str
+    conversation_id: int
 
     def __init__(self, action: str, conversation_id: int) -> None:
         block = action == "block"
         super().__init__(
-            discord.ui.Button(
-                label="Block this person" if block else "Close conversation",
-                style=discord.ButtonStyle.danger if block else discord.ButtonStyle.secondary,
-                custom_id=f"haven:modline:{action}:{conversation_id}",
-            )
+            action,
+            conversation_id,
+            label="Block this person" if block else "Close conversation",
+            style=discord.ButtonStyle.danger if block else discord.ButtonStyle.secondary,
         )
-        self.action = action
-        self.conversation_id = conversation_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction,
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> LineActionButton:
-        """Rebuild the button from its custom id."""
-        return cls(match["action"], int(match["conversation"]))
 
     async def pressed(self, interaction: discord.Interaction) -> None:
         """Close the conversation (mapping deleted), or block the person behind it."""

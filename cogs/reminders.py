@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import re
-from typing import Any
 
 import aiohttp
 import discord
@@ -29,6 +27,7 @@ from bot.services.reminders import (
 from cogs._kit import (
     COLOR,
     COLOR_WARN,
+    ID,
     MeetingOption,
     PersistentButton,
     escape,
@@ -57,29 +56,16 @@ ACCESS_LABELS = {
 ACCESS_FAMILY_CLOSED = "Closed: for family and friends"
 
 
-class RemindMeButton(PersistentButton, template=r"haven:remind:me:(?P<meeting>\d+)"):
+class RemindMeButton(
+    PersistentButton,
+    prefix="haven:remind:me",
+    fields={"meeting_id": ID},
+    label="Remind me by DM",
+    style=discord.ButtonStyle.primary,
+):
     """'Remind me by DM' under a channel reminder; works after restarts."""
 
-    def __init__(self, meeting_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Remind me by DM",
-                style=discord.ButtonStyle.primary,
-                custom_id=f"haven:remind:me:{meeting_id}",
-            )
-        )
-        self.meeting_id = meeting_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction,
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> RemindMeButton:
-        """Rebuild the button from its custom id."""
-        return cls(int(match["meeting"]))
+    meeting_id: int
 
     async def pressed(self, interaction: discord.Interaction) -> None:
         """Subscribe the presser (the service re-reads the meeting first)."""
@@ -97,31 +83,15 @@ class RemindMeButton(PersistentButton, template=r"haven:remind:me:(?P<meeting>\d
 
 
 class StopRemindersButton(
-    PersistentButton, template=r"haven:remind:stop:(?P<guild>\d+):(?P<meeting>\d+)"
+    PersistentButton,
+    prefix="haven:remind:stop",
+    fields={"guild_id": ID, "meeting_id": ID},
+    label="Stop these reminders",
 ):
     """'Stop these reminders' under every DM; works after restarts."""
 
-    def __init__(self, guild_id: int, meeting_id: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Stop these reminders",
-                style=discord.ButtonStyle.secondary,
-                custom_id=f"haven:remind:stop:{guild_id}:{meeting_id}",
-            )
-        )
-        self.guild_id = guild_id
-        self.meeting_id = meeting_id
-
-    @classmethod
-    async def from_custom_id(
-        cls,
-        interaction: discord.Interaction,
-        item: discord.ui.Item[Any],
-        match: re.Match[str],
-        /,
-    ) -> StopRemindersButton:
-        """Rebuild the button from its custom id."""
-        return cls(int(match["guild"]), int(match["meeting"]))
+    guild_id: int
+    meeting_id: int
 
     async def pressed(self, interaction: discord.Interaction) -> None:
         """Unsubscribe the presser from this meeting's DMs."""

@@ -41,9 +41,21 @@ from cogs._kit.options import (
     resolve_meeting,
     timezone_autocomplete,
 )
-from cogs._kit.ui import Choice, ConfirmView, ExpiringView, Pager, PersistentButton
+from cogs._kit.ui import (
+    DAY,
+    ID,
+    Choice,
+    ConfirmView,
+    ExpiringView,
+    Field,
+    Pager,
+    PersistentButton,
+)
 
 __all__ = [
+    "DAY",
+    "ID",
+    "Field",
     "COLOR",
     "COLOR_ALERT",
     "COLOR_WARN",

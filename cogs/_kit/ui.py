@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, ClassVar, Self
 
 import discord
 
@@ -14,16 +14,74 @@ from bot.runtime.tree import HavenView, handle_interaction_error, reply_ephemera
 VIEW_TIMEOUT = 600.0  # seconds an ephemeral dialog's buttons stay usable
 
 
-class PersistentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)"):
-    """A button that survives restarts: its custom id carries its data (the class's template).
+@dataclass(frozen=True, slots=True)
+class Field:
+    """One value a persistent button carries in its custom id: pattern, parse and format."""
 
-    Subclasses pass ``template=`` as for any DynamicItem, rebuild themselves in
-    ``from_custom_id`` and implement only ``pressed``; every error takes the one error path
-    (discord.py would only log a DynamicItem's error, leaving the user with a failed click).
+    pattern: str
+    parse: Callable[[str], Any] = str
+    format: Callable[[Any], str] = str
+
+
+ID = Field(r"\d+", int)  # a Discord snowflake or a row id
+DAY = Field(r"\d{4}-\d{2}-\d{2}")  # an occurrence key
+
+
+class PersistentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=r"(?!)"):
+    """A button that survives restarts: its custom id is its prefix and its fields' values.
+
+    A subclass declares them once (``prefix="haven:checkin", fields={"meeting_id": ID, ...}``)
+    with a fixed ``label``/``style``/``emoji`` or chooses them in its ``__init__``. The values
+    become attributes of the same names, ``from_custom_id`` is derived from the fields, and the
+    subclass implements only ``pressed``. Every error takes the one error path (discord.py would
+    only log a DynamicItem's error, leaving the user with a failed click).
     """
 
-    def __init_subclass__(cls, *, template: str | re.Pattern[str], **kwargs: Any) -> None:
+    prefix: ClassVar[str]
+    fields: ClassVar[dict[str, Field]]
+    button_label: ClassVar[str | None] = None
+    button_style: ClassVar[discord.ButtonStyle] = discord.ButtonStyle.secondary
+    button_emoji: ClassVar[str | None] = None
+
+    def __init_subclass__(
+        cls,
+        *,
+        prefix: str,
+        fields: dict[str, Field],
+        label: str | None = None,
+        style: discord.ButtonStyle | None = None,
+        emoji: str | None = None,
+        **kwargs: Any,
+    ) -> None:
+        template = prefix + "".join(f":(?P<{name}>{f.pattern})" for name, f in fields.items())
         super().__init_subclass__(template=template, **kwargs)
+        cls.prefix, cls.fields = prefix, fields
+        cls.button_label = label
+        cls.button_style = style or discord.ButtonStyle.secondary
+        cls.button_emoji = emoji
+
+    def __init__(
+        self, *values: Any, label: str | None = None, style: discord.ButtonStyle | None = None
+    ) -> None:
+        parts = [self.prefix]
+        for (name, field), value in zip(self.fields.items(), values, strict=True):
+            setattr(self, name, value)
+            parts.append(field.format(value))
+        super().__init__(
+            discord.ui.Button(
+                label=label or self.button_label,
+                style=style or self.button_style,
+                emoji=self.button_emoji,
+                custom_id=":".join(parts),
+            )
+        )
+
+    @classmethod
+    async def from_custom_id(
+        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
+    ) -> Self:
+        """Rebuild the button from its custom id (after a restart too)."""
+        return cls(*(field.parse(match[name]) for name, field in cls.fields.items()))
 
     async def callback(self, interaction: discord.Interaction) -> None:
         """Run ``pressed``; answer any error privately, as commands do."""

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
-from typing import Any
 
 import discord
 
@@ -21,7 +19,7 @@ from bot.services.onboarding import (
     press_action,
     role_setup_problems,
 )
-from cogs._kit import PersistentButton, bot_of, ensure_level, modlog_embed
+from cogs._kit import Field, PersistentButton, bot_of, ensure_level, modlog_embed
 from cogs.onboarding.render import (
     BUTTON_LABELS,
     bullet_list,
@@ -57,59 +55,50 @@ def slot_of(guild: discord.Guild, settings: GuildSettings, kind: RoleKind) -> Ro
     )
 
 
-class RoleButton(PersistentButton, template=r"haven:onboard:role:(?P<kind>member|family)"):
+class RoleButton(
+    PersistentButton,
+    prefix="haven:onboard:role",
+    fields={"kind": Field("member|family", RoleKind, lambda kind: kind.value)},
+):
     """A panel button that toggles one self-service role; works after a restart."""
 
-    def __init__(self, kind: RoleKind) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label=BUTTON_LABELS[kind],
-                style=(
-                    discord.ButtonStyle.primary
-                    if kind is RoleKind.MEMBER
-                    else discord.ButtonStyle.success
-                ),
-                custom_id=f"haven:onboard:role:{kind.value}",
-            )
-        )
-        self.kind = kind
+    kind: RoleKind
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> RoleButton:
-        """Rebuild the button from its custom id."""
-        return cls(RoleKind(match["kind"]))
+    def __init__(self, kind: RoleKind) -> None:
+        member = kind is RoleKind.MEMBER
+        super().__init__(
+            kind,
+            label=BUTTON_LABELS[kind],
+            style=discord.ButtonStyle.primary if member else discord.ButtonStyle.success,
+        )
 
     async def pressed(self, interaction: discord.Interaction) -> None:
         """Toggle the role (or file / withdraw a request) for whoever pressed."""
         await press(interaction, self.kind)
 
 
+_DECISION = Field(
+    "approve|decline", lambda text: text == "approve", lambda ok: "approve" if ok else "decline"
+)
+
+
 class DecisionButton(
     PersistentButton,
-    template=r"haven:onboard:req:(?P<action>approve|decline):(?P<id>[0-9]{1,18})",
+    prefix="haven:onboard:req",
+    fields={"approve": _DECISION, "request_id": Field("[0-9]{1,18}", int)},
 ):
     """Approve or Decline on a role request card in the mod log; works after a restart."""
 
-    def __init__(self, approve: bool, request_id: int) -> None:
-        action = "approve" if approve else "decline"
-        super().__init__(
-            discord.ui.Button(
-                label="Approve" if approve else "Decline",
-                style=discord.ButtonStyle.success if approve else discord.ButtonStyle.secondary,
-                custom_id=f"haven:onboard:req:{action}:{request_id}",
-            )
-        )
-        self.approve = approve
-        self.request_id = request_id
+    approve: bool
+    request_id: int
 
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item[Any], match: re.Match[str], /
-    ) -> DecisionButton:
-        """Rebuild the button from its custom id."""
-        return cls(match["action"] == "approve", int(match["id"]))
+    def __init__(self, approve: bool, request_id: int) -> None:
+        super().__init__(
+            approve,
+            request_id,
+            label="Approve" if approve else "Decline",
+            style=discord.ButtonStyle.success if approve else discord.ButtonStyle.secondary,
+        )
 
     async def pressed(self, interaction: discord.Interaction) -> None:
         """Decide the request (moderators only)."""

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import logging
-import re
 from datetime import date
 from typing import Any
 
@@ -15,7 +14,7 @@ from bot.permissions import Level
 from bot.runtime.tree import HavenModal, reply_ephemeral
 from bot.services.resources import contacts_text
 from bot.services.shipped_cards import MAX_SUMMARY_LEN, MAX_TITLE_LEN
-from cogs._kit import PersistentButton, bot_of, ensure_level, escape, modlog_embed
+from cogs._kit import ID, Field, PersistentButton, bot_of, ensure_level, escape, modlog_embed
 from cogs.resources.render import card_embed, review_embed
 from cogs.resources.review_desk import (
     after_review,
@@ -27,26 +26,20 @@ from cogs.resources.review_desk import (
 log = logging.getLogger(__name__)
 
 
-class ApproveButton(PersistentButton, template=r"haven:res:approve:(?P<card>g-\d+):(?P<rev>\d+)"):
+_CARD = Field(r"g-\d+")  # a guild card's id
+
+
+class ApproveButton(
+    PersistentButton,
+    prefix="haven:res:approve",
+    fields={"card_id": _CARD, "revision": ID},
+    label="Approve",
+    style=discord.ButtonStyle.success,
+):
     """Persistent Approve button of a suggestion; opens the approval modal."""
 
-    def __init__(self, card_id: str, revision: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Approve",
-                style=discord.ButtonStyle.success,
-                custom_id=f"haven:res:approve:{card_id}:{revision}",
-            )
-        )
-        self.card_id = card_id
-        self.revision = revision
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item, match: re.Match[str], /
-    ) -> ApproveButton:
-        """Rebuild the button from its custom id (after a restart too)."""
-        return cls(match["card"], int(match["rev"]))
+    card_id: str
+    revision: int
 
     async def pressed(self, interaction: discord.Interaction) -> None:
         """Moderators only: check the card is still pending, then ask for source and date."""
@@ -58,26 +51,17 @@ class ApproveButton(PersistentButton, template=r"haven:res:approve:(?P<card>g-\d
         await interaction.response.send_modal(ApproveModal(card, lib.today()))
 
 
-class RejectButton(PersistentButton, template=r"haven:res:reject:(?P<card>g-\d+):(?P<rev>\d+)"):
+class RejectButton(
+    PersistentButton,
+    prefix="haven:res:reject",
+    fields={"card_id": _CARD, "revision": ID},
+    label="Reject",
+    style=discord.ButtonStyle.danger,
+):
     """Persistent Reject button of a suggestion."""
 
-    def __init__(self, card_id: str, revision: int) -> None:
-        super().__init__(
-            discord.ui.Button(
-                label="Reject",
-                style=discord.ButtonStyle.danger,
-                custom_id=f"haven:res:reject:{card_id}:{revision}",
-            )
-        )
-        self.card_id = card_id
-        self.revision = revision
-
-    @classmethod
-    async def from_custom_id(
-        cls, interaction: discord.Interaction, item: discord.ui.Item, match: re.Match[str], /
-    ) -> RejectButton:
-        """Rebuild the button from its custom id (after a restart too)."""
-        return cls(match["card"], int(match["rev"]))
+    card_id: str
+    revision: int
 
     async def pressed(self, interaction: discord.Interaction) -> None:
         """Moderators only: reject the card and log it."""
