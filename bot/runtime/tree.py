@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
 import logging
 import secrets
 import traceback
-from collections.abc import Callable, Coroutine
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import discord
 from discord import app_commands
@@ -150,18 +148,3 @@ class HavenModal(discord.ui.Modal):
         self, interaction: discord.Interaction, error: Exception
     ) -> None:
         await handle_interaction_error(interaction, error, f"modal {type(self).__name__}")
-
-
-def guarded(
-    fn: Callable[[Any, discord.Interaction], Coroutine[Any, Any, None]],
-) -> Callable[[Any, discord.Interaction], Coroutine[Any, Any, None]]:
-    """Wrap a DynamicItem callback (discord.py only logs their errors) in the one error path."""
-
-    @functools.wraps(fn)
-    async def wrapper(self: Any, interaction: discord.Interaction) -> None:
-        try:
-            await fn(self, interaction)
-        except Exception as exc:
-            await handle_interaction_error(interaction, exc, f"button {type(self).__name__}")
-
-    return wrapper
