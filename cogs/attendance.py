@@ -14,12 +14,11 @@ from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
 from bot.services.attendance import ProofSlip, SharePost, slip_name
-from bot.services.meetings import Meeting
 from cogs._kit import (
     COLOR,
     DAY,
     ID,
-    MeetingOption,
+    MeetingArg,
     PersistentButton,
     ensure_level,
     ensure_meeting_manager,
@@ -213,7 +212,7 @@ class AttendanceCog(
     async def counts(
         self,
         interaction: discord.Interaction,
-        meeting: app_commands.Transform[Meeting, MeetingOption],
+        meeting: MeetingArg,
     ) -> None:
         """Show counts as a small bar chart with the trend (facilitators of it, moderators)."""
         await ensure_meeting_manager(interaction, meeting)

@@ -28,7 +28,7 @@ from cogs._kit import (
     COLOR,
     COLOR_WARN,
     ID,
-    MeetingOption,
+    MeetingArg,
     PersistentButton,
     escape,
     fit_embed,
@@ -336,7 +336,7 @@ class RemindersCog(commands.GroupCog, name="remind", description="Reminders of m
     async def me(
         self,
         interaction: discord.Interaction,
-        meeting: app_commands.Transform[Meeting, MeetingOption],
+        meeting: MeetingArg,
     ) -> None:
         """Subscribe to DM reminders of a meeting."""
         assert interaction.guild_id is not None
@@ -352,7 +352,7 @@ class RemindersCog(commands.GroupCog, name="remind", description="Reminders of m
     async def stop(
         self,
         interaction: discord.Interaction,
-        meeting: app_commands.Transform[Meeting, MeetingOption],
+        meeting: MeetingArg,
     ) -> None:
         """Unsubscribe from DM reminders of a meeting."""
         assert interaction.guild_id is not None

@@ -36,6 +36,7 @@ from cogs._kit.format import (
     ts_pair,
 )
 from cogs._kit.options import (
+    MeetingArg,
     MeetingOption,
     meeting_autocomplete,
     resolve_meeting,
@@ -69,6 +70,7 @@ __all__ = [
     "Choice",
     "ConfirmView",
     "ExpiringView",
+    "MeetingArg",
     "MeetingOption",
     "Pager",
     "PersistentButton",

@@ -2,17 +2,13 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
-
 import discord
 from discord import app_commands
 
+from bot.models.meetings import Meeting
 from bot.parsing import all_timezones
 from cogs._kit.checks import services_of
 from cogs._kit.format import truncate
-
-if TYPE_CHECKING:
-    from bot.models.meetings import Meeting
 
 
 async def timezone_autocomplete(
@@ -86,3 +82,7 @@ class MeetingOption(app_commands.Transformer):
     ) -> list[app_commands.Choice[str]]:
         """This guild's meetings whose title contains what was typed."""
         return await meeting_autocomplete(interaction, value)
+
+
+# The type of every `meeting:` option: autocompleted, resolved to a Meeting of this guild.
+MeetingArg = app_commands.Transform[Meeting, MeetingOption]

@@ -25,6 +25,7 @@ from bot.services.meetings import (
     move_request,
 )
 from cogs._kit import (
+    MeetingArg,
     caller_level,
     escape,
     requires,
@@ -40,7 +41,6 @@ from cogs.meetings.options import (
     SCHEDULE_OPTIONS,
     AccessChoice,
     KindChoice,
-    MeetingArg,
     RepeatChoice,
     can_facilitate,
     format_autocomplete,

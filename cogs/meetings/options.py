@@ -12,13 +12,12 @@ from bot.errors import UserFacingError
 from bot.occurrences import next_occurrences, zone
 from bot.permissions import Level, level_for
 from bot.services import Services
-from bot.services.meetings import Meeting, format_suggestions
-from cogs._kit import MeetingOption, resolve_meeting, services_of, truncate
+from bot.services.meetings import format_suggestions
+from cogs._kit import resolve_meeting, services_of, truncate
 
 RepeatChoice = Literal["once", "weekly", "biweekly", "monthly", "monthly-last"]
 KindChoice = Literal["na", "family", "other"]
 AccessChoice = Literal["open", "closed"]
-MeetingArg = app_commands.Transform[Meeting, MeetingOption]
 
 
 def multiline(text: str | None) -> str | None:

@@ -20,7 +20,7 @@ from bot.services.rooms import (
     validate_slowmode,
 )
 from cogs._kit import (
-    MeetingOption,
+    MeetingArg,
     ensure_meeting_manager,
     requires,
     safe_title,
@@ -37,8 +37,6 @@ from cogs.rooms.overwrites import (
 )
 from cogs.rooms.render import opens_when, removed_dm
 from cogs.rooms.views import delete_view
-
-MeetingArg = app_commands.Transform[Meeting, MeetingOption]
 
 
 class RoomCog(
