@@ -1,4 +1,4 @@
-"""`python -m bot`: start Haven. `--sync` also syncs slash commands at start."""
+"""`python -m bot`: start Haven. `--sync` also syncs slash commands at start; `migrate` only migrates."""
 
 from __future__ import annotations
 
@@ -8,13 +8,30 @@ import sys
 
 import discord
 
-from bot.config import load_settings
+from bot.config import Settings, load_settings
+from bot.db import open_database, password_of
 from bot.errors import ConfigError, DatabaseUnavailableError
+
+
+async def migrate(settings: Settings) -> list[int]:
+    """Open the configured store, apply pending migrations, close it; return the versions."""
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    db = await open_database(url, settings.database_path)
+    try:
+        return await db.migrate()
+    finally:
+        await db.close()
 
 
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, load settings, run until stopped; return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="Run the Haven bot.")
+    parser.add_argument(
+        "command",
+        nargs="?",
+        choices=["migrate"],
+        help="migrate: apply pending database migrations and exit (for deploy pipelines)",
+    )
     parser.add_argument(
         "--sync",
         action="store_true",
@@ -33,8 +50,14 @@ def main(argv: list[str] | None = None) -> int:
     secrets = [settings.discord_token.get_secret_value()]
     if settings.haven_secret_key:
         secrets.append(settings.haven_secret_key.get_secret_value())
-    setup_logging(settings.log_level, secrets)
+    if settings.database_url:
+        secrets.append(password_of(settings.database_url.get_secret_value()) or "")
+    setup_logging(settings.log_level, [s for s in secrets if s])
     try:
+        if args.command == "migrate":
+            applied = asyncio.run(migrate(settings))
+            print(f"haven: applied {len(applied)} migration(s); the database is up to date.")
+            return 0
         asyncio.run(run(settings, sync=args.sync))
     except (ConfigError, DatabaseUnavailableError) as exc:
         print(f"haven: {exc}", file=sys.stderr)

@@ -13,6 +13,7 @@ from bot.errors import ConfigError
 _HINTS: dict[str, str] = {
     "discord_token": "create a bot token in the Discord Developer Portal and set DISCORD_TOKEN",
     "database_path": "set DATABASE_PATH to a writable file path, e.g. var/haven.db",
+    "database_url": "leave it empty (or sqlite:) for the embedded SQLite file, or use postgresql://user:password@host:5432/haven",
     "log_level": "use one of DEBUG, INFO, WARNING, ERROR",
     "dev_guild_id": "set DEV_GUILD_ID to a numeric server ID, or leave it empty",
     "discord_api_base": "use a full URL such as http://127.0.0.1:8080/api/v10, or leave it empty",
@@ -38,6 +39,7 @@ class Settings(BaseSettings):
 
     discord_token: SecretStr
     database_path: Path = Path("var/haven.db")
+    database_url: SecretStr | None = None  # None or sqlite: -> SQLite at DATABASE_PATH
     log_level: str = "INFO"
     dev_guild_id: int | None = None
     discord_api_base: str | None = None
@@ -58,6 +60,17 @@ class Settings(BaseSettings):
         if not value.get_secret_value().strip():
             raise ValueError("is empty")
         return value
+
+    @field_validator("database_url", mode="before")
+    @classmethod
+    def _store_url(cls, value: object) -> object:
+        if value is None or (isinstance(value, str) and value.strip() in ("", "sqlite:")):
+            return None
+        if isinstance(value, str) and not value.startswith(
+            ("sqlite:", "postgresql://", "postgres://")
+        ):
+            raise ValueError("is neither empty, sqlite: nor a postgresql:// URL")
+        return None if isinstance(value, str) and value.startswith("sqlite:") else value
 
     @field_validator("log_level")
     @classmethod

@@ -23,6 +23,7 @@ from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock, from_unix, to_unix
 from bot.db import Database, Transaction
+from bot.db.dialect import bulk_jobs
 
 log = logging.getLogger(__name__)
 
@@ -89,6 +90,12 @@ _COLUMNS = "id, kind, guild_id, meeting_id, occurrence, slot, fire_at, payload, 
 _CLAIM_SQL = (
     "UPDATE jobs SET status = 'claimed', claimed_at = ? "  # noqa: S608 - constant columns
     f"WHERE status = 'pending' AND fire_at <= ? RETURNING {_COLUMNS}"
+)
+# PostgreSQL: another process may claim at the same moment; SKIP LOCKED hands each row to one.
+_CLAIM_SQL_POSTGRES = (
+    "UPDATE jobs SET status = 'claimed', claimed_at = ? "  # noqa: S608 - constant columns
+    "WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND fire_at <= ? "
+    f"ORDER BY fire_at FOR UPDATE SKIP LOCKED) RETURNING {_COLUMNS}"
 )
 
 
@@ -180,13 +187,7 @@ class JobEngine:
         """
         if not rows:
             return None
-        await tx.execute(
-            "INSERT INTO jobs (kind, guild_id, meeting_id, occurrence, slot, fire_at) "
-            "SELECT ?, value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4 "
-            "FROM json_each(?) WHERE true "  # WHERE: SQLite's rule for an upsert on a SELECT
-            "ON CONFLICT (kind, meeting_id, occurrence, slot) DO NOTHING",
-            (kind, json.dumps(rows, separators=(",", ":"))),
-        )
+        await tx.execute(*bulk_jobs(tx.dialect, kind, rows))
         return from_unix(min(r[4] for r in rows))
 
     async def remove_pending(
@@ -386,7 +387,8 @@ class JobEngine:
         async with self._run_lock:
             now = to_unix(self.clock.now())
             async with self.db.transaction() as tx:
-                rows = await tx.fetchall(_CLAIM_SQL, (now, now))
+                claim = _CLAIM_SQL_POSTGRES if tx.dialect == "postgres" else _CLAIM_SQL
+                rows = await tx.fetchall(claim, (now, now))
             batches: dict[str, list[Job]] = defaultdict(list)
             for row in rows:
                 batches[row[1]].append(_job(row))

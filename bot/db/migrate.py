@@ -1,4 +1,8 @@
-"""Numbered SQL migrations (data/migrations/NNNN_name.sql): discovery and the runner."""
+"""Numbered SQL migrations: discovery and the runners.
+
+SQLite's are data/migrations/NNNN_name.sql; PostgreSQL's twins, with the same tables, columns and
+unique keys in PostgreSQL's types, are data/migrations/postgres/NNNN_name.sql.
+"""
 
 from __future__ import annotations
 
@@ -11,16 +15,20 @@ from typing import TYPE_CHECKING
 from bot.errors import DatabaseUnavailableError
 
 if TYPE_CHECKING:
-    from bot.db import Database
+    from bot.db.postgres import PostgresDatabase
+    from bot.db.sqlite import SqliteDatabase
 
 log = logging.getLogger(__name__)
 
 DATA_DIR = Path(__file__).resolve().parents[2] / "data"
 MIGRATIONS_DIR = DATA_DIR / "migrations"
+PG_MIGRATIONS_DIR = MIGRATIONS_DIR / "postgres"
+# Any fixed number: every Haven process migrating the same database takes this one lock.
+MIGRATION_LOCK_KEY = 0x4856_4D49  # "HVMI"
 _MIGRATION_NAME = re.compile(r"^(\d{4})_[a-z0-9_]+\.sql$")
 
 
-async def apply_migrations(db: Database, directory: Path = MIGRATIONS_DIR) -> list[int]:
+async def apply_migrations(db: SqliteDatabase, directory: Path = MIGRATIONS_DIR) -> list[int]:
     """Apply pending numbered migrations in order, each in one transaction."""
     await db.conn.execute(
         "CREATE TABLE IF NOT EXISTS schema_migrations ("
@@ -49,6 +57,50 @@ async def apply_migrations(db: Database, directory: Path = MIGRATIONS_DIR) -> li
                 ) from None
         log.info("Applied migration %s", path.name)
         done.append(version)
+    return done
+
+
+async def apply_pg_migrations(
+    db: PostgresDatabase, directory: Path = PG_MIGRATIONS_DIR
+) -> list[int]:
+    """Apply pending PostgreSQL migrations, each in one transaction, once across processes.
+
+    A session advisory lock serialises processes starting together: the first applies every
+    file, the others wait for it and then find nothing left to do.
+    """
+    import asyncpg
+
+    done: list[int] = []
+    async with db.pool.acquire() as conn:
+        await conn.execute("SELECT pg_advisory_lock($1)", MIGRATION_LOCK_KEY)
+        try:
+            await conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations ("
+                " version BIGINT PRIMARY KEY, name TEXT NOT NULL,"
+                ' applied_at TEXT COLLATE "C" NOT NULL'
+                " DEFAULT to_char(now() AT TIME ZONE 'UTC', 'YYYY-MM-DD\"T\"HH24:MI:SS\"Z\"'))"
+            )
+            applied = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
+            for version, path in discover_migrations(directory):
+                if version in applied:
+                    continue
+                script = path.read_text(encoding="utf-8")
+                try:
+                    async with conn.transaction():
+                        await conn.execute(script)
+                        await conn.execute(
+                            "INSERT INTO schema_migrations (version, name) VALUES ($1, $2)",
+                            version,
+                            path.stem,
+                        )
+                except asyncpg.PostgresError as exc:
+                    raise DatabaseUnavailableError(
+                        f"Migration {path.name} failed ({exc}); the database was left as it was."
+                    ) from None
+                log.info("Applied migration %s", path.name)
+                done.append(version)
+        finally:
+            await conn.execute("SELECT pg_advisory_unlock($1)", MIGRATION_LOCK_KEY)
     return done
 
 

@@ -14,7 +14,7 @@ from discord.ext import commands
 from bot.bus import GUILD_MEMBER_LEFT
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
-from bot.db import Database
+from bot.db import Database, open_database, password_of
 from bot.keys import key_source, load_or_create_key
 from bot.logging_setup import register_secret
 from bot.runtime.feeds_http import FeedServer, serve_feeds
@@ -227,7 +227,10 @@ async def create_bot(
 ) -> HavenBot:
     """Open and migrate the database, load the key, build services and the client."""
     apply_endpoints(settings)
-    db = await Database.open(settings.database_path)
+    database_url = settings.database_url.get_secret_value() if settings.database_url else None
+    if database_url:
+        register_secret(password_of(database_url) or "")
+    db = await open_database(database_url, settings.database_path)
     try:
         await db.migrate()
         secret = settings.haven_secret_key.get_secret_value() if settings.haven_secret_key else None

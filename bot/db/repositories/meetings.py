@@ -126,7 +126,7 @@ class MeetingStore:
     async def list_guild(self, guild_id: int) -> list[Meeting]:
         """Every meeting of a guild, by title."""
         rows = await self.db.fetchall(
-            f"SELECT {_COLUMNS} FROM meetings WHERE guild_id = ? ORDER BY title COLLATE NOCASE, id",  # noqa: S608
+            f"SELECT {_COLUMNS} FROM meetings WHERE guild_id = ? ORDER BY lower(title), id",  # noqa: S608
             (guild_id,),
         )
         return await self._hydrate(rows)
