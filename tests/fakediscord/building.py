@@ -44,10 +44,15 @@ class Building(ServerCore):
         self.state.users[user.id] = user
         return user
 
-    def create_guild(self, name: str = "Test Guild", owner: User | None = None) -> Guild:
-        """A guild with @everyone, a #general channel, its owner and the bot (with a role)."""
+    def create_guild(
+        self, name: str = "Test Guild", owner: User | None = None, *, shard: int | None = None
+    ) -> Guild:
+        """A guild with @everyone, a #general channel, its owner and the bot (with a role).
+
+        `shard` picks an id that Discord's formula puts on that shard of the server's `shards`.
+        """
         owner = owner or self.create_user(f"{name.lower().replace(' ', '-')}-owner")
-        guild = Guild(id=self.new_id(), name=name, owner_id=owner.id)
+        guild = Guild(id=self.new_guild_id(shard), name=name, owner_id=owner.id)
         guild.roles[guild.id] = Role(guild.id, guild.id, "@everyone", DEFAULT_EVERYONE, 0)
         bot = self.state.bot_user
         bot_role = Role(

@@ -35,6 +35,8 @@ class ServerCore:
         token: str | None = None,
         bot_name: str = "Haven",
         clock: Callable[[], datetime] | None = None,
+        shards: int = 1,
+        max_concurrency: int = 1,
     ) -> None:
         self.clock: Callable[[], datetime] = clock or (lambda: datetime.now(UTC))
         self._ids = SnowflakeGenerator()
@@ -54,6 +56,10 @@ class ServerCore:
         # that is off is closed with 4014, as on Discord.
         self.privileged_intents = Intents.PRIVILEGED
         self.response_timeout = 3.0
+        # What GET /gateway/bot recommends: the shard count and the identify concurrency. A
+        # session's events follow the `[shard_id, shard_count]` it identified with, not these.
+        self.shards = shards
+        self.max_concurrency = max_concurrency
         self.global_limit_per_second: int | None = None  # e.g. 50, as Discord's global limit
         self.global_limit_window = 1.0  # seconds; tests may shrink it to stay fast
         self._recent: list[float] = []
@@ -82,6 +88,14 @@ class ServerCore:
     def new_id(self, when: datetime | None = None) -> int:
         """A fresh snowflake for now, or (backdated, not monotonic) for `when`."""
         return self._ids.next(self.now()) if when is None else self._ids.at(when)
+
+    def new_guild_id(self, shard: int | None = None) -> int:
+        """A fresh snowflake; with `shard`, one that Discord's formula puts on that shard."""
+        if shard is None:
+            return self.new_id()
+        if not 0 <= shard < self.shards:
+            raise ValueError(f"shard {shard} is not one of the server's {self.shards} shards")
+        return self._ids.next_on_shard(self.now(), shard, self.shards)
 
     # -- events and waiting ----------------------------------------------------------------------
 

@@ -81,12 +81,25 @@ _EVENT_INTENTS: dict[str, int] = {
     ),
 }
 _MESSAGE_EVENTS = {"MESSAGE_CREATE", "MESSAGE_UPDATE", "MESSAGE_DELETE", "MESSAGE_DELETE_BULK"}
+_GUILD_EVENTS = {"GUILD_CREATE", "GUILD_UPDATE", "GUILD_DELETE"}  # the guild's id is `id`
+
+
+def shard_of(guild_id: int, shard_count: int) -> int:
+    """Discord's formula: the shard whose session receives a guild's events."""
+    return (guild_id >> 22) % shard_count
+
+
+def _guild_of(event: str, data: JSON) -> int | None:
+    """The guild an event belongs to; None for DMs and other events without a guild."""
+    raw = data.get("id") if event in _GUILD_EVENTS else data.get("guild_id")
+    return int(raw) if raw else None
 
 
 @dataclass(eq=False)
 class GatewaySession:
     session_id: str
     intents: int
+    shard: tuple[int, int] = (0, 1)  # [shard_id, shard_count] from IDENTIFY; unsharded = [0, 1]
     seq: int = 0
     ws: web.WebSocketResponse | None = None
     sent: list[JSON] = field(default_factory=list)
@@ -95,6 +108,13 @@ class GatewaySession:
     @property
     def connected(self) -> bool:
         return self.ws is not None and not self.ws.closed
+
+    def owns(self, guild_id: int | None) -> bool:
+        """Whether this session receives the guild's events (DMs: shard 0 only)."""
+        shard_id, shard_count = self.shard
+        if guild_id is None:
+            return shard_id == 0
+        return shard_of(guild_id, shard_count) == shard_id
 
 
 class Gateway:
@@ -166,14 +186,21 @@ class Gateway:
         if intents & Intents.PRIVILEGED & ~server.privileged_intents:
             await self._close(ws, 4014)
             return None
+        shard = self._shard(data.get("shard"))
+        if shard is None:
+            await self._close(ws, 4010)  # Invalid shard
+            return None
         self.identifies += 1
-        session = GatewaySession(session_id=secrets.token_hex(16), intents=intents, ws=ws)
+        session = GatewaySession(
+            session_id=secrets.token_hex(16), intents=intents, shard=shard, ws=ws
+        )
         self.sessions[session.session_id] = session
         bot = server.state.bot_user
+        guilds = [g for g in server.bot_guilds() if session.owns(g.id)]
         ready = {
             "v": 10,
             "user": bot.me_payload(),
-            "guilds": [{"id": str(g.id), "unavailable": True} for g in server.bot_guilds()],
+            "guilds": [{"id": str(g.id), "unavailable": True} for g in guilds],
             "session_id": session.session_id,
             "resume_gateway_url": server.gateway_url,
             "session_type": "normal",
@@ -189,9 +216,23 @@ class Gateway:
         if data.get("shard"):
             ready["shard"] = data["shard"]
         await self._send_dispatch(session, "READY", ready)
-        for guild in server.bot_guilds():
+        for guild in guilds:
             await self._send_dispatch(session, "GUILD_CREATE", server.guild_create_payload(guild))
         return session
+
+    @staticmethod
+    def _shard(value: Any) -> tuple[int, int] | None:
+        """IDENTIFY's `shard` as (id, count): absent is (0, 1); None when Discord rejects it."""
+        if value is None:
+            return (0, 1)
+        if not isinstance(value, list) or len(value) != 2:
+            return None
+        shard_id, shard_count = value
+        if not all(isinstance(v, int) and not isinstance(v, bool) for v in value):
+            return None
+        if shard_count < 1 or not 0 <= shard_id < shard_count:
+            return None
+        return (shard_id, shard_count)
 
     async def _resume(self, ws: web.WebSocketResponse, data: JSON) -> GatewaySession | None:
         session = self.sessions.get(str(data.get("session_id")))
@@ -273,10 +314,13 @@ class Gateway:
                 await self._send_raw(session.ws, frame)
 
     async def dispatch(self, event: str, data: JSON) -> None:
-        """Send a dispatch to every live session whose intents ask for it."""
+        """Send a dispatch to every session of the guild's shard whose intents ask for it."""
         self.dispatched.append((event, data))
         bot_id = str(self.server.state.bot_user.id)
+        guild_id = _guild_of(event, data)
         for session in list(self.sessions.values()):
+            if not session.owns(guild_id):
+                continue
             needed = _EVENT_INTENTS.get(event)
             if event in _MESSAGE_EVENTS:
                 needed = Intents.GUILD_MESSAGES if data.get("guild_id") else Intents.DIRECT_MESSAGES

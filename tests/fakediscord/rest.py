@@ -167,12 +167,12 @@ async def get_gateway(server: FakeDiscord, call: Call) -> Any:
 async def get_gateway_bot(server: FakeDiscord, call: Call) -> Any:
     return {
         "url": server.gateway_url.rstrip("/"),
-        "shards": 1,
+        "shards": server.shards,
         "session_start_limit": {
             "total": 1000,
             "remaining": 999,
             "reset_after": 14400000,
-            "max_concurrency": 1,
+            "max_concurrency": server.max_concurrency,
         },
     }
 

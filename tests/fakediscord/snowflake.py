@@ -33,6 +33,15 @@ class SnowflakeGenerator:
         self._last = candidate
         return candidate
 
+    def next_on_shard(self, when: datetime, shard: int, shard_count: int) -> int:
+        """The next id with `(id >> 22) % shard_count == shard` (at most a few ms ahead)."""
+        candidate = self.next(when)
+        behind = (shard - (candidate >> 22)) % shard_count
+        if behind:
+            candidate = ((candidate >> 22) + behind) << 22
+            self._last = candidate
+        return candidate
+
     def at(self, when: datetime) -> int:
         """A unique id for a past instant (e.g. a message backdated by a test)."""
         candidate = snowflake_at(when, 0x200000)  # upper half of the increment bits
