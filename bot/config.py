@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field, SecretStr, ValidationError, ValidationInfo, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_core import PydanticCustomError
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from bot.errors import ConfigError
 
@@ -27,7 +29,27 @@ _HINTS: dict[str, str] = {
     "public_base_url": "use the https URL your reverse proxy serves the feeds at, e.g. https://haven.example.org, or leave it empty",
     "guild_purge_days": "use a whole number of days from 0 to 365",
     "owner_ids": "use comma-separated numeric user IDs",
+    "shard_count": "use a whole number of at least 1, or leave it empty to run unsharded",
+    "shard_ids": "list this process's shards as IDs and ranges below SHARD_COUNT, e.g. 0-3 or 4,5, or leave it empty for all of them",
+    # Per error type, when one setting can fail for unrelated reasons.
+    "shard_count.sqlite_one_process": "sharding needs the PostgreSQL store (DATABASE_URL=postgresql://...); with SQLite leave SHARD_COUNT empty or set it to 1",
 }
+
+
+def parse_shard_ids(text: str) -> tuple[int, ...]:
+    """Shard IDs from `0-3` or `4,5` (ranges inclusive), in the order given."""
+    ids: list[int] = []
+    for part in (p.strip() for p in text.split(",")):
+        if not part:
+            continue
+        first, dash, last = part.partition("-")
+        if not first.strip().isdigit() or (dash and not last.strip().isdigit()):
+            raise ValueError(f"has {part}, not a shard ID or a range such as 0-3")
+        low, high = int(first), int(last) if dash else int(first)
+        if high < low:
+            raise ValueError(f"has {part}, not a shard ID or a range running upwards")
+        ids.extend(range(low, high + 1))
+    return tuple(ids)
 
 
 class Settings(BaseSettings):
@@ -53,6 +75,9 @@ class Settings(BaseSettings):
     public_base_url: str | None = None  # where the reverse proxy exposes the feeds
     guild_purge_days: int = Field(default=30, ge=0, le=365)
     owner_ids: str = ""
+    # Discord gateway sharding: an AutoShardedBot with these shards when SHARD_COUNT is set.
+    shard_count: int | None = Field(default=None, ge=1)
+    shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = None  # None: all of SHARD_COUNT
 
     @field_validator("discord_token")
     @classmethod
@@ -162,6 +187,50 @@ class Settings(BaseSettings):
                 raise ValueError("contains something that is not a numeric ID")
         return value
 
+    @field_validator("shard_count", mode="before")
+    @classmethod
+    def _blank_count_is_none(cls, value: object) -> object:
+        if isinstance(value, str) and not value.strip():
+            return None
+        return value
+
+    @field_validator("shard_count")
+    @classmethod
+    def _one_process_on_sqlite(cls, value: int | None, info: ValidationInfo) -> int | None:
+        # Several shards mean several processes sharing one store; a SQLite file serves one.
+        if value is not None and value > 1 and info.data.get("database_url") is None:
+            raise PydanticCustomError(
+                "sqlite_one_process",
+                "is {count}, but the SQLite store is for one process on one shard",
+                {"count": value},
+            )
+        return value
+
+    @field_validator("shard_ids", mode="before")
+    @classmethod
+    def _parse_shard_ids(cls, value: object) -> object:
+        if isinstance(value, str):
+            return parse_shard_ids(value) or None
+        return value
+
+    @field_validator("shard_ids")
+    @classmethod
+    def _shards_in_range(
+        cls, value: tuple[int, ...] | None, info: ValidationInfo
+    ) -> tuple[int, ...] | None:
+        if value is None:
+            return None
+        count = info.data.get("shard_count")
+        if count is None:
+            raise ValueError("is set without SHARD_COUNT")
+        for shard in value:
+            if not 0 <= shard < count:
+                raise ValueError(f"has shard {shard}, outside 0-{count - 1}")
+        for shard in value:
+            if value.count(shard) > 1:
+                raise ValueError(f"lists shard {shard} twice")
+        return value
+
     @property
     def owner_id_set(self) -> frozenset[int]:
         """Owner user IDs allowed to run owner commands (besides the application owner)."""
@@ -180,5 +249,5 @@ def load_settings(**overrides: object) -> Settings:
             problem = "is not set"
         else:
             problem = str(err.get("msg", "is invalid")).removeprefix("Value error, ")
-        hint = _HINTS.get(field, "see .env.example")
+        hint = _HINTS.get(f"{field}.{err['type']}") or _HINTS.get(field, "see .env.example")
         raise ConfigError(f"Setting {env_name} {problem}: {hint}.") from None

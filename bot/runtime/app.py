@@ -217,6 +217,10 @@ class HavenBot(commands.Bot):
         log.info("Stopped; the database is closed")
 
 
+class ShardedHavenBot(HavenBot, commands.AutoShardedBot):
+    """Haven on Discord gateway shards (SHARD_COUNT / SHARD_IDS); otherwise the same client."""
+
+
 async def create_bot(
     settings: Settings,
     *,
@@ -225,7 +229,7 @@ async def create_bot(
     sync_on_start: bool = False,
     **options: object,
 ) -> HavenBot:
-    """Open and migrate the database, load the key, build services and the client."""
+    """Open and migrate the database, load the key, build services and the (sharded) client."""
     apply_endpoints(settings)
     database_url = settings.database_url.get_secret_value() if settings.database_url else None
     if database_url:
@@ -244,7 +248,17 @@ async def create_bot(
     for value in (key, settings.discord_token.get_secret_value(), secret or ""):
         register_secret(value)
     services = build_services(settings, db, clock or SystemClock(), key)
-    return HavenBot(services, extensions=extensions, sync_on_start=sync_on_start, **options)
+    if settings.shard_count is None:
+        return HavenBot(services, extensions=extensions, sync_on_start=sync_on_start, **options)
+    shard_ids = list(settings.shard_ids or range(settings.shard_count))
+    return ShardedHavenBot(
+        services,
+        extensions=extensions,
+        sync_on_start=sync_on_start,
+        shard_count=settings.shard_count,
+        shard_ids=shard_ids,
+        **options,
+    )
 
 
 async def run(settings: Settings, *, sync: bool = False) -> None:

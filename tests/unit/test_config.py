@@ -28,6 +28,9 @@ def _clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
         "DISCORD_API_BASE",
         "DISCORD_GATEWAY_URL",
         "OWNER_IDS",
+        "DATABASE_URL",
+        "SHARD_COUNT",
+        "SHARD_IDS",
     ):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.chdir(tmp_path)  # no stray .env
@@ -115,6 +118,79 @@ def test_bad_settings_name_the_setting(
     assert "short" not in message.replace("shorter", "")  # the secret value is never echoed
 
 
+def test_unsharded_by_default(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    s = load_settings()
+    assert s.shard_count is None and s.shard_ids is None
+
+
+def test_one_shard_is_read_from_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("SHARD_COUNT", "1")
+    monkeypatch.setenv("SHARD_IDS", "0")
+    s = load_settings()
+    assert s.shard_count == 1 and s.shard_ids == (0,)
+    monkeypatch.setenv("SHARD_IDS", " ")
+    assert load_settings().shard_ids is None  # blank: every shard of SHARD_COUNT
+    assert load_settings(shard_count=1, shard_ids=[0]).shard_ids == (0,)
+
+
+def test_shard_ids_take_lists_and_ranges() -> None:
+    from bot.config import parse_shard_ids
+
+    assert parse_shard_ids("4,5") == (4, 5)
+    assert parse_shard_ids("0-3, 7") == (0, 1, 2, 3, 7)
+    assert parse_shard_ids(" 2 ") == (2,)
+
+
+def test_postgresql_store_takes_several_shards(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("DATABASE_URL", "postgresql://haven@127.0.0.1:5432/haven")
+    monkeypatch.setenv("SHARD_COUNT", "8")
+    monkeypatch.setenv("SHARD_IDS", "4-6,7")
+    s = load_settings()
+    assert (s.shard_count, s.shard_ids) == (8, (4, 5, 6, 7))
+    monkeypatch.setenv("SHARD_IDS", "6-8")
+    with pytest.raises(ConfigError, match=r"^Setting SHARD_IDS has shard 8, outside 0-7: "):
+        load_settings()
+
+
+@pytest.mark.parametrize(
+    ("env", "expected"),
+    [
+        ({"SHARD_COUNT": "0"}, "Setting SHARD_COUNT"),
+        ({"SHARD_COUNT": "two"}, "Setting SHARD_COUNT"),
+        ({"SHARD_COUNT": "1", "SHARD_IDS": "1"}, "Setting SHARD_IDS has shard 1, outside 0-0"),
+        ({"SHARD_COUNT": "1", "SHARD_IDS": "0,0"}, "Setting SHARD_IDS lists shard 0 twice"),
+        ({"SHARD_COUNT": "1", "SHARD_IDS": "0-x"}, "Setting SHARD_IDS has 0-x, not a shard ID"),
+        ({"SHARD_COUNT": "1", "SHARD_IDS": "1-0"}, "Setting SHARD_IDS has 1-0, not a shard ID"),
+        ({"SHARD_IDS": "0"}, "Setting SHARD_IDS is set without SHARD_COUNT"),
+    ],
+)
+def test_bad_shard_settings_are_one_clear_line(
+    monkeypatch: pytest.MonkeyPatch, env: dict[str, str], expected: str
+) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    for k, v in env.items():
+        monkeypatch.setenv(k, v)
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith(expected), message
+    assert "\n" not in message
+
+
+def test_sqlite_refuses_more_than_one_shard(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv("DISCORD_TOKEN", "t")
+    monkeypatch.setenv("SHARD_COUNT", "2")
+    with pytest.raises(ConfigError) as info:
+        load_settings()
+    message = str(info.value)
+    assert message.startswith("Setting SHARD_COUNT is 2, but the SQLite store")
+    assert "sharding needs the PostgreSQL store (DATABASE_URL=postgresql://" in message
+    assert "\n" not in message
+
+
 def _run_bot(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     base = {"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)}
     return subprocess.run(
@@ -153,3 +229,12 @@ def test_main_with_corrupt_database_exits_2(tmp_path: Path) -> None:
     assert result.returncode == 2
     assert "not a usable SQLite database" in result.stderr
     assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_main_with_two_shards_on_sqlite_exits_2_with_one_line(tmp_path: Path) -> None:
+    result = _run_bot({"DISCORD_TOKEN": "t", "SHARD_COUNT": "2", "SHARD_IDS": "0-1"}, tmp_path)
+    assert result.returncode == 2
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith("haven: Setting SHARD_COUNT is 2, but")
+    assert "PostgreSQL" in lines[0]
+    assert not (tmp_path / "var").exists()  # refused before the database is created
