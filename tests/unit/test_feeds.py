@@ -29,6 +29,9 @@ from bot.services.meetings import FORMATS, Access, Kind, Meeting, MeetingStore
 from bot.services.privacy import PrivacyService
 from tests.meeting_guide_spec import SPEC_TYPES
 
+# The database tests run on SQLite and on PostgreSQL (tests/unit/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 GUILD = 4242
 WINDOW = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))
 ZONES = ("America/New_York", "Europe/London", "Australia/Sydney")

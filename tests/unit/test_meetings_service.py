@@ -34,6 +34,9 @@ from bot.services.meetings import (
 )
 from bot.services.privacy import PrivacyService
 
+# The database tests run on SQLite and on PostgreSQL (tests/unit/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 GUILD = 1001
 OTHER_GUILD = 2002
 FAC = Actor(11, Level.FACILITATOR)

@@ -17,6 +17,9 @@ from bot.services.modline import (
     ModLineService,
 )
 
+# The database tests run on SQLite and on PostgreSQL (tests/unit/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 GUILD = 10
 USER = 345678901234567890
 

@@ -28,6 +28,9 @@ from bot.services.onboarding import (
 )
 from bot.services.privacy import PrivacyService
 
+# The database tests run on SQLite and on PostgreSQL (tests/unit/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 GUILD = 1001
 OTHER_GUILD = 2002
 PEER = 501

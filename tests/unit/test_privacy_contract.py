@@ -2,8 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
+import pytest
+
+from bot.db import Database
 from bot.services import Services
 from tests.support.meetings import make_meeting
+
+# The database tests run on SQLite and on PostgreSQL (tests/unit/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 
 async def test_every_user_column_is_registered_for_forget_me(services: Services) -> None:
@@ -30,11 +38,23 @@ async def test_only_room_removals_outlive_forget_me_and_a_guild_purge_ends_them(
         assert "guild_id" in await services.db.columns(store.table), "a guild purge ends it"
 
 
+async def _foreign_keys(db: Database, table: str) -> list[Any]:
+    """A table's foreign keys as (table it references, on_delete) rows, on either backend."""
+    if db.dialect == "postgres":
+        return await db.fetchall(
+            "SELECT confrelid::regclass::text AS table, CASE confdeltype WHEN 'c' THEN 'CASCADE' "
+            "ELSE confdeltype::text END AS on_delete FROM pg_constraint "
+            "WHERE contype = 'f' AND conrelid = ?::regclass",
+            (table,),
+        )
+    return await db.fetchall(f"PRAGMA foreign_key_list({table})")
+
+
 async def test_every_guild_table_can_be_purged(services: Services) -> None:
     db = services.db
     fk_children = set()
     for table in await db.tables():
-        for fk in await db.fetchall(f"PRAGMA foreign_key_list({table})"):
+        for fk in await _foreign_keys(db, table):
             fk_children.add(table)
             assert str(fk["on_delete"]).upper() == "CASCADE", (
                 f"{table} references {fk['table']} without ON DELETE CASCADE"

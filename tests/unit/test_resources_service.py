@@ -19,6 +19,9 @@ from bot.services.resources import (
     parse_contacts,
 )
 
+# The database tests run on SQLite and on PostgreSQL (tests/unit/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 G = 1001
 OTHER_G = 2002
 PEER, MOD, MOD2 = 11, 22, 33

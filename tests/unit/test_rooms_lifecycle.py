@@ -14,6 +14,9 @@ from bot.services.meetings import Meeting
 from bot.services.rooms import JOB_OPEN, MISSING_PERMISSION, RoomLink, RoomWindow
 from tests.support.meetings import make_meeting
 
+# The database tests run on SQLite and on PostgreSQL (tests/unit/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 START = datetime(2027, 1, 6, 0, 0, tzinfo=UTC)  # 19:00 New York on Tuesday 5 January
 OPENS = START - timedelta(minutes=10)
 CLOSES = START + timedelta(minutes=75)

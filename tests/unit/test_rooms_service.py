@@ -29,6 +29,9 @@ from bot.services.rooms import (
 )
 from tests.support.meetings import make_meeting
 
+# The database tests run on SQLite and on PostgreSQL (tests/unit/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 NY = "America/New_York"
 POLICY = RoomPolicy(open_minutes=10, close_minutes=15, clear_chat=False)
 T0 = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)  # Tuesday noon UTC

@@ -161,7 +161,7 @@ async def mark_closed(
     now = iso(at)
     await tx.execute(
         "UPDATE room_occurrences SET closed_at = ?, "
-        "cleared_at = CASE WHEN ? THEN ? ELSE cleared_at END "
+        "cleared_at = CASE WHEN ? = 1 THEN ? ELSE cleared_at END "
         "WHERE meeting_id = ? AND occurrence = ?",
         (now, int(cleared), now, meeting_id, key),
     )
