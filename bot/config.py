@@ -21,6 +21,7 @@ _HINTS: dict[str, str] = {
     "discord_api_base": "use a full URL such as http://127.0.0.1:8080/api/v10, or leave it empty",
     "discord_gateway_url": "use a websocket URL such as ws://127.0.0.1:8080/gateway, or leave it empty",
     "haven_secret_key": "use at least 32 characters (e.g. `python -c 'import secrets; print(secrets.token_hex(32))'`) or leave it empty to generate one",
+    "haven_secret_key.postgres_shared_key": "set the same HAVEN_SECRET_KEY (at least 32 characters) in every process's environment",
     "haven_key_path": "set HAVEN_KEY_PATH to a file path outside the data folder, e.g. /etc/haven/haven.key, or leave it empty to keep the key beside the database",
     "dm_rate_per_second": "use a positive number, e.g. 1",
     "reminder_grace_minutes": "use a whole number of minutes from 0 to 1440",
@@ -66,7 +67,8 @@ class Settings(BaseSettings):
     dev_guild_id: int | None = None
     discord_api_base: str | None = None
     discord_gateway_url: str | None = None
-    haven_secret_key: SecretStr | None = None
+    # Validated even when unset: PostgreSQL needs it (see _shared_key_on_postgres).
+    haven_secret_key: SecretStr | None = Field(default=None, validate_default=True)
     haven_key_path: Path | None = None  # None: `haven.key` beside the database
     dm_rate_per_second: float = Field(default=1.0, gt=0, le=50)
     reminder_grace_minutes: int = Field(default=10, ge=0, le=1440)
@@ -131,6 +133,20 @@ class Settings(BaseSettings):
     def _key_long_enough(cls, value: SecretStr | None) -> SecretStr | None:
         if value is not None and len(value.get_secret_value()) < 32:
             raise ValueError("is shorter than 32 characters")
+        return value
+
+    @field_validator("haven_secret_key")
+    @classmethod
+    def _shared_key_on_postgres(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        # Attendance HMACs, modline seals and proof slips must use one key in every process; a
+        # generated key file is one per host.
+        if value is None and info.data.get("database_url") is not None:
+            raise PydanticCustomError(
+                "postgres_shared_key",
+                "is not set, but every process sharing PostgreSQL needs the same key",
+            )
         return value
 
     @field_validator("haven_key_path", mode="before")

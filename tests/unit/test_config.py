@@ -146,6 +146,7 @@ def test_shard_ids_take_lists_and_ranges() -> None:
 def test_postgresql_store_takes_several_shards(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("DISCORD_TOKEN", "t")
     monkeypatch.setenv("DATABASE_URL", "postgresql://haven@127.0.0.1:5432/haven")
+    monkeypatch.setenv("HAVEN_SECRET_KEY", "k" * 32)  # PostgreSQL needs one shared key
     monkeypatch.setenv("SHARD_COUNT", "8")
     monkeypatch.setenv("SHARD_IDS", "4-6,7")
     s = load_settings()

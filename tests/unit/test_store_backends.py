@@ -44,7 +44,9 @@ async def test_sqlite_store_is_todays_file(tmp_path: Path) -> None:
 
 def test_postgres_url_is_kept_secret() -> None:
     url = "postgresql://haven:s3cr%40t@db.example:5432/haven"
-    settings = load_settings(_env_file=None, discord_token="t", database_url=url)
+    settings = load_settings(
+        _env_file=None, discord_token="t", database_url=url, haven_secret_key="k" * 32
+    )
     assert settings.database_url is not None
     assert settings.database_url.get_secret_value() == url
     assert "s3cr" not in repr(settings)
@@ -309,7 +311,7 @@ async def test_two_claimers_on_postgres_never_claim_the_same_job(
 def _migrate_command(env: dict[str, str], cwd: Path) -> subprocess.CompletedProcess[str]:
     root = Path(__file__).resolve().parents[2]
     full = {k: v for k, v in os.environ.items() if k not in ("DATABASE_URL", "DATABASE_PATH")}
-    full.update(env, DISCORD_TOKEN="t", PYTHONPATH=str(root))
+    full.update(env, DISCORD_TOKEN="t", HAVEN_SECRET_KEY="k" * 32, PYTHONPATH=str(root))
     return subprocess.run(
         [sys.executable, "-m", "bot", "migrate"],
         env=full,
@@ -354,3 +356,15 @@ async def test_migrate_command_migrates_postgres_and_keeps_the_password_out(
         assert "pw-Secret-123" not in refused.stderr + refused.stdout
     finally:
         await postgres_server.drop_database(name)
+
+
+def test_postgres_needs_one_shared_secret_key() -> None:
+    """Processes sharing PostgreSQL must hash and seal with one key, not one file per host."""
+    url = "postgresql://haven@db/haven"
+    with pytest.raises(ConfigError, match="HAVEN_SECRET_KEY .*every process"):
+        load_settings(_env_file=None, discord_token="t", database_url=url)
+    key = "k" * 32
+    settings = load_settings(
+        _env_file=None, discord_token="t", database_url=url, haven_secret_key=key
+    )
+    assert settings.haven_secret_key is not None
