@@ -13,6 +13,7 @@ import pytest
 from tests.e2e.harness import Community, HavenRunner, build_community, discord_py_endpoints
 from tests.fakediscord import FakeDiscord
 from tests.support.actors import People, people_of
+from tests.support.postgres import PostgresServer
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 
@@ -98,9 +99,28 @@ def haven_clock() -> Any:
 
 
 @pytest.fixture
-def haven_runner(discord_server: FakeDiscord, tmp_path: Path, haven_clock: Any) -> HavenRunner:
-    """A not-yet-started Haven on a fresh database (start/restart it yourself)."""
-    return HavenRunner(discord_server, tmp_path / "haven.db", clock=haven_clock)
+def haven_runner(
+    discord_server: FakeDiscord,
+    tmp_path: Path,
+    haven_clock: Any,
+    backend: str,
+    request: pytest.FixtureRequest,
+) -> Iterator[HavenRunner]:
+    """A not-yet-started Haven on a fresh database (start/restart it yourself).
+
+    In a module marked both_backends (tests/conftest.py) the database is also PostgreSQL.
+    """
+    if backend != "postgres":
+        yield HavenRunner(discord_server, tmp_path / "haven.db", clock=haven_clock)
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    name = server.run(server.fresh_database())
+    try:
+        yield HavenRunner(
+            discord_server, tmp_path / "haven.db", clock=haven_clock, database_url=server.url(name)
+        )
+    finally:
+        server.run(server.drop_database(name))
 
 
 @pytest.fixture

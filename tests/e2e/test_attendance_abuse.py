@@ -7,6 +7,8 @@ import os
 from datetime import timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.services.attendance import SAVE_EVERY
 from bot.services.meetings import Access
 from tests.e2e.harness import Community, HavenRunner
@@ -16,6 +18,9 @@ from tests.support.actors import People
 from tests.support.attendance import CLOSES, OCC, OPENS, T0, checkin_card, configure, open_room
 from tests.support.clock import fake_clock, haven_clock_at, run_jobs_at
 from tests.support.meetings import make_meeting
+
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 haven_clock = haven_clock_at(T0)
 

@@ -13,10 +13,15 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import pytest
+
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import Channel, FakeDiscord, InteractionResult, Member, Message
 from tests.support.clock import haven_clock_at
 from tests.support.modals import modal_defaults
+
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 # Tuesday 5 January 2027, noon UTC (07:00 in New York).
 T0 = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)

@@ -25,6 +25,9 @@ from bot.services.meetings import Access, Kind, MeetingStore
 from bot.services.privacy import PrivacyService
 from tests.meeting_guide_spec import SPEC_TYPES
 
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 GUILD = 9001
 OTHER_GUILD = 9002
 WINDOW = (datetime(2027, 1, 1, tzinfo=UTC), datetime(2028, 1, 1, tzinfo=UTC))

@@ -19,6 +19,9 @@ from tests.support.actors import People
 from tests.support.clock import haven_clock_at
 from tests.support.community import configure_guild
 
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)  # Thursday, 12:00 in New York
 FIRST = datetime(2027, 1, 13, 0, 0, tzinfo=UTC)  # Tuesday 2027-01-12 19:00 in New York
 WEEK = timedelta(days=7)

@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+import pytest
+
 from tests.e2e.harness import Community, HavenRunner, moderators_channel
 from tests.fakediscord import Channel, FakeDiscord
 from tests.support.actors import People
 from tests.support.clock import fake_clock, haven_clock_at
+
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 T0 = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)
 

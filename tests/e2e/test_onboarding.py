@@ -6,6 +6,7 @@ from collections.abc import Callable
 from datetime import UTC, date, datetime, time
 
 import discord
+import pytest
 
 from bot.clock import to_unix
 from bot.services.meetings import Access
@@ -15,6 +16,9 @@ from tests.fakediscord import Channel, FakeDiscord, Member, Message, P, Role
 from tests.fakediscord.state import DEFAULT_BOT_PERMISSIONS
 from tests.support.clock import haven_clock_at
 from tests.support.meetings import make_meeting
+
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 # Thursday 2027-01-07 12:00 in New York.
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)

@@ -5,6 +5,8 @@ from __future__ import annotations
 import re
 from datetime import UTC, date, datetime, timedelta
 
+import pytest
+
 from bot.clock import FakeClock
 from bot.services.resources import ResourceLibrary, Status
 from tests.e2e.harness import Community, HavenRunner
@@ -12,6 +14,9 @@ from tests.fakediscord import Channel, FakeDiscord, Member, Message
 from tests.fakediscord.interactions import InteractionResult
 from tests.support.clock import haven_clock_at
 from tests.support.modals import modal_defaults
+
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 # Thursday 2027-01-07, 17:00 UTC. Shipped cards were verified on 2026-11-22.
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)

@@ -20,6 +20,9 @@ from tests.support.clock import haven_clock_at
 from tests.support.community import configure_guild
 from tests.support.meetings import make_meeting
 
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 # Tuesday 5 January 2027, noon UTC. Meetings are weekly at 19:00 New York (00:00 UTC the next
 # day) for 60 minutes; rooms open 10 minutes before and close 15 minutes after.
 T0 = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)

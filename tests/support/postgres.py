@@ -17,12 +17,15 @@ import shutil
 import socket
 import subprocess
 import tempfile
+from collections.abc import Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
+from typing import Any, TypeVar
 
 TEMPLATE = "haven_template"
 _SERVER_USER = "postgres"
 _numbers = itertools.count(1)
+T = TypeVar("T")
 
 
 def _binary(name: str) -> str | None:
@@ -87,6 +90,11 @@ class PostgresServer:
             await conn.execute(f"DROP DATABASE IF EXISTS {name} WITH (FORCE)")
         finally:
             await conn.close()
+
+    def run(self, coro: Coroutine[Any, Any, T]) -> T:
+        """Run one of the async helpers from sync code, even while an event loop runs."""
+        with ThreadPoolExecutor(1) as pool:
+            return pool.submit(asyncio.run, coro).result()
 
     async def fresh_database(self) -> str:
         """A new database copied from the migrated template; returns its name."""
@@ -160,8 +168,7 @@ def start_postgres() -> PostgresServer | str:
         return f"the PostgreSQL server did not start: {tail or started.stderr.strip()}"
     try:
         # A fixture may ask for the server while its event loop runs: migrate on another thread.
-        with ThreadPoolExecutor(1) as pool:
-            pool.submit(asyncio.run, _migrate_template(server)).result()
+        server.run(_migrate_template(server))
     except Exception as exc:
         server.stop()
         return f"migrating the template database failed: {exc}"

@@ -1,14 +1,13 @@
 """Shared unit fixtures: a migrated database, a fake clock and the services wired over both.
 
 A module starts the clock elsewhere by defining its own `start` fixture; one that needs other
-settings defines its own `settings` fixture. A module marked ``pytest.mark.both_backends`` runs
-each test that uses `db` on SQLite and on a throwaway PostgreSQL (skipped, with the reason, when
-no PostgreSQL server can be started).
+settings defines its own `settings` fixture. In a module marked ``pytest.mark.both_backends``
+(tests/conftest.py) each test that uses `db` runs on SQLite and on PostgreSQL.
 """
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -18,7 +17,7 @@ from bot.clock import FakeClock
 from bot.config import Settings, load_settings
 from bot.db import Database
 from bot.services import Services, build_services
-from tests.support.postgres import PostgresServer, start_postgres
+from tests.support.postgres import PostgresServer
 
 DEFAULT_START = datetime(2027, 1, 1, tzinfo=UTC)
 TEST_KEY = b"k" * 32
@@ -40,39 +39,6 @@ def clock(start: datetime) -> FakeClock:
 def db_path(tmp_path: Path) -> Path:
     """Where the test's database file lives."""
     return tmp_path / "h.db"
-
-
-def pytest_configure(config: pytest.Config) -> None:
-    """Register the marker that runs a module's database tests on both backends."""
-    config.addinivalue_line(
-        "markers", "both_backends: run each test using `db` on SQLite and on PostgreSQL"
-    )
-
-
-def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    """Give `backend` both values in modules marked both_backends."""
-    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
-        "both_backends"
-    ):
-        metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
-
-
-@pytest.fixture
-def backend(request: pytest.FixtureRequest) -> str:
-    """Which store the test's `db` is: sqlite unless the module runs on both backends."""
-    return str(getattr(request, "param", "sqlite"))
-
-
-@pytest.fixture(scope="session")
-def postgres_server() -> Iterator[PostgresServer]:
-    """One throwaway PostgreSQL for the session, stopped at the end; skips when unavailable."""
-    server = start_postgres()
-    if isinstance(server, str):
-        pytest.skip(f"PostgreSQL tests skipped: {server}")
-    try:
-        yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture

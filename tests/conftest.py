@@ -1,0 +1,47 @@
+"""Fixtures for every suite: the store backend a test runs on and the throwaway PostgreSQL.
+
+A module marked ``pytest.mark.both_backends`` runs each test that uses the `backend` fixture
+(through `db` in tests/unit or `haven_runner` in tests/e2e) on SQLite and on a throwaway PostgreSQL,
+which is skipped with the reason when no PostgreSQL server can be started.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from tests.support.postgres import PostgresServer, start_postgres
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    """Register the marker that runs a module's database tests on both backends."""
+    config.addinivalue_line(
+        "markers", "both_backends: run each test using `backend` on SQLite and on PostgreSQL"
+    )
+
+
+def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    """Give `backend` both values in modules marked both_backends."""
+    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
+        "both_backends"
+    ):
+        metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+
+
+@pytest.fixture
+def backend(request: pytest.FixtureRequest) -> str:
+    """Which store the test's `db` is: sqlite unless the module runs on both backends."""
+    return str(getattr(request, "param", "sqlite"))
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One throwaway PostgreSQL for the session, stopped at the end; skips when unavailable."""
+    server = start_postgres()
+    if isinstance(server, str):
+        pytest.skip(f"PostgreSQL tests skipped: {server}")
+    try:
+        yield server
+    finally:
+        server.stop()
