@@ -34,6 +34,9 @@ from tests.support.clock import haven_clock_at
 from tests.support.community import configure_guild
 from tests.support.modals import modal_defaults
 
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 # Tuesday 5 January 2027, noon UTC. M1 meets Tuesdays 19:00 New York (00:00 UTC next day); its
 # room opens at 23:50 UTC, so at OPENS it is open and its 15-minute reminder has gone out.
 T0 = datetime(2027, 1, 5, 12, 0, tzinfo=UTC)
@@ -237,16 +240,14 @@ class World:
 async def snapshot(bot: HavenBot) -> Snapshot:
     """Every row of every table, in rowid order."""
     db = bot.services.db
-    names = [
-        r[0]
-        for r in await db.fetchall(
-            "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-            "ORDER BY name"
-        )
-    ]
+    # PostgreSQL has no rowid: its rows are ordered by their whole text instead.
+    order = "CAST(t AS TEXT)" if db.dialect == "postgres" else "rowid"
     return {
-        name: [tuple(r) for r in await db.fetchall(f'SELECT * FROM "{name}" ORDER BY rowid')]  # noqa: S608
-        for name in names
+        name: [
+            tuple(r)
+            for r in await db.fetchall(f'SELECT t.* FROM "{name}" AS t ORDER BY {order}')  # noqa: S608
+        ]
+        for name in sorted(await db.tables())
     }
 
 
@@ -258,7 +259,7 @@ async def guild_slice(bot: HavenBot, guild_id: int) -> Snapshot:
         r[0] for r in await db.fetchall("SELECT id FROM meetings WHERE guild_id = ?", (guild_id,))
     }
     for name, rows in (await snapshot(bot)).items():
-        columns = [r[1] for r in await db.fetchall(f'PRAGMA table_info("{name}")')]
+        columns = await db.columns(name)
         if "guild_id" in columns:
             i = columns.index("guild_id")
             out[name] = [r for r in rows if r[i] == guild_id]
