@@ -24,6 +24,8 @@ log = logging.getLogger(__name__)
 POOL_MIN = 2
 POOL_MAX = 10
 COMMAND_TIMEOUT_S = 60
+# One bot process per PostgreSQL store until jobs carry per-shard leases (a session advisory lock).
+INSTANCE_LOCK = 0x4856_4E49  # "HVNI"
 _RETURNING = re.compile(r"\bRETURNING\b", re.I)
 
 
@@ -82,6 +84,7 @@ class PostgresDatabase(_Queries, Database):
         self.url = url
         self._write_lock = asyncio.Lock()
         self._closed = False
+        self._instance: Any = None  # the connection holding INSTANCE_LOCK
 
     @classmethod
     async def open(cls, target: Path | str) -> PostgresDatabase:
@@ -105,11 +108,30 @@ class PostgresDatabase(_Queries, Database):
             ) from None
         return cls(pool, url)
 
+    async def claim_instance(self) -> bool:
+        """Hold a session advisory lock on a connection of its own for as long as the bot runs.
+
+        The server drops the lock with the session, so a killed process frees it at once.
+        """
+        if self._instance is not None:
+            return True
+        import asyncpg
+
+        conn = await asyncpg.connect(self.url, timeout=COMMAND_TIMEOUT_S)
+        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", INSTANCE_LOCK):
+            await conn.close()
+            return False
+        self._instance = conn
+        return True
+
     async def close(self) -> None:
-        """Close the pool; safe to call twice."""
+        """Close the pool (and release the instance lock); safe to call twice."""
         if self._closed:
             return
         self._closed = True
+        if self._instance is not None:
+            await self._instance.close()
+            self._instance = None
         await self.pool.close()
 
     @property

@@ -15,6 +15,7 @@ from bot.bus import GUILD_MEMBER_LEFT
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import Database, open_database, password_of
+from bot.errors import DatabaseUnavailableError
 from bot.keys import key_source, load_or_create_key
 from bot.logging_setup import register_secret
 from bot.runtime.feeds_http import FeedServer, serve_feeds
@@ -237,6 +238,12 @@ async def create_bot(
     db = await open_database(database_url, settings.database_path)
     try:
         await db.migrate()
+        if not await db.claim_instance():
+            raise DatabaseUnavailableError(
+                "Another Haven process is already running on this database. Run one process "
+                "per database for now (it can serve every shard: leave SHARD_IDS empty); several "
+                "processes need per-shard job leases, which are not built yet."
+            )
         secret = settings.haven_secret_key.get_secret_value() if settings.haven_secret_key else None
         key = load_or_create_key(settings.database_path, secret, settings.haven_key_path)
     except BaseException:

@@ -368,3 +368,38 @@ def test_postgres_needs_one_shared_secret_key() -> None:
         _env_file=None, discord_token="t", database_url=url, haven_secret_key=key
     )
     assert settings.haven_secret_key is not None
+
+
+async def test_a_second_bot_process_on_one_postgres_is_refused_until_the_first_ends(
+    postgres_server: PostgresServer, tmp_path: Path
+) -> None:
+    """No per-shard job leases yet: a second process would reclaim the first one's jobs."""
+    from bot.errors import DatabaseUnavailableError
+    from bot.runtime.app import create_bot
+
+    name = "oneprocess"
+    await postgres_server.drop_database(name)
+    await postgres_server.create_database(name)
+    settings = load_settings(
+        _env_file=None,
+        discord_token="t",
+        database_url=postgres_server.url(name),
+        database_path=tmp_path / "unused.db",
+        haven_secret_key="k" * 32,
+    )
+    first = await create_bot(settings, extensions=())
+    try:
+        with pytest.raises(DatabaseUnavailableError, match="Another Haven process"):
+            await create_bot(settings, extensions=())
+    finally:
+        await first.services.db.close()
+    # The lock goes with the first process's session; a restart then starts at once.
+    second = await create_bot(settings, extensions=())
+    await second.services.db.close()
+    # SQLite never refuses: one file has one process by nature.
+    sqlite = await Database.open(tmp_path / "h.db")
+    try:
+        assert await sqlite.claim_instance() and await sqlite.claim_instance()
+    finally:
+        await sqlite.close()
+        await postgres_server.drop_database(name)
