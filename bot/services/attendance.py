@@ -268,10 +268,15 @@ class AttendanceService:
                         occurrence=occurrence,
                         slot="cap",
                     ),
-                    self._save_job(live, now + SAVE_EVERY),
+                    self._save_job(live, self._next_save(live)),
                 ],
             )
         self.jobs.wake_for(earliest)
+
+    def _next_save(self, live: _Live) -> datetime:
+        """The next instant after now on the room's fixed save cadence (counted from its opening)."""
+        elapsed = self.clock.now() - live.opened_at
+        return live.opened_at + SAVE_EVERY * (elapsed // SAVE_EVERY + 1)
 
     @staticmethod
     def _save_job(live: _Live, at: datetime) -> NewJob:
@@ -299,11 +304,9 @@ class AttendanceService:
                 earliest = None
                 if live is not None and live.is_open:
                     await self._save(tx, live)
-                    # The next save keeps the fixed cadence of the job, not of when it ran.
-                    step = job.fire_at + SAVE_EVERY
-                    while step <= self.clock.now():
-                        step += SAVE_EVERY
-                    earliest = await self.jobs.add(tx, [self._save_job(live, step)])
+                    earliest = await self.jobs.add(
+                        tx, [self._save_job(live, self._next_save(live))]
+                    )
                 await self.jobs.complete(tx, job)
             self.jobs.wake_for(earliest)
 
@@ -399,15 +402,11 @@ class AttendanceService:
         live = _Live(meeting_id, guild_id, occurrence, secrets.token_bytes(32), opened)
         self._live[(meeting_id, occurrence)] = live
         # The saves of the lost key may have ended (they stop when no key is found): resume them.
-        now = self.clock.now()
-        step = opened + SAVE_EVERY
-        while step <= now:
-            step += SAVE_EVERY
         async with self.db.transaction() as tx:
             await self.jobs.remove_pending(
                 tx, meeting_id=meeting_id, kinds=[SAVE_JOB], occurrence=occurrence
             )
-            earliest = await self.jobs.add(tx, [self._save_job(live, step)])
+            earliest = await self.jobs.add(tx, [self._save_job(live, self._next_save(live))])
         self.jobs.wake_for(earliest)
         log.info("attendance key recreated after a restart for one open room")
         return True
@@ -518,13 +517,20 @@ class AttendanceService:
 
     # -- proof slips ----------------------------------------------------------------------------
 
-    def attended(self, guild_id: int, user_id: int) -> list[LiveOccurrence]:
-        """Occurrences in memory (open, or closed under an hour ago) where this person checked in."""
+    def _checked_in(self, guild_id: int, user_id: int) -> list[tuple[_Live, bytes]]:
+        """Occurrences in memory where this person checked in, with their tag in each."""
         self.prune()
         return [
+            (live, tag)
+            for live in self._live.values()
+            if live.guild_id == guild_id and (tag := live.tag(user_id)) in live.checked_in
+        ]
+
+    def attended(self, guild_id: int, user_id: int) -> list[LiveOccurrence]:
+        """Occurrences in memory (open, or closed under an hour ago) where this person checked in."""
+        return [
             LiveOccurrence(v.meeting_id, v.guild_id, v.occurrence, v.is_open)
-            for v in self._live.values()
-            if v.guild_id == guild_id and v.tag(user_id) in v.checked_in
+            for v, _ in self._checked_in(guild_id, user_id)
         ]
 
     def proof(
@@ -536,12 +542,7 @@ class AttendanceService:
         that same slip back, whatever name they give, so one check-in cannot vouch for others.
         """
         shown = slip_name(name)
-        self.prune()
-        attended = [
-            (live, tag)
-            for live in self._live.values()
-            if live.guild_id == guild_id and (tag := live.tag(user_id)) in live.checked_in
-        ]
+        attended = self._checked_in(guild_id, user_id)
         if not attended:
             raise UserFacingError(
                 "I can only sign a slip for a meeting you checked in to, until one hour after its "
