@@ -299,6 +299,8 @@ class AttendanceService:
 
     async def _on_save_jobs(self, jobs: list[Job]) -> None:
         for job in jobs:
+            # After a restart nobody may have checked in yet: the save still runs on its cadence.
+            await self.recover(job.meeting_id, job.guild_id, job.occurrence)
             live = self._live.get((job.meeting_id, job.occurrence))
             async with self.db.transaction() as tx:
                 earliest = None
@@ -399,15 +401,11 @@ class AttendanceService:
         opened = times[0]
         if self.clock.now() >= opened + OCCURRENCE_CAP:
             return False
-        live = _Live(meeting_id, guild_id, occurrence, secrets.token_bytes(32), opened)
-        self._live[(meeting_id, occurrence)] = live
-        # The saves of the lost key may have ended (they stop when no key is found): resume them.
-        async with self.db.transaction() as tx:
-            await self.jobs.remove_pending(
-                tx, meeting_id=meeting_id, kinds=[SAVE_JOB], occurrence=occurrence
-            )
-            earliest = await self.jobs.add(tx, [self._save_job(live, self._next_save(live))])
-        self.jobs.wake_for(earliest)
+        # Memory only: a write here would be timed by the check-in that asked for the key. The
+        # room's stored save job keeps its cadence and finds this key when it fires.
+        self._live[(meeting_id, occurrence)] = _Live(
+            meeting_id, guild_id, occurrence, secrets.token_bytes(32), opened
+        )
         log.info("attendance key recreated after a restart for one open room")
         return True
 
