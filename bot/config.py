@@ -107,23 +107,23 @@ class Settings(BaseSettings):
             raise ValueError("is not a log level")
         return level
 
-    @field_validator("discord_api_base", "discord_gateway_url", "public_base_url", mode="before")
+    @field_validator(
+        "discord_api_base",
+        "discord_gateway_url",
+        "public_base_url",
+        "haven_secret_key",
+        "haven_key_path",
+        mode="before",
+    )
     @classmethod
     def _blank_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
         return value
 
-    @field_validator("dev_guild_id", "http_port", mode="before")
+    @field_validator("dev_guild_id", "http_port", "shard_count", mode="before")
     @classmethod
     def _blank_int_is_none(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
-        return value
-
-    @field_validator("haven_secret_key", mode="before")
-    @classmethod
-    def _blank_key_is_none(cls, value: object) -> object:
         if isinstance(value, str) and not value.strip():
             return None
         return value
@@ -147,13 +147,6 @@ class Settings(BaseSettings):
                 "postgres_shared_key",
                 "is not set, but every process sharing PostgreSQL needs the same key",
             )
-        return value
-
-    @field_validator("haven_key_path", mode="before")
-    @classmethod
-    def _blank_path_is_none(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
         return value
 
     @field_validator("haven_key_path")
@@ -201,13 +194,6 @@ class Settings(BaseSettings):
         for part in value.split(","):
             if part.strip() and not part.strip().isdigit():
                 raise ValueError("contains something that is not a numeric ID")
-        return value
-
-    @field_validator("shard_count", mode="before")
-    @classmethod
-    def _blank_count_is_none(cls, value: object) -> object:
-        if isinstance(value, str) and not value.strip():
-            return None
         return value
 
     @field_validator("shard_count")

@@ -35,6 +35,14 @@ def _rowcount(status: str) -> int:
     return int(last) if last.isdigit() else 0
 
 
+def _unreachable(url: str, exc: BaseException) -> DatabaseUnavailableError:
+    """The one-line error for a server that cannot be reached, without the URL's password."""
+    return DatabaseUnavailableError(
+        f"Cannot connect to PostgreSQL at {_safe_url(url)} ({type(exc).__name__}: "
+        f"{_safe_message(exc, url)}): check DATABASE_URL and that the server is running."
+    )
+
+
 class _Queries:
     """Statements on one asyncpg connection or the pool (both have the same methods)."""
 
@@ -102,10 +110,7 @@ class PostgresDatabase(_Queries, Database):
                 url, min_size=POOL_MIN, max_size=POOL_MAX, command_timeout=COMMAND_TIMEOUT_S
             )
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
-            raise DatabaseUnavailableError(
-                f"Cannot connect to PostgreSQL at {_safe_url(url)} ({type(exc).__name__}: "
-                f"{_safe_message(exc, url)}): check DATABASE_URL and that the server is running."
-            ) from None
+            raise _unreachable(url, exc) from None
         return cls(pool, url)
 
     async def claim_instance(self) -> bool:
@@ -117,7 +122,10 @@ class PostgresDatabase(_Queries, Database):
             return True
         import asyncpg
 
-        conn = await asyncpg.connect(self.url, timeout=COMMAND_TIMEOUT_S)
+        try:
+            conn = await asyncpg.connect(self.url, timeout=COMMAND_TIMEOUT_S)
+        except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
+            raise _unreachable(self.url, exc) from None
         if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", INSTANCE_LOCK):
             await conn.close()
             return False

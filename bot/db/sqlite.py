@@ -158,11 +158,6 @@ class SqliteDatabase(Database):
         await cur.close()
         return row
 
-    async def fetchval(self, sql: str, params: Params = ()) -> Any:
-        """Run a query and return the first column of the first row, or None."""
-        row = await self.fetchone(sql, params)
-        return None if row is None else row[0]
-
     async def _retrying(self, sql: str, params: Params) -> aiosqlite.Cursor:
         for attempt in range(BUSY_RETRIES + 1):
             try:
@@ -270,8 +265,3 @@ class SqliteTransaction(Transaction):
         row = await cur.fetchone()
         await cur.close()
         return row
-
-    async def fetchval(self, sql: str, params: Params = ()) -> Any:
-        """The first column of the first row inside the transaction, or None."""
-        row = await self.fetchone(sql, params)
-        return None if row is None else row[0]

@@ -237,13 +237,14 @@ async def create_bot(
         register_secret(password_of(database_url) or "")
     db = await open_database(database_url, settings.database_path)
     try:
-        await db.migrate()
+        # Before migrating: a second process must not change the schema under the running one.
         if not await db.claim_instance():
             raise DatabaseUnavailableError(
                 "Another Haven process is already running on this database. Run one process "
                 "per database for now (it can serve every shard: leave SHARD_IDS empty); several "
                 "processes need per-shard job leases, which are not built yet."
             )
+        await db.migrate()
         secret = settings.haven_secret_key.get_secret_value() if settings.haven_secret_key else None
         key = load_or_create_key(settings.database_path, secret, settings.haven_key_path)
     except BaseException:
