@@ -14,12 +14,14 @@ from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
 from bot.services.attendance import ProofSlip, SharePost, slip_name
+from bot.services.rooms import RoomLink
 from cogs._kit import (
     COLOR,
     DAY,
     ID,
     MeetingArg,
     PersistentButton,
+    bot_of,
     ensure_level,
     ensure_meeting_manager,
     escape,
@@ -60,14 +62,15 @@ def _channel_ids(interaction: discord.Interaction) -> list[int]:
     return ids
 
 
-async def _ensure_in_room(interaction: discord.Interaction, meeting_id: int) -> None:
+async def _ensure_in_room(
+    interaction: discord.Interaction, meeting_id: int, link: RoomLink | None
+) -> None:
     """Only from the meeting's own room channels, and only from people its room admits.
 
     The button's id names the meeting, so without this a click sent from any channel, or by
     someone the room keeps out, would be counted and could ask for a slip.
     """
     services = services_of(interaction)
-    link = await services.rooms.link(meeting_id)
     room = {link.text_channel_id, link.voice_channel_id} if link is not None else set()
     if not room.intersection(_channel_ids(interaction)):
         raise UserFacingError(
@@ -81,9 +84,7 @@ async def _ensure_in_room(interaction: discord.Interaction, meeting_id: int) -> 
             "This meeting's room is not open to your roles, so you can't check in or share "
             "there. `/meeting list mine:True` shows the meetings you can join."
         )
-    now = services.clock.now()
-    removals = await services.rooms.removals(meeting_id)
-    if any(r.user_id == interaction.user.id and r.until > now for r in removals):
+    if await services.rooms.is_removed(meeting_id, interaction.user.id):
         raise UserFacingError(
             "A moderator removed you from this meeting's room until it closes, so you can't "
             "check in or share there this time."
@@ -98,7 +99,7 @@ async def _room_meeting(interaction: discord.Interaction) -> tuple[int, str]:
     link = await services.rooms.link_for_channels(interaction.guild_id, ids)
     if link is None:
         raise UserFacingError("Use this in a meeting room's text channel while the room is open.")
-    await _ensure_in_room(interaction, link.meeting_id)
+    await _ensure_in_room(interaction, link.meeting_id, link)
     occurrence = services.attendance.open_occurrence(link.meeting_id)
     if occurrence is None:
         raise UserFacingError(
@@ -132,7 +133,8 @@ class CheckInButton(
 
     async def pressed(self, interaction: discord.Interaction) -> None:
         """Count the presser once; the answer is private."""
-        await _ensure_in_room(interaction, self.meeting_id)
+        link = await services_of(interaction).rooms.link(self.meeting_id)
+        await _ensure_in_room(interaction, self.meeting_id, link)
         await _check_in(interaction, self.meeting_id, self.occurrence)
 
 
@@ -168,7 +170,7 @@ class SilenceButton(
             "Nobody, you included, learns who it is.",
         )
         meeting = await services.meetings.get(self.meeting_id)
-        bot: HavenBot = interaction.client  # type: ignore[assignment]
+        bot = bot_of(interaction)
         await bot.post_modlog(
             interaction.guild_id,
             modlog_embed(
@@ -249,8 +251,8 @@ class AttendanceCog(
         note = "Keep this slip: Haven forgets it an hour after the room closes."
         if asked and any(s.name != asked for s in slips):
             note += (
-                " One check-in gives one slip, so this is the slip you already have, with the "
-                "name you gave first."
+                " One check-in gives one slip, so this is the slip you already have, as it was "
+                "first asked for."
             )
         await interaction.response.send_message(
             note, embeds=[slip_embed(s) for s in slips[:10]], ephemeral=True

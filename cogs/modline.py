@@ -24,6 +24,7 @@ from cogs._kit import (
     ID,
     Field,
     PersistentButton,
+    bot_of,
     ensure_level,
     escape,
     modlog_embed,
@@ -86,7 +87,7 @@ class LineActionButton(
         if conv is None or conv.guild_id != interaction.guild_id:
             await reply_ephemeral(interaction, "This conversation is already closed.")
             return
-        bot: HavenBot = interaction.client  # type: ignore[assignment]
+        bot = bot_of(interaction)
         thread = bot.get_channel(conv.thread_id)
         who = interaction.user.display_name
         if self.action == "close":

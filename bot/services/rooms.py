@@ -532,6 +532,11 @@ class RoomService:
     async def _lift_jobs(self, jobs: list[Job]) -> None:
         await self._run_jobs(jobs, self._lift_job)
 
+    async def is_removed(self, meeting_id: int, user_id: int) -> bool:
+        """Whether a moderator's removal keeps this person out of the room right now."""
+        now = self.clock.now()
+        return any(r.user_id == user_id and r.until > now for r in await self.removals(meeting_id))
+
     async def _lift_job(self, job: Job) -> None:
         meeting = await self.meetings.get(job.meeting_id)
         link = await self.link(job.meeting_id)
