@@ -41,6 +41,10 @@ class RetryPolicy:
     attempts: int
     backoff: tuple[timedelta, ...]
 
+    def may_retry(self, attempts_so_far: int) -> bool:
+        """Whether a job that failed `attempts_so_far` + 1 times gets another try."""
+        return attempts_so_far + 1 < self.attempts
+
     def delay(self, attempts_so_far: int) -> timedelta:
         """The wait before the next try, after `attempts_so_far` failed ones."""
         return self.backoff[min(attempts_so_far, len(self.backoff) - 1)]
@@ -237,7 +241,7 @@ class JobEngine:
         `gave_up` is the reason recorded on the last failure (default: `reason`). Returns True
         when the job will be retried.
         """
-        if job.attempts + 1 < policy.attempts:
+        if policy.may_retry(job.attempts):
             await self.retry(job, self.clock.now() + policy.delay(job.attempts), reason)
             return True
         await self.fail(job, gave_up or reason)

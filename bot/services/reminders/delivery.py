@@ -288,7 +288,7 @@ class ReminderDelivery:
         if outcome is Outcome.SENT:
             return Delivery(target, "delivered", "sent late" if late else "", late)
         if outcome is Outcome.RETRY:
-            if job.attempts + 1 < SEND_RETRY.attempts:
+            if SEND_RETRY.may_retry(job.attempts):
                 return None
             return Delivery(target, "failed", f"gave up after {MAX_SEND_ATTEMPTS}: {result.reason}")
         if outcome is Outcome.DM_CLOSED:
@@ -413,11 +413,9 @@ class ReminderDelivery:
             result = await self._send_one_notice(
                 sender, notice, meeting, occurrence, channel_id, now
             )
-            if (
-                result.outcome is Outcome.RETRY
-                and job.attempts + 1 < SEND_RETRY.attempts  # spent: recorded failed below
-            ):
-                await self.jobs.retry(job, now + SEND_RETRY.delay(job.attempts), result.reason)
+            # Once the tries are spent the notice is recorded failed below, not the job.
+            if result.outcome is Outcome.RETRY and SEND_RETRY.may_retry(job.attempts):
+                await self.jobs.retry_or_fail(job, result.reason, SEND_RETRY)
                 return
             if result.outcome is Outcome.DM_CLOSED:
                 await self.unsubscribe_all(guild_id, user_id)

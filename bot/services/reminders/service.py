@@ -253,8 +253,7 @@ class ReminderService:
             earliest = await self.jobs.add(tx, new)
             if change in NOTIFY_CHANGES:
                 noticed = await self._write_notices(tx, meeting, settings, change, detail, now)
-                if noticed is not None and (earliest is None or noticed < earliest):
-                    earliest = noticed
+                earliest = earlier(earliest, noticed)
         self.jobs.wake_for(earliest)
         await self._queue_notice_jobs()
 
