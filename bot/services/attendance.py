@@ -30,14 +30,12 @@ from bot.db.repositories import attendance as repo
 from bot.errors import UserFacingError
 from bot.jobs import Job, JobEngine, NewJob
 from bot.keys import derive_key
-from bot.models.attendance import BAR_WIDTH as BAR_WIDTH
 from bot.models.attendance import SMALL_COUNT as SMALL_COUNT
 from bot.models.attendance import CountReport as CountReport
 from bot.models.attendance import LiveOccurrence as LiveOccurrence
 from bot.models.attendance import OccurrenceCount as OccurrenceCount
 from bot.models.attendance import ProofSlip as ProofSlip
 from bot.models.attendance import SharePost as SharePost
-from bot.models.attendance import shown_count as shown_count
 from bot.parsing import clean_text, neutralize
 from bot.services.privacy import PrivacyService
 

@@ -230,7 +230,7 @@ class RoomService:
         """Unlink a meeting's room (its channels are gone or kept) and drop its pending jobs."""
         async with self.db.transaction() as tx:
             await repo.delete_link(tx, meeting_id)
-            if await repo.meeting_exists(tx, meeting_id):
+            if await self.meetings.exists(tx, meeting_id):
                 await self.meetings.update(
                     tx,
                     meeting_id,

@@ -46,11 +46,6 @@ def ts_pair(dt: datetime) -> str:
     return f"{ts(dt, 'F')} ({ts(dt, 'R')})"
 
 
-def embed_length(embed: discord.Embed) -> int:
-    """Characters Discord counts toward an embed's 6000 limit."""
-    return len(embed)
-
-
 def fit_embed(embed: discord.Embed) -> discord.Embed:
     """Trim an embed so it never exceeds Discord's limits."""
     if embed.title:

@@ -91,11 +91,6 @@ async def delete_link(tx: Transaction, meeting_id: int) -> None:
     await tx.execute("DELETE FROM room_removals WHERE meeting_id = ?", (meeting_id,))
 
 
-async def meeting_exists(db: Reader, meeting_id: int) -> bool:
-    """Whether the meeting is still stored."""
-    return bool(await db.fetchall("SELECT 1 FROM meetings WHERE id = ?", (meeting_id,)))
-
-
 # -- the ledger --------------------------------------------------------------------------------
 
 
