@@ -53,20 +53,20 @@ class PrivacyCog(commands.GroupCog, name="privacy", description="What Haven stor
     )
     async def forget_me(self, interaction: discord.Interaction) -> None:
         """Ask for confirmation, then delete."""
-        await interaction.response.send_message(
+        view = ConfirmView(
+            interaction.user.id,
+            [Choice("Forget me", "forget")],
+            self._forget,
+            cancelled="Nothing was deleted.",
+            prefix="haven-forget",
+            timeout=FORGET_TIMEOUT,
+        )
+        await view.send(
+            interaction,
             "This deletes everything Haven keeps keyed to you in every server: reminder "
             "subscriptions, facilitator assignments and open conversations with moderators. If a "
             "moderator removed you from a meeting room, that removal stays until the room closes: "
             "forget-me does not lift it. It cannot be undone.",
-            view=ConfirmView(
-                interaction.user.id,
-                [Choice("Forget me", "forget")],
-                self._forget,
-                cancelled="Nothing was deleted.",
-                prefix="haven-forget",
-                timeout=FORGET_TIMEOUT,
-            ),
-            ephemeral=True,
         )
 
     async def _forget(self, interaction: discord.Interaction, key: str) -> None:

@@ -113,6 +113,13 @@ class ExpiringView(HavenView):
             await reply_ephemeral(interaction, self.refusal)
         return False
 
+    async def send(
+        self, interaction: discord.Interaction, content: str | None = None, **kwargs: Any
+    ) -> None:
+        """Answer privately with this view, remembering the message to clear on timeout."""
+        self.origin = interaction
+        await interaction.response.send_message(content, view=self, ephemeral=True, **kwargs)
+
     async def on_timeout(self) -> None:
         """Take the buttons off the message (they would only fail after this)."""
         if self.origin is None:
@@ -223,12 +230,13 @@ class Pager(ExpiringView):
 
         return turn
 
-    async def send(self, interaction: discord.Interaction, **kwargs: Any) -> None:
+    async def send(
+        self, interaction: discord.Interaction, content: str | None = None, **kwargs: Any
+    ) -> None:
         """Answer privately with the first page (and buttons only when there is more than one)."""
         if len(self.pages) == 1:
-            await interaction.response.send_message(embed=self.pages[0], ephemeral=True, **kwargs)
+            await interaction.response.send_message(
+                content, embed=self.pages[0], ephemeral=True, **kwargs
+            )
             return
-        self.origin = interaction
-        await interaction.response.send_message(
-            embed=self.pages[0], view=self, ephemeral=True, **kwargs
-        )
+        await super().send(interaction, content, embed=self.pages[0], **kwargs)

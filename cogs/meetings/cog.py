@@ -363,13 +363,10 @@ class MeetingsCog(
         async def chosen(pressed: discord.Interaction, key: str) -> None:
             await self._delete_confirmed(pressed, meeting.id, delete_room=key == "room")
 
-        view = delete_dialog(meeting, interaction.user.id, chosen)
-        view.origin = interaction
-        await interaction.response.send_message(
+        await delete_dialog(meeting, interaction.user.id, chosen).send(
+            interaction,
             f"Delete {meeting_name(meeting)} and every future date? This cannot be undone.",
             embed=meeting_card(meeting, self._next(meeting)),
-            view=view,
-            ephemeral=True,
         )
 
     async def _delete_confirmed(

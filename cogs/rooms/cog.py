@@ -363,9 +363,8 @@ class RoomCog(
         guild = interaction.guild
         assert guild is not None
         require_bot_permissions(guild, DELETE_NEEDS)
-        await interaction.response.send_message(
+        await delete_view(self.rooms, self.effects, found, link, interaction.user.id).send(
+            interaction,
             f"Delete the room of **{safe_title(found.title)}**: its category, text and voice "
             "channels, and every message in them? The meeting itself stays.",
-            view=delete_view(self.rooms, self.effects, found, link, interaction.user.id),
-            ephemeral=True,
         )
