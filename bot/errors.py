@@ -2,17 +2,30 @@
 
 from __future__ import annotations
 
+from bot.i18n import Msg, PluralMsg, render
+
 
 class HavenError(Exception):
     """Base class of every error Haven raises on purpose."""
 
 
 class UserFacingError(HavenError):
-    """A problem the user can fix; its message is shown to them, ephemerally, as written."""
+    """A problem the user can fix; its message is shown to them, ephemerally, in their language.
 
-    def __init__(self, message: str) -> None:
+    Give it a ``Msg`` (or ``PluralMsg``): it is rendered in the locale current when it is shown.
+    """
+
+    def __init__(self, message: str | Msg | PluralMsg) -> None:
         super().__init__(message)
-        self.message = message
+        self.text = message
+
+    @property
+    def message(self) -> str:
+        """The message in the current locale."""
+        return render(self.text)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 class NotFoundError(UserFacingError):

@@ -19,7 +19,7 @@ from bot.errors import DatabaseUnavailableError
 from bot.keys import key_source, load_or_create_key
 from bot.logging_setup import register_secret
 from bot.runtime.feeds_http import FeedServer, serve_feeds
-from bot.runtime.tree import HavenTree
+from bot.runtime.tree import HavenTranslator, HavenTree
 from bot.services import Services, build_services
 
 log = logging.getLogger(__name__)
@@ -110,6 +110,7 @@ class HavenBot(commands.Bot):
     async def setup_hook(self) -> None:
         """Load settings caches and cogs, start the feed server (HTTP_PORT); sync when asked."""
         await self.services.guilds.preload()
+        await self.tree.set_translator(HavenTranslator())  # reads the catalogues
         for name in self._extensions:
             await self.load_extension(name)
         settings = self.services.settings

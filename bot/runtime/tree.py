@@ -5,12 +5,24 @@ from __future__ import annotations
 import logging
 import secrets
 import traceback
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import discord
 from discord import app_commands
 
 from bot.errors import UserFacingError
+from bot.i18n import (
+    SUPPORTED,
+    Msg,
+    PluralMsg,
+    _,
+    current_locale,
+    ngettext,
+    render,
+    resolve,
+    use_locale,
+)
+from bot.i18n import translation as catalogue_translation
 
 if TYPE_CHECKING:
     from bot.runtime.app import HavenBot  # noqa: F401
@@ -19,11 +31,19 @@ log = logging.getLogger(__name__)
 
 
 class Refused(app_commands.CheckFailure):
-    """A check failed; the message is shown to the user as written."""
+    """A check failed; the message is shown to the user in their language."""
 
-    def __init__(self, message: str) -> None:
+    def __init__(self, message: str | Msg | PluralMsg) -> None:
         super().__init__(message)
-        self.message = message
+        self.text = message
+
+    @property
+    def message(self) -> str:
+        """The message in the current locale."""
+        return render(self.text)
+
+    def __str__(self) -> str:
+        return self.message
 
 
 def new_error_id() -> str:
@@ -40,25 +60,34 @@ def user_message_for(error: BaseException) -> str | None:
         if isinstance(inner, UserFacingError):
             return inner.message
         if isinstance(error, app_commands.TransformerError):
-            return f"`{str(error.value)[:50]}` is not a valid value for this option."
+            return _("`{value}` is not a valid value for this option.").format(
+                value=str(error.value)[:50]
+            )
         return None
     if isinstance(error, UserFacingError):
         return error.message
     if isinstance(error, Refused):
         return error.message
     if isinstance(error, app_commands.NoPrivateMessage):
-        return "This command works only inside a server."
+        return _("This command works only inside a server.")
     if isinstance(error, app_commands.CommandOnCooldown):
-        return f"Slow down a little: try again in {error.retry_after:.0f} seconds."
+        seconds = round(error.retry_after)
+        return ngettext(
+            "Slow down a little: try again in {count} second.",
+            "Slow down a little: try again in {count} seconds.",
+            seconds,
+        ).format(count=seconds)
     if isinstance(error, app_commands.MissingPermissions | app_commands.MissingRole):
-        return "You don't have permission to do this."
+        return _("You don't have permission to do this.")
     if isinstance(error, app_commands.BotMissingPermissions):
         missing = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
-        return f"I'm missing these permissions here: {missing}. Ask a moderator to grant them."
+        return _(
+            "I'm missing these permissions here: {permissions}. Ask a moderator to grant them."
+        ).format(permissions=missing)
     if isinstance(error, app_commands.CheckFailure):
-        return "You can't use this command here."
+        return _("You can't use this command here.")
     if isinstance(error, app_commands.CommandNotFound):
-        return "That command is not available any more. Discord may still be updating its list."
+        return _("That command is not available any more. Discord may still be updating its list.")
     return None
 
 
@@ -95,16 +124,59 @@ async def reply_ephemeral(
 async def handle_interaction_error(
     interaction: discord.Interaction, error: BaseException, where: str
 ) -> None:
-    """Turn any error into one ephemeral message; log unexpected ones under an ID."""
-    message = user_message_for(error)
-    if message is None:
-        error_id = new_error_id()
-        _log_unexpected(error_id, where, error)
-        message = (
-            "Something went wrong on my side and nothing was changed. "
-            f"If it keeps happening, give this error ID to the server's moderators: `{error_id}`."
-        )
+    """Turn any error into one ephemeral message in the user's language; log unexpected ones."""
+    with use_locale(interaction.locale):
+        message = user_message_for(error)
+        if message is None:
+            error_id = new_error_id()
+            _log_unexpected(error_id, where, error)
+            message = _(
+                "Something went wrong on my side and nothing was changed. If it keeps happening, "
+                "give this error ID to the server's moderators: `{error_id}`."
+            ).format(error_id=error_id)
     await reply_ephemeral(interaction, message)
+
+
+def enter_locale(interaction: discord.Interaction) -> str:
+    """Make the user's client language current for the rest of this interaction's task."""
+    language = resolve(interaction.locale)
+    current_locale.set(language)
+    return language
+
+
+class HavenTranslator(app_commands.Translator):
+    """Command and option descriptions and choice names from the catalogues; names stay English.
+
+    Discord has two Spanish locales, es-ES and es-419; both use the one neutral ``es`` catalogue.
+    """
+
+    _kept = frozenset(
+        {
+            app_commands.TranslationContextLocation.command_name,
+            app_commands.TranslationContextLocation.group_name,
+            app_commands.TranslationContextLocation.parameter_name,
+        }
+    )
+
+    async def load(self) -> None:
+        """Read the catalogues once, at start."""
+        from bot import i18n
+
+        i18n.load()
+
+    async def translate(
+        self,
+        string: app_commands.locale_str,
+        locale: discord.Locale,
+        context: app_commands.TranslationContextTypes,
+    ) -> str | None:
+        """The catalogue's text for ``string`` in ``locale``, or None to leave it English."""
+        if context.location in self._kept:
+            return None
+        language = resolve(locale)
+        if language not in SUPPORTED:
+            return None
+        return catalogue_translation(language, string.message)
 
 
 class HavenTree(app_commands.CommandTree["HavenBot"]):
@@ -119,6 +191,7 @@ class HavenTree(app_commands.CommandTree["HavenBot"]):
     async def _call(self, interaction: discord.Interaction[HavenBot]) -> None:
         # discord.py routes only AppCommandError to on_error; anything else raised by a check or a
         # transformer would leave the user with "The application did not respond".
+        enter_locale(interaction)  # this runs in the interaction's own task: nothing to reset
         try:
             await super()._call(interaction)
         except app_commands.AppCommandError:
@@ -133,7 +206,14 @@ class HavenTree(app_commands.CommandTree["HavenBot"]):
 
 
 class HavenView(discord.ui.View):
-    """A View whose errors take the same path as commands'."""
+    """A View whose errors take the commands' path; it answers in the user's language."""
+
+    async def _scheduled_task(
+        self, item: discord.ui.Item, interaction: discord.Interaction
+    ) -> None:
+        # discord.py runs each click in its own task: the locale set here stays in that task.
+        enter_locale(interaction)
+        await super()._scheduled_task(item, interaction)
 
     async def on_error(
         self, interaction: discord.Interaction, error: Exception, item: discord.ui.Item
@@ -142,7 +222,13 @@ class HavenView(discord.ui.View):
 
 
 class HavenModal(discord.ui.Modal):
-    """A Modal whose errors take the same path as commands'."""
+    """A Modal whose errors take the commands' path; it answers in the user's language."""
+
+    async def _scheduled_task(  # type: ignore[override]
+        self, interaction: discord.Interaction, *args: Any
+    ) -> None:
+        enter_locale(interaction)
+        await super()._scheduled_task(interaction, *args)
 
     async def on_error(  # type: ignore[override]
         self, interaction: discord.Interaction, error: Exception

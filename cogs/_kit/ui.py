@@ -9,7 +9,8 @@ from typing import Any, ClassVar, Self
 
 import discord
 
-from bot.runtime.tree import HavenView, handle_interaction_error, reply_ephemeral
+from bot.i18n import _
+from bot.runtime.tree import HavenView, enter_locale, handle_interaction_error, reply_ephemeral
 
 VIEW_TIMEOUT = 600.0  # seconds an ephemeral dialog's buttons stay usable
 
@@ -31,7 +32,8 @@ class PersistentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
     """A button that survives restarts: its custom id is its prefix and its fields' values.
 
     A subclass declares them once (``prefix="haven:checkin", fields={"meeting_id": ID, ...}``)
-    with a fixed ``label``/``style``/``emoji`` or chooses them in its ``__init__``. The values
+    with a fixed ``label``/``style``/``emoji`` or chooses them in its ``__init__``. A class
+    ``label`` is marked ``N_("...")`` and translated when a button is built. The values
     become attributes of the same names, ``from_custom_id`` is derived from the fields, and the
     subclass implements only ``pressed``. Every error takes the one error path (discord.py would
     only log a DynamicItem's error, leaving the user with a failed click).
@@ -69,7 +71,7 @@ class PersistentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
             parts.append(field.format(value))
         super().__init__(
             discord.ui.Button(
-                label=label or self.button_label,
+                label=label or (_(self.button_label) if self.button_label else None),
                 style=style or self.button_style,
                 emoji=self.button_emoji,
                 custom_id=":".join(parts),
@@ -84,7 +86,8 @@ class PersistentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
         return cls(*(field.parse(match[name]) for name, field in cls.fields.items()))
 
     async def callback(self, interaction: discord.Interaction) -> None:
-        """Run ``pressed``; answer any error privately, as commands do."""
+        """Run ``pressed`` in the presser's language; answer any error privately, as commands do."""
+        enter_locale(interaction)  # each click runs in its own task
         try:
             await self.pressed(interaction)
         except Exception as exc:
@@ -98,7 +101,8 @@ class PersistentButton(discord.ui.DynamicItem[discord.ui.Button[Any]], template=
 class ExpiringView(HavenView):
     """A view for one person whose buttons come off the message when it times out."""
 
-    refusal: str | None = None  # said to anyone else who presses; None = ignore them silently
+    # Said to anyone else who presses (marked N_, translated when said); None = ignore silently.
+    refusal: str | None = None
 
     def __init__(self, owner_id: int, *, timeout: float = VIEW_TIMEOUT) -> None:
         super().__init__(timeout=timeout)
@@ -110,7 +114,7 @@ class ExpiringView(HavenView):
         if interaction.user.id == self.owner_id:
             return True
         if self.refusal:
-            await reply_ephemeral(interaction, self.refusal)
+            await reply_ephemeral(interaction, _(self.refusal))
         return False
 
     async def send(
@@ -155,18 +159,23 @@ class ConfirmView(ExpiringView):
         choices: Sequence[Choice],
         on_choice: Chosen,
         *,
-        cancel_label: str = "Cancel",
-        cancelled: str = "Nothing was changed.",
+        cancel_label: str | None = None,
+        cancelled: str | None = None,
         prefix: str = "haven-confirm",
         cancel_key: str = "cancel",
         timeout: float = VIEW_TIMEOUT,
     ) -> None:
         super().__init__(owner_id, timeout=timeout)
         self._on_choice = on_choice
-        self._cancelled = cancelled
+        self._cancelled = cancelled or _("Nothing was changed.")
         for choice in choices:
             self._add(choice.label, f"{prefix}:{choice.key}", choice.style, choice.key)
-        self._add(cancel_label, f"{prefix}:{cancel_key}", discord.ButtonStyle.secondary, None)
+        self._add(
+            cancel_label or _("Cancel"),
+            f"{prefix}:{cancel_key}",
+            discord.ButtonStyle.secondary,
+            None,
+        )
 
     def _add(self, label: str, custom_id: str, style: discord.ButtonStyle, key: str | None) -> None:
         button: discord.ui.Button[ConfirmView] = discord.ui.Button(
@@ -196,8 +205,8 @@ class Pager(ExpiringView):
         pages: Sequence[discord.Embed],
         owner_id: int,
         *,
-        prev_label: str = "◀ Prev",
-        next_label: str = "Next ▶",
+        prev_label: str | None = None,
+        next_label: str | None = None,
         refusal: str | None = None,
         prefix: str = "haven-pager",
         timeout: float = VIEW_TIMEOUT,
@@ -207,10 +216,14 @@ class Pager(ExpiringView):
         self.index = 0
         self.refusal = refusal
         self.prev: discord.ui.Button[Pager] = discord.ui.Button(
-            label=prev_label, style=discord.ButtonStyle.secondary, custom_id=f"{prefix}:prev"
+            label=prev_label or _("◀ Prev"),
+            style=discord.ButtonStyle.secondary,
+            custom_id=f"{prefix}:prev",
         )
         self.next: discord.ui.Button[Pager] = discord.ui.Button(
-            label=next_label, style=discord.ButtonStyle.secondary, custom_id=f"{prefix}:next"
+            label=next_label or _("Next ▶"),
+            style=discord.ButtonStyle.secondary,
+            custom_id=f"{prefix}:next",
         )
         for button, step in ((self.prev, -1), (self.next, 1)):
             button.callback = self._turner(step)  # type: ignore[method-assign,assignment]
