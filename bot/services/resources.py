@@ -373,12 +373,20 @@ class ResourceLibrary:
         today = self.today()
         return [c for c in await self.all_cards(guild_id) if c.shareable and c.is_stale(today)]
 
-    def crisis_cards(self, region: str | None) -> list[Card]:
-        """Shipped crisis cards for a region (plus worldwide); all regions when unset. No I/O."""
+    def crisis_cards(self, region: str | None, language: str = "en") -> list[Card]:
+        """Shipped crisis cards for a region (plus worldwide); all regions when unset. No I/O.
+
+        Each in `language` where its text there is sourced, else in English (`card.language`).
+        """
         if region is None:
             chosen = [c for c in self.shipped.values() if c.enabled_by_default and c.is_crisis]
-            return sorted(chosen, key=lambda c: (c.region == "intl", c.region, c.id))
-        return crisis_cards_for(self.shipped, region)
+            chosen.sort(key=lambda c: (c.region == "intl", c.region, c.id))
+            return [c.in_language(language) for c in chosen]
+        return crisis_cards_for(self.shipped, region, language)
+
+    def crisis_cards_missing(self, language: str, region: str | None) -> list[Card]:
+        """The crisis cards /crisis shows for a region that have no sourced text in `language`."""
+        return [c for c in self.crisis_cards(region) if not c.has_text_in(language)]
 
     # -- writing -------------------------------------------------------------
 
@@ -555,7 +563,7 @@ class ResourceLibrary:
             )
         async with self.db.transaction() as tx:
             await repo.set_verified_on(tx, guild_id, card, self.today(), now=self.clock.now())
-        return replace(card, verified_on=self.today())
+        return card.verified(self.today())
 
     async def set_review_message(
         self, guild_id: int, card_id: str, channel_id: int, message_id: int

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.models.resources import Card, Contact
+from bot.models.resources import Card, CardText, Contact
 
 DEFAULT_DIR: Path = Path(__file__).resolve().parent.parent.parent / "data" / "resources"
 
@@ -57,6 +57,20 @@ EMERGENCY_NUMBERS: dict[str, str] = {
     "intl": "your local emergency number",
 }
 
+#: The same phrase as a Spanish card says it ("llama al <número>"): checked in every crisis card's
+#: `[i18n.es]` summary, so Spanish readers are told the emergency number too.
+EMERGENCY_LINES_ES: dict[str, str] = {
+    "US": "llama al 911",
+    "CA": "llama al 911",
+    "GB": "llama al 999",
+    "IE": "llama al 112 o al 999",
+    "AU": "llama al 000",
+    "intl": "llama al número de emergencias de tu zona",
+}
+
+#: Languages a card may add in `[i18n.<code>]` next to its English text (never machine-translated).
+CARD_LANGUAGES: frozenset[str] = frozenset({"es"})
+
 CONTACT_KINDS: frozenset[str] = frozenset({"phone", "text", "chat", "url", "email", "tty"})
 
 MAX_URL_LEN = 512
@@ -72,7 +86,7 @@ MAX_REVIEW_DAYS = 730
 
 ID_RE = re.compile(r"^[a-z0-9-]{3,64}$")
 _MENTION_RE = re.compile(r"<@[!&]?\d+>|@everyone|@here", re.IGNORECASE)
-_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])[\"')\]]*\s+(?=[\"'(\[]?[A-Z0-9])")
+_SENTENCE_SPLIT_RE = re.compile(r"(?<=[.!?])[\"')\]»]*\s+(?=[\"'(\[«¿¡]?[A-Z0-9ÁÉÍÓÚÜÑ])")
 _PHONE_RE = re.compile(r"^\+?[0-9A-Za-z][0-9A-Za-z ().\-]{1,39}$")
 _EMAIL_RE = re.compile(r"^[A-Za-z0-9._%+\-]+@[A-Za-z0-9\-]+(\.[A-Za-z0-9\-]+)+$")
 _HOST_RE = re.compile(
@@ -93,8 +107,10 @@ _REQUIRED_KEYS = (
     "review_days",
     "enabled_by_default",
 )
-_OPTIONAL_KEYS = ("notes", "disclaimer")
+_OPTIONAL_KEYS = ("notes", "disclaimer", "i18n")
 _CONTACT_KEYS = frozenset({"kind", "value", "label"})
+_TEXT_REQUIRED = ("title", "summary", "source_url", "verified_on", "contact_labels")
+_TEXT_KEYS = frozenset({*_TEXT_REQUIRED, "disclaimer"})
 
 
 class CardError(ValueError):
@@ -213,8 +229,10 @@ def count_sentences(text: str) -> int:
     return len(_SENTENCE_SPLIT_RE.split(text.strip()))
 
 
-def emergency_line(region: str) -> str:
-    """The phrase every crisis card for a region must contain, e.g. 'call 911'."""
+def emergency_line(region: str, language: str = "en") -> str:
+    """The phrase every crisis card for a region must contain, e.g. 'call 911' ('llama al 911')."""
+    if language == "es":
+        return EMERGENCY_LINES_ES[region]
     return f"call {EMERGENCY_NUMBERS[region]}"
 
 
@@ -285,12 +303,7 @@ def parse_card(
         raise CardError(f"{card_id!r} must match the file name ({stem}.toml)", field="id")
 
     title = clean_text(data["title"], MAX_TITLE_LEN, "title")
-    summary = clean_text(data["summary"], MAX_SUMMARY_LEN, "summary")
-    sentences = count_sentences(summary)
-    if sentences > MAX_SUMMARY_SENTENCES:
-        raise CardError(
-            f"has {sentences} sentences; use 1 to {MAX_SUMMARY_SENTENCES}", field="summary"
-        )
+    summary = _summary(data["summary"], "summary")
 
     raw_contacts = data["contacts"]
     if not isinstance(raw_contacts, list) or not raw_contacts:
@@ -318,13 +331,7 @@ def parse_card(
 
     source_url = validate_url(data["source_url"], field="source_url")
 
-    verified_on = data["verified_on"]
-    if isinstance(verified_on, datetime) or not isinstance(verified_on, date):
-        raise CardError(
-            "must be a TOML date like 2026-11-22 (no quotes, no time)", field="verified_on"
-        )
-    if verified_on > (today if today is not None else _today_utc()):
-        raise CardError(f"{verified_on.isoformat()} is in the future", field="verified_on")
+    verified_on = _verified_on(data["verified_on"], "verified_on", today)
 
     review_days = data["review_days"]
     if isinstance(review_days, bool) or not isinstance(review_days, int):
@@ -359,9 +366,94 @@ def parse_card(
         enabled=enabled,
         notes=notes,
         disclaimer=disclaimer,
+        language="en",
+        translations=_parse_i18n(data.get("i18n"), contacts, disclaimer, today),
     )
     _check_policy(card)
     return card
+
+
+def _summary(text: object, field: str) -> str:
+    """A checked summary: clean text of 1 to 3 sentences, at most 400 characters."""
+    summary = clean_text(text, MAX_SUMMARY_LEN, field)
+    sentences = count_sentences(summary)
+    if sentences > MAX_SUMMARY_SENTENCES:
+        raise CardError(f"has {sentences} sentences; use 1 to {MAX_SUMMARY_SENTENCES}", field=field)
+    return summary
+
+
+def _verified_on(value: object, field: str, today: date | None) -> date:
+    """A checked verified-on date: a bare TOML date, not in the future."""
+    if isinstance(value, datetime) or not isinstance(value, date):
+        raise CardError("must be a TOML date like 2026-11-22 (no quotes, no time)", field=field)
+    if value > (today if today is not None else _today_utc()):
+        raise CardError(f"{value.isoformat()} is in the future", field=field)
+    return value
+
+
+def _parse_i18n(
+    raw: object, contacts: tuple[Contact, ...], disclaimer: str | None, today: date | None
+) -> tuple[CardText, ...]:
+    """Validate the optional `[i18n.<lang>]` tables with the English fields' rules."""
+    if raw is None:
+        return ()
+    if not isinstance(raw, dict):
+        raise CardError("must be a table of languages, like [i18n.es]", field="i18n")
+    texts = []
+    for language in sorted(raw):
+        if language not in CARD_LANGUAGES:
+            known = ", ".join(sorted(CARD_LANGUAGES))
+            raise CardError(
+                f"unknown language {_brief(language)}; a card may add: {known}", field="i18n"
+            )
+        texts.append(_parse_text(language, raw[language], contacts, disclaimer, today))
+    return tuple(texts)
+
+
+def _parse_text(
+    language: str,
+    block: object,
+    contacts: tuple[Contact, ...],
+    disclaimer: str | None,
+    today: date | None,
+) -> CardText:
+    """One `[i18n.<lang>]` table: its own title, summary, labels, source and verified-on date."""
+    where = f"i18n.{language}"
+    if not isinstance(block, dict):
+        raise CardError("must be a table, like [i18n.es]", field=where)
+    unknown = set(block) - _TEXT_KEYS
+    if unknown:
+        raise CardError(
+            f"unknown keys: {', '.join(sorted(unknown))} (check the spelling)", field=where
+        )
+    for key in _TEXT_REQUIRED:
+        if key not in block:
+            raise CardError("is missing", field=f"{where}.{key}")
+    labels = block["contact_labels"]
+    if not isinstance(labels, list) or len(labels) != len(contacts):
+        raise CardError(
+            f"needs one label per contact, in order ({len(contacts)} here)",
+            field=f"{where}.contact_labels",
+        )
+    own_disclaimer = block.get("disclaimer")
+    if own_disclaimer is not None:
+        own_disclaimer = clean_text(
+            own_disclaimer, MAX_NOTES_LEN, f"{where}.disclaimer", multiline=True
+        )
+    elif disclaimer is not None:
+        raise CardError("is missing, and the English card has one", field=f"{where}.disclaimer")
+    return CardText(
+        language=language,
+        title=clean_text(block["title"], MAX_TITLE_LEN, f"{where}.title"),
+        summary=_summary(block["summary"], f"{where}.summary"),
+        contact_labels=tuple(
+            clean_text(label, MAX_LABEL_LEN, f"{where}.contact_labels[{i}]")
+            for i, label in enumerate(labels)
+        ),
+        source_url=validate_url(block["source_url"], field=f"{where}.source_url"),
+        verified_on=_verified_on(block["verified_on"], f"{where}.verified_on", today),
+        disclaimer=own_disclaimer,
+    )
 
 
 def _check_policy(card: Card) -> None:
@@ -371,6 +463,13 @@ def _check_policy(card: Card) -> None:
             f"a crisis card must say to {emergency_line(card.region)} if someone may be dying",
             field="summary",
         )
+    for text in card.translations:
+        line = emergency_line(card.region, text.language)
+        if card.is_crisis and line not in text.summary:
+            raise CardError(
+                f"a crisis card must say '{line}' if someone may be dying",
+                field=f"i18n.{text.language}.summary",
+            )
     if card.is_harm_reduction and card.enabled_by_default:
         raise CardError(
             "harm-reduction cards must ship disabled; moderators enable them",
@@ -425,8 +524,13 @@ def load_default_cards(
     return cards_by_id(cards)
 
 
-def crisis_cards_for(cards: Mapping[str, Card] | Iterable[Card], region: str) -> list[Card]:
-    """Enabled crisis cards for a region (e.g. 'US', 'uk'), then the worldwide (`intl`) ones."""
+def crisis_cards_for(
+    cards: Mapping[str, Card] | Iterable[Card], region: str, language: str = "en"
+) -> list[Card]:
+    """Enabled crisis cards for a region (e.g. 'US', 'uk'), then the worldwide (`intl`) ones.
+
+    Each in `language` where it has sourced text there, else in English (`card.language` says).
+    """
     pool = list(cards.values()) if isinstance(cards, Mapping) else list(cards)
     try:
         wanted = normalize_region(region)
@@ -435,18 +539,23 @@ def crisis_cards_for(cards: Mapping[str, Card] | Iterable[Card], region: str) ->
     chosen = [
         c for c in pool if c.enabled_by_default and c.is_crisis and c.region in (wanted, "intl")
     ]
-    return sorted(chosen, key=lambda c: (c.region == "intl", c.id))
+    return [
+        c.in_language(language) for c in sorted(chosen, key=lambda c: (c.region == "intl", c.id))
+    ]
 
 
 __all__ = [
+    "CARD_LANGUAGES",
     "CONTACT_KINDS",
     "DEFAULT_DIR",
+    "EMERGENCY_LINES_ES",
     "EMERGENCY_NUMBERS",
     "KNOWN_REGIONS",
     "KNOWN_TAGS",
     "REGION_ALIASES",
     "Card",
     "CardError",
+    "CardText",
     "Contact",
     "cards_by_id",
     "clean_text",

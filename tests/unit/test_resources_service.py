@@ -333,6 +333,32 @@ async def test_crisis_cards_come_from_memory_even_with_the_database_closed(env: 
     assert {c.region for c in everywhere} >= {"US", "GB", "IE", "CA", "AU"}
 
 
+async def test_crisis_cards_in_spanish_come_from_memory_too(env: Env) -> None:
+    await env.db.close()
+    us = {c.id: c for c in env.lib.crisis_cards("US", "es")}
+    assert us["us-988"].language == "es" and "llama al 911" in us["us-988"].summary
+    assert us["us-crisis-text-line"].language == "en"  # no Spanish source: shown in English
+    assert list(us) == [c.id for c in env.lib.crisis_cards("US")]
+
+
+def test_crisis_cards_without_spanish_text_are_named_for_moderators(env: Env) -> None:
+    missing = [c.id for c in env.lib.crisis_cards_missing("es", "US")]
+    assert missing == ["us-crisis-text-line", "us-overdose-response", "us-poison-help"]
+    everywhere = {c.id for c in env.lib.crisis_cards_missing("es", None)}
+    assert "us-988" not in everywhere and {"uk-samaritans", "au-lifeline"} <= everywhere
+    assert env.lib.crisis_cards_missing("en", None) == []
+
+
+async def test_verifying_a_card_rechecks_its_spanish_text_too(env: Env) -> None:
+    env.clock.set(datetime(2027, 2, 21, 12, tzinfo=UTC))
+    today = env.clock.now().date()
+    verified = await env.lib.verify(G, "us-988")
+    assert verified.in_language("es").verified_on == today
+    stored = await env.lib.get(G, "us-988")
+    assert stored.in_language("es").verified_on == today and stored.review_due() > today
+    assert "us-988" not in {c.id for c in await env.lib.stale(G)}
+
+
 # -- forget-me ----------------------------------------------------------------------
 
 

@@ -25,11 +25,9 @@ _CARD_COLUMNS = (
 
 def _from_shipped(card: Card, enabled: bool | None, verified_on: str | None) -> Card:
     """A shipped card as a guild sees it, with the guild's override applied."""
-    return replace(
-        card,
-        verified_on=date.fromisoformat(verified_on) if verified_on else card.verified_on,
-        enabled=card.enabled_by_default if enabled is None else bool(enabled),
-    )
+    if verified_on:
+        card = card.verified(date.fromisoformat(verified_on))
+    return replace(card, enabled=card.enabled_by_default if enabled is None else bool(enabled))
 
 
 def _from_row(row: Any) -> Card:
