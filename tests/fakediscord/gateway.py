@@ -6,6 +6,8 @@ import asyncio
 import json
 import logging
 import secrets
+import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -117,6 +119,16 @@ class GatewaySession:
         return shard_of(guild_id, shard_count) == shard_id
 
 
+@dataclass(frozen=True)
+class IdentifyAttempt:
+    """One IDENTIFY that passed the token, intents and shard checks, and whether it was in time."""
+
+    at: float  # the gateway's identify clock
+    shard: tuple[int, int]
+    bucket: int  # Discord's rate_limit_key: shard_id % max_concurrency
+    accepted: bool
+
+
 class Gateway:
     """All gateway sessions of the server. Frames are plain text JSON (no compression)."""
 
@@ -129,6 +141,13 @@ class Gateway:
         self.received: list[JSON] = []  # every frame a client sent, in order
         self.dispatched: list[tuple[str, JSON]] = []  # every dispatch, in order (pre-filter)
         self.presence_updates: list[JSON] = []
+        # Discord allows one IDENTIFY per bucket (shard_id % max_concurrency) per 5 s and answers
+        # a too-early one with op 9. None: not enforced; tests set a scaled window such as 0.2.
+        self.identify_window: float | None = None
+        self.identify_clock: Callable[[], float] = time.monotonic
+        self.identify_log: list[IdentifyAttempt] = []
+        self.identify_rejections = 0
+        self._last_identify: dict[int, float] = {}  # bucket -> when its last IDENTIFY was accepted
 
     # -- connection handling -------------------------------------------------------------
 
@@ -190,6 +209,9 @@ class Gateway:
         if shard is None:
             await self._close(ws, 4010)  # Invalid shard
             return None
+        if not self._identify_in_time(shard):
+            await self._send_raw(ws, {"op": 9, "d": False})  # the client must IDENTIFY again
+            return None
         self.identifies += 1
         session = GatewaySession(
             session_id=secrets.token_hex(16), intents=intents, shard=shard, ws=ws
@@ -219,6 +241,20 @@ class Gateway:
         for guild in guilds:
             await self._send_dispatch(session, "GUILD_CREATE", server.guild_create_payload(guild))
         return session
+
+    def _identify_in_time(self, shard: tuple[int, int]) -> bool:
+        """Log an IDENTIFY; False (and counted) when its bucket identified less than a window ago."""
+        bucket = shard[0] % max(1, self.server.max_concurrency)
+        now = self.identify_clock()
+        last = self._last_identify.get(bucket)
+        window = self.identify_window
+        accepted = window is None or last is None or now - last >= window
+        self.identify_log.append(IdentifyAttempt(now, shard, bucket, accepted))
+        if accepted:
+            self._last_identify[bucket] = now
+        else:
+            self.identify_rejections += 1
+        return accepted
 
     @staticmethod
     def _shard(value: Any) -> tuple[int, int] | None:
