@@ -23,6 +23,7 @@ from aiohttp import web
 from bot.clock import Clock
 from bot.models.feeds import FeedKind, RenderedFeed
 from bot.services.feeds import FeedService
+from bot.services.schedule_page import PAGE_HEADERS, schedule_page
 
 log = logging.getLogger(__name__)
 
@@ -177,6 +178,18 @@ async def _json(request: web.Request) -> web.StreamResponse:
     return await _serve(request, "json")
 
 
+async def _page(request: web.Request) -> web.StreamResponse:
+    """The public schedule page (bot/services/schedule_page.py): same token, same 404."""
+    page = await schedule_page(request.app[FEEDS_KEY], request.match_info["token"], request.query)
+    if page is None:
+        return _not_found()
+    headers = {**PAGE_HEADERS, "ETag": page.etag, "Cache-Control": "public, max-age=300"}
+    inm = request.headers.get("If-None-Match")
+    if inm is not None and _etag_matches(inm, page.etag):
+        return web.Response(status=304, headers=headers)
+    return web.Response(body=page.body, content_type="text/html", charset="utf-8", headers=headers)
+
+
 @web.middleware
 async def _guard(request: web.Request, handler: Handler) -> web.StreamResponse:
     """Rate-limit every request; answer unknown paths and failures without detail."""
@@ -214,6 +227,7 @@ def create_app(
     app[LIMITER_KEY] = RateLimiter(clock, per_minute=per_minute, burst=burst)
     app.router.add_get("/feeds/{token}/meetings.ics", _ics)
     app.router.add_get("/feeds/{token}/meetings.json", _json)
+    app.router.add_get("/feeds/{token}/", _page)
     return app
 
 
