@@ -689,6 +689,16 @@ async def test_server_errors_and_global_rate_limit(
     assert len(discord_server.messages_in(channel.id)) == 5
 
 
+async def test_interaction_answers_are_not_bound_to_the_global_limit(
+    discord_server: FakeDiscord, guild: Guild, peer: Member, canary: Canary
+) -> None:
+    # Discord's docs: interaction endpoints are not bound to the bot's global rate limit.
+    discord_server.global_limit_per_second = 1
+    discord_server.global_limit_window = 60
+    await asyncio.gather(*(discord_server.invoke(guild, peer, "slow") for _ in range(3)))
+    assert not discord_server.find_calls(status=429)
+
+
 async def test_resumable_invalid_session_resumes(
     discord_server: FakeDiscord, guild: Guild, peer: Member, canary: Canary
 ) -> None:

@@ -125,7 +125,8 @@ class Transport(ServerCore):
         if route.auth and call.headers.get("Authorization") != f"Bot {self.token}":
             call.status = 401
             return _json_response(401, {"message": "401: Unauthorized", "code": 0}, rl_headers)
-        if self.global_limit_per_second:
+        # Interaction callbacks and webhook-token routes are not bound to the global limit.
+        if self.global_limit_per_second and route.auth:
             now = time.monotonic()
             window = self.global_limit_window
             self._recent = [t for t in self._recent if now - t < window]
