@@ -40,6 +40,14 @@ class RenderedFeed:
     digest: str  # hash of the content apart from its stamp
 
 
+@dataclass(frozen=True, slots=True)
+class FeedVersion:
+    """A feed's content version: its digest and when a feed server first rendered it."""
+
+    digest: str  # hex SHA-256 of the content apart from its stamp
+    first_seen: datetime  # aware UTC, whole seconds: the feed's DTSTAMP and Last-Modified
+
+
 @dataclass
 class InviteSync:
     """What one invite sync did."""

@@ -28,7 +28,14 @@ from bot.db import Database
 from bot.db.repositories import feeds as repo
 from bot.errors import UserFacingError
 from bot.jobs import JobEngine
-from bot.models.feeds import FeedConfig, FeedInvite, FeedKind, InviteSync, RenderedFeed
+from bot.models.feeds import (
+    FeedConfig,
+    FeedInvite,
+    FeedKind,
+    FeedVersion,
+    InviteSync,
+    RenderedFeed,
+)
 from bot.models.meetings import Access, Meeting
 from bot.services.ics import build_ics, clean, fold_line, invite_url, vtimezone_lines
 from bot.services.meeting_guide import build_meeting_guide, meeting_guide_types
@@ -323,31 +330,58 @@ class FeedService:
         return await self.render_guild(config, kind)
 
     async def render_guild(self, config: FeedConfig, kind: FeedKind) -> RenderedFeed:
-        """Render a guild's feed; unchanged content keeps its stamp, ETag and Last-Modified."""
+        """Render a guild's feed; unchanged content keeps its stamp, ETag and Last-Modified.
+
+        The stamp is the content version's ``first_seen`` in the store, so every feed server,
+        and one restarted, serves the same bytes and validators for the same content.
+        """
         meetings = await self.published(config)
         invites = await self.invites(config.guild_id)
         now = self.clock.now()
         name = f"{config.calendar_name}: meetings" if config.calendar_name else "Meetings"
         key = (config.guild_id, kind)
-        cached = self._cache.get(key)
         if kind == "ics":
             horizon = date(now.year + HORIZON_YEARS, 1, 1)
             probe = build_ics(meetings, invites, _EPOCH, horizon=horizon, name=name).encode("utf-8")
             digest = hashlib.sha256(probe).hexdigest()
-            if cached is not None and cached.digest == digest:
-                return cached
-            stamp = now.replace(microsecond=0)
-            body = build_ics(meetings, invites, stamp, horizon=horizon, name=name).encode("utf-8")
-            content_type = "text/calendar; charset=utf-8"
         else:
             updated = await repo.meeting_updates(self.db, config.guild_id)
             entries = build_meeting_guide(meetings, invites, updated, now)
-            body = json.dumps(entries, ensure_ascii=False, indent=1).encode("utf-8")
-            digest = hashlib.sha256(body).hexdigest()
-            if cached is not None and cached.digest == digest:
-                return cached
-            stamp = now.replace(microsecond=0)
+            probe = json.dumps(entries, ensure_ascii=False, indent=1).encode("utf-8")
+            digest = hashlib.sha256(probe).hexdigest()
+        stamp = await self._first_seen(config.guild_id, kind, digest, now)
+        cached = self._cache.get(key)
+        if cached is not None and cached.digest == digest and cached.last_modified == stamp:
+            return cached
+        if kind == "ics":
+            body = build_ics(meetings, invites, stamp, horizon=horizon, name=name).encode("utf-8")
+            content_type = "text/calendar; charset=utf-8"
+        else:
+            body = probe
             content_type = "application/json"
         rendered = RenderedFeed(body, content_type, _etag(body), stamp, digest)
         self._cache[key] = rendered
         return rendered
+
+    async def _first_seen(
+        self, guild_id: int, kind: FeedKind, digest: str, now: datetime
+    ) -> datetime:
+        """When this content was first rendered by any feed server (recorded now if it is new)."""
+        current = await repo.feed_version(self.db, guild_id, kind)
+        if current is not None and current.digest == digest:
+            return current.first_seen
+        async with self.db.transaction() as tx:
+            current = await repo.feed_version(tx, guild_id, kind)
+            if current is None or current.digest != digest:
+                # Never before the version it replaces: content that comes back (A, B, A again)
+                # must look newer than B to a client that sends only If-Modified-Since.
+                stamp = now.replace(microsecond=0)
+                if current is not None:
+                    stamp = max(stamp, current.first_seen)
+                replacing = None if current is None else current.digest
+                await repo.replace_feed_version(
+                    tx, guild_id, kind, FeedVersion(digest, stamp), replacing
+                )
+                current = await repo.feed_version(tx, guild_id, kind)
+        # None only if the guild's feeds were turned off meanwhile (the row cascades away).
+        return now.replace(microsecond=0) if current is None else current.first_seen

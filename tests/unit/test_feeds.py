@@ -505,3 +505,67 @@ async def test_calendar_is_named_after_the_server(env: Env) -> None:
     assert not await env.feeds.set_calendar_name(GUILD, "Haven, renamed")
     rendered = await env.feeds.render(token, "ics")
     assert rendered is not None and b"X-WR-CALNAME:Haven\\, renamed: meetings" in rendered.body
+
+
+# -- validators shared by every feed server and kept across restarts ---------------------------
+
+
+def _server(env: Env, clock: FakeClock) -> FeedService:
+    """Another feed server on the same store, with its own memory."""
+    return FeedService(env.db, clock, MeetingStore(env.db, clock, PrivacyService(env.db)))
+
+
+async def test_two_servers_and_a_restart_give_the_same_validators(env: Env) -> None:
+    mid = await add(env, "Shared", "UTC", date(2027, 1, 4), time(20, 0), Repeat.WEEKLY)
+    token, _ = await env.feeds.enable(GUILD)
+    assert token is not None
+    first = {kind: await env.feeds.render(token, kind) for kind in ("ics", "json")}
+    # A second process an hour later, and the first one restarted (nothing kept in memory).
+    second = _server(env, FakeClock(env.clock.now() + timedelta(hours=1)))
+    restarted = _server(env, FakeClock(env.clock.now() + timedelta(days=2)))
+    for other in (second, restarted):
+        for kind, mine in first.items():
+            theirs = await other.render(token, kind)  # type: ignore[arg-type]
+            assert mine is not None and theirs is not None
+            assert (theirs.etag, theirs.last_modified, theirs.body) == (
+                mine.etag,
+                mine.last_modified,
+                mine.body,
+            ), kind
+    # New content: a new ETag, and every server agrees on it and on its Last-Modified.
+    await exception(env, mid, date(2027, 1, 11), OccurrenceException(cancelled=True))
+    changed = await second.render(token, "ics")
+    assert changed is not None and first["ics"] is not None
+    assert changed.etag != first["ics"].etag
+    assert changed.last_modified == second.clock.now().replace(microsecond=0)
+    for other in (env.feeds, restarted):
+        seen = await other.render(token, "ics")
+        assert seen is not None
+        assert (seen.etag, seen.last_modified, seen.body) == (
+            changed.etag,
+            changed.last_modified,
+            changed.body,
+        )
+
+
+async def test_content_that_comes_back_is_newer_than_what_replaced_it(env: Env) -> None:
+    """A -> B -> A (a meeting renamed and back) across two servers: Last-Modified never goes
+    backwards, or a client that only sends If-Modified-Since would keep B."""
+    mid = await add(env, "Before", "UTC", date(2027, 1, 4), time(20, 0), Repeat.WEEKLY)
+    token, _ = await env.feeds.enable(GUILD)
+    assert token is not None
+    other = _server(env, env.clock)
+    before = await env.feeds.render(token, "ics")
+    env.clock.advance(timedelta(minutes=5))
+    async with env.db.transaction() as tx:
+        await env.store.update(tx, mid, title="After")
+    after = await other.render(token, "ics")  # only the other server sees B
+    env.clock.advance(timedelta(minutes=5))
+    async with env.db.transaction() as tx:
+        await env.store.update(tx, mid, title="Before")
+    back = await env.feeds.render(token, "ics")
+    again = await other.render(token, "ics")
+    assert before is not None and after is not None and back is not None and again is not None
+    assert back.digest == before.digest != after.digest  # the same content as at first
+    assert before.last_modified < after.last_modified < back.last_modified
+    assert (again.etag, again.last_modified) == (back.etag, back.last_modified)

@@ -1,4 +1,5 @@
-"""The feeds' store: per-guild settings (a hashed token, never the token) and published invites."""
+"""The feeds' store: per-guild settings (a hashed token, never the token), published invites and
+each feed's current content version (shared by every feed server)."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 
 from bot.clock import iso, utc_from_iso
 from bot.db import Reader, Transaction
-from bot.models.feeds import FeedConfig, FeedInvite
+from bot.models.feeds import FeedConfig, FeedInvite, FeedVersion
 
 _CONFIG = "SELECT guild_id, include_closed, calendar_name, created_at, rotated_at FROM guild_feeds "
 _INVITE = "SELECT meeting_id, channel_id, code FROM feed_invites "
@@ -144,3 +145,30 @@ async def meeting_updates(db: Reader, guild_id: int) -> dict[int, datetime]:
     """When each of a guild's meetings last changed, by meeting id."""
     rows = await db.fetchall("SELECT id, updated_at FROM meetings WHERE guild_id = ?", (guild_id,))
     return {r[0]: utc_from_iso(r[1]) for r in rows}
+
+
+async def feed_version(db: Reader, guild_id: int, kind: str) -> FeedVersion | None:
+    """The content version a guild's feed of one kind was last rendered at, if any."""
+    row = await db.fetchone(
+        "SELECT digest, first_seen FROM feed_versions WHERE guild_id = ? AND kind = ?",
+        (guild_id, kind),
+    )
+    return None if row is None else FeedVersion(row[0], utc_from_iso(row[1]))
+
+
+async def replace_feed_version(
+    tx: Transaction,
+    guild_id: int,
+    kind: str,
+    version: FeedVersion,
+    replacing: str | None,
+) -> None:
+    """Record a new content version, unless another server already replaced ``replacing``."""
+    # Compare-and-set on the digest read before: of two servers racing with new content, the
+    # first one's version stands and the other reads it back.
+    await tx.execute(
+        "INSERT INTO feed_versions (guild_id, kind, digest, first_seen) VALUES (?, ?, ?, ?) "
+        "ON CONFLICT (guild_id, kind) DO UPDATE SET digest = excluded.digest, "
+        "first_seen = excluded.first_seen WHERE feed_versions.digest = ?",
+        (guild_id, kind, version.digest, iso(version.first_seen), replacing or ""),
+    )
