@@ -6,7 +6,7 @@ STAMP_RUN := $(VENV)/.installed-run
 STAMP_DEV := $(VENV)/.installed-dev
 STAMP_BENCH := $(VENV)/.installed-bench
 
-.PHONY: run test lint typecheck pytest bench clean sync
+.PHONY: run test lint typecheck pytest bench clean sync i18n-extract i18n-update
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -46,6 +46,14 @@ bench: $(STAMP_BENCH)
 	$(BIN)/python bench/occurrences.py
 	$(BIN)/python bench/reminders.py
 	$(BIN)/python bench/load.py
+
+# Translations (docs/translating.md): the template for tools, and each area's .po brought up to
+# date with the code (new strings added untranslated, changed ones fuzzy). AREA=meetings for one.
+i18n-extract: $(STAMP_RUN)
+	$(BIN)/python -m bot.i18n_tools extract
+
+i18n-update: $(STAMP_RUN)
+	$(BIN)/python -m bot.i18n_tools update $(AREA)
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
