@@ -265,7 +265,7 @@ class Building(ServerCore):
             "vanity_url_code": None,
             "premium_tier": 0,
             "premium_subscription_count": 0,
-            "preferred_locale": "en-US",
+            "preferred_locale": guild.preferred_locale,
             "nsfw_level": 0,
             "premium_progress_bar_enabled": False,
             "joined_at": iso(me.joined_at) if me and me.joined_at else iso(self.now()),

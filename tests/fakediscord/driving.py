@@ -45,8 +45,9 @@ class Driving(ServerCore):
         data: JSON,
         description: str,
         age: float,
-        locale: str,
+        locale: str | None,
     ) -> InteractionResult:
+        """An interaction payload; ``locale`` overrides the user's client language for this call."""
         iid = self.new_id()
         token = f"aW50ZXJhY3Rpb246{iid}:{secrets.token_urlsafe(24)}"
         payload: JSON = {
@@ -57,7 +58,7 @@ class Driving(ServerCore):
             "channel_id": str(channel.id),
             "token": token,
             "version": 1,
-            "locale": locale,
+            "locale": locale or user.locale,
             "entitlements": [],
             "authorizing_integration_owners": {"0": str(guild.id) if guild else "0"},
             "attachment_size_limit": 10 * 1024 * 1024,
@@ -75,8 +76,8 @@ class Driving(ServerCore):
             cdata["permissions"] = mdata["permissions"]
             payload.update(
                 guild_id=str(guild.id),
-                guild={"id": str(guild.id), "locale": "en-US", "features": []},
-                guild_locale="en-US",
+                guild={"id": str(guild.id), "locale": guild.preferred_locale, "features": []},
+                guild_locale=guild.preferred_locale,
                 member=mdata,
                 channel=cdata,
                 context=0,
@@ -118,7 +119,7 @@ class Driving(ServerCore):
         *,
         _channel: Channel | None = None,
         _age: float = 0.0,
-        _locale: str = "en-US",
+        _locale: str | None = None,
         _wait: bool = True,
         _override_permissions: bool = False,
         **options: Any,
@@ -160,6 +161,7 @@ class Driving(ServerCore):
         *,
         focused: str,
         _channel: Channel | None = None,
+        _locale: str | None = None,
         **options: Any,
     ) -> list[JSON]:
         """Ask the bot for autocomplete choices for option `focused`; returns the choices."""
@@ -178,7 +180,7 @@ class Driving(ServerCore):
         if cmd.guild_id is not None:
             data["guild_id"] = str(cmd.guild_id)
         result = self._interaction_base(
-            AUTOCOMPLETE, g, u, channel, data, f"autocomplete of /{command} {focused}", 0.0, "en-US"
+            AUTOCOMPLETE, g, u, channel, data, f"autocomplete of /{command} {focused}", 0.0, _locale
         )
         await self.dispatch("INTERACTION_CREATE", result.payload)
         await result.wait()
@@ -201,6 +203,7 @@ class Driving(ServerCore):
         values: list[Any] | None = None,
         _age: float = 0.0,
         _wait: bool = True,
+        _locale: str | None = None,
     ) -> InteractionResult:
         """Click a button (by custom_id or label), or pick select `values`, as `user`."""
         msg = self._message_of(message)
@@ -227,7 +230,7 @@ class Driving(ServerCore):
         elif values:
             raise InvocationError("values are only for select menus")
         result = self._interaction_base(
-            MESSAGE_COMPONENT, guild, u, channel, data, f"click on {custom_id!r}", _age, "en-US"
+            MESSAGE_COMPONENT, guild, u, channel, data, f"click on {custom_id!r}", _age, _locale
         )
         result.payload["message"] = msg.payload()
         result.source_message_id = msg.id
@@ -288,6 +291,7 @@ class Driving(ServerCore):
         *,
         _age: float = 0.0,
         _wait: bool = True,
+        _locale: str | None = None,
     ) -> InteractionResult:
         """Fill in and submit the modal the bot opened (values by field custom_id)."""
         if isinstance(target, str):
@@ -343,7 +347,7 @@ class Driving(ServerCore):
         channel = self.state.channels[origin.channel_id]
         data = {"custom_id": origin.modal["custom_id"], "components": components}
         result = self._interaction_base(
-            MODAL_SUBMIT, guild, u, channel, data, f"modal {data['custom_id']!r}", _age, "en-US"
+            MODAL_SUBMIT, guild, u, channel, data, f"modal {data['custom_id']!r}", _age, _locale
         )
         if origin.source_message_id is not None:
             result.source_message_id = origin.source_message_id

@@ -132,6 +132,7 @@ class User:
     avatar: str | None = None
     dms_closed: bool = False
     system: bool = False
+    locale: str = "en-US"  # the client's language, sent as interaction.locale
 
     def payload(self) -> JSON:
         data: JSON = {
@@ -574,6 +575,7 @@ class Guild:
     voice_states: dict[int, int] = field(default_factory=dict)  # user id -> voice channel id
     unavailable: bool = False
     removed: bool = False
+    preferred_locale: str = "en-US"  # sent as guild_locale on interactions
 
     @property
     def everyone(self) -> Role:

@@ -276,6 +276,58 @@ _CMD_NAME = re.compile(r"^[-_'\w]{1,32}$")
 OPTION_TYPES = {1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11}
 
 
+# Discord's locales for command localisations (anything else is refused).
+DISCORD_LOCALES = frozenset(
+    [
+        "id",
+        "da",
+        "de",
+        "en-GB",
+        "en-US",
+        "es-ES",
+        "es-419",
+        "fr",
+        "hr",
+        "it",
+        "lt",
+        "hu",
+        "nl",
+        "no",
+        "pl",
+        "pt-BR",
+        "ro",
+        "fi",
+        "sv-SE",
+        "vi",
+        "tr",
+        "cs",
+        "el",
+        "bg",
+        "ru",
+        "uk",
+        "hi",
+        "th",
+        "zh-CN",
+        "ja",
+        "zh-TW",
+        "ko",
+    ]
+)
+
+
+def _localizations(path: str, owner: JSON, field: str, limit: int) -> None:
+    """Check a ``*_localizations`` map: known locales, each text within the field's limit."""
+    found = owner.get(f"{field}_localizations")
+    if found is None:
+        return
+    if not isinstance(found, dict):
+        raise invalid(path, "DICT_TYPE_CONVERT", "Only dictionaries may be used in a DictType")
+    for locale, text in found.items():
+        if locale not in DISCORD_LOCALES:
+            raise invalid(f"{path}.{locale}", "LOCALE_INVALID", f"Invalid locale {locale!r}")
+        _length(f"{path}.{locale}", text, limit, 1)
+
+
 def validate_commands(commands: Any) -> None:
     """Check an application command bulk overwrite body as Discord does."""
     if not isinstance(commands, list):
@@ -292,6 +344,7 @@ def validate_commands(commands: Any) -> None:
             if name != name.lower():
                 raise invalid(f"{i}.name", "APPLICATION_COMMAND_INVALID_NAME", "Must be lowercase")
             _length(f"{i}.description", cmd.get("description"), 100, 1)
+            _localizations(f"{i}.description_localizations", cmd, "description", 100)
         if (ctype, name) in seen:
             raise invalid(
                 f"{i}.name",
@@ -323,6 +376,7 @@ def _validate_options(path: str, options: list[JSON], depth: int) -> None:
             )
         names.add(name)
         _length(f"{p}.description", opt.get("description"), 100, 1)
+        _localizations(f"{p}.description_localizations", opt, "description", 100)
         if otype in (1, 2):
             if depth >= (1 if otype == 2 else 2) or (otype == 2 and depth > 0):
                 raise invalid(f"{p}.type", "APPLICATION_COMMAND_OPTION_TYPE_INVALID", "Nesting")
@@ -348,3 +402,4 @@ def _validate_options(path: str, options: list[JSON], depth: int) -> None:
             )
         for k, ch in enumerate(choices):
             _length(f"{p}.choices.{k}.name", ch.get("name"), 100, 1)
+            _localizations(f"{p}.choices.{k}.name_localizations", ch, "name", 100)
