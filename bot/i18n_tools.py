@@ -103,6 +103,7 @@ NO_USER_TEXT: tuple[str, ...] = (
     "bot/clock.py",
     "bot/cluster.py",
     "bot/config.py",
+    "bot/feeds.py",
     "bot/i18n_tools.py",
     "bot/jobs.py",
     "bot/keys.py",

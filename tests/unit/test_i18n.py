@@ -136,9 +136,7 @@ def test_the_trees_own_messages_are_spanish_for_a_spanish_user() -> None:
     i18n.load()
     cooldown = app_commands.CommandOnCooldown(app_commands.Cooldown(1, 30), 12.4)
     with use_locale("es-419"):
-        assert user_message_for(cooldown) == (
-            "Ve con calma: vuelve a intentarlo en 12 segundos."
-        )
+        assert user_message_for(cooldown) == ("Ve con calma: vuelve a intentarlo en 12 segundos.")
         assert user_message_for(app_commands.NoPrivateMessage()) == (
             "Este comando solo funciona dentro de un servidor."
         )
