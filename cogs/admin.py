@@ -11,6 +11,7 @@ from discord.ext import commands, tasks
 
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import Refused, reply_ephemeral
+from cogs._kit.i18n import _T, _, ngettext
 
 log = logging.getLogger(__name__)
 
@@ -53,7 +54,9 @@ class AdminCog(commands.Cog):
             log.exception("guild purge failed")
 
     @app_commands.command(
-        name="sync", description="Owner only: sync Haven's slash commands", extras={"hidden": True}
+        name="sync",
+        description=_T("Owner only: sync Haven's slash commands"),
+        extras={"hidden": True},
     )
     @app_commands.default_permissions(administrator=True)
     @app_commands.guild_only()
@@ -61,10 +64,15 @@ class AdminCog(commands.Cog):
         """Sync commands at run time."""
         owners = self.bot.services.settings.owner_id_set
         if interaction.user.id not in owners and not await self.bot.is_owner(interaction.user):
-            raise Refused("Only the bot's owner can sync commands.")
+            raise Refused(_("Only the bot's owner can sync commands."))
         await interaction.response.defer(ephemeral=True, thinking=True)
         count = await self.bot.sync_commands()
-        await reply_ephemeral(interaction, f"Synced {count} commands.")
+        await reply_ephemeral(
+            interaction,
+            ngettext("Synced {count} command.", "Synced {count} commands.", count).format(
+                count=count
+            ),
+        )
 
 
 async def setup(bot: HavenBot) -> None:

@@ -32,6 +32,7 @@ from cogs._kit import (
     services_of,
     truncate,
 )
+from cogs._kit.i18n import _T, _
 
 log = logging.getLogger(__name__)
 
@@ -72,20 +73,20 @@ class LineActionButton(
         super().__init__(
             action,
             conversation_id,
-            label="Block this person" if block else "Close conversation",
+            label=_("Block this person") if block else _("Close conversation"),
             style=discord.ButtonStyle.danger if block else discord.ButtonStyle.secondary,
         )
 
     async def pressed(self, interaction: discord.Interaction) -> None:
         """Close the conversation (mapping deleted), or block the person behind it."""
         await ensure_level(
-            interaction, Level.MODERATOR, "Only moderators can close or block a conversation."
+            interaction, Level.MODERATOR, _("Only moderators can close or block a conversation.")
         )
         assert interaction.guild_id is not None
         services = services_of(interaction)
         conv = await services.modline.by_id(self.conversation_id)
         if conv is None or conv.guild_id != interaction.guild_id:
-            await reply_ephemeral(interaction, "This conversation is already closed.")
+            await reply_ephemeral(interaction, _("This conversation is already closed."))
             return
         bot = bot_of(interaction)
         thread = bot.get_channel(conv.thread_id)
@@ -93,35 +94,44 @@ class LineActionButton(
         if self.action == "close":
             user_id = await services.modline.close(conv)
             await reply_ephemeral(
-                interaction, f"Closed. The link between {conv.pseudonym} and a person is deleted."
+                interaction,
+                _("Closed. The link between {pseudonym} and a person is deleted.").format(
+                    pseudonym=conv.pseudonym
+                ),
             )
             if user_id is not None:
                 await _dm(
                     bot,
                     user_id,
-                    f"The moderators of **{escape(interaction.guild.name if interaction.guild else 'the server')}** "
-                    "closed your anonymous conversation. You can start a new one any time with "
-                    "`/moderators message`.",
+                    _(
+                        "The moderators of **{server}** closed your anonymous conversation. You "
+                        "can start a new one any time with `/moderators message`."
+                    ).format(server=escape(interaction.guild.name if interaction.guild else "")),
                 )
             await _end_thread(
-                thread, f"🔒 Closed by {escape(who)}. Haven deleted the link to the person."
+                thread,
+                _("🔒 Closed by {name}. Haven deleted the link to the person.").format(
+                    name=escape(who)
+                ),
             )
             return
         await services.modline.block(conv)
         await reply_ephemeral(
             interaction,
-            f"Blocked. {conv.pseudonym} can no longer write to the moderators; nobody can read who "
-            "it is (Haven keeps only a keyed hash).",
+            _(
+                "Blocked. {pseudonym} can no longer write to the moderators; nobody can read who "
+                "it is (Haven keeps only a keyed hash)."
+            ).format(pseudonym=conv.pseudonym),
         )
-        await _end_thread(thread, f"⛔ Blocked by {escape(who)}.")
+        await _end_thread(thread, _("⛔ Blocked by {name}.").format(name=escape(who)))
         await bot.post_modlog(
             interaction.guild_id,
             modlog_embed(
-                "Anonymous line: person blocked",
+                _("Anonymous line: person blocked"),
                 interaction.user,
                 services.clock.now(),
                 pseudonym=conv.pseudonym,
-                note="Only a keyed hash is kept; nobody can read who it is.",
+                note=_("Only a keyed hash is kept; nobody can read who it is."),
             ),
         )
 
@@ -138,7 +148,7 @@ async def _dm(bot: HavenBot, user_id: int, content: str) -> bool:
 
 
 class ModeratorsCog(
-    commands.GroupCog, name="moderators", description="Talk to the moderators anonymously"
+    commands.GroupCog, name="moderators", description=_T("Talk to the moderators anonymously")
 ):
     """/moderators message and /moderators reply."""
 
@@ -148,9 +158,11 @@ class ModeratorsCog(
         super().__init__()
 
     @app_commands.command(
-        name="message", description="Write to the moderators anonymously (they answer by DM)"
+        name="message", description=_T("Write to the moderators anonymously (they answer by DM)")
     )
-    @app_commands.describe(text="Your message; moderators see it under a pseudonym, not your name")
+    @app_commands.describe(
+        text=_T("Your message; moderators see it under a pseudonym, not your name")
+    )
     @app_commands.guild_only()
     async def message(self, interaction: discord.Interaction, text: str) -> None:
         """Open or continue this person's conversation and post the message there."""
@@ -166,8 +178,10 @@ class ModeratorsCog(
         )
         if not isinstance(channel, discord.TextChannel):
             raise UserFacingError(
-                "This server has not set up the anonymous line yet. A moderator can choose its "
-                "channel with `/setup channels moderators:`."
+                _(
+                    "This server has not set up the anonymous line yet. A moderator can choose "
+                    "its channel with `/setup channels moderators:`."
+                )
             )
         modline.admit(guild.id, interaction.user.id)
         await interaction.response.defer(ephemeral=True, thinking=True)
@@ -182,13 +196,15 @@ class ModeratorsCog(
         except discord.HTTPException as exc:
             log.warning("could not post to a moderator-line thread: HTTP %s", exc.status)
             raise UserFacingError(
-                "I couldn't deliver your message to the moderators. Please try again later."
+                _("I couldn't deliver your message to the moderators. Please try again later.")
             ) from None
         await reply_ephemeral(
             interaction,
-            f"Sent to the moderators as **{conv.pseudonym}**; they don't see your name. They'll "
-            "answer by DM from Haven, so keep DMs from this server open. Write again with "
-            "`/moderators message` to continue.",
+            _(
+                "Sent to the moderators as **{pseudonym}**; they don't see your name. They'll "
+                "answer by DM from Haven, so keep DMs from this server open. Write again with "
+                "`/moderators message` to continue."
+            ).format(pseudonym=conv.pseudonym),
         )
 
     async def _conversation(
@@ -221,15 +237,19 @@ class ModeratorsCog(
         except discord.HTTPException as exc:
             log.warning("could not open a moderator-line thread: HTTP %s", exc.status)
             raise UserFacingError(
-                "I couldn't open a private thread in the moderators' channel (I need Create "
-                "Private Threads there). Please tell a moderator."
+                _(
+                    "I couldn't open a private thread in the moderators' channel (I need Create "
+                    "Private Threads there). Please tell a moderator."
+                )
             ) from None
         conv = await modline.register(guild.id, interaction.user.id, opening.pseudonym, thread.id)
         await self._invite_moderators(thread)
         try:
             await channel.send(
-                f"📨 New anonymous conversation from **{conv.pseudonym}**: {thread.mention}. "
-                "Answer with `/moderators reply` inside the thread."
+                _(
+                    "📨 New anonymous conversation from **{pseudonym}**: <#{thread_id}>. "
+                    "Answer with `/moderators reply` inside the thread."
+                ).format(pseudonym=conv.pseudonym, thread_id=thread.id)
             )
         except discord.HTTPException as exc:
             log.warning("could not announce a moderator-line thread: HTTP %s", exc.status)
@@ -247,9 +267,9 @@ class ModeratorsCog(
                 log.warning("could not add a moderator to a thread: HTTP %s", exc.status)
 
     @app_commands.command(
-        name="reply", description="Answer an anonymous conversation (use inside its thread)"
+        name="reply", description=_T("Answer an anonymous conversation (use inside its thread)")
     )
-    @app_commands.describe(text="Your answer; Haven sends it to the person by DM")
+    @app_commands.describe(text=_T("Your answer; Haven sends it to the person by DM"))
     @app_commands.guild_only()
     @requires(Level.MODERATOR)
     async def reply(self, interaction: discord.Interaction, text: str) -> None:
@@ -260,32 +280,45 @@ class ModeratorsCog(
         conv = await modline.by_thread(thread.id) if isinstance(thread, discord.Thread) else None
         if conv is None or conv.guild_id != interaction.guild_id or thread is None:
             raise UserFacingError(
-                "Use `/moderators reply` inside an anonymous conversation's thread. If you are in "
-                "one, it was closed (or the person used forget-me), so there is nobody to answer."
+                _(
+                    "Use `/moderators reply` inside an anonymous conversation's thread. If you "
+                    "are in one, it was closed (or the person used forget-me), so there is "
+                    "nobody to answer."
+                )
             )
         await interaction.response.defer(ephemeral=True, thinking=True)
         user_id = await modline.recipient(conv)
-        guild_name = interaction.guild.name if interaction.guild else "the server"
+        guild_name = interaction.guild.name if interaction.guild else ""
         delivered = await _dm(
             self.bot,
             user_id,
-            f"💬 **The moderators of {escape(guild_name)}** replied:\n{escape(body)}\n\n"
-            "Answer with `/moderators message` in the server; they still won't see your name.",
+            _(
+                "💬 **The moderators of {server}** replied:\n{body}\n\n"
+                "Answer with `/moderators message` in the server; they still won't see your name."
+            ).format(server=escape(guild_name), body=escape(body)),
         )
         if not delivered:
             await reply_ephemeral(
                 interaction,
-                f"I couldn't deliver this: {conv.pseudonym} doesn't accept DMs from Haven right "
-                "now. Nothing was sent.",
+                _(
+                    "I couldn't deliver this: {pseudonym} doesn't accept DMs from Haven right "
+                    "now. Nothing was sent."
+                ).format(pseudonym=conv.pseudonym),
             )
             return
         assert isinstance(thread, discord.Thread)
         await thread.send(
-            f"↩️ **{escape(interaction.user.display_name)}** replied to {conv.pseudonym}:\n"
-            f"{escape(body)}",
+            _("↩️ **{name}** replied to {pseudonym}:\n{body}").format(
+                name=escape(interaction.user.display_name),
+                pseudonym=conv.pseudonym,
+                body=escape(body),
+            ),
             allowed_mentions=discord.AllowedMentions.none(),
         )
-        await reply_ephemeral(interaction, truncate(f"Delivered to {conv.pseudonym} by DM.", 200))
+        await reply_ephemeral(
+            interaction,
+            truncate(_("Delivered to {pseudonym} by DM.").format(pseudonym=conv.pseudonym), 200),
+        )
 
 
 async def setup(bot: HavenBot) -> None:

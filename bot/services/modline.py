@@ -27,6 +27,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.db.repositories import modline as repo
 from bot.errors import UserFacingError
+from bot.i18n import Msg, PluralMsg
 from bot.keys import derive_key
 from bot.models.modline import Conversation, Opening
 from bot.parsing import clean_text, neutralize
@@ -60,12 +61,12 @@ class _Pace:
     opened: datetime | None = None  # a new conversation; cleared when moderators close it
 
 
-def _wait_words(delta: timedelta) -> str:
+def _wait_words(delta: timedelta) -> PluralMsg:
     seconds = max(1, math.ceil(delta.total_seconds()))
     if seconds < 60:
-        return f"{seconds} second{'s' if seconds != 1 else ''}"
+        return PluralMsg("{count} second", "{count} seconds", seconds)
     minutes = math.ceil(seconds / 60)
-    return f"{minutes} minute{'s' if minutes != 1 else ''}"
+    return PluralMsg("{count} minute", "{count} minutes", minutes)
 
 
 class ModLineService:
@@ -119,8 +120,10 @@ class ModLineService:
             )
         except InvalidTag:
             raise UserFacingError(
-                "I can't reach the person behind this conversation any more (the instance key "
-                "changed). Close it."
+                Msg(
+                    "I can't reach the person behind this conversation any more (the instance "
+                    "key changed). Close it."
+                )
             ) from None
         return int.from_bytes(plain, "big")
 
@@ -144,9 +147,14 @@ class ModLineService:
             wait = pace.sent[0] + MESSAGE_WINDOW - self.clock.now()
             window = int(MESSAGE_WINDOW.total_seconds() // 60)
             raise UserFacingError(
-                f"You can send the moderators {MESSAGE_LIMIT} messages every {window} minutes; "
-                f"please try again in {_wait_words(wait)}. If you are in danger right now, "
-                "`/crisis` lists crisis lines near you."
+                Msg(
+                    "You can send the moderators {limit} messages every {window} minutes; "
+                    "please try again in {wait}. If you are in danger right now, `/crisis` "
+                    "lists crisis lines near you.",
+                    limit=MESSAGE_LIMIT,
+                    window=window,
+                    wait=_wait_words(wait),
+                )
             )
         pace.sent.append(self.clock.now())
 
@@ -170,7 +178,7 @@ class ModLineService:
         """The open conversation of this person, or a fresh pseudonym; refuses blocked people."""
         if await self.is_blocked(guild_id, user_id):
             raise UserFacingError(
-                "You can't send messages to this server's moderators through Haven."
+                Msg("You can't send messages to this server's moderators through Haven.")
             )
         conv = await repo.by_user_hash(self.db, guild_id, self.conversation_hash(guild_id, user_id))
         if conv is not None:
@@ -181,17 +189,21 @@ class ModLineService:
         if opened is not None:
             wait = opened + NEW_CONVERSATION_EVERY - self.clock.now()
             raise UserFacingError(
-                "You started a conversation with the moderators less than an hour ago. A new "
-                f"conversation can be started once an hour: please try again in "
-                f"{_wait_words(wait)}. If you are in danger right now, `/crisis` lists crisis "
-                "lines near you."
+                Msg(
+                    "You started a conversation with the moderators less than an hour ago. A "
+                    "new conversation can be started once an hour: please try again in {wait}. "
+                    "If you are in danger right now, `/crisis` lists crisis lines near you.",
+                    wait=_wait_words(wait),
+                )
             )
         taken = await repo.pseudonyms(self.db, guild_id)
-        for _ in range(50):
+        for _attempt in range(50):
             name = f"Anon-{_rng.randint(1000, 9999)}"
             if name not in taken:
                 return Opening(None, name)
-        raise UserFacingError("The moderators have too many open conversations; try again later.")
+        raise UserFacingError(
+            Msg("The moderators have too many open conversations; try again later.")
+        )
 
     async def register(
         self, guild_id: int, user_id: int, pseudonym: str, thread_id: int
@@ -224,7 +236,7 @@ class ModLineService:
         """The user id to deliver a reply to (used only to send the DM, never shown)."""
         sealed = await repo.sealed_user(self.db, conversation.id)
         if sealed is None:
-            raise UserFacingError("This conversation was closed.")
+            raise UserFacingError(Msg("This conversation was closed."))
         return self._unseal(conversation.guild_id, conversation.pseudonym, sealed)
 
     async def close(self, conversation: Conversation) -> int | None:
