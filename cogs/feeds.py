@@ -163,6 +163,7 @@ async def _rotate(bot: HavenBot, interaction: discord.Interaction, guild_id: int
     text = (
         "New feed URLs (the old ones stopped working just now):\n"
         f"• Calendar (iCalendar): {ics}\n• Meeting Guide JSON: {js}\n"
+        f"• Schedule page (times in each reader's own zone): {ics.removesuffix('meetings.ics')}\n"
         "Room invites were replaced too; the old invites were deleted.\n\n"
         + public_text(bool(config and config.include_closed))
     )
@@ -212,6 +213,7 @@ async def _enable(
         text = (
             "**Public feeds are on.** Give these links to calendars and meeting finders:\n"
             f"• Calendar (iCalendar): {ics}\n• Meeting Guide JSON: {js}\n"
+            f"• Schedule page (times in each reader's own zone): {ics.removesuffix('meetings.ics')}\n"
             "The JSON feed lists weekly meetings only (the Meeting Guide format has no other "
             "rules); every meeting is in the calendar feed.\n"
             "These URLs are shown only now: Haven keeps only a fingerprint of them. "

@@ -41,6 +41,7 @@ async def test_enable_answers_privately_with_urls_and_what_is_public(
     assert match is not None, text
     token = match.group(1)
     assert f"/feeds/{token}/meetings.json" in text
+    assert f"Schedule page (times in each reader's own zone): /feeds/{token}/\n" in text
     assert "What becomes public" in text and "Never published" in text
     assert "facilitators" in text and "Closed meetings are never published" in text
     assert "HTTP_PORT" in text  # the feed server is off in this run, and the answer says so
