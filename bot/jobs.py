@@ -6,6 +6,11 @@ re-armed whenever an earlier row is written. When it fires, every due row is cla
 statement and one commit and handed to the handler registered for its kind. A row a crash left
 claimed is reclaimed at start and marked ``recovered`` so handlers resend idempotently (Discord
 message nonces). Handlers finish each job with ``complete``, ``retry`` or ``fail``.
+
+On PostgreSQL several processes share the table (design/scale-out.md): each claims only the due
+rows of the shards whose lock it holds (``bot.cluster.Membership``), in chunks, with SKIP LOCKED as
+the safety net; what its predecessor left claimed comes back when it takes a shard's lock, and a
+write that adds an earlier job sends a NOTIFY so the owning process re-arms.
 """
 
 from __future__ import annotations
@@ -22,8 +27,10 @@ from typing import Any
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock, from_unix, to_unix
+from bot.cluster import HEARTBEAT_EVERY, LEASE, Membership, Shards
 from bot.db import Database, Transaction
-from bot.db.dialect import bulk_jobs
+from bot.db.dialect import SHARD_FILTER, bulk_jobs
+from bot.db.postgres import PostgresDatabase
 
 log = logging.getLogger(__name__)
 
@@ -95,12 +102,16 @@ _CLAIM_SQL = (
     "UPDATE jobs SET status = 'claimed', claimed_at = ? "  # noqa: S608 - constant columns
     f"WHERE status = 'pending' AND fire_at <= ? RETURNING {_COLUMNS}"
 )
-# PostgreSQL: another process may claim at the same moment; SKIP LOCKED hands each row to one.
+# PostgreSQL: only the held shards' rows, a chunk per statement, each chunk handed off at once
+# (measured: the first 250 of 1,305 due rows ready in 6-9 ms, all in one statement 31-35 ms).
+# SKIP LOCKED hands each row to one claimer even when two fleets overlap during a re-shard.
+CLAIM_CHUNK = 250
 _CLAIM_SQL_POSTGRES = (
-    "UPDATE jobs SET status = 'claimed', claimed_at = ? "  # noqa: S608 - constant columns
+    "UPDATE jobs SET status = 'claimed', claimed_at = ?, claimed_by = ?, lease_until = ? "  # noqa: S608
     "WHERE id IN (SELECT id FROM jobs WHERE status = 'pending' AND fire_at <= ? "
-    f"ORDER BY fire_at FOR UPDATE SKIP LOCKED) RETURNING {_COLUMNS}"
+    f"AND {SHARD_FILTER} ORDER BY fire_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING {_COLUMNS}"
 )
+_NEXT_SQL_POSTGRES = f"SELECT MIN(fire_at) FROM jobs WHERE status = 'pending' AND {SHARD_FILTER}"  # noqa: S608
 
 
 def _job(row: Any) -> Job:
@@ -121,9 +132,21 @@ def _job(row: Any) -> Job:
 class JobEngine:
     """Stores, arms, claims and dispatches timed actions."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        shards: Shards | None = None,
+        *,
+        worker_id: str | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
+        self.shards = shards  # None: this process owns every guild
+        self._worker_id = worker_id
+        self._membership: Membership | None = None  # PostgreSQL: the shard locks, once joined
+        self._reclaimed_at_join = 0
+        self._notifies: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {}
         self._reconcilers: list[Reconciler] = []
         self._scheduler: AsyncIOScheduler | None = None
@@ -132,6 +155,63 @@ class JobEngine:
         self._ticks: set[asyncio.Task[Any]] = set()  # timer callbacks running now
         self._run_lock = asyncio.Lock()
         self._started = False
+
+    # -- ownership -----------------------------------------------------------
+
+    def owns(self, guild_id: int) -> bool:
+        """Whether this process runs the guild's shard (always, when unsharded)."""
+        return self.shards is None or self.shards.owns(guild_id)
+
+    @property
+    def worker_id(self) -> str | None:
+        """This process's id in the fleet (PostgreSQL, once joined)."""
+        return None if self._membership is None else self._membership.worker_id
+
+    @property
+    def held_shards(self) -> tuple[int, ...] | None:
+        """PostgreSQL: the shards whose lock this process holds (None: SQLite or not joined)."""
+        return None if self._membership is None else self._membership.held
+
+    @property
+    def armed_at(self) -> datetime | None:
+        """When the timer fires next (None: not armed)."""
+        return self._armed_at
+
+    async def join(self) -> int:
+        """PostgreSQL: take this process's shard locks, waiting while another process holds one.
+
+        Returns how many jobs a previous holder left claimed (given back, recovered). Idempotent;
+        a no-op on SQLite, whose one process owns everything.
+        """
+        if self._membership is not None or not isinstance(self.db, PostgresDatabase):
+            return self._reclaimed_at_join
+        membership = Membership(
+            self.db,
+            self.clock,
+            self.shards or Shards.of(1),
+            worker_id=self._worker_id,
+            on_notify=self._notified,
+        )
+        self._membership = membership
+        try:
+            self._reclaimed_at_join = await membership.join()
+        except BaseException:
+            self._membership = None
+            await membership.leave()
+            raise
+        return self._reclaimed_at_join
+
+    async def heartbeat(self) -> int:
+        """PostgreSQL: renew this worker's leases, give back expired claims; returns how many.
+
+        Runs every 10 s once started; re-arms when jobs became pending again.
+        """
+        if self._membership is None:
+            return 0
+        returned = await self._membership.heartbeat()
+        if returned:
+            await self.rearm()
+        return returned
 
     # -- registration --------------------------------------------------------
 
@@ -269,19 +349,31 @@ class JobEngine:
         return [_job(r) for r in rows]
 
     async def next_fire_at(self) -> datetime | None:
-        """The earliest pending fire time."""
-        value = await self.db.fetchval("SELECT MIN(fire_at) FROM jobs WHERE status = 'pending'")
+        """The earliest pending fire time (on PostgreSQL: of the shards held)."""
+        if self._membership is not None:
+            count, held = self._membership.claim_filter()
+            if not held:
+                return None
+            value = await self.db.fetchval(_NEXT_SQL_POSTGRES, (count, held))
+        else:
+            value = await self.db.fetchval("SELECT MIN(fire_at) FROM jobs WHERE status = 'pending'")
         return None if value is None else from_unix(value)
 
     # -- running -------------------------------------------------------------
 
     async def start(self) -> int:
-        """Reclaim what a crash left claimed, reconcile, arm the timer. Returns reclaimed count."""
-        reclaimed = await self.db.execute(
-            "UPDATE jobs SET status = 'pending', recovered = 1 WHERE status = 'claimed'"
-        )
-        if reclaimed:
-            log.warning("Reclaimed %d jobs left claimed by an earlier run", reclaimed)
+        """Reclaim what a crash left claimed, reconcile, arm the timer. Returns reclaimed count.
+
+        On PostgreSQL the reclaim is per shard, when its lock is taken (``join``).
+        """
+        if isinstance(self.db, PostgresDatabase):
+            reclaimed = await self.join()
+        else:
+            reclaimed = await self.db.execute(
+                "UPDATE jobs SET status = 'pending', recovered = 1 WHERE status = 'claimed'"
+            )
+            if reclaimed:
+                log.warning("Reclaimed %d jobs left claimed by an earlier run", reclaimed)
         self._scheduler = AsyncIOScheduler(timezone=UTC)
         self._scheduler.start()
         self._scheduler.add_job(
@@ -293,6 +385,16 @@ class JobEngine:
             max_instances=1,
             misfire_grace_time=None,
         )
+        if self._membership is not None:
+            self._scheduler.add_job(
+                self._heartbeat_tick,
+                "interval",
+                seconds=HEARTBEAT_EVERY.total_seconds(),
+                id="heartbeat",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
         self._started = True
         await self.reconcile()
         await self.rearm()
@@ -318,6 +420,12 @@ class JobEngine:
             # Let cancelled handlers roll back before the caller closes the database; their jobs
             # stay claimed and the next start reclaims them (resent with the same nonces).
             await asyncio.gather(*pending, return_exceptions=True)
+        if self._notifies:
+            await asyncio.wait(set(self._notifies), timeout=grace_s)
+        membership, self._membership = self._membership, None
+        if membership is not None:
+            # Releasing the locks lets a waiting process take the shards over at once.
+            await membership.leave()
 
     async def reconcile(self) -> None:
         """Run every reconciler (materialise missing jobs)."""
@@ -334,6 +442,15 @@ class JobEngine:
             self._ticks.add(task)
             task.add_done_callback(self._ticks.discard)
 
+    async def _heartbeat_tick(self) -> None:
+        self._track("haven-heartbeat")
+        if not self._started:
+            return
+        try:
+            await self.heartbeat()
+        except Exception:
+            log.exception("heartbeat failed; claims are renewed at the next one")
+
     async def _reconcile_tick(self) -> None:
         self._track("haven-reconcile")
         if not self._started:
@@ -342,11 +459,44 @@ class JobEngine:
         await self.rearm()
 
     def wake_for(self, fire_at: datetime | None) -> None:
-        """After a commit that wrote a job firing at `fire_at`: re-arm if it is earlier."""
-        if fire_at is None or not self._started:
+        """After a commit that wrote a job firing at `fire_at`: re-arm if it is earlier.
+
+        On PostgreSQL the job may be another process's (a DM served here for a guild on another
+        shard): a NOTIFY tells every process, and each re-arms if the job is its own and earlier.
+        A job the next periodic reconcile re-arms for in time needs no NOTIFY.
+        """
+        if fire_at is None:
+            return
+        membership = self._membership
+        if membership is not None and fire_at < self.clock.now() + RECONCILE_EVERY:
+            task = asyncio.get_running_loop().create_task(
+                self._notify(membership, fire_at), name="haven-notify"
+            )
+            self._notifies.add(task)
+            task.add_done_callback(self._notifies.discard)
+        if not self._started:
             return
         if self._armed_at is None or fire_at < self._armed_at:
             self._arm(fire_at)
+
+    async def _notify(self, membership: Membership, fire_at: datetime) -> None:
+        try:
+            await membership.notify(fire_at)
+        except Exception as exc:  # the periodic reconcile re-arms the other processes anyway
+            log.warning("could not NOTIFY other processes of a new job (%s)", type(exc).__name__)
+
+    def _notified(self, fire_at: datetime) -> None:
+        """A process wrote a job firing at `fire_at`: re-arm if it is earlier (and ours)."""
+        if not self._started or (self._armed_at is not None and fire_at >= self._armed_at):
+            return
+        asyncio.get_running_loop().create_task(self._rearm_tick(), name="haven-rearm")
+
+    async def _rearm_tick(self) -> None:
+        self._track("haven-rearm")
+        try:
+            await self.rearm()
+        except Exception:
+            log.exception("re-arming after a NOTIFY failed")
 
     async def rearm(self) -> None:
         """Arm the timer at the earliest pending fire time."""
@@ -387,28 +537,57 @@ class JobEngine:
             await self.rearm()
 
     async def run_due(self) -> int:
-        """Claim every due job in one statement and hand each kind's batch to its handler."""
+        """Claim every due job and hand each kind's batch to its handler; return how many.
+
+        SQLite claims in one statement. PostgreSQL claims the held shards' rows CLAIM_CHUNK at a
+        time and hands each chunk off before claiming the next.
+        """
         async with self._run_lock:
-            now = to_unix(self.clock.now())
-            async with self.db.transaction() as tx:
-                claim = _CLAIM_SQL_POSTGRES if tx.dialect == "postgres" else _CLAIM_SQL
-                rows = await tx.fetchall(claim, (now, now))
-            batches: dict[str, list[Job]] = defaultdict(list)
-            for row in rows:
-                batches[row[1]].append(_job(row))
-            for kind, jobs in batches.items():
-                jobs.sort(key=lambda j: (j.fire_at, j.id))
-                handler = self._handlers.get(kind)
-                if handler is None:
-                    log.error("no handler for %d jobs of kind %s", len(jobs), kind)
-                    for job in jobs:
-                        await self.fail(job, "no handler")
-                    continue
-                task = asyncio.create_task(self._run_handler(handler, jobs), name=f"jobs-{kind}")
-                self._inflight.add(task)
-                task.add_done_callback(self._inflight.discard)
+            if isinstance(self.db, PostgresDatabase):
+                await self.join()
+                claimed = await self._claim_chunks()
+            else:
+                now = to_unix(self.clock.now())
+                async with self.db.transaction() as tx:
+                    rows = await tx.fetchall(_CLAIM_SQL, (now, now))
+                await self._dispatch(rows)
+                claimed = len(rows)
             await self.rearm()
-            return len(rows)
+            return claimed
+
+    async def _claim_chunks(self) -> int:
+        assert self._membership is not None
+        claimed = 0
+        while True:
+            count, held = self._membership.claim_filter()
+            if not held:  # the shard locks are lost: another process may run these shards now
+                return claimed
+            now = to_unix(self.clock.now())
+            lease_until = now + int(LEASE.total_seconds())
+            worker = self._membership.worker_id
+            params = (now, worker, lease_until, now, count, held, CLAIM_CHUNK)
+            async with self.db.transaction() as tx:
+                rows = await tx.fetchall(_CLAIM_SQL_POSTGRES, params)
+            await self._dispatch(rows)
+            claimed += len(rows)
+            if len(rows) < CLAIM_CHUNK:
+                return claimed
+
+    async def _dispatch(self, rows: Sequence[Any]) -> None:
+        batches: dict[str, list[Job]] = defaultdict(list)
+        for row in rows:
+            batches[row[1]].append(_job(row))
+        for kind, jobs in batches.items():
+            jobs.sort(key=lambda j: (j.fire_at, j.id))
+            handler = self._handlers.get(kind)
+            if handler is None:
+                log.error("no handler for %d jobs of kind %s", len(jobs), kind)
+                for job in jobs:
+                    await self.fail(job, "no handler")
+                continue
+            task = asyncio.create_task(self._run_handler(handler, jobs), name=f"jobs-{kind}")
+            self._inflight.add(task)
+            task.add_done_callback(self._inflight.discard)
 
     async def _run_handler(self, handler: Handler, jobs: list[Job]) -> None:
         try:

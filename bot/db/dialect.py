@@ -32,6 +32,10 @@ BULK_JOBS_POSTGRES = (
     "ON CONFLICT (kind, meeting_id, occurrence, slot) DO NOTHING"
 )
 
+# PostgreSQL only (several processes): rows of the guilds on some shards, by Discord's formula
+# shard_id = (guild_id >> 22) % shard_count; binds the shard count and the list of shard ids.
+SHARD_FILTER = "((guild_id >> 22) % ?) = ANY(?::bigint[])"
+
 
 def bulk_jobs(
     dialect: str, kind: str, rows: Sequence[tuple[int, int, str, str, int]]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,8 +24,6 @@ log = logging.getLogger(__name__)
 POOL_MIN = 2
 POOL_MAX = 10
 COMMAND_TIMEOUT_S = 60
-# One bot process per PostgreSQL store until jobs carry per-shard leases (a session advisory lock).
-INSTANCE_LOCK = 0x4856_4E49  # "HVNI"
 _RETURNING = re.compile(r"\bRETURNING\b", re.I)
 
 
@@ -92,7 +90,7 @@ class PostgresDatabase(_Queries, Database):
         self.url = url
         self._write_lock = asyncio.Lock()
         self._closed = False
-        self._instance: Any = None  # the connection holding INSTANCE_LOCK
+        self._sessions: set[PostgresSession] = set()
 
     @classmethod
     async def open(cls, target: Path | str) -> PostgresDatabase:
@@ -113,33 +111,34 @@ class PostgresDatabase(_Queries, Database):
             raise _unreachable(url, exc) from None
         return cls(pool, url)
 
-    async def claim_instance(self) -> bool:
-        """Hold a session advisory lock on a connection of its own for as long as the bot runs.
+    async def session(self) -> PostgresSession:
+        """A connection of its own, outside the pool, for session locks and LISTEN.
 
-        The server drops the lock with the session, so a killed process frees it at once.
+        It is closed with the database at the latest; closing it releases its locks.
         """
-        if self._instance is not None:
-            return True
         import asyncpg
 
         try:
-            conn = await asyncpg.connect(self.url, timeout=COMMAND_TIMEOUT_S)
+            # No command timeout: waiting for a shard lock may take as long as its holder runs.
+            conn = await asyncpg.connect(self.url, timeout=COMMAND_TIMEOUT_S, command_timeout=None)
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             raise _unreachable(self.url, exc) from None
-        if not await conn.fetchval("SELECT pg_try_advisory_lock($1)", INSTANCE_LOCK):
-            await conn.close()
-            return False
-        self._instance = conn
-        return True
+        session = PostgresSession(conn)
+        self._sessions.add(session)
+        conn.add_termination_listener(lambda _conn: self._sessions.discard(session))
+        return session
+
+    async def notify(self, channel: str, payload: str) -> None:
+        """Send a NOTIFY to every session listening on `channel` (delivered at once, no commit)."""
+        await self.pool.execute("SELECT pg_notify($1, $2)", channel, payload)
 
     async def close(self) -> None:
-        """Close the pool (and release the instance lock); safe to call twice."""
+        """Close the pool and every session (releasing their locks); safe to call twice."""
         if self._closed:
             return
         self._closed = True
-        if self._instance is not None:
-            await self._instance.close()
-            self._instance = None
+        for session in list(self._sessions):
+            await session.close()
         await self.pool.close()
 
     @property
@@ -180,6 +179,50 @@ class PostgresDatabase(_Queries, Database):
             (table,),
         )
         return [r[0] for r in rows]
+
+
+class PostgresSession:
+    """One connection outside the pool: session advisory locks and LISTEN last as long as it does.
+
+    The server drops the locks with the session, so a killed process frees them at once.
+    """
+
+    def __init__(self, conn: Any) -> None:
+        self._conn = conn
+
+    @property
+    def alive(self) -> bool:
+        """Whether the connection (and so every lock it holds) is still there."""
+        return not self._conn.is_closed()
+
+    async def try_lock(self, key: int) -> bool:
+        """Take a session advisory lock if nobody holds it; False when another session does."""
+        return bool(await self._conn.fetchval("SELECT pg_try_advisory_lock($1)", key))
+
+    async def lock(self, key: int) -> None:
+        """Take a session advisory lock, waiting as long as another session holds it."""
+        await self._conn.execute("SELECT pg_advisory_lock($1)", key)
+
+    async def listen(self, channel: str, callback: Callable[[str], None]) -> None:
+        """Call callback(payload) for every NOTIFY on `channel`."""
+
+        def deliver(_conn: Any, _pid: int, _channel: str, payload: str) -> None:
+            callback(payload)
+
+        await self._conn.add_listener(channel, deliver)
+
+    def on_lost(self, callback: Callable[[], None]) -> None:
+        """Call callback() when the connection ends (closed, killed, or cut off)."""
+        self._conn.add_termination_listener(lambda _conn: callback())
+
+    async def close(self) -> None:
+        """Close the connection, releasing its locks; safe to call twice."""
+        if self._conn.is_closed():
+            return
+        try:
+            await asyncio.wait_for(self._conn.close(), timeout=5)
+        except (TimeoutError, OSError):
+            self._conn.terminate()
 
 
 def _safe_url(url: str) -> str:

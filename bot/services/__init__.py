@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from bot.bus import EventBus
 from bot.clock import Clock
+from bot.cluster import Shards
 from bot.config import Settings
 from bot.db import Database
 from bot.jobs import JobEngine
@@ -52,8 +53,10 @@ def build_services(settings: Settings, db: Database, clock: Clock, key: bytes) -
     """
     events = EventBus()
     privacy = PrivacyService(db)
-    guilds = GuildSettingsService(db, clock)
-    jobs = JobEngine(db, clock)
+    # SHARD_COUNT / SHARD_IDS: which guilds this process serves and whose timed jobs it runs.
+    shards = Shards.from_settings(settings)
+    guilds = GuildSettingsService(db, clock, shards)
+    jobs = JobEngine(db, clock, shards)
     meetings = MeetingStore(db, clock, privacy)
     onboarding = OnboardingService(db, clock, privacy)
     resources = ResourceLibrary(db, clock, privacy, jobs=jobs)

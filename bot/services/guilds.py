@@ -7,6 +7,7 @@ from datetime import timedelta
 from typing import Any
 
 from bot.clock import Clock
+from bot.cluster import Shards
 from bot.db import Database
 from bot.db.repositories import guilds as repo
 from bot.models.guilds import SETTING_FIELDS, Change, GuildSettings
@@ -17,9 +18,10 @@ __all__ = ["Change", "GuildSettings", "GuildSettingsService"]
 class GuildSettingsService:
     """Reads and writes guild settings; reads are served from memory after the first."""
 
-    def __init__(self, db: Database, clock: Clock) -> None:
+    def __init__(self, db: Database, clock: Clock, shards: Shards | None = None) -> None:
         self.db = db
         self.clock = clock
+        self.shards = shards  # None: this process serves every guild
         self._cache: dict[int, GuildSettings] = {}
 
     async def get(self, guild_id: int) -> GuildSettings:
@@ -54,8 +56,13 @@ class GuildSettingsService:
         return diff
 
     async def preload(self) -> None:
-        """Load every configured guild into memory (used at start so /crisis needs no read)."""
+        """Load this process's configured guilds into memory (so /crisis needs no read).
+
+        With shards, only the guilds on this process's shards: the others' events go elsewhere.
+        """
         for guild_id in await repo.configured_guilds(self.db):
+            if self.shards is not None and not self.shards.owns(guild_id):
+                continue
             self._cache.pop(guild_id, None)
             await self.get(guild_id)
 

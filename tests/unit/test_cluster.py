@@ -2,13 +2,19 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import asyncio
+import contextlib
+from collections.abc import AsyncIterator, Awaitable, Callable
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
-from bot.cluster import Shards
+from bot.clock import FakeClock
+from bot.cluster import Shards, shard_of
 from bot.config import load_settings
 from bot.db import Database
+from bot.jobs import CLAIM_CHUNK, Job, JobEngine, NewJob
+from tests.support.postgres import PostgresServer
 
 pytestmark = pytest.mark.both_backends
 
@@ -65,3 +71,283 @@ async def test_the_store_records_who_claimed_a_job_and_the_workers(db: Database)
         "started_at",
         "heartbeat_at",
     ]
+
+
+# --- several processes on one PostgreSQL -------------------------------------------------------
+
+
+def _guild_on(shard: int, count: int, n: int = 0) -> int:
+    """A guild id that Discord puts on `shard` of `count` (n picks one of many)."""
+    return ((n * count + shard) << 22) | 5
+
+
+@pytest.fixture
+async def pg_url(postgres_server: PostgresServer) -> AsyncIterator[str]:
+    """A fresh migrated PostgreSQL database that the test's "processes" share."""
+    name = await postgres_server.fresh_database()
+    try:
+        yield postgres_server.url(name)
+    finally:
+        await postgres_server.drop_database(name)
+
+
+@contextlib.asynccontextmanager
+async def _processes(url: str, n: int) -> AsyncIterator[list[Database]]:
+    """n stores on one server, each with its own pool and sessions, as n processes have."""
+    dbs = [await Database.open(url) for _ in range(n)]
+    try:
+        yield dbs
+    finally:
+        for db in dbs:
+            await db.close()
+
+
+async def _until(condition: Callable[[], Awaitable[bool]]) -> None:
+    """Wait (10 s at most) for what another session does; never for the clock to move."""
+
+    async def poll() -> None:
+        # Another server session's state: there is nothing local to await on.
+        while not await condition():  # noqa: ASYNC110
+            await asyncio.sleep(0.01)
+
+    await asyncio.wait_for(poll(), 10)
+
+
+def _recorder(seen: list[Job], sizes: list[int] | None = None) -> Callable[..., Awaitable[None]]:
+    async def handle(jobs: list[Job]) -> None:
+        seen.extend(jobs)
+        if sizes is not None:
+            sizes.append(len(jobs))
+
+    return handle
+
+
+async def test_processes_on_different_shards_claim_disjoint_rows_and_together_all(
+    pg_url: str,
+) -> None:
+    """2,000 due rows on 40 guilds: each process claims only its own shard's, none twice."""
+    clock = FakeClock(T0)
+    rows = [
+        (_guild_on(m % 2, 2, m % 20), m, "2027-03-01", "0", int(T0.timestamp()))
+        for m in range(2000)
+    ]
+    async with _processes(pg_url, 2) as dbs:
+        engines = [JobEngine(db, clock, Shards(2, (shard,))) for shard, db in enumerate(dbs)]
+        seen: list[list[Job]] = [[], []]
+        sizes: list[int] = []
+        for engine, mine in zip(engines, seen, strict=True):
+            engine.register("t", _recorder(mine, sizes))
+        async with dbs[0].transaction() as tx:
+            await engines[0].add_bulk(tx, "t", rows)
+        counts = await asyncio.gather(*(e.run_due() for e in engines))
+        await asyncio.gather(*(e.drain() for e in engines))
+        assert sum(await asyncio.gather(*(e.run_due() for e in engines))) == 0
+        assert counts == [1000, 1000]
+        for shard, mine in enumerate(seen):
+            assert all(shard_of(j.guild_id, 2) == shard for j in mine)
+        ids = [j.id for mine in seen for j in mine]
+        assert len(ids) == len(set(ids)) == 2000
+        assert max(sizes) <= CLAIM_CHUNK  # handed off a chunk at a time
+        claimers = await dbs[0].fetchall("SELECT DISTINCT claimed_by FROM jobs ORDER BY 1")
+        assert sorted(r[0] for r in claimers) == sorted(str(e.worker_id) for e in engines)
+
+
+async def test_a_second_process_for_the_same_shard_waits_then_takes_over_and_resends(
+    pg_url: str,
+) -> None:
+    """The shard lock: the second waits; when the first's session dies its claims come back."""
+    clock = FakeClock(T0)
+    release = asyncio.Event()
+    async with _processes(pg_url, 2) as (db_a, db_b):
+        first = JobEngine(db_a, clock, Shards(2, (0,)))
+        second = JobEngine(db_b, clock, Shards(2, (0,)))
+        got_first: list[Job] = []
+
+        async def stuck(jobs: list[Job]) -> None:  # killed mid-delivery
+            got_first.extend(jobs)
+            await release.wait()
+
+        first.register("t", stuck)
+        got_second: list[Job] = []
+        second.register("t", _recorder(got_second))
+        async with db_a.transaction() as tx:
+            await first.add(tx, [NewJob("t", _guild_on(0, 2, m), T0, m) for m in range(10)])
+        assert await first.run_due() == 10
+        join = asyncio.create_task(second.join())
+
+        async def waiting() -> bool:
+            n = await db_a.fetchval(
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            )
+            return bool(n)
+
+        await _until(waiting)
+        assert not join.done() and second.held_shards == ()
+        holder = await db_a.fetchval(
+            "SELECT pid FROM pg_locks WHERE locktype = 'advisory' AND granted"
+        )
+        await db_b.fetchval("SELECT pg_terminate_backend(?)", (holder,))  # as SIGKILL would
+
+        assert await asyncio.wait_for(join, 10) == 10
+        assert second.held_shards == (0,)
+        rows = await db_b.fetchall("SELECT status, recovered FROM jobs")
+        assert {(r[0], r[1]) for r in rows} == {("pending", 1)}
+        assert await second.run_due() == 10
+        await second.drain()
+        assert len(got_second) == 10 and all(j.recovered for j in got_second)
+
+        async def first_lost_its_shard() -> bool:
+            return first.held_shards == ()
+
+        await _until(first_lost_its_shard)
+        async with db_a.transaction() as tx:
+            await first.add(tx, [NewJob("t", _guild_on(0, 2), T0, 99)])
+        assert await first.run_due() == 0  # without the lock it claims nothing
+        release.set()
+        await first.drain()
+        await second.stop()
+        await first.stop()
+
+
+async def test_an_expired_lease_gives_claims_back_and_the_heartbeat_renews_its_own(
+    pg_url: str,
+) -> None:
+    """The lease: the backstop for a holder of another fleet (a re-shard) that hangs."""
+    clock = FakeClock(T0)
+    now = int(T0.timestamp())
+    async with _processes(pg_url, 1) as (db,):
+        engine = JobEngine(db, clock, Shards(2, (0,)))
+        engine.register("t", _recorder([]))
+        async with db.transaction() as tx:
+            await engine.add(tx, [NewJob("t", _guild_on(0, 2, m), T0, m) for m in range(8)])
+            for worker, count in (("other-fleet", 3), ("crashed", 2)):
+                await tx.execute(
+                    "INSERT INTO global_workers VALUES (?, ?, '0', ?, ?)", (worker, count, now, now)
+                )
+            # A live process of a 3-shard fleet holds 0-2; a crashed one of this fleet held 3-4.
+            await tx.execute(
+                "UPDATE jobs SET status = 'claimed', claimed_by = CASE WHEN meeting_id < 3 "
+                "THEN 'other-fleet' ELSE 'crashed' END, lease_until = ? WHERE meeting_id < 5",
+                (now + 30,),
+            )
+        # Taking the shard's lock gives back the crashed holder's claims only.
+        assert await engine.join() == 2
+        assert await engine.run_due() == 5  # 3-7: its own now
+        clock.advance(timedelta(seconds=10))
+        assert await engine.heartbeat() == 0
+        lease = await db.fetchall(
+            "SELECT DISTINCT claimed_by, lease_until FROM jobs WHERE status = 'claimed'"
+        )
+        assert sorted(tuple(r) for r in lease) == sorted(
+            [("other-fleet", now + 30), (engine.worker_id, now + 10 + 30)]
+        )
+        clock.advance(timedelta(seconds=21))  # the other fleet's lease has run out
+        assert await engine.heartbeat() == 3
+        rows = await db.fetchall(
+            "SELECT meeting_id, status, recovered FROM jobs WHERE meeting_id < 3 ORDER BY 1"
+        )
+        assert [tuple(r) for r in rows] == [(m, "pending", 1) for m in range(3)]
+        mine = await db.fetchval(
+            "SELECT count(*) FROM jobs WHERE status = 'claimed' AND claimed_by = ?",
+            (engine.worker_id,),
+        )
+        assert mine == 5  # its own claims were renewed, not given back
+        beat = await db.fetchval(
+            "SELECT heartbeat_at FROM global_workers WHERE worker_id = ?", (engine.worker_id,)
+        )
+        assert beat == now + 31
+        await engine.stop()
+        assert (
+            await db.fetchval(
+                "SELECT count(*) FROM global_workers WHERE worker_id = ?", (engine.worker_id,)
+            )
+            == 0
+        )
+
+
+async def test_a_notify_wakes_the_process_owning_a_job_written_elsewhere(pg_url: str) -> None:
+    """A DM served by shard 0's process subscribes someone to a meeting of shard 1's guild."""
+    clock = FakeClock(T0)
+    async with _processes(pg_url, 2) as (db_a, db_b):
+        a = JobEngine(db_a, clock, Shards(2, (0,)))
+        b = JobEngine(db_b, clock, Shards(2, (1,)))
+        async with db_b.transaction() as tx:
+            await b.add(tx, [NewJob("t", _guild_on(1, 2), T0 + timedelta(hours=1), 1)])
+        await asyncio.gather(a.start(), b.start())
+        try:
+            assert b.armed_at == T0 + timedelta(hours=1)
+            armed: list[datetime] = []
+            woke = asyncio.Event()
+            arm = b._arm
+
+            def spy(fire_at: datetime) -> None:
+                armed.append(fire_at)
+                arm(fire_at)
+                if fire_at == T0 + timedelta(minutes=3):
+                    woke.set()
+
+            b._arm = spy  # type: ignore[method-assign]
+            for shard, minutes in ((0, 2), (1, 3)):
+                async with db_a.transaction() as tx:
+                    at = await a.add(
+                        tx,
+                        [
+                            NewJob(
+                                "t", _guild_on(shard, 2), T0 + timedelta(minutes=minutes), 2 + shard
+                            )
+                        ],
+                    )
+                a.wake_for(at)
+            await asyncio.wait_for(woke.wait(), 10)
+            assert b.armed_at == T0 + timedelta(minutes=3)
+            assert T0 + timedelta(minutes=2) not in armed  # shard 0's job is not b's
+        finally:
+            await asyncio.gather(a.stop(), b.stop())
+
+
+async def test_sqlite_stays_one_process_that_owns_everything(
+    db: Database, clock: FakeClock, backend: str
+) -> None:
+    """SQLite: no locks, no workers; shards given or not, it claims every due row at once."""
+    if backend != "sqlite":
+        pytest.skip("the SQLite path")
+    engine = JobEngine(db, clock, Shards(1, (0,)))
+    seen: list[Job] = []
+    engine.register("t", _recorder(seen))
+    async with db.transaction() as tx:
+        await engine.add(
+            tx, [NewJob("t", _guild_on(s, 4, m), T0, m) for m in range(400) for s in (m % 4,)]
+        )
+    assert await engine.join() == 0 and engine.worker_id is None
+    assert await engine.run_due() == 400
+    await engine.drain()
+    assert len(seen) == 400
+    assert await db.fetchval("SELECT count(*) FROM global_workers") == 0
+    assert await db.fetchval("SELECT count(*) FROM jobs WHERE claimed_by IS NOT NULL") == 0
+
+
+async def test_a_process_preloads_and_owns_only_its_shards_guilds(
+    db: Database, clock: FakeClock
+) -> None:
+    """Handlers and /crisis serve the guilds in this process's gateway cache: its shards'."""
+    from bot.services import build_services
+
+    settings = load_settings(
+        _env_file=None,
+        discord_token="t",
+        database_url="postgresql://haven@db/haven",
+        haven_secret_key="k" * 32,
+        shard_count=2,
+        shard_ids="1",
+    )
+    services = build_services(settings, db, clock, b"k" * 32)
+    mine, theirs = _guild_on(1, 2), _guild_on(0, 2)
+    for guild_id in (mine, theirs):
+        await services.guilds.update(guild_id, modlog_channel_id=guild_id + 1)
+        services.guilds.forget_cache(guild_id)
+    await services.guilds.preload()
+    assert services.guilds.cached(mine) is not None
+    assert services.guilds.cached(theirs) is None
+    assert services.jobs.shards == Shards(2, (1,))
+    assert services.jobs.owns(mine) and not services.jobs.owns(theirs)
+    assert not services.jobs.owns(0)  # guild-less jobs are shard 0's

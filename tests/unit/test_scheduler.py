@@ -8,7 +8,7 @@ import pytest
 
 from bot.clock import FakeClock
 from bot.db import Database
-from bot.jobs import Job, JobEngine, NewJob
+from bot.jobs import CLAIM_CHUNK, Job, JobEngine, NewJob
 
 pytestmark = pytest.mark.both_backends
 
@@ -46,7 +46,10 @@ async def test_due_jobs_are_claimed_in_one_batch_and_completed(
     clock.advance(timedelta(minutes=10))
     assert await engine.run_due() == 500
     await engine.drain()
-    assert len(batches) == 1 and len(batches[0]) == 500
+    if db.dialect == "postgres":  # several processes: claimed and handed off 250 at a time
+        assert [len(b) for b in batches] == [CLAIM_CHUNK, CLAIM_CHUNK]
+    else:
+        assert len(batches) == 1 and len(batches[0]) == 500
     assert [j.kind for j in await engine.pending()] == ["later"]
     assert await engine.next_fire_at() == T0 + timedelta(hours=1)
 

@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.db import Database, open_database, password_of
 from bot.db.dialect import bind, bulk_jobs, to_postgres
 from bot.db.migrate import MIGRATIONS_DIR, PG_MIGRATIONS_DIR, discover_migrations
@@ -270,17 +270,19 @@ async def test_postgres_transactions_count_rows_return_ids_and_roll_back(
 async def test_two_claimers_on_postgres_never_claim_the_same_job(
     postgres_server: PostgresServer,
 ) -> None:
-    """SKIP LOCKED: two engines (as two processes would) claim at once; each job goes to one."""
+    """SKIP LOCKED: two fleets overlapping in a re-shard (2 and 3 shards, so different shard
+    locks, both owning every guild) claim at once; each job goes to one."""
     from datetime import UTC, datetime
 
     from bot.clock import FakeClock
+    from bot.cluster import Shards
     from bot.jobs import Job, JobEngine
 
     name = await postgres_server.fresh_database()
     t0 = datetime(2027, 3, 1, 12, 0, tzinfo=UTC)
     dbs = [await Database.open(postgres_server.url(name)) for _ in range(2)]
     try:
-        engines = [JobEngine(db, FakeClock(t0)) for db in dbs]
+        engines = [JobEngine(db, FakeClock(t0), Shards.of(2 + i)) for i, db in enumerate(dbs)]
         seen: list[list[int]] = [[], []]
         for i, engine in enumerate(engines):
 
@@ -370,36 +372,46 @@ def test_postgres_needs_one_shared_secret_key() -> None:
     assert settings.haven_secret_key is not None
 
 
-async def test_a_second_bot_process_on_one_postgres_is_refused_until_the_first_ends(
+async def test_a_second_bot_process_for_the_same_shards_waits_until_the_first_ends(
     postgres_server: PostgresServer, tmp_path: Path
 ) -> None:
-    """No per-shard job leases yet: a second process would reclaim the first one's jobs."""
-    from bot.errors import DatabaseUnavailableError
+    """The shard lock replaced the one-process rule: a second process for the same shards waits
+    (it would reclaim the first one's jobs otherwise); one for other shards starts at once."""
     from bot.runtime.app import create_bot
 
     name = "oneprocess"
     await postgres_server.drop_database(name)
     await postgres_server.create_database(name)
-    settings = load_settings(
-        _env_file=None,
-        discord_token="t",
-        database_url=postgres_server.url(name),
-        database_path=tmp_path / "unused.db",
-        haven_secret_key="k" * 32,
-    )
-    first = await create_bot(settings, extensions=())
+
+    def settings(shard: str) -> Settings:
+        return load_settings(
+            _env_file=None,
+            discord_token="t",
+            database_url=postgres_server.url(name),
+            database_path=tmp_path / "unused.db",
+            haven_secret_key="k" * 32,
+            shard_count=2,
+            shard_ids=shard,
+        )
+
+    first = await create_bot(settings("0"), extensions=())
     try:
-        with pytest.raises(DatabaseUnavailableError, match="Another Haven process"):
-            await create_bot(settings, extensions=())
+        other = await asyncio.wait_for(create_bot(settings("1"), extensions=()), 10)
+        await other.services.jobs.stop()
+        await other.services.db.close()
+        second = asyncio.create_task(create_bot(settings("0"), extensions=()))
+        async with asyncio.timeout(10):
+            while not await first.db.fetchval(  # noqa: ASYNC110 - the server's lock queue
+                "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted"
+            ):
+                await asyncio.sleep(0.01)
+        assert not second.done()
     finally:
+        await first.services.jobs.stop()
         await first.services.db.close()
-    # The lock goes with the first process's session; a restart then starts at once.
-    second = await create_bot(settings, extensions=())
-    await second.services.db.close()
-    # SQLite never refuses: one file has one process by nature.
-    sqlite = await Database.open(tmp_path / "h.db")
-    try:
-        assert await sqlite.claim_instance() and await sqlite.claim_instance()
-    finally:
-        await sqlite.close()
-        await postgres_server.drop_database(name)
+    # The lock goes with the first process's session: the waiting one starts at once.
+    bot = await asyncio.wait_for(second, 10)
+    assert bot.services.jobs.held_shards == (0,)
+    await bot.services.jobs.stop()
+    await bot.services.db.close()
+    await postgres_server.drop_database(name)
