@@ -14,6 +14,7 @@ from tests.e2e.harness import Community, HavenRunner, build_community, discord_p
 from tests.fakediscord import FakeDiscord
 from tests.support.actors import People, people_of
 from tests.support.postgres import PostgresServer
+from tests.support.store import HavenStore
 
 _LOOPBACK_NAMES = {"localhost", "localhost.localdomain", "ip6-localhost", "ip6-loopback"}
 
@@ -99,28 +100,25 @@ def haven_clock() -> Any:
 
 
 @pytest.fixture
-def haven_runner(
-    discord_server: FakeDiscord,
-    tmp_path: Path,
-    haven_clock: Any,
-    backend: str,
-    request: pytest.FixtureRequest,
-) -> Iterator[HavenRunner]:
-    """A not-yet-started Haven on a fresh database (start/restart it yourself).
-
-    In a module marked both_backends (tests/conftest.py) the database is also PostgreSQL.
-    """
+def store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Iterator[HavenStore]:
+    """A fresh database for the test: a SQLite file, or a PostgreSQL database on the session's
+    server in a module marked both_backends (tests/conftest.py)."""
+    path = tmp_path / "haven.db"
     if backend != "postgres":
-        yield HavenRunner(discord_server, tmp_path / "haven.db", clock=haven_clock)
+        yield HavenStore(path)
         return
     server: PostgresServer = request.getfixturevalue("postgres_server")
     name = server.run(server.fresh_database())
     try:
-        yield HavenRunner(
-            discord_server, tmp_path / "haven.db", clock=haven_clock, database_url=server.url(name)
-        )
+        yield HavenStore(path, server.url(name))
     finally:
         server.run(server.drop_database(name))
+
+
+@pytest.fixture
+def haven_runner(discord_server: FakeDiscord, store: HavenStore, haven_clock: Any) -> HavenRunner:
+    """A not-yet-started Haven on the test's fresh `store` (start/restart it yourself)."""
+    return HavenRunner.on(discord_server, store, clock=haven_clock)
 
 
 @pytest.fixture

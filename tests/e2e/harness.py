@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from bot.clock import Clock
     from bot.config import Settings
     from bot.runtime.app import HavenBot
+    from tests.support.store import HavenStore
 
 READY_TIMEOUT = 5.0
 TEST_SECRET_KEY = "e2e-" + "0123456789abcdef" * 4
@@ -219,6 +220,22 @@ class HavenRunner:
         """Stop and start again on the same database (commands are not re-synced)."""
         await self.stop()
         return await self.start(sync=False, **settings)
+
+    @classmethod
+    def on(
+        cls, server: FakeDiscord, store: HavenStore, *, clock: Clock | None = None, **settings: Any
+    ) -> HavenRunner:
+        """A runner on a test's store (SQLite file or PostgreSQL database)."""
+        if store.url is not None:
+            settings.setdefault("database_url", store.url)
+        return cls(server, store.path, clock=clock, **settings)
+
+    @property
+    def store(self) -> HavenStore:
+        """The data this runner's bot uses, to read from outside it."""
+        from tests.support.store import HavenStore
+
+        return HavenStore(self.database_path, self.settings_overrides.get("database_url"))
 
     @property
     def running(self) -> HavenBot:

@@ -19,7 +19,11 @@ from tests.support.attendance import (
     open_room,
 )
 from tests.support.clock import fake_clock, haven_clock_at, run_jobs_at
-from tests.support.traces import database_bytes, hmac_forms, id_forms
+from tests.support.traces import hmac_forms, id_forms
+
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py). The no-trace checks search what
+# the store holds: SQLite's file and WAL bytes, PostgreSQL's table contents (HavenStore).
+pytestmark = pytest.mark.both_backends
 
 haven_clock = haven_clock_at(T0)
 
@@ -74,11 +78,11 @@ async def test_check_in_counts_once_and_leaves_no_trace(
     # Past the proof window the occurrence key is dropped; then nothing links anyone to it.
     await run_jobs_at(haven, CLOSES + timedelta(minutes=61))
     assert services.attendance.live() == []
-    db_path = haven.database_path
+    store = haven.store
     for closed in (False, True):
         if closed:
             await haven.stop()  # checkpoints the WAL into the file
-        data = database_bytes(db_path)
+        data = await store.stored_bytes()
         # The search works: a facilitator is (rightly) stored as one, as an integer.
         facilitator = community.facilitator.user.id
         assert any(form in data for form in id_forms(facilitator))
@@ -234,9 +238,9 @@ async def test_moderator_line_relays_both_ways_and_blocks(
         assert form not in raw
     # Closing and blocking left no readable id and no conversation hash anywhere in the file.
     conversation_hash = services.modline.conversation_hash(guild.id, community.peer.user.id)
-    db_path = haven.database_path
+    store = haven.store
     await haven.stop()
-    data = database_bytes(db_path)
+    data = await store.stored_bytes()
     assert conversation_hash not in data
     for form in id_forms(community.peer.user.id):
         assert form not in data

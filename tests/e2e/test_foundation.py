@@ -5,15 +5,18 @@ from __future__ import annotations
 import logging
 import re
 from datetime import UTC, datetime, timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from bot.clock import FakeClock
-from bot.db.migrate import MIGRATIONS_DIR
+from bot.db.migrate import MIGRATIONS_DIR, PG_MIGRATIONS_DIR
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import FakeDiscord, InvocationError, P
+from tests.support.store import HavenStore
+
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 FOUNDATION_COMMANDS = {
     "setup roles",
@@ -44,8 +47,10 @@ def public_messages(server: FakeDiscord) -> list[Any]:
 async def test_start_migrates_and_syncs_commands(
     discord_server: FakeDiscord, community: Community, haven: HavenRunner
 ) -> None:
-    versions = await haven.running.db.fetchall("SELECT version FROM schema_migrations")
-    shipped = {int(p.name[:4]) for p in MIGRATIONS_DIR.glob("[0-9][0-9][0-9][0-9]_*.sql")}
+    db = haven.running.db
+    versions = await db.fetchall("SELECT version FROM schema_migrations")
+    folder = PG_MIGRATIONS_DIR if db.dialect == "postgres" else MIGRATIONS_DIR
+    shipped = {int(p.name[:4]) for p in folder.glob("[0-9][0-9][0-9][0-9]_*.sql")}
     assert {r[0] for r in versions} == shipped
 
     assert discord_server.command_names() >= FOUNDATION_COMMANDS
@@ -376,11 +381,11 @@ async def test_a_modlog_the_bot_cannot_post_in_does_not_break_setup(
 
 
 async def test_fake_clock_drives_haven_and_discord(
-    discord_server: FakeDiscord, community: Community, tmp_path: Path
+    discord_server: FakeDiscord, community: Community, store: HavenStore
 ) -> None:
     start = datetime(2027, 3, 14, 18, 30, tzinfo=UTC)
     clock = FakeClock(start)
-    runner = HavenRunner(discord_server, tmp_path / "clocked.db", clock=clock)
+    runner = HavenRunner.on(discord_server, store, clock=clock)
     await runner.start()
     try:
         assert discord_server.now() == start  # Discord's own time follows the test clock
