@@ -455,6 +455,8 @@ class RoomService:
             return
         self._synced_at_start = True
         for link in await self.links():
+            if not self.jobs.owns(link.guild_id):
+                continue  # another process runs that guild's shard (and its gateway cache)
             try:
                 meeting = await self.meetings.get(link.meeting_id)
                 if meeting is None:

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 
@@ -351,3 +352,46 @@ async def test_a_process_preloads_and_owns_only_its_shards_guilds(
     assert services.jobs.shards == Shards(2, (1,))
     assert services.jobs.owns(mine) and not services.jobs.owns(theirs)
     assert not services.jobs.owns(0)  # guild-less jobs are shard 0's
+
+
+class _RecordingEffects:
+    """A room port that records which meetings' channels it was asked to set at start."""
+
+    def __init__(self) -> None:
+        self.applied: list[int] = []
+
+    async def apply_state(self, meeting: Any, link: Any, is_open: bool, **_: Any) -> bool:
+        self.applied.append(meeting.id)
+        return False
+
+
+async def test_the_start_sync_of_rooms_keeps_to_this_processs_guilds(
+    db: Database, clock: FakeClock
+) -> None:
+    """Another shard's rooms are not in this process's cache: their process sets them."""
+    from bot.services import build_services
+    from tests.support.meetings import make_meeting
+
+    settings = load_settings(
+        _env_file=None,
+        discord_token="t",
+        database_url="postgresql://haven@db/haven",
+        haven_secret_key="k" * 32,
+        shard_count=2,
+        shard_ids="1",
+    )
+    services = build_services(settings, db, clock, b"k" * 32)
+    effects = _RecordingEffects()
+    services.rooms.install(effects)  # type: ignore[arg-type]
+    rooms = {}
+    for shard in (0, 1):
+        meeting_id = await make_meeting(services, _guild_on(shard, 2), title=f"m{shard}")
+        meeting = await services.meetings.get(meeting_id)
+        assert meeting is not None
+        await services.rooms.save_link(
+            meeting, category_id=10, text_channel_id=11, voice_channel_id=12, stage=False
+        )
+        rooms[shard] = meeting_id
+    effects.applied.clear()
+    await services.rooms.reconcile()
+    assert effects.applied == [rooms[1]]
