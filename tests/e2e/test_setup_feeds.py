@@ -10,10 +10,14 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.errors import ConfigError
 from bot.services.meetings import Access
 from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner
 from tests.fakediscord import FakeDiscord
 from tests.support.meetings import make_meeting
+
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 
 async def _meeting(haven: HavenRunner, community: Community, title: str, access: Access) -> int:
@@ -152,6 +156,7 @@ async def test_setup_show_names_the_key_source_never_the_key(
     tmp_path_factory: pytest.TempPathFactory,
     caplog: pytest.LogCaptureFixture,
     where: str,
+    backend: str,
 ) -> None:
     apart = tmp_path_factory.mktemp("secrets") / "haven.key"  # outside the database's folder
     settings: dict[str, Any] = {
@@ -159,6 +164,13 @@ async def test_setup_show_names_the_key_source_never_the_key(
         "apart": {"haven_secret_key": None, "haven_key_path": apart},
         "environment": {"haven_key_path": apart},  # HAVEN_SECRET_KEY (the harness's) wins
     }[where]
+    if backend == "postgres" and where != "environment":
+        # Processes sharing PostgreSQL need one key: a key file (one per host) is refused.
+        with pytest.raises(ConfigError, match="HAVEN_SECRET_KEY is not set.*same HAVEN_SECRET"):
+            await haven_runner.start(**settings)
+        assert haven_runner.bot is None
+        assert not (tmp_path / "haven.key").exists() and not apart.exists()
+        return
     await haven_runner.start(**settings)
     try:
         shown = await discord_server.invoke(community.guild, community.moderator, "setup show")
