@@ -27,6 +27,7 @@ _HINTS: dict[str, str] = {
     "reminder_grace_minutes": "use a whole number of minutes from 0 to 1440",
     "http_host": "use an address such as 127.0.0.1",
     "http_port": "use a port number from 1 to 65535, or leave it empty to turn feeds off",
+    "feeds_in_bot": "use true (the bot serves the feeds) or false (`python -m bot.feeds` serves them)",
     "public_base_url": "use the https URL your reverse proxy serves the feeds at, e.g. https://haven.example.org, or leave it empty",
     "guild_purge_days": "use a whole number of days from 0 to 365",
     "owner_ids": "use comma-separated numeric user IDs",
@@ -74,6 +75,9 @@ class Settings(BaseSettings):
     reminder_grace_minutes: int = Field(default=10, ge=0, le=1440)
     http_host: str = "127.0.0.1"
     http_port: int | None = Field(default=None, ge=1, le=65535)
+    # False when `python -m bot.feeds` serves the feeds (several processes): the bots then leave
+    # HTTP_PORT to it.
+    feeds_in_bot: bool = True
     public_base_url: str | None = None  # where the reverse proxy exposes the feeds
     guild_purge_days: int = Field(default=30, ge=0, le=365)
     owner_ids: str = ""
@@ -239,10 +243,32 @@ class Settings(BaseSettings):
         return frozenset(int(p) for p in self.owner_ids.split(",") if p.strip())
 
 
-def load_settings(**overrides: object) -> Settings:
-    """Build settings, turning validation errors into one clear ConfigError."""
+class FeedServerSettings(Settings):
+    """The settings of `python -m bot.feeds`: it never talks to Discord and seals nothing."""
+
+    discord_token: SecretStr = SecretStr("")
+
+    @field_validator("discord_token")
+    @classmethod
+    def _token_not_blank(cls, value: SecretStr) -> SecretStr:
+        return value  # overrides the bot's check: no token is needed here
+
+    @field_validator("haven_secret_key")
+    @classmethod
+    def _shared_key_on_postgres(
+        cls, value: SecretStr | None, info: ValidationInfo
+    ) -> SecretStr | None:
+        return value  # overrides the bot's check: the feeds hash and seal nothing
+
+
+def load_settings(*, require_token: bool = True, **overrides: object) -> Settings:
+    """Build settings, turning validation errors into one clear ConfigError.
+
+    ``require_token=False`` is for `python -m bot.feeds`, which needs no DISCORD_TOKEN.
+    """
+    kind = Settings if require_token else FeedServerSettings
     try:
-        return Settings(**overrides)  # type: ignore[arg-type]
+        return kind(**overrides)  # type: ignore[arg-type]
     except ValidationError as exc:
         err = exc.errors()[0]
         field = str(err["loc"][0]) if err["loc"] else "?"

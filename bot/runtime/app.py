@@ -114,9 +114,12 @@ class HavenBot(commands.Bot):
         for name in self._extensions:
             await self.load_extension(name)
         settings = self.services.settings
-        self.feed_server = await serve_feeds(
-            self.services.feeds, self.clock, settings.http_host, settings.http_port
-        )
+        if settings.feeds_in_bot:
+            self.feed_server = await serve_feeds(
+                self.services.feeds, self.clock, settings.http_host, settings.http_port
+            )
+        else:
+            log.info("FEEDS_IN_BOT is off: `python -m bot.feeds` serves the feeds")
         if self._sync_on_start:
             await self.sync_commands()
         self._jobs_task = asyncio.create_task(self._start_jobs(), name="haven-start-jobs")

@@ -1,4 +1,5 @@
-"""The public feeds over HTTP: a small aiohttp app inside the bot process, for a reverse proxy.
+"""The public feeds over HTTP: a small aiohttp app for a reverse proxy, inside the bot process
+or alone (`python -m bot.feeds`, ``run_feed_process``) when several bot processes share a database.
 
 Routes: ``GET /feeds/{token}/meetings.ics`` and ``GET /feeds/{token}/meetings.json``. Anything
 else, and any unknown or rotated token, gets the same plain 404, so a response never tells
@@ -9,9 +10,11 @@ the URL holds the feed's secret token.
 
 from __future__ import annotations
 
+import asyncio
 import ipaddress
 import logging
 import math
+import signal
 from collections import OrderedDict
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -20,14 +23,27 @@ from email.utils import format_datetime, parsedate_to_datetime
 
 from aiohttp import web
 
-from bot.clock import Clock
+from bot.clock import Clock, SystemClock
+from bot.config import Settings
+from bot.db import Database, open_database
+from bot.errors import ConfigError, DatabaseUnavailableError
 from bot.models.feeds import FeedKind, RenderedFeed
 from bot.services.feeds import FeedService
+from bot.services.meetings import MeetingStore
+from bot.services.privacy import PrivacyService
 from bot.services.schedule_page import PAGE_HEADERS, schedule_page
 
 log = logging.getLogger(__name__)
 
-__all__ = ["FeedServer", "RateLimiter", "client_key", "create_app", "serve_feeds"]
+__all__ = [
+    "FeedServer",
+    "RateLimiter",
+    "client_key",
+    "create_app",
+    "open_feed_store",
+    "run_feed_process",
+    "serve_feeds",
+]
 
 CACHE_CONTROL = "public, max-age=900"
 _NOT_FOUND = "Not found.\n"
@@ -244,6 +260,12 @@ class FeedServer:
         """Whether the server is listening."""
         return self._runner is not None
 
+    @property
+    def port(self) -> int | None:
+        """The port it listens on (the one the system chose for port 0), or None when stopped."""
+        addresses = self._runner.addresses if self._runner is not None else []
+        return int(addresses[0][1]) if addresses else None
+
     async def start(self, host: str, port: int) -> None:
         """Listen on host:port (no access log: URLs carry tokens)."""
         if self._runner is not None:
@@ -281,3 +303,61 @@ async def serve_feeds(
         return None
     log.info("Feed server listening on %s:%s", host, port)
     return server
+
+
+# --- `python -m bot.feeds`: the feeds alone, for several bot processes ------------------------
+
+
+async def open_feed_store(settings: Settings) -> Database:
+    """The bots' database, for the feeds: never created, migrated or claimed from here."""
+    url = settings.database_url.get_secret_value() if settings.database_url else None
+    if url is None and not settings.database_path.is_file():
+        raise DatabaseUnavailableError(
+            f"There is no database at {settings.database_path}: set DATABASE_PATH (or "
+            "DATABASE_URL) to the bot's database, and start the bot once first."
+        )
+    db = await open_database(url, settings.database_path)
+    try:
+        if "feed_versions" not in await db.tables():
+            raise DatabaseUnavailableError(
+                "The database is older than this Haven's feeds (no feed_versions table): run "
+                "`python -m bot migrate` or start the bot once first."
+            )
+    except BaseException:
+        await db.close()
+        raise
+    return db
+
+
+async def run_feed_process(
+    settings: Settings, host: str, port: int, *, clock: Clock | None = None
+) -> None:
+    """Serve the feeds without Discord until SIGINT or SIGTERM, reading the bots' database.
+
+    Its only write is a feed's content version (feed_versions), shared with every feed server.
+    """
+    db = await open_feed_store(settings)
+    clock = clock or SystemClock()
+    feeds = FeedService(db, clock, MeetingStore(db, clock, PrivacyService(db)))
+    server = FeedServer(create_app(feeds, clock))
+    try:
+        try:
+            await server.start(host, port)
+        except OSError as exc:
+            raise ConfigError(
+                f"The feed server cannot listen on {host}:{port} ({exc.strerror}): set HTTP_HOST "
+                "and HTTP_PORT (or --host/--port) to a free address."
+            ) from None
+        log.info("Feed server listening on %s:%s", host, server.port)
+        stopping = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                loop.add_signal_handler(sig, stopping.set)
+            except NotImplementedError:  # pragma: no cover - Windows
+                pass
+        await stopping.wait()
+        log.info("Shutting down")
+    finally:
+        await server.stop()
+        await db.close()
