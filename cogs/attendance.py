@@ -13,7 +13,7 @@ from bot.errors import UserFacingError
 from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
-from bot.services.attendance import ProofSlip, SharePost, slip_name
+from bot.services.attendance import ROOM_NOT_OPEN, ProofSlip, SharePost, slip_name
 from bot.services.rooms import RoomLink
 from cogs._kit import (
     COLOR,
@@ -32,19 +32,20 @@ from cogs._kit import (
     services_of,
     truncate,
 )
+from cogs._kit.i18n import _T, N_, _
 
 log = logging.getLogger(__name__)
 
-WEBHOOK_NAME = "Haven anonymous shares"
+WEBHOOK_NAME = "Haven anonymous shares"  # i18n: keep (found again by name after restarts)
 
-CHECKED_IN = (
+CHECKED_IN = N_(
     "✅ You're checked in. Haven counts check-ins without recording who: nobody, not the "
     "facilitators, the moderators or Haven itself, can tell it was you.\n"
     "Need a signed attendance slip? Use `/attendance proof` before the room closes or up to an "
     "hour after."
 )
-ALREADY = "You're already checked in for this meeting: you're counted once."
-VERIFY_LIMITS = (
+ALREADY = N_("You're already checked in for this meeting: you're counted once.")
+VERIFY_LIMITS = N_(
     "What it does not prove: that the name is that person's real name (Haven never sees an ID), "
     "who stood behind the check-in, or how long they stayed. Each check-in gets one slip."
 )
@@ -74,20 +75,26 @@ async def _ensure_in_room(
     room = {link.text_channel_id, link.voice_channel_id} if link is not None else set()
     if not room.intersection(_channel_ids(interaction)):
         raise UserFacingError(
-            "Check in from the meeting's own room: the button on its opening card, or "
-            "`/checkin` in the room's text channel."
+            _(
+                "Check in from the meeting's own room: the button on its opening card, or "
+                "`/checkin` in the room's text channel."
+            )
         )
     meeting = await services.meetings.get(meeting_id, guild_id=interaction.guild_id)
     admits = await room_admits(interaction)
     if meeting is None or not admits(meeting):
         raise UserFacingError(
-            "This meeting's room is not open to your roles, so you can't check in or share "
-            "there. `/meeting list mine:True` shows the meetings you can join."
+            _(
+                "This meeting's room is not open to your roles, so you can't check in or share "
+                "there. `/meeting list mine:True` shows the meetings you can join."
+            )
         )
     if await services.rooms.is_removed(meeting_id, interaction.user.id):
         raise UserFacingError(
-            "A moderator removed you from this meeting's room until it closes, so you can't "
-            "check in or share there this time."
+            _(
+                "A moderator removed you from this meeting's room until it closes, so you can't "
+                "check in or share there this time."
+            )
         )
 
 
@@ -98,14 +105,13 @@ async def _room_meeting(interaction: discord.Interaction) -> tuple[int, str]:
     services = services_of(interaction)
     link = await services.rooms.link_for_channels(interaction.guild_id, ids)
     if link is None:
-        raise UserFacingError("Use this in a meeting room's text channel while the room is open.")
+        raise UserFacingError(
+            _("Use this in a meeting room's text channel while the room is open.")
+        )
     await _ensure_in_room(interaction, link.meeting_id, link)
     occurrence = services.attendance.open_occurrence(link.meeting_id)
     if occurrence is None:
-        raise UserFacingError(
-            "This meeting's room is not open right now. Check-in and anonymous sharing work only "
-            "while the room is open."
-        )
+        raise UserFacingError(ROOM_NOT_OPEN)
     return link.meeting_id, occurrence
 
 
@@ -115,14 +121,14 @@ async def _check_in(interaction: discord.Interaction, meeting_id: int, occurrenc
     new = await services_of(interaction).attendance.check_in(
         meeting_id, occurrence, interaction.guild_id, interaction.user.id
     )
-    await reply_ephemeral(interaction, CHECKED_IN if new else ALREADY)
+    await reply_ephemeral(interaction, _(CHECKED_IN) if new else _(ALREADY))
 
 
 class CheckInButton(
     PersistentButton,
     prefix="haven:checkin",
     fields={"meeting_id": ID, "occurrence": DAY},
-    label="Check in",
+    label=N_("Check in"),
     emoji="✅",
     style=discord.ButtonStyle.success,
 ):
@@ -142,7 +148,7 @@ class SilenceButton(
     PersistentButton,
     prefix="haven:silence",
     fields={"meeting_id": ID, "occurrence": DAY, "number": ID},
-    label="Silence this peer",
+    label=N_("Silence this peer"),
 ):
     """'Silence this peer' under an anonymous share: moderators only, reveals nobody."""
 
@@ -153,52 +159,60 @@ class SilenceButton(
     async def pressed(self, interaction: discord.Interaction) -> None:
         """Silence the pseudonym; the moderator never learns who it is."""
         await ensure_level(
-            interaction, Level.MODERATOR, "Only moderators can silence an anonymous sharer."
+            interaction, Level.MODERATOR, _("Only moderators can silence an anonymous sharer.")
         )
         assert interaction.guild_id is not None
         services = services_of(interaction)
         changed = services.attendance.silence(
             self.meeting_id, self.occurrence, interaction.guild_id, self.number
         )
-        name = f"Peer {self.number}"
+        name = f"Peer {self.number}"  # i18n: keep (the pseudonym as it was posted)
         if not changed:
-            await reply_ephemeral(interaction, f"{name} is already silenced for this meeting.")
+            await reply_ephemeral(
+                interaction, _("{name} is already silenced for this meeting.").format(name=name)
+            )
             return
         await reply_ephemeral(
             interaction,
-            f"{name} can't share anonymously again until this meeting ends. "
-            "Nobody, you included, learns who it is.",
+            _(
+                "{name} can't share anonymously again until this meeting ends. "
+                "Nobody, you included, learns who it is."
+            ).format(name=name),
         )
         meeting = await services.meetings.get(self.meeting_id)
         bot = bot_of(interaction)
         await bot.post_modlog(
             interaction.guild_id,
             modlog_embed(
-                "Anonymous sharer silenced",
+                _("Anonymous sharer silenced"),
                 interaction.user,
                 services.clock.now(),
                 meeting=safe_title(meeting.title) if meeting else f"#{self.meeting_id}",
-                pseudonym=f"{name} (for the occurrence of {self.occurrence})",
+                pseudonym=_("{name} (for the occurrence of {date})").format(
+                    name=name, date=self.occurrence
+                ),
             ),
         )
 
 
 def slip_embed(slip: ProofSlip) -> discord.Embed:
     """A proof-of-attendance slip as the peer sees it (only them)."""
-    embed = discord.Embed(title="Proof of attendance", colour=COLOR)
-    embed.add_field(name="Meeting", value=escape(slip.title) or "—", inline=False)
-    embed.add_field(name="Date", value=slip.occurrence.isoformat(), inline=True)
-    embed.add_field(name="Name", value=escape(slip.name) if slip.name else "(not given)")
-    embed.add_field(name="Verification code", value=f"```\n{slip.code}\n```", inline=False)
+    embed = discord.Embed(title=_("Proof of attendance"), colour=COLOR)
+    embed.add_field(name=_("Meeting"), value=escape(slip.title) or "—", inline=False)
+    embed.add_field(name=_("Date"), value=slip.occurrence.isoformat(), inline=True)
+    embed.add_field(name=_("Name"), value=escape(slip.name) if slip.name else _("(not given)"))
+    embed.add_field(name=_("Verification code"), value=f"```\n{slip.code}\n```", inline=False)
     embed.set_footer(
-        text="Anyone can check this slip with /attendance verify. Haven stores no record of it; "
-        "one slip per check-in, held in memory only until an hour after the room closes."
+        text=_(
+            "Anyone can check this slip with /attendance verify. Haven stores no record of it; "
+            "one slip per check-in, held in memory only until an hour after the room closes."
+        )
     )
     return fit_embed(embed)
 
 
 class AttendanceCog(
-    commands.GroupCog, name="attendance", description="Anonymous attendance counts and slips"
+    commands.GroupCog, name="attendance", description=_T("Anonymous attendance counts and slips")
 ):
     """/attendance counts|proof|verify."""
 
@@ -207,9 +221,9 @@ class AttendanceCog(
         super().__init__()
 
     @app_commands.command(
-        name="counts", description="Check-in counts of a meeting's last 12 occurrences"
+        name="counts", description=_T("Check-in counts of a meeting's last 12 occurrences")
     )
-    @app_commands.describe(meeting="The meeting (start typing its title)")
+    @app_commands.describe(meeting=_T("The meeting (start typing its title)"))
     @app_commands.guild_only()
     async def counts(
         self,
@@ -220,21 +234,24 @@ class AttendanceCog(
         await ensure_meeting_manager(interaction, meeting)
         report = await self.bot.services.attendance.counts(meeting.id)
         embed = discord.Embed(
-            title=truncate(f"Attendance: {safe_title(meeting.title)}", 256),
+            title=truncate(_("Attendance: {title}").format(title=safe_title(meeting.title)), 256),
             description=f"```\n{report.chart()}\n```",
             colour=COLOR,
         )
-        embed.add_field(name="Trend", value=report.trend, inline=False)
+        embed.add_field(name=_("Trend"), value=str(report.trend), inline=False)
         embed.set_footer(
-            text="Closed occurrences only. Counts under 5 show as 'fewer than 5'. Haven never "
-            "records who checked in."
+            text=_(
+                "Closed occurrences only. Counts under 5 show as 'fewer than 5'. Haven never "
+                "records who checked in."
+            )
         )
         await reply_ephemeral(interaction, embed=fit_embed(embed))
 
     @app_commands.command(
-        name="proof", description="A signed slip for a meeting you checked in to (only you see it)"
+        name="proof",
+        description=_T("A signed slip for a meeting you checked in to (only you see it)"),
     )
-    @app_commands.describe(name="The name to print on the slip (optional; never stored)")
+    @app_commands.describe(name=_T("The name to print on the slip (optional; never stored)"))
     @app_commands.guild_only()
     async def proof(self, interaction: discord.Interaction, name: str | None = None) -> None:
         """Sign a slip for each occurrence the caller checked in to that is still in memory."""
@@ -248,38 +265,39 @@ class AttendanceCog(
                 titles[occ.meeting_id] = meeting.title
         slips = services.attendance.proof(interaction.guild_id, interaction.user.id, titles, name)
         asked = slip_name(name)
-        note = "Keep this slip: Haven forgets it an hour after the room closes."
+        note = _("Keep this slip: Haven forgets it an hour after the room closes.")
         if asked and any(s.name != asked for s in slips):
-            note += (
-                " One check-in gives one slip, so this is the slip you already have, as it was "
+            note += " " + _(
+                "One check-in gives one slip, so this is the slip you already have, as it was "
                 "first asked for."
             )
         await interaction.response.send_message(
             note, embeds=[slip_embed(s) for s in slips[:10]], ephemeral=True
         )
 
-    @app_commands.command(name="verify", description="Check whether an attendance slip is genuine")
-    @app_commands.describe(code="The verification code printed on the slip")
+    @app_commands.command(
+        name="verify", description=_T("Check whether an attendance slip is genuine")
+    )
+    @app_commands.describe(code=_T("The verification code printed on the slip"))
     async def verify(self, interaction: discord.Interaction, code: str) -> None:
         """Say whether a slip is genuine, and for which meeting and date."""
         slip = self.bot.services.attendance.verify(code)
         if slip is None:
             await reply_ephemeral(
                 interaction,
-                "❌ Not genuine: this code was not signed by this Haven, or it was changed.",
+                _("❌ Not genuine: this code was not signed by this Haven, or it was changed."),
             )
             return
         name = (
-            f" They gave the name **{escape(slip.name)}** for the slip."
+            _("They gave the name **{name}** for the slip.").format(name=escape(slip.name))
             if slip.name
-            else " They gave no name."
+            else _("They gave no name.")
         )
-        await reply_ephemeral(
-            interaction,
-            f"✅ Genuine: this Haven signed it. Someone checked in to **{escape(slip.title)}** "
-            f"on **{slip.occurrence.isoformat()}** and asked for this one slip.{name}\n"
-            f"{VERIFY_LIMITS}",
-        )
+        genuine = _(
+            "✅ Genuine: this Haven signed it. Someone checked in to **{title}** on **{date}** "
+            "and asked for this one slip."
+        ).format(title=escape(slip.title), date=slip.occurrence.isoformat())
+        await reply_ephemeral(interaction, f"{genuine} {name}\n{_(VERIFY_LIMITS)}")
 
 
 class RoomPresenceCog(commands.Cog, name="room-presence"):
@@ -289,15 +307,19 @@ class RoomPresenceCog(commands.Cog, name="room-presence"):
         self.bot = bot
         self._webhooks: dict[int, discord.Webhook] = {}
 
-    @app_commands.command(name="checkin", description="Check in to this room's meeting anonymously")
+    @app_commands.command(
+        name="checkin", description=_T("Check in to this room's meeting anonymously")
+    )
     @app_commands.guild_only()
     async def checkin(self, interaction: discord.Interaction) -> None:
         """Count the caller once for the open occurrence of this room."""
         meeting_id, occurrence = await _room_meeting(interaction)
         await _check_in(interaction, meeting_id, occurrence)
 
-    @app_commands.command(name="share", description="Share in this room under a pseudonym")
-    @app_commands.describe(text="What you want to say; posted as 'Peer N', never with your name")
+    @app_commands.command(name="share", description=_T("Share in this room under a pseudonym"))
+    @app_commands.describe(
+        text=_T("What you want to say; posted as 'Peer N', never with your name")
+    )
     @app_commands.guild_only()
     async def share(self, interaction: discord.Interaction, text: str) -> None:
         """Post the text through the room's webhook under this occurrence's pseudonym."""
@@ -314,7 +336,10 @@ class RoomPresenceCog(commands.Cog, name="room-presence"):
             attendance.share_failed(post, interaction.guild_id, interaction.user.id)
             raise
         await reply_ephemeral(
-            interaction, f"Shared as **{post.pseudonym}**. Nobody can see it was you."
+            interaction,
+            _("Shared as **{pseudonym}**. Nobody can see it was you.").format(
+                pseudonym=post.pseudonym
+            ),
         )
 
     async def _post(self, interaction: discord.Interaction, post: SharePost) -> None:
@@ -323,7 +348,7 @@ class RoomPresenceCog(commands.Cog, name="room-presence"):
         if isinstance(channel, discord.Thread):
             thread, channel = channel, channel.parent
         if not isinstance(channel, discord.TextChannel | discord.VoiceChannel):
-            raise UserFacingError("Anonymous shares work in a room's text channel.")
+            raise UserFacingError(_("Anonymous shares work in a room's text channel."))
         webhook = await self._webhook(channel)
         view = discord.ui.View(timeout=None)
         view.add_item(SilenceButton(post.meeting_id, post.occurrence, post.number))
@@ -341,7 +366,9 @@ class RoomPresenceCog(commands.Cog, name="room-presence"):
             )
         except discord.NotFound:
             self._webhooks.pop(channel.id, None)
-            raise UserFacingError("The room's share hook was removed; please try again.") from None
+            raise UserFacingError(
+                _("The room's share hook was removed; please try again.")
+            ) from None
 
     async def _webhook(
         self, channel: discord.TextChannel | discord.VoiceChannel
@@ -358,8 +385,10 @@ class RoomPresenceCog(commands.Cog, name="room-presence"):
             hook = mine[0] if mine else await channel.create_webhook(name=WEBHOOK_NAME)
         except discord.Forbidden:
             raise UserFacingError(
-                "I need the Manage Webhooks permission in this room to post anonymous shares. "
-                "Ask a moderator to grant it."
+                _(
+                    "I need the Manage Webhooks permission in this room to post anonymous "
+                    "shares. Ask a moderator to grant it."
+                )
             ) from None
         self._webhooks[channel.id] = hook
         return hook

@@ -5,13 +5,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from bot.i18n import Msg, Text
+
 SMALL_COUNT = 5
 BAR_WIDTH = 16
 
 
 def shown_count(count: int) -> str:
     """A count as shown to facilitators: small numbers are never shown exactly."""
-    return "fewer than 5" if count < SMALL_COUNT else str(count)
+    return str(Msg("fewer than 5")) if count < SMALL_COUNT else str(count)
 
 
 @dataclass(frozen=True, slots=True)
@@ -33,12 +35,12 @@ class CountReport:
 
     meeting_id: int
     rows: tuple[OccurrenceCount, ...]
-    trend: str
+    trend: Text
 
     def chart(self) -> str:
         """A small text bar chart; counts under 5 get one fixed mark so no size is implied."""
         if not self.rows:
-            return "No closed occurrences yet."
+            return str(Msg("No closed occurrences yet."))
         top = max((r.checkins for r in self.rows), default=0)
         lines = []
         for r in self.rows:

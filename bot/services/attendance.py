@@ -28,6 +28,7 @@ from bot.clock import Clock
 from bot.db import Database, Transaction
 from bot.db.repositories import attendance as repo
 from bot.errors import UserFacingError
+from bot.i18n import Msg, PluralMsg
 from bot.jobs import Job, JobEngine, NewJob
 from bot.keys import derive_key
 from bot.models.attendance import SMALL_COUNT as SMALL_COUNT
@@ -58,14 +59,19 @@ _SLIP_MAC_BYTES = 16
 _EPOCH = date(2000, 1, 1)
 _rng = secrets.SystemRandom()
 
+ROOM_NOT_OPEN = Msg(
+    "This meeting's room is not open right now. Check-in and anonymous sharing work only while "
+    "the room is open."
+)
+
 
 # --- pure helpers ---------------------------------------------------------------------------
 
 
-def trend_of(counts: list[int]) -> str:
+def trend_of(counts: list[int]) -> Msg:
     """Rising, falling or steady: the recent half against the earlier half (no numbers shown)."""
     if len(counts) < 4:
-        return "not enough meetings yet to show a trend"
+        return Msg("not enough meetings yet to show a trend")
     # Small counts are taken as the middle of 0..4 so the trend cannot reveal them.
     values = [c if c >= SMALL_COUNT else 2.5 for c in counts]
     half = len(values) // 2
@@ -73,10 +79,10 @@ def trend_of(counts: list[int]) -> str:
     before = sum(earlier) / len(earlier)
     after = sum(recent) / len(recent)
     if after > before * 1.1:
-        return "rising"
+        return Msg("rising")
     if after < before * 0.9:
-        return "falling"
-    return "steady"
+        return Msg("falling")
+    return Msg("steady")
 
 
 def slip_name(name: str | None) -> str:
@@ -427,10 +433,7 @@ class AttendanceService:
         self.prune()
         live = self._live.get((meeting_id, occurrence))
         if live is None or live.guild_id != guild_id or not live.is_open:
-            raise UserFacingError(
-                "This meeting's room is not open right now. Check-in and anonymous sharing work "
-                "only while the room is open."
-            )
+            raise UserFacingError(ROOM_NOT_OPEN)
         return live
 
     # -- check-in -------------------------------------------------------------------------------
@@ -466,14 +469,22 @@ class AttendanceService:
         number = live.pseudonyms.get(tag)
         if tag in live.silenced:
             raise UserFacingError(
-                "A moderator has paused your anonymous shares until this meeting ends. "
-                "You're still welcome in the room."
+                Msg(
+                    "A moderator has paused your anonymous shares until this meeting ends. "
+                    "You're still welcome in the room."
+                )
             )
         now = self.clock.now()
         last = live.last_share.get(tag)
         if last is not None and now < last + SHARE_INTERVAL:
             wait = int((last + SHARE_INTERVAL - now).total_seconds()) + 1
-            raise UserFacingError(f"One share every 30 seconds: try again in {wait} seconds.")
+            raise UserFacingError(
+                PluralMsg(
+                    "One share every 30 seconds: try again in {count} second.",
+                    "One share every 30 seconds: try again in {count} seconds.",
+                    wait,
+                )
+            )
         if number is None:
             number = self._new_number(live)
             live.pseudonyms[tag] = number
@@ -487,7 +498,7 @@ class AttendanceService:
             free = [n for n in range(1, top + 1) if n not in used]
             if free:
                 return _rng.choice(free)
-        raise UserFacingError("Too many people are sharing in this room right now.")
+        raise UserFacingError(Msg("Too many people are sharing in this room right now."))
 
     def share_failed(self, post: SharePost, guild_id: int, user_id: int) -> None:
         """Undo the rate-limit mark when the post could not be delivered."""
@@ -502,10 +513,12 @@ class AttendanceService:
         if not tags:
             if number in live.retired:
                 raise UserFacingError(
-                    "That pseudonym is no longer linked to anyone (they used forget-me), so it "
-                    "can't be silenced. Their next share shows under a new pseudonym."
+                    Msg(
+                        "That pseudonym is no longer linked to anyone (they used forget-me), so "
+                        "it can't be silenced. Their next share shows under a new pseudonym."
+                    )
                 )
-            raise UserFacingError("That pseudonym has not shared in this meeting.")
+            raise UserFacingError(Msg("That pseudonym has not shared in this meeting."))
         if tags[0] in live.silenced:
             return False
         live.silenced.add(tags[0])
@@ -541,8 +554,11 @@ class AttendanceService:
         attended = self._checked_in(guild_id, user_id)
         if not attended:
             raise UserFacingError(
-                "I can only sign a slip for a meeting you checked in to, until one hour after its "
-                "room closes. Check in with the button on the room's opening card or `/checkin`."
+                Msg(
+                    "I can only sign a slip for a meeting you checked in to, until one hour after "
+                    "its room closes. Check in with the button on the room's opening card or "
+                    "`/checkin`."
+                )
             )
         slips = []
         for live, tag in attended:

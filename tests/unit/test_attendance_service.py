@@ -81,7 +81,8 @@ async def test_counts_hide_open_and_small_numbers(services: Services) -> None:
     assert [r.shown for r in report.rows] == ["fewer than 5", "fewer than 5", "8", "8", "8"]
     chart = report.chart()
     assert "fewer than 5" in chart and "3" not in chart.replace("2027", "")
-    assert report.trend == "rising"
+    assert str(report.trend) == "rising"
+    assert report.trend.render("es") == "en aumento"
 
 
 def test_chart_does_not_scale_small_counts() -> None:
@@ -91,9 +92,9 @@ def test_chart_does_not_scale_small_counts() -> None:
 
 
 def test_trend_words() -> None:
-    assert trend_of([10, 10, 10, 10]) == "steady"
-    assert trend_of([20, 20, 10, 10]) == "falling"
-    assert "not enough" in trend_of([1, 2])
+    assert str(trend_of([10, 10, 10, 10])) == "steady"
+    assert str(trend_of([20, 20, 10, 10])) == "falling"
+    assert "not enough" in str(trend_of([1, 2]))
 
 
 async def test_key_dropped_one_hour_after_close(services: Services, clock: FakeClock) -> None:
