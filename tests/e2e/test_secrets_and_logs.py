@@ -9,6 +9,7 @@ output are searched for each secret and each piece of user-typed text.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import io
 import logging
 import os
@@ -25,6 +26,12 @@ from bot.logging_setup import register_secret, reset_logging, setup_logging
 from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner, moderators_channel
 from tests.fakediscord import FakeDiscord
 from tests.support.clock import haven_clock_at, run_jobs_at
+from tests.support.store import HavenStore
+
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py); on PostgreSQL its DATABASE_URL
+# carries a password (the test server trusts local connections, so any will do) that must never
+# be logged either.
+pytestmark = pytest.mark.both_backends
 
 ROOT = Path(__file__).resolve().parents[2]
 # Tuesday 5 January 2027, noon UTC; the meeting is at 19:00 New York (00:00 UTC the next day).
@@ -48,6 +55,7 @@ LIBRARY_LOGGERS = (
     "aiohttp.web",
     "aiohttp.websocket",
     "aiosqlite",
+    "asyncpg",
     "apscheduler",
     "apscheduler.scheduler",
     "apscheduler.executors.default",
@@ -75,7 +83,14 @@ NEEDLES = {
 }
 
 
+DB_PASSWORD = "Sienna-Otter-Passphrase-7"
+
 haven_clock = haven_clock_at(T0)
+
+
+def _with_password(url: str) -> str:
+    """The test server's URL with a password in it."""
+    return url.replace("postgres@", f"postgres:{DB_PASSWORD}@", 1)
 
 
 @pytest.fixture
@@ -113,6 +128,7 @@ def _secrets(server: FakeDiscord, key: bytes) -> dict[str, str]:
         "key hex": key.hex(),
         "key HEX": key.hex().upper(),
         "key repr": repr(key)[2:-1],
+        "database password": DB_PASSWORD,
     }
 
 
@@ -140,6 +156,8 @@ async def test_a_whole_session_at_debug_logs_no_secret_and_no_typed_text(
 ) -> None:
     server, c = discord_server, community
     caplog, handler_output = debug_logging
+    if haven_runner.store.url is not None:
+        haven_runner.settings_overrides["database_url"] = _with_password(haven_runner.store.url)
     mods_channel = moderators_channel(server, c)
     review = server.create_channel(c.guild, "resource-review")
     await server.flush()
@@ -313,14 +331,16 @@ def test_setup_logging_scrubs_library_payloads_and_secrets(
 
 
 async def test_python_m_bot_at_debug_never_prints_the_token(
-    discord_server: FakeDiscord, community: Community, tmp_path: Path
+    discord_server: FakeDiscord, community: Community, tmp_path: Path, store: HavenStore
 ) -> None:
-    """`python -m bot --sync` with LOG_LEVEL=DEBUG: startup, a command, shutdown; no secret."""
+    """`python -m bot --sync` with LOG_LEVEL=DEBUG: startup, a command, shutdown; no secret.
+
+    On SQLite the bot makes its own key file; on PostgreSQL every process is given the key."""
     server, c = discord_server, community
     env = {
         **{k: v for k, v in os.environ.items() if not k.startswith(("DISCORD_", "HAVEN_"))},
+        **store.environment(),
         "DISCORD_TOKEN": server.token,
-        "DATABASE_PATH": str(tmp_path / "haven.db"),
         "DISCORD_API_BASE": server.api_base,
         "DISCORD_GATEWAY_URL": server.gateway_url,
         "LOG_LEVEL": "DEBUG",
@@ -329,6 +349,8 @@ async def test_python_m_bot_at_debug_never_prints_the_token(
         "OWNER_IDS": "",
         "PYTHONPATH": str(ROOT),
     }
+    if store.url is not None:
+        env.update(DATABASE_URL=_with_password(store.url), HAVEN_SECRET_KEY=TEST_SECRET_KEY)
     proc = await asyncio.create_subprocess_exec(
         sys.executable,
         "-m",
@@ -381,8 +403,14 @@ async def test_python_m_bot_at_debug_never_prints_the_token(
     printed = out.decode() + err.decode()
     assert proc.returncode == 0, printed[-3000:]
     assert "Synced" in printed and "DEBUG" in printed and "Dispatching event interaction" in printed
-    key_hex = (tmp_path / "haven.key").read_text().strip()
+    if store.url is None:
+        key_hex = (tmp_path / "haven.key").read_text().strip()
+    else:
+        assert not (tmp_path / "haven.key").exists(), "a key file beside nothing"
+        key_hex = hashlib.sha256(TEST_SECRET_KEY.encode()).hexdigest()
     needles = {
+        "HAVEN_SECRET_KEY": TEST_SECRET_KEY,
+        "database password": DB_PASSWORD,
         "token": server.token,
         "key hex": key_hex,
         "key HEX": key_hex.upper(),
