@@ -9,6 +9,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 from bot.errors import UserFacingError
+from bot.i18n import SUPPORTED, Msg
 
 MAX_OFFSETS = 5
 MAX_OFFSET_MINUTES = 14 * 24 * 60
@@ -110,6 +111,20 @@ def parse_region(text: str) -> str:
             f"Use one of: {', '.join(REGIONS)}."
         )
     return code
+
+
+def parse_language(text: str) -> str:
+    """A language Haven posts in: "en" or "es" (a Discord locale such as "es-419" works too)."""
+    code = text.strip().lower().replace("_", "-")
+    language = code.split("-", 1)[0]
+    if language not in SUPPORTED or not code:
+        raise UserFacingError(
+            Msg(
+                "`{value}` is not a language I speak. Use `en` (English) or `es` (Spanish).",
+                value=quote_input(text, 20),
+            )
+        )
+    return language
 
 
 def parse_local_datetime(text: str) -> datetime:

@@ -36,6 +36,7 @@ class GuildSettings:
     role_approval: bool = False
     panel_channel_id: int | None = None
     panel_message_id: int | None = None
+    language: str = "en"  # its public posts and new meetings ("en" or "es"; bot.i18n.SUPPORTED)
 
     @property
     def offsets_minutes(self) -> list[int]:

@@ -67,6 +67,7 @@ class Meeting:
     room_voice_channel_id: int | None = None
     paused_until: date | None = None
     native_event_id: int | None = None
+    language: str = "en"  # what its reminders, room cards and notices are posted in
     exceptions: dict[date, OccurrenceException] = field(default_factory=dict)
     facilitator_ids: frozenset[int] = frozenset()
 
@@ -120,6 +121,7 @@ class MeetingEdit:
     add_facilitator: int | None = None
     add_facilitator_eligible: bool = False  # the cog's check: holds the facilitator role
     remove_facilitator: int | None = None
+    language: str | None = None  # "en" or "es"
 
     def is_empty(self) -> bool:
         """Whether nothing was asked for."""
@@ -142,6 +144,7 @@ class MeetingEdit:
                 "clear_chat",
                 "add_facilitator",
                 "remove_facilitator",
+                "language",
             )
         )
 

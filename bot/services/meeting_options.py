@@ -22,6 +22,7 @@ from bot.occurrences import (
 from bot.parsing import (
     clean_text,
     parse_date,
+    parse_language,
     parse_local_datetime,
     parse_offsets,
     parse_timezone,
@@ -293,6 +294,8 @@ def edit_fields(meeting: Meeting, edit: MeetingEdit, now: datetime) -> dict[str,
         )
     if edit.description is not None:
         fields["description"] = parse_description(edit.description)
+    if edit.language is not None:
+        fields["language"] = parse_language(edit.language)
     if edit.opening_text is not None:
         fields["opening_text"] = parse_description(
             edit.opening_text, field="opening text", max_len=OPENING_TEXT_MAX

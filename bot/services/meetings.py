@@ -41,7 +41,7 @@ from bot.occurrences import (
     occurrences_between,
     zone,
 )
-from bot.parsing import parse_date, parse_timezone
+from bot.parsing import parse_date, parse_language, parse_timezone
 from bot.permissions import Level, refusal
 from bot.services.guilds import GuildSettingsService
 from bot.services.meeting_options import (
@@ -303,8 +303,12 @@ class MeetingService:
         access: str = "open",
         formats: str | None = None,
         description: str | None = None,
+        language: str | None = None,
     ) -> Meeting:
-        """Validate everything, store the meeting with the caller as facilitator, emit created."""
+        """Validate everything, store the meeting with the caller as facilitator, emit created.
+
+        ``language`` (its posts' language) defaults to the guild's.
+        """
         if actor.level < Level.FACILITATOR:
             raise PermissionDeniedError(refusal(Level.FACILITATOR))
         clean_title = parse_title(title)
@@ -320,6 +324,11 @@ class MeetingService:
         meeting_access = parse_access(access)
         format_keys = parse_formats(formats) if formats else ()
         text = parse_description(description) if description else ""
+        posts_in = (
+            parse_language(language)
+            if language is not None
+            else (await self.guilds.get(guild_id)).language
+        )
         async with self.db.transaction() as tx:
             meeting_id = await self.store.create(
                 tx,
@@ -335,6 +344,7 @@ class MeetingService:
                 repeat=rule,
                 description=text,
                 facilitator_id=actor.user_id,
+                language=posts_in,
             )
         meeting = await self.get(guild_id, meeting_id)
         await self._emit(meeting, "created")

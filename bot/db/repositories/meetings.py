@@ -16,7 +16,7 @@ _COLUMNS = (
     "id, guild_id, title, kind, access, formats, timezone, first_date, start_time, "
     "duration_minutes, repeat, description, opening_text, reminder_offsets, room_open_minutes, "
     "room_close_minutes, room_clear_chat, room_category_id, room_text_channel_id, "
-    "room_voice_channel_id, paused_until, native_event_id"
+    "room_voice_channel_id, paused_until, native_event_id, language"
 )
 
 # Fields that `update` may change, with their storage conversion.
@@ -41,6 +41,7 @@ EDITABLE = {
     "room_voice_channel_id",
     "paused_until",
     "native_event_id",
+    "language",
 }
 
 
@@ -97,6 +98,7 @@ def _from_row(
         room_voice_channel_id=row[19],
         paused_until=date.fromisoformat(row[20]) if row[20] else None,
         native_event_id=row[21],
+        language=row[22],
         exceptions=exceptions,
         facilitator_ids=facilitators,
     )
@@ -203,13 +205,14 @@ class MeetingStore:
         repeat: Repeat,
         description: str = "",
         facilitator_id: int | None = None,
+        language: str = "en",
     ) -> int:
         """Insert a meeting (and its first facilitator) inside a transaction; return its id."""
         now = iso(self.clock.now())
         meeting_id = await tx.insert(
             "INSERT INTO meetings (guild_id, title, kind, access, formats, timezone, first_date, "
-            "start_time, weekday, duration_minutes, repeat, description, created_at, updated_at) "
-            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+            "start_time, weekday, duration_minutes, repeat, description, language, created_at, "
+            "updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
             (
                 guild_id,
                 title,
@@ -223,6 +226,7 @@ class MeetingStore:
                 duration_minutes,
                 repeat.value,
                 description,
+                language,
                 now,
                 now,
             ),

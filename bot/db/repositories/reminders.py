@@ -42,14 +42,46 @@ async def is_subscribed(db: Reader, meeting_id: int, user_id: int) -> bool:
 
 
 async def add_subscription(
-    tx: Transaction, meeting_id: int, guild_id: int, user_id: int, at: datetime
+    tx: Transaction,
+    meeting_id: int,
+    guild_id: int,
+    user_id: int,
+    at: datetime,
+    locale: str = "en",
 ) -> None:
-    """Store a member's DM subscription to a meeting."""
+    """Store a member's DM subscription to a meeting, in the language they subscribed in."""
     await tx.execute(
-        "INSERT INTO reminder_subscriptions (meeting_id, guild_id, user_id, created_at) "
-        "VALUES (?, ?, ?, ?)",
-        (meeting_id, guild_id, user_id, iso(at)),
+        "INSERT INTO reminder_subscriptions (meeting_id, guild_id, user_id, created_at, locale) "
+        "VALUES (?, ?, ?, ?, ?)",
+        (meeting_id, guild_id, user_id, iso(at), locale),
     )
+
+
+async def has_other_locale(db: Reader, user_id: int, locale: str) -> bool:
+    """Whether any of a person's subscriptions is stored in another language than ``locale``."""
+    row = await db.fetchone(
+        "SELECT 1 FROM reminder_subscriptions WHERE user_id = ? AND locale <> ? LIMIT 1",
+        (user_id, locale),
+    )
+    return row is not None
+
+
+async def set_locale(tx: Transaction, user_id: int, locale: str) -> int:
+    """Store the language a person now uses on all their subscriptions; returns rows changed."""
+    return await tx.execute(
+        "UPDATE reminder_subscriptions SET locale = ? WHERE user_id = ? AND locale <> ?",
+        (locale, user_id, locale),
+    )
+
+
+async def locales_of(db: Reader, user_ids: Iterable[int]) -> dict[int, str]:
+    """The stored language of each of some subscribers (their DMs are written in it)."""
+    rows = await db.fetchall(
+        "SELECT user_id, MAX(locale) FROM reminder_subscriptions "
+        "WHERE user_id IN (SELECT value FROM json_each(?)) GROUP BY user_id",
+        (json.dumps(sorted(set(user_ids))),),
+    )
+    return {row[0]: row[1] for row in rows}
 
 
 async def remove_subscription(tx: Transaction, meeting_id: int, guild_id: int, user_id: int) -> int:

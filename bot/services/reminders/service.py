@@ -22,6 +22,7 @@ from bot.config import Settings
 from bot.db import Database, Transaction
 from bot.db.repositories import reminders as repo
 from bot.errors import NotFoundError, UserFacingError
+from bot.i18n import resolve
 from bot.jobs import Job, JobEngine, NewJob
 from bot.models.guilds import GuildSettings
 from bot.models.meetings import Meeting
@@ -59,6 +60,7 @@ from bot.services.reminders.planning import (
 )
 
 MAX_SUBSCRIPTIONS = 25
+_LOCALE_CACHE = 100_000  # people whose language is remembered between interactions
 LEDGER_KEEP = timedelta(days=35)
 _RECONCILE_SLICE = 5000  # meetings planned per insert (bounded memory)
 _DETAIL_KEY = re.compile(r"occurrence:(\d{4}-\d{2}-\d{2})")  # written by MeetingService
@@ -88,6 +90,7 @@ class ReminderService:
         self.meetings = meetings
         self.guilds = guilds
         self.grace = timedelta(minutes=settings.reminder_grace_minutes)
+        self._locales: dict[int, str] = {}  # user id -> language last seen (see note_locale)
         rate = settings.dm_rate_per_second if dm_rate_per_second is None else dm_rate_per_second
         self.delivery = ReminderDelivery(
             db, clock, jobs, meetings, guilds, grace=self.grace, dm_rate_per_second=rate
@@ -130,8 +133,13 @@ class ReminderService:
 
     # -- subscriptions -------------------------------------------------------
 
-    async def subscribe(self, guild_id: int, user_id: int, meeting_id: int) -> tuple[Meeting, bool]:
-        """Subscribe a member to DM reminders of a meeting; returns (meeting, newly subscribed)."""
+    async def subscribe(
+        self, guild_id: int, user_id: int, meeting_id: int, locale: str = "en"
+    ) -> tuple[Meeting, bool]:
+        """Subscribe a member to DM reminders of a meeting; returns (meeting, newly subscribed).
+
+        ``locale`` is the language they asked in ("en"/"es"): their DMs are written in it.
+        """
         meeting = await self.meetings.get(meeting_id, guild_id)
         if meeting is None:
             raise NotFoundError("That meeting no longer exists. Use `/meeting list` to find one.")
@@ -144,8 +152,29 @@ class ReminderService:
                     f"You already get DM reminders for {MAX_SUBSCRIPTIONS} meetings. Stop one with "
                     "`/remind stop` first."
                 )
-            await repo.add_subscription(tx, meeting_id, guild_id, user_id, self.clock.now())
+            await repo.add_subscription(
+                tx, meeting_id, guild_id, user_id, self.clock.now(), resolve(locale)
+            )
+        self._locales[user_id] = resolve(locale)
         return meeting, True
+
+    async def note_locale(self, user_id: int, locale: str) -> bool:
+        """A person used Haven in ``locale``: write their DMs in it from now on; True if it changed.
+
+        Called on every interaction, so it reads (and writes) only the first time a person is seen
+        in a language since start.
+        """
+        language = resolve(locale)
+        if self._locales.get(user_id) == language:
+            return False
+        if len(self._locales) >= _LOCALE_CACHE:
+            self._locales.clear()
+        changed = 0
+        if await repo.has_other_locale(self.db, user_id, language):
+            async with self.db.transaction() as tx:
+                changed = await repo.set_locale(tx, user_id, language)
+        self._locales[user_id] = language
+        return changed > 0
 
     async def unsubscribe(self, guild_id: int, user_id: int, meeting_id: int) -> bool:
         """End a member's DM reminders for a meeting; False if there were none."""

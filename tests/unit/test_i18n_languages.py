@@ -1,0 +1,98 @@
+"""Languages in the data: the guild's default, each meeting's, each subscription's (both stores)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+import pytest
+
+from bot.errors import UserFacingError
+from bot.i18n import use_locale
+from bot.models.meetings import MeetingEdit
+from bot.permissions import Level
+from bot.services import Services
+from bot.services.meetings import Actor
+from tests.support.meetings import make_meeting
+
+pytestmark = pytest.mark.both_backends
+
+GUILD = 500
+FAC = Actor(11, Level.FACILITATOR)
+MOD = Actor(13, Level.MODERATOR)
+
+
+@pytest.fixture
+def start() -> datetime:
+    """A Monday before the default test meeting's first Tuesday."""
+    return datetime(2027, 1, 4, 12, 0, tzinfo=UTC)
+
+
+async def test_guild_language_defaults_to_english_and_is_stored(services: Services) -> None:
+    assert (await services.guilds.get(GUILD)).language == "en"
+    await services.guilds.update(GUILD, language="es")
+    services.guilds._cache.clear()
+    assert (await services.guilds.get(GUILD)).language == "es"
+
+
+async def test_a_new_meeting_takes_the_guilds_language_unless_given(services: Services) -> None:
+    schedule = services.meeting_service.schedule
+    english = await schedule(
+        GUILD, FAC, title="A", start="2027-01-05 19:00", timezone="UTC", repeat="weekly"
+    )
+    await services.guilds.update(GUILD, language="es")
+    spanish = await schedule(
+        GUILD, FAC, title="B", start="2027-01-05 19:00", timezone="UTC", repeat="weekly"
+    )
+    chosen = await schedule(
+        GUILD,
+        FAC,
+        title="C",
+        start="2027-01-05 19:00",
+        timezone="UTC",
+        repeat="weekly",
+        language="en",
+    )
+    assert (english.language, spanish.language, chosen.language) == ("en", "es", "en")
+    stored = await services.meetings.get(spanish.id, GUILD)
+    assert stored is not None and stored.language == "es"
+
+
+async def test_editing_a_meetings_language(services: Services) -> None:
+    meeting_id = await make_meeting(services, GUILD)
+    result = await services.meeting_service.edit(GUILD, meeting_id, MOD, MeetingEdit(language="es"))
+    assert result.meeting.language == "es" and result.changed == ("language",)
+    with pytest.raises(UserFacingError) as refused:
+        await services.meeting_service.edit(GUILD, meeting_id, MOD, MeetingEdit(language="fr"))
+    assert "`fr` is not a language" in refused.value.message
+    with use_locale("es"):
+        assert "`fr`" in refused.value.message
+    stored = await services.meetings.get(meeting_id, GUILD)
+    assert stored is not None and stored.language == "es"
+
+
+async def test_a_subscription_keeps_its_locale_and_follows_the_persons_next_interaction(
+    services: Services,
+) -> None:
+    first = await make_meeting(services, GUILD)
+    second = await make_meeting(services, GUILD, title="Second")
+    reminders = services.reminders
+    await reminders.subscribe(GUILD, 7, first, locale="es-419")
+    await reminders.subscribe(GUILD, 8, first)
+    from bot.db.repositories import reminders as repo
+
+    assert await repo.locales_of(services.db, [7, 8]) == {7: "es", 8: "en"}
+    await reminders.subscribe(GUILD, 7, second, locale="es")
+    assert await reminders.note_locale(7, "es-ES") is False  # already Spanish: no write
+    reminders._locales.clear()  # a restart: the first interaction reads once
+    assert await reminders.note_locale(7, "es-ES") is False
+    assert await reminders.note_locale(7, "en-US") is True  # switched their client to English
+    assert await repo.locales_of(services.db, [7]) == {7: "en"}
+    assert await reminders.note_locale(7, "en-GB") is False
+    assert await reminders.note_locale(99, "es") is False  # no subscriptions: nothing to write
+
+
+async def test_the_store_refuses_a_language_it_does_not_know(services: Services) -> None:
+    meeting_id = await make_meeting(services, GUILD)
+    with pytest.raises(Exception):  # noqa: B017 - the CHECK constraint, either backend's error
+        async with services.db.transaction() as tx:
+            await services.meetings.update(tx, meeting_id, language="fr")
