@@ -199,7 +199,8 @@ async def _page(request: web.Request) -> web.StreamResponse:
     page = await schedule_page(request.app[FEEDS_KEY], request.match_info["token"], request.query)
     if page is None:
         return _not_found()
-    headers = {**PAGE_HEADERS, "ETag": page.etag, "Cache-Control": "public, max-age=300"}
+    # Revalidated on every load: a cancelled or moved meeting shows at once (304 when unchanged).
+    headers = {**PAGE_HEADERS, "ETag": page.etag, "Cache-Control": "no-cache"}
     inm = request.headers.get("If-None-Match")
     if inm is not None and _etag_matches(inm, page.etag):
         return web.Response(status=304, headers=headers)

@@ -56,11 +56,12 @@ var lang=d.documentElement.lang=='es'?'es':'en-GB',el=form.elements,days=d.getEl
 var status=d.getElementById('count'),note=d.getElementById('zone-note');
 var zone=main.getAttribute('data-tz')||Intl.DateTimeFormat().resolvedOptions().timeZone||'UTC';
 var items=[].slice.call(days.querySelectorAll('li.m')),later=[].slice.call(d.querySelectorAll('li.l'));
-function f(o){o.timeZone=zone;return new Intl.DateTimeFormat(lang,o)}
-function key(t){var p={};f({year:'numeric',month:'2-digit',day:'2-digit'}).formatToParts(t)
+var fs={};function f(n,o){var k=zone+n;if(!fs[k]){o.timeZone=zone;fs[k]=new Intl.DateTimeFormat(lang,o)}
+return fs[k]}
+function key(t){var p={};f('k',{year:'numeric',month:'2-digit',day:'2-digit'}).formatToParts(t)
 .forEach(function(x){p[x.type]=x.value});return p.year+'-'+p.month+'-'+p.day}
-function head(t){return f({weekday:'long',day:'numeric',month:'long'}).format(t)}
-function hm(t){return f({hour:'2-digit',minute:'2-digit',hourCycle:'h23'}).format(t)}
+function head(t){return f('h',{weekday:'long',day:'numeric',month:'long'}).format(t)}
+function hm(t){return f('t',{hour:'2-digit',minute:'2-digit',hourCycle:'h23'}).format(t)}
 function draw(){
 [].forEach.call(d.querySelectorAll('time[datetime]'),function(e){var t=new Date(e.dateTime);
 e.textContent=(e.className=='full'?head(t)+' ':'')+hm(t)});

@@ -17,6 +17,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from html import escape
+from itertools import groupby
 from urllib.parse import urlencode
 
 from bot.errors import UserFacingError
@@ -178,6 +179,13 @@ class Entry:
     meeting: Meeting
     occurrence: Occurrence
     invite: str | None
+    start: datetime  # in the page's zone
+    end: datetime  # in the page's zone
+
+    @property
+    def day(self) -> date:
+        """The reader's local date of the start."""
+        return self.start.date()
 
 
 @dataclass(frozen=True, slots=True)
@@ -197,10 +205,6 @@ class ScheduleView:
     def local(self, instant: datetime) -> datetime:
         """An instant in the page's zone."""
         return instant.astimezone(zone(self.zone))
-
-    def day_of(self, entry: Entry) -> date:
-        """The reader's local date of an occurrence's start."""
-        return self.local(entry.occurrence.start).date()
 
     def days(self) -> list[date]:
         """Every local date the window touches (in-progress meetings included), in order."""
@@ -234,6 +238,7 @@ def build_schedule(
 ) -> ScheduleView:
     """The page's view of published meetings: occurrences in [now, now + 7 days) and the rest."""
     end = now + timedelta(days=PAGE_DAYS)
+    page_zone = zone(query.tz or "UTC")
     entries: list[Entry] = []
     later: list[Later] = []
     for meeting in meetings:
@@ -241,7 +246,16 @@ def build_schedule(
         link = invite_url(code.code) if code is not None else None
         window = [o for o in occurrences_between(meeting.schedule, now, end) if o.end > now]
         if window:
-            entries.extend(Entry(meeting, occ, link) for occ in window)
+            entries.extend(
+                Entry(
+                    meeting,
+                    occ,
+                    link,
+                    occ.start.astimezone(page_zone),
+                    occ.end.astimezone(page_zone),
+                )
+                for occ in window
+            )
             continue
         following = next_occurrences(meeting.schedule, now, 1)
         today = now.astimezone(zone(meeting.timezone)).date()
@@ -291,11 +305,14 @@ def repeat_phrase(lang: str, meeting: Meeting) -> str:
 
 
 def _hm(dt: datetime) -> str:
-    return dt.strftime("%H:%M")
+    return f"{dt.hour:02d}:{dt.minute:02d}"
 
 
 def _utc(dt: datetime) -> str:
-    return dt.strftime("%Y-%m-%dT%H:%M:%SZ") if dt.utcoffset() == timedelta(0) else dt.isoformat()
+    """An aware UTC instant as the datetime attribute of <time> (whole seconds)."""
+    return (
+        f"{dt.year:04d}-{dt.month:02d}-{dt.day:02d}T{dt.hour:02d}:{dt.minute:02d}:{dt.second:02d}Z"
+    )
 
 
 def _labels(lang: str, meeting: Meeting) -> str:
@@ -307,17 +324,29 @@ def _labels(lang: str, meeting: Meeting) -> str:
     return " · ".join(escape(p) for p in parts)
 
 
-def _entry_html(view: ScheduleView, entry: Entry) -> str:
+def _meeting_html(view: ScheduleView, m: Meeting) -> tuple[str, str, str]:
+    """The parts of an item that are the same for every occurrence of a meeting."""
+    lang, minutes = view.lang, m.duration_minutes
+    attrs = f'class="m" data-kind="{m.kind.value}" data-formats="{escape(" ".join(m.formats))}"'
+    rule = (
+        f" ({escape(m.timezone)}) · {escape(repeat_phrase(lang, m))} · "
+        f"{escape(_tn(lang, '{count} minute', '{count} minutes', minutes).format(count=minutes))}"
+        f'</p><p><span class="tag">{_labels(lang, m)}</span></p>'
+    )
+    return attrs, escape(m.title), rule
+
+
+def _entry_html(view: ScheduleView, entry: Entry, parts: tuple[str, str, str]) -> str:
     lang, m, occ = view.lang, entry.meeting, entry.occurrence
+    attrs, title, rule = parts
     ident = f"m{m.id}-{occ.key.isoformat()}"
     home = occ.local_start
-    minutes = m.duration_minutes
     notes = []
     if occ.start <= view.now:
         notes.append(_t(lang, "In progress now."))
     if occ.moved:
         notes.append(_t(lang, "Moved from its usual time."))
-    hidden = "" if view.shows(m, view.day_of(entry)) else " hidden"
+    hidden = "" if view.shows(m, entry.day) else " hidden"
     join = (
         f'<a class="join" href="{escape(entry.invite)}" rel="noreferrer" '
         f'aria-describedby="{ident}">{escape(_t(lang, "Join on Discord"))}</a>'
@@ -325,17 +354,12 @@ def _entry_html(view: ScheduleView, entry: Entry) -> str:
         else escape(_t(lang, "Held on Discord; the link is not public yet."))
     )
     return (
-        f'<li class="m" data-kind="{m.kind.value}" data-formats="{escape(" ".join(m.formats))}" '
-        f'data-day="{view.day_of(entry).isoformat()}"{hidden}>'
-        f'<h3 id="{ident}">{escape(m.title)}</h3>'
-        f'<p class="when"><time datetime="{_utc(occ.start)}">{_hm(view.local(occ.start))}</time>'
-        f'–<time datetime="{_utc(occ.end)}">{_hm(view.local(occ.end))}</time> '
+        f'<li {attrs} data-day="{entry.day.isoformat()}"{hidden}><h3 id="{ident}">{title}</h3>'
+        f'<p class="when"><time datetime="{_utc(occ.start)}">{_hm(entry.start)}</time>'
+        f'–<time datetime="{_utc(occ.end)}">{_hm(entry.end)}</time> '
         f'<span class="zn">{escape(view.zone)}</span></p>'
         f'<p class="sub">{escape(_t(lang, "Its own time:"))} '
-        f"{escape(_t(lang, _WEEKDAYS[home.weekday()]))} {_hm(home)} ({escape(m.timezone)}) · "
-        f"{escape(repeat_phrase(lang, m))} · "
-        f"{escape(_tn(lang, '{count} minute', '{count} minutes', minutes).format(count=minutes))}</p>"
-        f'<p><span class="tag">{_labels(lang, m)}</span></p>'
+        f"{escape(_t(lang, _WEEKDAYS[home.weekday()]))} {_hm(home)}{rule}"
         + (f'<p class="tag">{escape(" ".join(notes))}</p>' if notes else "")
         + f"<p>{join}</p></li>"
     )
@@ -401,7 +425,7 @@ def _form(view: ScheduleView) -> str:
 def render_page(view: ScheduleView) -> str:
     """The whole page as HTML (every user-typed value escaped)."""
     lang = view.lang
-    visible = sum(1 for e in view.entries if view.shows(e.meeting, view.day_of(e)))
+    visible = sum(1 for e in view.entries if view.shows(e.meeting, e.day))
     count_texts = {
         "data-none": _t(lang, "No meetings match these filters."),
         "data-one": _tn(lang, "{count} meeting", "{count} meetings", 1),
@@ -412,17 +436,24 @@ def render_page(view: ScheduleView) -> str:
         if visible
         else count_texts["data-none"]
     )
+    parts: dict[int, tuple[str, str, str]] = {}
     sections = []
-    for day in view.days():
-        items = [e for e in view.entries if view.day_of(e) == day]
-        if not items:
-            continue
+    for day, group in groupby(view.entries, key=lambda e: e.day):
+        items = list(group)
         shown = any(view.shows(e.meeting, day) for e in items)
         key = day.isoformat()
         sections.append(
             f'<section aria-labelledby="h-{key}"{"" if shown else " hidden"}>'
             f'<h2 id="h-{key}">{escape(day_heading(lang, day))}</h2><ul>'
-            + "".join(_entry_html(view, e) for e in items)
+            + "".join(
+                _entry_html(
+                    view,
+                    e,
+                    parts.get(e.meeting.id)
+                    or parts.setdefault(e.meeting.id, _meeting_html(view, e.meeting)),
+                )
+                for e in items
+            )
             + "</ul></section>"
         )
     later_shown = view.query.day is None and any(view.shows(x.meeting) for x in view.later)

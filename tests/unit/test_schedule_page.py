@@ -353,6 +353,7 @@ async def test_route_headers_token_and_rate_limit(site) -> None:  # type: ignore
     assert resp.headers["X-Robots-Tag"] == "noindex"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
     assert "Set-Cookie" not in resp.headers
+    assert resp.headers["Cache-Control"] == "no-cache"  # a cancelled meeting shows at once
     assert "Open NA" in await resp.text()
     etag = resp.headers["ETag"]
     again = await client.get(f"/feeds/{token}/", headers={"If-None-Match": etag})
