@@ -23,6 +23,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.db.repositories import rooms as repo
 from bot.errors import UserFacingError
+from bot.i18n import use_locale
 from bot.jobs import Job, JobEngine, NewJob
 from bot.models.rooms import CLOSED as CLOSED
 from bot.models.rooms import OPEN as OPEN
@@ -331,10 +332,11 @@ class RoomService:
         # replayed after a crash) only re-applies the permissions: nothing to announce twice.
         replay = actor_id is None and already_open
         if not replay:
-            if entry is None or entry.opened_at is None:
-                await effects.post_opening(meeting, link, window, nonce_key)
-            else:
-                await effects.post_reopened(link)
+            with use_locale(meeting.language):  # the room's posts speak the meeting's language
+                if entry is None or entry.opened_at is None:
+                    await effects.post_opening(meeting, link, window, nonce_key)
+                else:
+                    await effects.post_reopened(link)
         await self.record_opened(meeting, window.key)
         if replay:
             return
@@ -379,7 +381,8 @@ class RoomService:
             state = await self.state(meeting)
             upcoming = state.window if not state.open else None
             next_start = upcoming.occurrence.start if upcoming is not None else None
-            await effects.post_closing(link, next_start, cleared, nonce_key)
+            with use_locale(meeting.language):
+                await effects.post_closing(link, next_start, cleared, nonce_key)
         await self.record_closed(meeting, key, cleared=cleared, announce=was_open)
         if was_open or actor_id is not None:
             await effects.modlog(

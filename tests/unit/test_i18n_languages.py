@@ -3,16 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import pytest
 
+from bot.clock import FakeClock
 from bot.errors import UserFacingError
-from bot.i18n import use_locale
+from bot.i18n import current_locale, use_locale
 from bot.models.meetings import MeetingEdit
 from bot.permissions import Level
 from bot.services import Services
 from bot.services.meetings import Actor
 from tests.support.meetings import make_meeting
+from tests.unit.test_rooms_lifecycle import CLOSES, OPENS, FakeEffects
 
 pytestmark = pytest.mark.both_backends
 
@@ -96,3 +99,35 @@ async def test_the_store_refuses_a_language_it_does_not_know(services: Services)
     with pytest.raises(Exception):  # noqa: B017 - the CHECK constraint, either backend's error
         async with services.db.transaction() as tx:
             await services.meetings.update(tx, meeting_id, language="fr")
+
+
+class LanguageEffects(FakeEffects):
+    """Records the language current when each room post is made (the glue renders in it)."""
+
+    async def post_opening(self, meeting: Any, link: Any, window: Any, nonce_key: Any) -> None:
+        self.calls.append(("card", current_locale.get()))
+
+    async def post_closing(self, link: Any, next_start: Any, cleared: Any, nonce_key: Any) -> None:
+        self.calls.append(("closing", current_locale.get()))
+
+
+async def test_a_spanish_meetings_room_posts_in_spanish_whoever_opens_it(
+    services: Services, clock: FakeClock
+) -> None:
+    effects = LanguageEffects()
+    services.rooms.install(effects)
+    meeting_id = await make_meeting(services, GUILD, update={"language": "es"})
+    meeting = await services.meetings.get(meeting_id)
+    assert meeting is not None
+    await services.rooms.save_link(
+        meeting, category_id=10, text_channel_id=11, voice_channel_id=12, stage=False
+    )
+    for when in (OPENS, CLOSES):
+        clock.set(when)
+        await services.jobs.run_due()
+        await services.jobs.drain()
+    assert [c for c in effects.calls if c[0] in ("card", "closing")] == [
+        ("card", "es"),
+        ("closing", "es"),
+    ]
+    assert current_locale.get() == "en"
