@@ -2,7 +2,9 @@
 
 A module marked ``pytest.mark.both_backends`` runs each test that uses the `backend` fixture
 (through `db` in tests/unit or `haven_runner` in tests/e2e) on SQLite and on a throwaway PostgreSQL,
-which is skipped with the reason when no PostgreSQL server can be started.
+which is skipped with the reason when no PostgreSQL server can be started. A test marked
+``pytest.mark.sqlite_only("why")`` in such a module checks something only SQLite has: its
+PostgreSQL case is skipped with that reason (and the test names its PostgreSQL equivalent).
 """
 
 from __future__ import annotations
@@ -19,14 +21,28 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "both_backends: run each test using `backend` on SQLite and on PostgreSQL"
     )
+    config.addinivalue_line(
+        "markers", "sqlite_only(reason): in a both_backends module, skip PostgreSQL with reason"
+    )
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
     """Give `backend` both values in modules marked both_backends."""
-    if "backend" in metafunc.fixturenames and metafunc.definition.get_closest_marker(
-        "both_backends"
+    chosen = any(
+        "backend" in str(m.args[0]) for m in metafunc.definition.iter_markers("parametrize")
+    )  # a test that picks its own backend keeps it
+    if (
+        "backend" in metafunc.fixturenames
+        and metafunc.definition.get_closest_marker("both_backends")
+        and not chosen
     ):
-        metafunc.parametrize("backend", ["sqlite", "postgres"], indirect=True)
+        only = metafunc.definition.get_closest_marker("sqlite_only")
+        postgres = (
+            pytest.param("postgres", marks=pytest.mark.skip(reason=f"SQLite only: {only.args[0]}"))
+            if only is not None
+            else "postgres"
+        )
+        metafunc.parametrize("backend", ["sqlite", postgres], indirect=True)
 
 
 @pytest.fixture

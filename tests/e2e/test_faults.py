@@ -1,6 +1,7 @@
 """Faults: Discord answers 429 (route and global), 5xx, slowly or not at all, and the gateway asks
 for a reconnect or drops the session, during a reminder burst, a room opening and slash commands;
-another process holds the database's write lock during a command.
+another process holds the database's write lock during a command (SQLite) or a backup's snapshot
+holds every table (PostgreSQL).
 
 Nothing is lost or doubled (messages counted per channel and DM, ledger rows), and the same bot
 keeps working afterwards. discord.py sleeps 1 s before retrying a 5xx, and 5 s before
@@ -27,6 +28,9 @@ from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import ChannelType, FakeDiscord, Member
 from tests.support.clock import haven_clock_at
 from tests.support.meetings import make_meeting
+
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 # Wednesday 2027-01-06 23:40 UTC; meetings start at 00:00 UTC on Thursday the 7th.
 NOW = datetime(2027, 1, 6, 23, 40, tzinfo=UTC)
@@ -105,14 +109,6 @@ async def run_until_idle(bot: HavenBot, clock: FakeClock, first: datetime, kind:
     assert not left, f"{kind} jobs still due: {left}"
 
 
-def ledger(bot_db_path: Any, sql: str) -> list[tuple[Any, ...]]:
-    conn = sqlite3.connect(bot_db_path)
-    try:
-        return conn.execute(sql).fetchall()
-    finally:
-        conn.close()
-
-
 async def during(gateway_fault: Awaitable[Any], work: Awaitable[Any]) -> Any:
     """Run `work` and fire a gateway fault while it is in flight."""
     task = asyncio.ensure_future(work)
@@ -163,8 +159,8 @@ async def test_reminder_burst_through_429s_5xx_slow_answers_and_a_gateway_reconn
     assert sorted(titles) == sorted({f"Reminder: Burst meeting {i}" for i in range(BURST)})
     assert [len(server.dms_to(m)) for m in subscribers] == [1] * SUBSCRIBERS
     assert slow.fired == 1 and not server.faults.pending()
-    rows = ledger(
-        haven.database_path, "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status"
+    rows = await haven.store.query(
+        "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status"
     )
     assert rows == [("delivered", BURST + SUBSCRIBERS)]
     assert server.gateway.resumes >= 1
@@ -263,6 +259,10 @@ async def test_slash_command_through_faults_and_a_new_session(
     assert sorted(titles) == ["Faulty Tuesday", "Fresh Session Tuesday"]
 
 
+@pytest.mark.sqlite_only(
+    "PostgreSQL has no database-wide write lock; "
+    "test_a_backup_snapshot_on_postgres_does_not_hold_up_commands is its case"
+)
 async def test_a_locked_database_during_a_command_is_retried_then_explained(
     discord_server: FakeDiscord,
     community: Community,
@@ -272,7 +272,7 @@ async def test_a_locked_database_during_a_command_is_retried_then_explained(
     server, bot = discord_server, haven.running
     (mid,) = await add_meetings(bot, community, 1)
     peer: Member = community.peer
-    jobs_before = ledger(haven.database_path, "SELECT COUNT(*) FROM jobs")
+    jobs_before = await haven.store.query("SELECT COUNT(*) FROM jobs")
     caplog.set_level(logging.WARNING, logger="bot.db")
 
     other = sqlite3.connect(haven.database_path, isolation_level=None)
@@ -301,9 +301,53 @@ async def test_a_locked_database_during_a_command_is_retried_then_explained(
     assert [m.title for m in await bot.services.meetings.list_guild(community.guild.id)] == [
         "Burst meeting 0"
     ]
-    assert ledger(haven.database_path, "SELECT COUNT(*) FROM jobs") == jobs_before
+    assert await haven.store.query("SELECT COUNT(*) FROM jobs") == jobs_before
 
     # The lock is gone: the same command works.
     ok = await server.invoke(community.guild, peer, "remind me", meeting=str(mid))
     assert "database is busy" not in ok.content
     assert await bot.services.reminders.subscriber_ids(mid) == [peer.user.id]
+
+
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_a_backup_snapshot_on_postgres_does_not_hold_up_commands(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    """pg_dump's session (one REPEATABLE READ snapshot, ACCESS SHARE on every table) blocks no
+    write: commands during a backup are answered and stored, and the backup sees none of them."""
+    import asyncpg
+
+    server, bot = discord_server, haven.running
+    (mid,) = await add_meetings(bot, community, 1)
+    url = haven.store.url
+    assert url is not None
+    backup = await asyncpg.connect(url)
+    try:
+        await backup.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        for (table,) in await backup.fetch(
+            "SELECT tablename FROM pg_tables WHERE schemaname = current_schema()"
+        ):
+            await backup.execute(f'LOCK TABLE "{table}" IN ACCESS SHARE MODE')
+        subscribed = await server.invoke(
+            community.guild, community.peer, "remind me", meeting=str(mid)
+        )
+        assert "You'll get DM reminders" in subscribed.content, subscribed.content
+        scheduled = await server.invoke(
+            community.guild,
+            community.facilitator,
+            "meeting schedule",
+            title="Backup Tuesday",
+            start="2027-01-12 19:00",
+            repeat="weekly",
+            kind="na",
+        )
+        assert "Scheduled." in scheduled.all_text, scheduled.all_text
+        # The backup's snapshot predates both writes.
+        assert await backup.fetchval("SELECT COUNT(*) FROM meetings") == 1
+        assert await backup.fetchval("SELECT COUNT(*) FROM reminder_subscriptions") == 0
+    finally:
+        await backup.execute("ROLLBACK")
+        await backup.close()
+    titles = sorted(m.title for m in await bot.services.meetings.list_guild(community.guild.id))
+    assert titles == ["Backup Tuesday", "Burst meeting 0"]
+    assert await bot.services.reminders.subscriber_ids(mid) == [community.peer.user.id]
