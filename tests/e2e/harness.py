@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 READY_TIMEOUT = 5.0
 TEST_SECRET_KEY = "e2e-" + "0123456789abcdef" * 4
+IDENTIFY_WINDOW_S = 0.2
 
 
 @contextlib.contextmanager
@@ -171,6 +172,9 @@ class HavenRunner:
             "http_port": None,
             "owner_ids": "",
             "log_level": "INFO",
+            # The fake has no IDENTIFY limit: a restart or a second shard need not wait Discord's
+            # 5 s (on PostgreSQL the wait is fleet-wide, kept in the database across restarts).
+            "identify_window_s": IDENTIFY_WINDOW_S,
         }
         values.update(self.settings_overrides)
         values.update(overrides)
