@@ -2,19 +2,27 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
 from bot.clock import FakeClock
+from bot.db import Database
 from bot.errors import UserFacingError
 from bot.i18n import current_locale, use_locale
 from bot.models.meetings import MeetingEdit
 from bot.permissions import Level
 from bot.services import Services
 from bot.services.meetings import Actor
+from bot.services.reminders.delivery import SendResult
 from tests.support.meetings import make_meeting
+from tests.unit.test_reminders_service import ANNOUNCE, PEER_A, PEER_B, FakeSender
+from tests.unit.test_reminders_service import GUILD as REMINDER_GUILD
+from tests.unit.test_reminders_service import NOW as REMINDER_NOW
+from tests.unit.test_reminders_service import START as REMINDER_START
+from tests.unit.test_reminders_service import _settings as reminder_settings
+from tests.unit.test_reminders_service import _world as reminder_world
 from tests.unit.test_rooms_lifecycle import CLOSES, OPENS, FakeEffects
 
 pytestmark = pytest.mark.both_backends
@@ -131,3 +139,45 @@ async def test_a_spanish_meetings_room_posts_in_spanish_whoever_opens_it(
         ("closing", "es"),
     ]
     assert current_locale.get() == "en"
+
+
+class LanguageSender(FakeSender):
+    """Records the language current at each send (the glue renders the message in it)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.languages: list[tuple[str, int, str, str]] = []
+
+    async def to_channel(self, guild_id: int, channel_id: int, message: Any) -> SendResult:
+        self.languages.append(("channel", channel_id, current_locale.get(), type(message).__name__))
+        return await super().to_channel(guild_id, channel_id, message)
+
+    async def to_user(self, guild_id: int, user_id: int, message: Any) -> SendResult:
+        self.languages.append(("dm", user_id, current_locale.get(), type(message).__name__))
+        return await super().to_user(guild_id, user_id, message)
+
+
+async def test_reminders_post_in_the_meetings_language_and_dm_in_each_persons(
+    db: Database, clock: FakeClock
+) -> None:
+    clock.set(REMINDER_NOW)
+    world = await reminder_world(db, clock, reminder_settings())
+    sender = world.sender = world.reminders.sender = LanguageSender()
+    meeting = await world.schedule(language="es")
+    await world.reminders.subscribe(REMINDER_GUILD, PEER_A, meeting.id, locale="en-US")
+    await world.reminders.subscribe(REMINDER_GUILD, PEER_B, meeting.id, locale="es-419")
+    await world.at(REMINDER_START - timedelta(minutes=15))
+    assert sorted(sender.languages) == [
+        ("channel", ANNOUNCE, "es", "ReminderMessage"),
+        ("dm", PEER_A, "en", "ReminderMessage"),
+        ("dm", PEER_B, "es", "ReminderMessage"),
+    ]
+    await world.reminders.note_locale(PEER_A, "es-ES")  # PEER_A switched their client
+    await world.meetings.cancel(REMINDER_GUILD, meeting.id, FAC, "2027-01-14")
+    sender.languages.clear()
+    await world.at(REMINDER_START + timedelta(days=6))
+    assert sorted(x for x in sender.languages if x[3] == "NoticeMessage") == [
+        ("channel", ANNOUNCE, "es", "NoticeMessage"),
+        ("dm", PEER_A, "es", "NoticeMessage"),
+        ("dm", PEER_B, "es", "NoticeMessage"),
+    ]

@@ -15,13 +15,14 @@ import hashlib
 import logging
 import time as _monotonic_time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.clock import Clock, from_unix
 from bot.db import Database, Transaction
 from bot.db.repositories import reminders as repo
+from bot.i18n import use_locale
 from bot.jobs import Job, JobEngine, NewJob, RetryPolicy
 from bot.models.guilds import GuildSettings
 from bot.models.meetings import Meeting
@@ -173,6 +174,7 @@ class ReminderDelivery:
             self.db, (j.meeting_id for j in jobs), {j.occurrence for j in jobs}
         )
         subscribers = await repo.subscribers_by_meeting(self.db, meetings)
+        locales = await repo.locales_of(self.db, {u for ids in subscribers.values() for u in ids})
         before = self.skipped_total
         results = await asyncio.gather(
             *(
@@ -184,6 +186,7 @@ class ReminderDelivery:
                     subscribers.get(job.meeting_id, []),
                     done.get((job.meeting_id, job.occurrence, int(job.slot)), set()),
                     now,
+                    locales,
                 )
                 for job in jobs
             ),
@@ -208,8 +211,12 @@ class ReminderDelivery:
         subscribers: list[int],
         done: set[int],
         now: datetime,
+        locales: Mapping[int, str],
     ) -> None:
-        """Send one reminder to each of its targets not yet in the ledger, then finish the job."""
+        """Send one reminder to each of its targets not yet in the ledger, then finish the job.
+
+        The channel's post is in the meeting's language; each DM in the one its person uses.
+        """
         if meeting is None:  # deleted: nothing to send, nothing to roll forward
             async with self.db.transaction() as tx:
                 await self.jobs.complete(tx, job)
@@ -249,7 +256,8 @@ class ReminderDelivery:
                     records.append(Delivery(CHANNEL, "skipped", "no announcement channel"))
                     continue
                 async with self._channel_slots:
-                    result = await sender.to_channel(job.guild_id, channel_id, msg)
+                    with use_locale(meeting.language):
+                        result = await sender.to_channel(job.guild_id, channel_id, msg)
                 await asyncio.sleep(0)  # let the rest of the burst reach the sender first
                 record = await self._record_for(
                     sender, job, target, result, late, channel_id=channel_id
@@ -257,7 +265,8 @@ class ReminderDelivery:
                 channel_ok = result.outcome is Outcome.SENT
             else:
                 await self.pacer.wait()
-                result = await sender.to_user(job.guild_id, target, msg)
+                with use_locale(locales.get(target)):
+                    result = await sender.to_user(job.guild_id, target, msg)
                 record = await self._record_for(sender, job, target, result, late)
                 if record is not None:  # DMs are paced and slow: record each at once
                     await self._write_records(job, [record])
@@ -464,6 +473,9 @@ class ReminderDelivery:
         )
         if notice.user_id == CHANNEL:
             assert channel_id is not None
-            return await sender.to_channel(notice.guild_id, channel_id, message)
+            with use_locale(meeting.language if meeting is not None else None):
+                return await sender.to_channel(notice.guild_id, channel_id, message)
+        locales = await repo.locales_of(self.db, [notice.user_id])
         await self.pacer.wait()
-        return await sender.to_user(notice.guild_id, notice.user_id, message)
+        with use_locale(locales.get(notice.user_id)):
+            return await sender.to_user(notice.guild_id, notice.user_id, message)
