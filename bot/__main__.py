@@ -1,15 +1,17 @@
-"""`python -m bot`: start Haven. `--sync` also syncs slash commands at start; `migrate` only migrates."""
+"""`python -m bot`: start Haven. `--sync` also syncs slash commands at start; `migrate` only
+migrates; `copy-db --from FILE --to URL` moves a SQLite install into an empty PostgreSQL database."""
 
 from __future__ import annotations
 
 import argparse
 import asyncio
 import sys
+from pathlib import Path
 
 import discord
 
 from bot.config import Settings, load_settings
-from bot.db import open_database, password_of
+from bot.db import is_postgres_url, open_database, password_of
 from bot.errors import ConfigError, DatabaseUnavailableError
 
 
@@ -23,21 +25,58 @@ async def migrate(settings: Settings) -> list[int]:
         await db.close()
 
 
+def copy_db(source: Path | None, target: str | None) -> int:
+    """Run copy-db and print each table's count and checksums; return the exit code."""
+    from bot.db.copy import copy_database
+    from bot.logging_setup import setup_logging
+
+    if source is None or target is None or not is_postgres_url(target):
+        print(
+            "haven: copy-db needs --from <the bot's SQLite file> and --to <postgresql:// URL of "
+            "an empty database>.",
+            file=sys.stderr,
+        )
+        return 2
+    setup_logging("WARNING", [password_of(target) or ""])
+    try:
+        copied = asyncio.run(copy_database(source, target))
+    except DatabaseUnavailableError as exc:
+        print(f"haven: {exc}", file=sys.stderr)
+        return 2
+    for table in copied:
+        rows = "row" if table.rows == 1 else "rows"
+        print(
+            f"  {table.table}: {table.rows} {rows}, "
+            f"checksum {table.source_checksum} = {table.target_checksum}"
+        )
+    total = sum(t.rows for t in copied)
+    print(
+        f"haven: copied {len(copied)} tables ({total} rows); every count and checksum matches. "
+        "Point DATABASE_URL at the new database and start the bot."
+    )
+    return 0
+
+
 def main(argv: list[str] | None = None) -> int:
     """Parse arguments, load settings, run until stopped; return the exit code."""
     parser = argparse.ArgumentParser(prog="python -m bot", description="Run the Haven bot.")
     parser.add_argument(
         "command",
         nargs="?",
-        choices=["migrate"],
-        help="migrate: apply pending database migrations and exit (for deploy pipelines)",
+        choices=["migrate", "copy-db"],
+        help="migrate: apply pending database migrations and exit (for deploy pipelines); "
+        "copy-db: copy a stopped bot's SQLite file into an empty PostgreSQL database, verified",
     )
+    parser.add_argument("--from", dest="source", type=Path, help="copy-db: the SQLite file")
+    parser.add_argument("--to", dest="target", help="copy-db: the postgresql:// URL")
     parser.add_argument(
         "--sync",
         action="store_true",
         help="sync slash commands at start (to DEV_GUILD_ID if set, else globally)",
     )
     args = parser.parse_args(argv)
+    if args.command == "copy-db":
+        return copy_db(args.source, args.target)
     try:
         settings = load_settings()
     except ConfigError as exc:
