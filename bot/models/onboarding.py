@@ -6,6 +6,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from enum import StrEnum
 
+from bot.i18n import Msg, Text
 from bot.models.guilds import GuildSettings
 
 
@@ -21,16 +22,16 @@ class RoleKind(StrEnum):
         return f"{self.value}_role_id"
 
     @property
-    def label(self) -> str:
+    def label(self) -> Msg:
         """The role's name in Haven's words."""
-        return "member role" if self is RoleKind.MEMBER else "family role"
+        return Msg("member role") if self is RoleKind.MEMBER else Msg("family role")
 
     @property
-    def meetings(self) -> str:
+    def meetings(self) -> Msg:
         """Which meetings the role opens."""
         if self is RoleKind.MEMBER:
-            return "closed NA-style meetings"
-        return "closed family meetings"
+            return Msg("closed NA-style meetings")
+        return Msg("closed family meetings")
 
     def role_id(self, settings: GuildSettings) -> int | None:
         """The configured role id of this kind in a guild, if any."""
@@ -75,7 +76,7 @@ class Decision:
 
     request: RoleRequest
     verdict: Verdict
-    problems: tuple[str, ...] = ()
+    problems: tuple[Text, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

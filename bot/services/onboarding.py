@@ -13,6 +13,7 @@ from bot.clock import Clock, iso, utc_from_iso
 from bot.db import Database
 from bot.db.repositories import onboarding as repo
 from bot.errors import UserFacingError
+from bot.i18n import Msg
 from bot.models.onboarding import (
     BotStanding,
     Decision,
@@ -67,46 +68,78 @@ def press_action(*, has_role: bool, approval: bool, pending: bool) -> PressActio
 # -- can the bot hand out the roles? ---------------------------------------------------------
 
 
-def role_setup_problems(slots: list[RoleSlot], bot: BotStanding) -> list[str]:
+def role_setup_problems(slots: list[RoleSlot], bot: BotStanding) -> list[Msg]:
     """Every reason the bot cannot hand out these roles, each saying exactly what to fix."""
-    problems: list[str] = []
-    where = "Server Settings → Roles"
+    problems: list[Msg] = []
     if not bot.manage_roles:
         if bot.top_is_default:
             problems.append(
-                f"I have no role with the **Manage Roles** permission: in {where}, give my bot "
-                "role **Manage Roles** (or re-invite me with the link from the README)."
+                Msg(
+                    "I have no role with the **Manage Roles** permission: in Server Settings → "
+                    "Roles, give my bot role **Manage Roles** (or re-invite me with the link "
+                    "from the README)."
+                )
             )
         else:
             problems.append(
-                f"My role <@&{bot.top_role_id}> needs the **Manage Roles** permission: in {where} → "
-                f"<@&{bot.top_role_id}> → Permissions, turn on **Manage Roles**."
+                Msg(
+                    "My role <@&{role_id}> needs the **Manage Roles** permission: in Server "
+                    "Settings → Roles → <@&{role_id}> → Permissions, turn on **Manage Roles**.",
+                    role_id=bot.top_role_id,
+                )
             )
     for slot in slots:
+        kind = slot.kind
         if slot.role_id is None:
             problems.append(
-                f"The {slot.kind.label} (for {slot.kind.meetings}) is not set: run "
-                f"`/setup roles {slot.kind.value}:` and pick the role."
+                Msg(
+                    "The {label} (for {meetings}) is not set: run `/setup roles {option}:` and "
+                    "pick the role.",
+                    label=kind.label,
+                    meetings=kind.meetings,
+                    option=kind.value,
+                )
             )
             continue
         if slot.position is None:
             problems.append(
-                f"The {slot.kind.label} set in Haven no longer exists: pick one again with "
-                f"`/setup roles {slot.kind.value}:`."
+                Msg(
+                    "The {label} set in Haven no longer exists: pick one again with "
+                    "`/setup roles {option}:`.",
+                    label=kind.label,
+                    option=kind.value,
+                )
             )
             continue
         if slot.managed:
             problems.append(
-                f"<@&{slot.role_id}> belongs to an integration, so nobody can hand it out: pick "
-                f"another role with `/setup roles {slot.kind.value}:`."
+                Msg(
+                    "<@&{role_id}> belongs to an integration, so nobody can hand it out: pick "
+                    "another role with `/setup roles {option}:`.",
+                    role_id=slot.role_id,
+                    option=kind.value,
+                )
             )
             continue
         if slot.position >= bot.top_position:
-            mine = "my highest role" if bot.top_is_default else f"my role <@&{bot.top_role_id}>"
-            problems.append(
-                f"In {where}, drag {mine} above <@&{slot.role_id}>: Discord lets a bot give only "
-                "roles that sit below its own highest role."
-            )
+            if bot.top_is_default:
+                problems.append(
+                    Msg(
+                        "In Server Settings → Roles, drag my highest role above <@&{role_id}>: "
+                        "Discord lets a bot give only roles that sit below its own highest role.",
+                        role_id=slot.role_id,
+                    )
+                )
+            else:
+                problems.append(
+                    Msg(
+                        "In Server Settings → Roles, drag my role <@&{mine}> above "
+                        "<@&{role_id}>: Discord lets a bot give only roles that sit below its "
+                        "own highest role.",
+                        mine=bot.top_role_id,
+                        role_id=slot.role_id,
+                    )
+                )
     return problems
 
 
@@ -244,8 +277,10 @@ class OnboardingService:
         request = await self.get_request(request_id)
         if request is None or request.guild_id != guild_id:
             raise UserFacingError(
-                "This request is no longer waiting: it was already decided, or the member "
-                "withdrew it or left the server."
+                Msg(
+                    "This request is no longer waiting: it was already decided, or the member "
+                    "withdrew it or left the server."
+                )
             )
         return request
 
@@ -273,7 +308,7 @@ class OnboardingService:
                 return Decision(request, Verdict.BLOCKED, tuple(problems))
         taken = await self.take(request.id, request.guild_id)
         if taken is None:
-            raise UserFacingError("Another moderator decided this request a moment ago.")
+            raise UserFacingError(Msg("Another moderator decided this request a moment ago."))
         if not approve:
             return Decision(request, Verdict.DECLINED)
         try:

@@ -9,6 +9,7 @@ from discord.ext import commands
 
 from bot.runtime.app import HavenBot
 from bot.services.onboarding import welcome_for
+from cogs._kit.i18n import _, use_locale
 from cogs.onboarding.render import welcome_embed
 from cogs.onboarding.views import DecisionButton, RoleButton
 
@@ -42,7 +43,9 @@ class OnboardingCog(commands.Cog, name="onboarding"):
         welcome = welcome_for(settings, meetings, services.clock.now())
         if welcome is None:
             return
-        embed = welcome_embed(member.guild, welcome)
+        with use_locale(settings.language):  # a guild post, in the guild's language
+            embed = welcome_embed(member.guild, welcome)
+            greeting = _("Welcome, {mention}!").format(mention=member.mention)
         try:
             if welcome.mode == "dm":
                 await member.send(embed=embed)
@@ -55,7 +58,7 @@ class OnboardingCog(commands.Cog, name="onboarding"):
             if not isinstance(channel, discord.abc.Messageable):
                 log.warning("welcome channel of a guild is missing")
                 return
-            content = f"Welcome, {member.mention}!" if welcome.mention else None
+            content = greeting if welcome.mention else None
             await channel.send(content=content, embed=embed)
         except discord.HTTPException as exc:
             log.info("welcome not delivered (%s): HTTP %s", welcome.mode, exc.status)

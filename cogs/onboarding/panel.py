@@ -5,10 +5,12 @@ from __future__ import annotations
 import discord
 
 from bot.errors import UserFacingError
+from bot.i18n import Text
 from bot.runtime.tree import reply_ephemeral
 from bot.services.guilds import GuildSettings
 from bot.services.onboarding import RoleKind, role_setup_problems
 from cogs._kit import bot_of, modlog_embed
+from cogs._kit.i18n import _, use_locale
 from cogs.onboarding.render import bullet_list, panel_embed
 from cogs.onboarding.views import panel_view, slot_of, standing_of
 
@@ -17,51 +19,59 @@ async def post_panel(interaction: discord.Interaction, channel: discord.TextChan
     """Post (or move) the role panel after checking the bot can hand out both roles."""
     guild = interaction.guild
     if guild is None:
-        raise UserFacingError("This command works only inside a server.")
+        raise UserFacingError(_("This command works only inside a server."))
     bot = bot_of(interaction)
     settings = await bot.services.guilds.get(guild.id)
-    problems = role_setup_problems(
-        [slot_of(guild, settings, kind) for kind in RoleKind], standing_of(guild)
-    )
+    problems: list[Text] = [
+        *role_setup_problems(
+            [slot_of(guild, settings, kind) for kind in RoleKind], standing_of(guild)
+        )
+    ]
     perms = channel.permissions_for(guild.me)
     missing = [
         name
         for name, ok in (
-            ("View Channel", perms.view_channel),
-            ("Send Messages", perms.send_messages),
-            ("Embed Links", perms.embed_links),
+            ("View Channel", perms.view_channel),  # i18n: keep (Discord's permission names)
+            ("Send Messages", perms.send_messages),  # i18n: keep
+            ("Embed Links", perms.embed_links),  # i18n: keep
         )
         if not ok
     ]
     if missing:
         problems.append(
-            f"In {channel.mention} I need {', '.join(f'**{m}**' for m in missing)}: edit that "
-            "channel's permissions for my role."
+            _(
+                "In <#{channel_id}> I need {permissions}: edit that channel's permissions for my role."
+            ).format(channel_id=channel.id, permissions=", ".join(f"**{m}**" for m in missing))
         )
     if problems:
         raise UserFacingError(
-            "I can't post a working role panel yet. Fix this, then run `/setup panel` again:\n"
+            _("I can't post a working role panel yet. Fix this, then run `/setup panel` again:")
+            + "\n"
             + bullet_list(problems)
         )
-    message = await channel.send(embed=panel_embed(), view=panel_view())
+    with use_locale(settings.language):  # the panel is for everyone: the guild's language
+        embed = panel_embed()
+        view = panel_view()
+    message = await channel.send(embed=embed, view=view)
     replaced = await _delete_old_panel(guild, settings, message.id)
     await bot.services.guilds.update(
         guild.id, panel_channel_id=channel.id, panel_message_id=message.id
     )
-    note = " The old panel was removed." if replaced else ""
-    await reply_ephemeral(
-        interaction, f"Posted the role panel in {channel.mention}: {message.jump_url}{note}"
+    posted = _("Posted the role panel in <#{channel_id}>: {link}").format(
+        channel_id=channel.id, link=message.jump_url
     )
-    await bot.post_modlog(
-        guild.id,
-        modlog_embed(
-            "Role panel posted",
+    if replaced:
+        posted += " " + _("The old panel was removed.")
+    await reply_ephemeral(interaction, posted)
+    with use_locale(settings.language):
+        entry = modlog_embed(
+            _("Role panel posted"),
             interaction.user,
             bot.clock.now(),
             channel=channel.mention,
             panel=message.jump_url,
-        ),
-    )
+        )
+    await bot.post_modlog(guild.id, entry)
 
 
 async def _delete_old_panel(guild: discord.Guild, settings: GuildSettings, new_id: int) -> bool:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import discord
 
+from bot.i18n import Text
 from bot.services.onboarding import RoleKind, RoleRequest, Verdict, Welcome
 from cogs._kit import (
     COLOR,
@@ -16,13 +19,14 @@ from cogs._kit import (
     ts,
     ts_pair,
 )
+from cogs._kit.i18n import N_, _
 
-NOT_AFFILIATED = (
+NOT_AFFILIATED = N_(
     "Haven is a community tool, not affiliated with Narcotics Anonymous World Services."
 )
 
-PANEL_TITLE = "Which meetings are for you?"
-PANEL_TEXT = (
+PANEL_TITLE = N_("Which meetings are for you?")
+PANEL_TEXT = N_(
     "This server holds two kinds of meetings.\n\n"
     "**Open meetings** welcome anyone: people in recovery, people who are not sure yet, family, "
     "friends, or someone who is simply curious. You don't need to press anything to join one.\n\n"
@@ -33,22 +37,22 @@ PANEL_TEXT = (
     "Press the button that fits you (or both). Press it again whenever you like to take the role "
     "back off: nobody has to approve that. Only you see my answer."
 )
-PANEL_PRIVACY = (
+PANEL_PRIVACY = N_(
     "Your choice gives you a server role, and like any Discord role it shows on your profile to "
     "members of this server. Haven never records which meetings you attend."
 )
 
 BUTTON_LABELS = {
-    RoleKind.MEMBER: "I'm here for my own recovery",
-    RoleKind.FAMILY: "I'm here for someone I love",
+    RoleKind.MEMBER: N_("I'm here for my own recovery"),
+    RoleKind.FAMILY: N_("I'm here for someone I love"),
 }
 
-WELCOME_TEXT = (
+WELCOME_TEXT = N_(
     "This is a peer-support community for people in recovery from drug addiction and for the "
     "families and friends who love them. Everyone here is a peer, and nobody has to share "
     "anything to belong."
 )
-CRISIS_TEXT = (
+CRISIS_TEXT = N_(
     "Type `/crisis` any time for crisis and overdose lines near you. It always answers, and only "
     "you see the answer."
 )
@@ -59,62 +63,67 @@ def jump_url(guild_id: int, channel_id: int, message_id: int) -> str:
     return f"https://discord.com/channels/{guild_id}/{channel_id}/{message_id}"
 
 
-def bullet_list(items: list[str] | tuple[str, ...]) -> str:
+def bullet_list(items: Sequence[Text]) -> str:
     """Lines as a bulleted list."""
     return "\n".join(f"• {item}" for item in items)
 
 
 def panel_embed() -> discord.Embed:
     """The role panel's text, in Haven's own words."""
-    embed = discord.Embed(title=PANEL_TITLE, description=PANEL_TEXT, colour=COLOR)
-    embed.add_field(name="Good to know", value=PANEL_PRIVACY, inline=False)
-    embed.set_footer(text=NOT_AFFILIATED)
+    embed = discord.Embed(title=_(PANEL_TITLE), description=_(PANEL_TEXT), colour=COLOR)
+    embed.add_field(name=_("Good to know"), value=_(PANEL_PRIVACY), inline=False)
+    embed.set_footer(text=_(NOT_AFFILIATED))
     return fit_embed(embed)
 
 
 def welcome_embed(guild: discord.Guild, welcome: Welcome) -> discord.Embed:
     """The newcomer welcome: purpose, next open meetings, the panel and /crisis; no names."""
     embed = discord.Embed(
-        title=safe_title(f"Welcome to {guild.name}"), description=WELCOME_TEXT, colour=COLOR
+        title=_("Welcome to {server}").format(server=safe_title(guild.name)),
+        description=_(WELCOME_TEXT),
+        colour=COLOR,
     )
     if welcome.meetings:
         lines = [
             f"• **{truncate(escape(m.title), 100)}**: {ts_pair(m.start)} · {m.home_time}"
             for m in welcome.meetings
         ]
-        meetings = "\n".join(lines) + "\n`/meeting list` shows them all."
+        meetings = "\n".join(lines) + "\n" + _("`/meeting list` shows them all.")
     else:
-        meetings = "None is scheduled right now; `/meeting list` will show them when there are."
-    embed.add_field(name="Next open meetings (anyone may join)", value=meetings, inline=False)
+        meetings = _("None is scheduled right now; `/meeting list` will show them when there are.")
+    embed.add_field(name=_("Next open meetings (anyone may join)"), value=meetings, inline=False)
     if welcome.panel_channel_id is not None and welcome.panel_message_id is not None:
         link = jump_url(guild.id, welcome.panel_channel_id, welcome.panel_message_id)
-        closed = (
+        closed = _(
             "Closed meetings are kept for the people they are meant for. Say which are for "
-            f"you on the [role panel]({link})."
-        )
+            "you on the [role panel]({link})."
+        ).format(link=link)
     else:
-        closed = (
+        closed = _(
             "Closed meetings are kept for the people they are meant for; the moderators can "
             "tell you which are for you."
         )
-    embed.add_field(name="Closed meetings", value=closed, inline=False)
-    embed.add_field(name="Need help right now?", value=CRISIS_TEXT, inline=False)
-    embed.set_footer(text=NOT_AFFILIATED)
+    embed.add_field(name=_("Closed meetings"), value=closed, inline=False)
+    embed.add_field(name=_("Need help right now?"), value=_(CRISIS_TEXT), inline=False)
+    embed.set_footer(text=_(NOT_AFFILIATED))
     return fit_embed(embed)
 
 
 def request_embed(
-    request: RoleRequest, role_id: int | None, *, outcome: str | None = None
+    request: RoleRequest,
+    role_id: int | None,
+    *,
+    outcome: str | None = None,
+    approved: bool = False,
 ) -> discord.Embed:
     """The mod-log card of a role request (with its outcome once decided)."""
-    colour = COLOR_WARN if outcome is None else (COLOR if "approved" in outcome else COLOR_ALERT)
-    embed = discord.Embed(
-        title="Role request" if outcome is None else f"Role request: {outcome}", colour=colour
-    )
-    embed.add_field(name="Member", value=f"<@{request.user_id}> (`{request.user_id}`)")
-    role = f"<@&{role_id}>" if role_id is not None else f"the {request.kind.label}"
-    embed.add_field(name="Role", value=f"{role} ({request.kind.meetings})")
-    embed.add_field(name="Asked", value=ts(request.requested_at, "R"))
+    colour = COLOR_WARN if outcome is None else (COLOR if approved else COLOR_ALERT)
+    title = _("Role request") if outcome is None else _("Role request: {outcome}")
+    embed = discord.Embed(title=title.format(outcome=outcome), colour=colour)
+    embed.add_field(name=_("Member"), value=f"<@{request.user_id}> (`{request.user_id}`)")
+    role = f"<@&{role_id}>" if role_id is not None else str(request.kind.label)
+    embed.add_field(name=_("Role"), value=f"{role} ({request.kind.meetings})")
+    embed.add_field(name=_("Asked"), value=ts(request.requested_at, "R"))  # i18n: keep
     embed.timestamp = request.requested_at
     return fit_embed(embed)
 
@@ -122,20 +131,21 @@ def request_embed(
 def verdict_note(verdict: Verdict, moderator: str) -> str:
     """How a decided request's card names its outcome."""
     if verdict is Verdict.MEMBER_LEFT:
-        return "closed: they left the server"
-    return f"{verdict.value} by {moderator}"
+        return _("closed: they left the server")
+    if verdict is Verdict.APPROVED:
+        return _("approved by {moderator}").format(moderator=moderator)
+    return _("declined by {moderator}").format(moderator=moderator)
 
 
 def verdict_dm(guild_name: str, kind: RoleKind, *, approved: bool) -> str:
     """The DM that tells a peer how their request was decided."""
     where = escape(guild_name)
     if approved:
-        return (
-            f"A moderator of **{where}** approved your request: you can now join the "
-            f"{kind.meetings}. You can drop the role any time from the same panel."
-        )
-    return (
-        f"A moderator of **{where}** did not approve your request for the {kind.label} "
-        "this time. Open meetings are still open to you, and you can ask the moderators "
-        "about it."
-    )
+        return _(
+            "A moderator of **{server}** approved your request: you can now join the "
+            "{meetings}. You can drop the role any time from the same panel."
+        ).format(server=where, meetings=kind.meetings)
+    return _(
+        "A moderator of **{server}** did not approve your request for the {label} this time. "
+        "Open meetings are still open to you, and you can ask the moderators about it."
+    ).format(server=where, label=kind.label)

@@ -20,6 +20,7 @@ from bot.services.onboarding import (
     role_setup_problems,
 )
 from cogs._kit import Field, PersistentButton, bot_of, ensure_level, modlog_embed
+from cogs._kit.i18n import N_, _, use_locale
 from cogs.onboarding.render import (
     BUTTON_LABELS,
     bullet_list,
@@ -68,7 +69,7 @@ class RoleButton(
         member = kind is RoleKind.MEMBER
         super().__init__(
             kind,
-            label=BUTTON_LABELS[kind],
+            label=_(BUTTON_LABELS[kind]),
             style=discord.ButtonStyle.primary if member else discord.ButtonStyle.success,
         )
 
@@ -96,7 +97,7 @@ class DecisionButton(
         super().__init__(
             approve,
             request_id,
-            label="Approve" if approve else "Decline",
+            label=_("Approve") if approve else _("Decline"),
             style=discord.ButtonStyle.success if approve else discord.ButtonStyle.secondary,
         )
 
@@ -132,15 +133,19 @@ async def change_role(
             await member.remove_roles(role, reason=reason)
     except discord.Forbidden:
         raise UserFacingError(
-            "Discord refused the role change, so nothing changed. A moderator should check "
-            f"that my role sits above <@&{role.id}> in Server Settings → Roles and has "
-            "**Manage Roles**."
+            _(
+                "Discord refused the role change, so nothing changed. A moderator should check "
+                "that my role sits above <@&{role_id}> in Server Settings → Roles and has "
+                "**Manage Roles**."
+            ).format(role_id=role.id)
         ) from None
     except discord.HTTPException as exc:
         log.warning("role change failed: HTTP %s", exc.status)
         raise UserFacingError(
-            "Discord didn't accept the change just now, so nothing changed. Please try again "
-            "in a minute."
+            _(
+                "Discord didn't accept the change just now, so nothing changed. Please try "
+                "again in a minute."
+            )
         ) from None
 
 
@@ -152,7 +157,7 @@ async def press(interaction: discord.Interaction, kind: RoleKind) -> None:
     guild = interaction.guild
     member = interaction.user
     if guild is None or not isinstance(member, discord.Member):
-        raise UserFacingError("The role panel works only inside its server.")
+        raise UserFacingError(_("The role panel works only inside its server."))
     bot = bot_of(interaction)
     services = bot.services
     settings = await services.guilds.get(guild.id)
@@ -163,47 +168,55 @@ async def press(interaction: discord.Interaction, kind: RoleKind) -> None:
         has_role=has_role, approval=settings.role_approval, pending=pending is not None
     )
     if action is PressAction.WITHDRAW:
-        named = f"<@&{role_id}>" if role_id is not None else f"the {kind.label}"
+        named = f"<@&{role_id}>" if role_id is not None else str(kind.label)
         await reply_ephemeral(
-            interaction, f"I withdrew your request for {named}. Nothing else changed."
+            interaction,
+            _("I withdrew your request for {role}. Nothing else changed.").format(role=named),
         )
-        await _close_pending(interaction, kind, role_id, "withdrawn by the member")
+        await _close_pending(interaction, kind, role_id, N_("withdrawn by the member"), settings)
         return
     problems = role_setup_problems([slot_of(guild, settings, kind)], standing_of(guild))
     if problems:
         if services.onboarding.report_due(guild.id):
-            await bot.post_modlog(
-                guild.id,
-                modlog_embed(
-                    "The role panel can't hand out roles",
+            with use_locale(settings.language):
+                entry = modlog_embed(
+                    _("The role panel can't hand out roles"),
                     None,
                     services.clock.now(),
                     to_fix=bullet_list(problems),
-                ),
-            )
+                )
+            await bot.post_modlog(guild.id, entry)
         raise UserFacingError(
-            "I can't change this role right now because of a setup problem only a moderator "
-            "can fix (I've told them in the mod log):\n" + bullet_list(problems)
+            _(
+                "I can't change this role right now because of a setup problem only a moderator "
+                "can fix (I've told them in the mod log):"
+            )
+            + "\n"
+            + bullet_list(problems)
         )
     assert role_id is not None  # no problems means the role is set and exists
     role = discord.Object(id=role_id)
     if action is PressAction.REMOVE:
         await change_role(member, role, add=False, reason="Dropped from the role panel")
         if pending is not None:
-            await _close_pending(interaction, kind, role_id, "closed: role dropped")
+            await _close_pending(interaction, kind, role_id, N_("closed: role dropped"), settings)
         await reply_ephemeral(
             interaction,
-            f"Done: I took <@&{role_id}> off. Open meetings stay open to you, and you can "
-            "press the button again whenever you want it back.",
+            _(
+                "Done: I took <@&{role_id}> off. Open meetings stay open to you, and you can "
+                "press the button again whenever you want it back."
+            ).format(role_id=role_id),
         )
     elif action is PressAction.ADD:
         await change_role(member, role, add=True, reason="Chosen on the role panel")
         if pending is not None:
-            await _close_pending(interaction, kind, role_id, "closed: approval off")
+            await _close_pending(interaction, kind, role_id, N_("closed: approval off"), settings)
         await reply_ephemeral(
             interaction,
-            f"Done: you now have <@&{role_id}>, which opens the {kind.meetings}. Press the "
-            "same button again any time to drop it.",
+            _(
+                "Done: you now have <@&{role_id}>, which opens the {meetings}. Press the same "
+                "button again any time to drop it."
+            ).format(role_id=role_id, meetings=kind.meetings),
         )
     else:
         await _request(interaction, member, kind, role_id, settings)
@@ -226,34 +239,45 @@ async def _request(
     )
     if not isinstance(channel, discord.abc.Messageable):
         raise UserFacingError(
-            "This server asks a moderator to confirm these roles, but I have no mod-log "
-            "channel to ask them in. Please tell a moderator to run "
-            "`/setup channels modlog:`."
+            _(
+                "This server asks a moderator to confirm these roles, but I have no mod-log "
+                "channel to ask them in. Please tell a moderator to run "
+                "`/setup channels modlog:`."
+            )
         )
     request, new = await onboarding.request(member.guild.id, member.id, kind)
     if new:
+        with use_locale(settings.language):
+            embed = request_embed(request, role_id)
+            view = decision_view(request.id)
         try:
-            card = await channel.send(
-                embed=request_embed(request, role_id), view=decision_view(request.id)
-            )
+            card = await channel.send(embed=embed, view=view)
         except discord.HTTPException as exc:
             log.warning("could not post a role request card: HTTP %s", exc.status)
             await onboarding.take(request.id, request.guild_id)
             raise UserFacingError(
-                "I couldn't reach the moderators just now, so nothing was sent. Please try "
-                "again in a minute."
+                _(
+                    "I couldn't reach the moderators just now, so nothing was sent. Please try "
+                    "again in a minute."
+                )
             ) from None
         await onboarding.attach_message(request.id, card.channel.id, card.id)
     await reply_ephemeral(
         interaction,
-        f"Thanks. In this server a moderator confirms these roles, so your request for "
-        f"<@&{role_id}> ({kind.meetings}) is waiting for them. I'll send you a DM when it's "
-        "decided, if your DMs are open. Press the button again to withdraw the request.",
+        _(
+            "Thanks. In this server a moderator confirms these roles, so your request for "
+            "<@&{role_id}> ({meetings}) is waiting for them. I'll send you a DM when it's "
+            "decided, if your DMs are open. Press the button again to withdraw the request."
+        ).format(role_id=role_id, meetings=kind.meetings),
     )
 
 
 async def _close_pending(
-    interaction: discord.Interaction, kind: RoleKind, role_id: int | None, outcome: str
+    interaction: discord.Interaction,
+    kind: RoleKind,
+    role_id: int | None,
+    outcome: str,
+    settings: GuildSettings,
 ) -> None:
     """Close the presser's pending request and show why on its card (buttons removed)."""
     assert interaction.guild_id is not None
@@ -266,10 +290,10 @@ async def _close_pending(
     channel = bot.get_channel(request.channel_id)
     if not isinstance(channel, discord.TextChannel):
         return
+    with use_locale(settings.language):  # the card is the moderators': the guild's language
+        embed = request_embed(request, role_id, outcome=_(outcome))
     try:
-        await channel.get_partial_message(request.message_id).edit(
-            embed=request_embed(request, role_id, outcome=outcome), view=None
-        )
+        await channel.get_partial_message(request.message_id).edit(embed=embed, view=None)
     except discord.HTTPException as exc:
         log.info("could not update a role request card: HTTP %s", exc.status)
 
@@ -281,9 +305,9 @@ async def decide(interaction: discord.Interaction, request_id: int, *, approve: 
     """A moderator approved or declined a role request; the service decides what that means."""
     guild = interaction.guild
     if guild is None:
-        raise UserFacingError("Role requests are decided inside their server.")
+        raise UserFacingError(_("Role requests are decided inside their server."))
     await ensure_level(
-        interaction, Level.MODERATOR, "Only moderators can approve or decline role requests."
+        interaction, Level.MODERATOR, _("Only moderators can approve or decline role requests.")
     )
     bot = bot_of(interaction)
     services = bot.services
@@ -309,31 +333,38 @@ async def decide(interaction: discord.Interaction, request_id: int, *, approve: 
     )
     if decision.verdict is Verdict.BLOCKED:
         raise UserFacingError(
-            "I can't give this role yet, so the request is still waiting. Fix this, then "
-            "press Approve again:\n" + bullet_list(decision.problems)
+            _(
+                "I can't give this role yet, so the request is still waiting. Fix this, then "
+                "press Approve again:"
+            )
+            + "\n"
+            + bullet_list(decision.problems)
         )
-    # Answer the moderator by updating the card in place (buttons removed).
-    await interaction.response.edit_message(
-        embed=request_embed(
-            request, role_id, outcome=verdict_note(decision.verdict, interaction.user.mention)
-        ),
-        view=None,
-    )
-    if decision.verdict is Verdict.MEMBER_LEFT:
-        return
-    await bot.post_modlog(
-        guild.id,
-        modlog_embed(
-            f"Role request {decision.verdict.value}",
+    approved = decision.verdict is Verdict.APPROVED
+    # The card, the mod-log entry and the DM are the guild's, so they follow its language.
+    with use_locale(settings.language):
+        card = request_embed(
+            request,
+            role_id,
+            outcome=verdict_note(decision.verdict, interaction.user.mention),
+            approved=approved,
+        )
+        entry = modlog_embed(
+            _("Role request approved") if approved else _("Role request declined"),
             interaction.user,
             services.clock.now(),
             member=f"<@{request.user_id}> (`{request.user_id}`)",
-            role=f"<@&{role_id}>" if role_id is not None else request.kind.label,
-        ),
-    )
+            role=f"<@&{role_id}>" if role_id is not None else str(request.kind.label),
+        )
+        dm = verdict_dm(guild.name, request.kind, approved=approve)
+    # Answer the moderator by updating the card in place (buttons removed).
+    await interaction.response.edit_message(embed=card, view=None)
+    if decision.verdict is Verdict.MEMBER_LEFT:
+        return
+    await bot.post_modlog(guild.id, entry)
     if member is not None:
         try:
-            await member.send(verdict_dm(guild.name, request.kind, approved=approve))
+            await member.send(dm)
         except discord.HTTPException as exc:
             log.info("could not DM a role request outcome: HTTP %s", exc.status)
 

@@ -422,3 +422,47 @@ async def test_a_welcome_dm_to_closed_dms_is_dropped_quietly(
     await server.wait_for(lambda: len(server.dms_to(open_dms)) == 1)
     assert "No open meetings" not in server.dms_to(open_dms)[0].text
     assert "None is scheduled right now" in server.dms_to(open_dms)[0].text
+
+
+async def test_a_spanish_guild_gets_its_panel_welcome_and_cards_in_spanish(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    """Guild posts follow the guild's language; each person's answers follow their client."""
+    server, c = discord_server, community
+    welcome = await configure(server, c)
+    await haven.running.services.guilds.update(c.guild.id, language="es")
+    start = server.create_channel(c.guild, "start-here")
+    await server.flush()
+    posted = await server.invoke(c.guild, c.moderator, "setup panel", channel=start)
+    assert "Posted the role panel" in posted.text  # the moderator's client is English
+    [panel] = server.messages_in(start)
+    await modlog_has(server, c, "Panel de roles publicado")
+
+    labels = [b["label"] for row in panel.components for b in row["components"]]
+    assert labels == [
+        "Estoy aquí por mi propia recuperación",
+        "Estoy aquí por alguien a quien quiero",
+    ]
+    assert "¿Qué reuniones son para ti?" in panel.text
+    assert "reuniones cerradas de estilo NA" in panel.text
+
+    await server.invoke(c.guild, c.moderator, "setup onboarding", welcome="channel", approval=True)
+    lucia = await newcomer(server, c, "newcomer-lucia")
+    await server.wait_for(lambda: len(server.messages_in(welcome)) == 1)
+    assert "Te damos la bienvenida a" in server.messages_in(welcome)[0].text
+
+    lucia.user.locale = "es-419"
+    asked = await server.click(panel, FAMILY_BUTTON, lucia)
+    assert asked.ephemeral and "está esperando su respuesta" in asked.text, asked.text
+    card = server.messages_in(c.modlog)[-1]
+    assert "Solicitud de rol" in card.text
+    approve = next(r for r in card.custom_ids() if ":approve:" in r)
+    await server.click(card, approve, c.moderator)
+    decided = server.state.messages[card.id]
+    assert "aprobada por" in decided.text
+    await server.wait_for(lambda: len(server.dms_to(lucia)) == 1)
+    assert "aprobó tu solicitud" in server.dms_to(lucia)[-1].text
+
+    ed = await newcomer(server, c, "newcomer-ed")  # an English client in the same server
+    english = await server.click(panel, MEMBER_BUTTON, ed)
+    assert "is waiting for them" in english.text, english.text

@@ -74,8 +74,9 @@ def test_role_kinds_name_their_settings_and_meetings() -> None:
     settings = GuildSettings(guild_id=GUILD, member_role_id=7, family_role_id=8)
     assert RoleKind.MEMBER.role_id(settings) == 7
     assert RoleKind.FAMILY.role_id(settings) == 8
-    assert RoleKind.MEMBER.meetings == "closed NA-style meetings"
-    assert RoleKind.FAMILY.meetings == "closed family meetings"
+    assert str(RoleKind.MEMBER.meetings) == "closed NA-style meetings"
+    assert str(RoleKind.FAMILY.meetings) == "closed family meetings"
+    assert RoleKind.FAMILY.meetings.render("es") == "reuniones cerradas para familias"
 
 
 # -- role requests -------------------------------------------------------------------------------
@@ -269,16 +270,21 @@ def test_no_problems_when_the_bot_sits_above_both_roles() -> None:
     assert role_setup_problems(slots, GOOD_BOT) == []
 
 
+def _problem_texts(slots: list[RoleSlot], bot: BotStanding) -> list[str]:
+    """The setup problems as an English reader sees them."""
+    return [str(p) for p in role_setup_problems(slots, bot)]
+
+
 def test_missing_manage_roles_names_the_permission_and_where() -> None:
     bot = replace(GOOD_BOT, manage_roles=False)
-    [problem] = role_setup_problems([RoleSlot(RoleKind.MEMBER, 7, 3)], bot)
+    [problem] = _problem_texts([RoleSlot(RoleKind.MEMBER, 7, 3)], bot)
     assert "**Manage Roles**" in problem
     assert "<@&900>" in problem and "Server Settings → Roles" in problem
 
 
 def test_role_order_names_both_roles_and_what_to_drag() -> None:
     slots = [RoleSlot(RoleKind.MEMBER, 7, 10), RoleSlot(RoleKind.FAMILY, 8, 12)]
-    problems = role_setup_problems(slots, GOOD_BOT)
+    problems = _problem_texts(slots, GOOD_BOT)
     assert len(problems) == 2
     assert all("drag my role <@&900> above" in p for p in problems)
     assert "<@&7>" in problems[0] and "<@&8>" in problems[1]
@@ -289,16 +295,16 @@ def test_unset_deleted_and_managed_roles_say_which_command_fixes_them() -> None:
         RoleSlot(RoleKind.MEMBER, None),
         RoleSlot(RoleKind.FAMILY, 8, None),
     ]
-    unset, deleted = role_setup_problems(slots, GOOD_BOT)
+    unset, deleted = _problem_texts(slots, GOOD_BOT)
     assert "`/setup roles member:`" in unset and "not set" in unset
     assert "`/setup roles family:`" in deleted and "no longer exists" in deleted
-    [managed] = role_setup_problems([RoleSlot(RoleKind.MEMBER, 7, 2, managed=True)], GOOD_BOT)
+    [managed] = _problem_texts([RoleSlot(RoleKind.MEMBER, 7, 2, managed=True)], GOOD_BOT)
     assert "integration" in managed
 
 
 def test_a_bot_with_only_everyone_is_told_to_get_a_role() -> None:
     bot = BotStanding(manage_roles=False, top_role_id=GUILD, top_position=0, top_is_default=True)
-    problems = role_setup_problems([RoleSlot(RoleKind.MEMBER, 7, 1)], bot)
+    problems = _problem_texts([RoleSlot(RoleKind.MEMBER, 7, 1)], bot)
     assert "no role with the **Manage Roles**" in problems[0]
     assert "drag my highest role above <@&7>" in problems[1]
 
