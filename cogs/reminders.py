@@ -77,7 +77,7 @@ class RemindMeButton(
         if current is not None:
             await ensure_admitted(interaction, current)
         meeting, created = await services.reminders.subscribe(
-            interaction.guild_id, interaction.user.id, self.meeting_id
+            interaction.guild_id, interaction.user.id, self.meeting_id, str(interaction.locale)
         )
         await reply_ephemeral(interaction, subscribed_text(meeting, created))
 
@@ -342,7 +342,7 @@ class RemindersCog(commands.GroupCog, name="remind", description="Reminders of m
         assert interaction.guild_id is not None
         await ensure_admitted(interaction, meeting)
         found, created = await self.service.subscribe(
-            interaction.guild_id, interaction.user.id, meeting.id
+            interaction.guild_id, interaction.user.id, meeting.id, str(interaction.locale)
         )
         await reply_ephemeral(interaction, subscribed_text(found, created))
 

@@ -10,6 +10,7 @@ docs/translating.md has the rules.
 from __future__ import annotations
 
 import discord
+from discord import app_commands
 from discord.app_commands import locale_str as _T
 
 from bot.i18n import (
@@ -26,6 +27,34 @@ from bot.i18n import (
     use_locale,
 )
 
+# The `language:` option of /setup defaults and /meeting schedule|edit. Each language is named in
+# itself, as language pickers do, so these names are not translated.
+LANGUAGE_CHOICES: list[app_commands.Choice[int | float | str]] = [
+    app_commands.Choice(name="English", value="en"),  # i18n: keep
+    app_commands.Choice(name="Español", value="es"),  # i18n: keep
+]
+
+
+class LanguageOption(app_commands.Transformer):
+    """A ``language:`` option offering English / Español, passed on as "en" / "es"."""
+
+    @property
+    def type(self) -> discord.AppCommandOptionType:
+        """A string option."""
+        return discord.AppCommandOptionType.string
+
+    @property
+    def choices(self) -> list[app_commands.Choice[int | float | str]]:
+        """The languages, each named in itself."""
+        return LANGUAGE_CHOICES
+
+    async def transform(self, interaction: discord.Interaction, value: str) -> str:
+        """The chosen language code."""
+        return value
+
+
+LanguageArg = app_commands.Transform[str, LanguageOption]
+
 
 def locale_of(interaction: discord.Interaction) -> str:
     """The supported language of the person who made this interaction ("en" or "es")."""
@@ -33,6 +62,9 @@ def locale_of(interaction: discord.Interaction) -> str:
 
 
 __all__ = [
+    "LANGUAGE_CHOICES",
+    "LanguageArg",
+    "LanguageOption",
     "N_",
     "SUPPORTED",
     "Msg",

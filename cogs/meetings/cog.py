@@ -1,7 +1,6 @@
-"""/meeting: schedule, list, show and change meetings. Thin glue over ``MeetingService``.
-
-Every rule lives in the service, and so does the native event mirror's plan: this cog installs its
-Discord calls. Cancellation notices belong to the reminders feature.
+"""/meeting: schedule, list, show and change meetings. Thin glue over ``MeetingService``, which
+holds every rule and the native event mirror's plan (this cog installs its Discord calls).
+Cancellation notices belong to the reminders feature.
 """
 
 from __future__ import annotations
@@ -34,6 +33,7 @@ from cogs._kit import (
     ts,
     ts_pair,
 )
+from cogs._kit.i18n import LanguageArg
 from cogs.meetings.event_mirror import DiscordNativeEvents
 from cogs.meetings.notices import announce, modlog
 from cogs.meetings.options import (
@@ -104,6 +104,7 @@ class MeetingsCog(
         access: AccessChoice = "open",
         formats: str | None = None,
         description: str | None = None,
+        language: LanguageArg | None = None,
     ) -> None:
         """Schedule a meeting; the caller becomes its facilitator."""
         assert interaction.guild_id is not None
@@ -120,6 +121,7 @@ class MeetingsCog(
             access=access,
             formats=formats,
             description=multiline(description),
+            language=language,
         )
         await self._answer(
             interaction,
@@ -198,6 +200,7 @@ class MeetingsCog(
         remove_facilitator: discord.User | None = None,
         occurrence: str | None = None,
         move_to: str | None = None,
+        language: LanguageArg | None = None,
     ) -> None:
         """Change any field, add or remove facilitators, or move one occurrence."""
         assert interaction.guild_id is not None
@@ -220,6 +223,7 @@ class MeetingsCog(
             add_facilitator=add_facilitator.id if add_facilitator else None,
             add_facilitator_eligible=await can_facilitate(self.bot.services, add_facilitator),
             remove_facilitator=remove_facilitator.id if remove_facilitator else None,
+            language=language,
         )
         move = move_request(change, occurrence, move_to)
         if move is not None:

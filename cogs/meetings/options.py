@@ -14,6 +14,7 @@ from bot.permissions import Level, level_for
 from bot.services import Services
 from bot.services.meetings import format_suggestions
 from cogs._kit import resolve_meeting, services_of, truncate
+from cogs._kit.i18n import _T
 
 RepeatChoice = Literal["once", "weekly", "biweekly", "monthly", "monthly-last"]
 KindChoice = Literal["na", "family", "other"]
@@ -77,7 +78,7 @@ async def can_facilitate(services: Services, member: discord.Member | None) -> b
     return level >= Level.FACILITATOR
 
 
-SCHEDULE_OPTIONS: dict[str, str] = {
+SCHEDULE_OPTIONS: dict[str, str | _T] = {
     "title": "What the meeting is called (up to 100 characters)",
     "start": "First meeting, local time: YYYY-MM-DD HH:MM, e.g. 2027-01-05 19:00",
     "repeat": "How it repeats: once, weekly, biweekly, monthly (nth weekday), monthly-last",
@@ -87,9 +88,10 @@ SCHEDULE_OPTIONS: dict[str, str] = {
     "access": "open (anyone) or closed (members; family role for family meetings)",
     "formats": "Comma-separated: speaker, discussion, step study, newcomer, …",
     "description": "What to expect (up to 1000 characters; \\n starts a new line)",
+    "language": _T("Language of its reminders, room cards and notices (default: the server's)"),
 }
 
-EDIT_OPTIONS: dict[str, str] = {
+EDIT_OPTIONS: dict[str, str | _T] = {
     "meeting": "Start typing the meeting's title",
     "title": "New title",
     "start": "New first meeting, local time: YYYY-MM-DD HH:MM (re-anchors the repeat)",
@@ -109,4 +111,5 @@ EDIT_OPTIONS: dict[str, str] = {
     "remove_facilitator": "A facilitator to remove from this meeting",
     "occurrence": "Move one occurrence: its date (YYYY-MM-DD)",
     "move_to": "Move that occurrence to: local YYYY-MM-DD HH:MM",
+    "language": _T("Language of its reminders, room cards and notices"),
 }
