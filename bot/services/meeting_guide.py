@@ -19,12 +19,14 @@ __all__ = ["build_meeting_guide", "is_paused_now", "meeting_guide_types"]
 
 
 def meeting_guide_types(meeting: Meeting) -> list[str]:
-    """Meeting Guide type codes: O or C for access, then each format's code where one exists."""
+    """Meeting Guide type codes: O or C for access, each format's code, and S when Spanish."""
     codes = ["C" if meeting.access == Access.CLOSED else "O"]
     for fmt in meeting.formats:
         code = FORMATS.get(fmt, ("", None))[1]
         if code and code not in codes:
             codes.append(code)
+    if meeting.language == "es":
+        codes.append("S")  # the spec's "Spanish" ("En español"); TSML UI filters on it
     return codes
 
 

@@ -14,8 +14,10 @@ from bot.i18n import current_locale, use_locale
 from bot.models.meetings import MeetingEdit
 from bot.permissions import Level
 from bot.services import Services
+from bot.services.meeting_guide import meeting_guide_types
 from bot.services.meetings import Actor
 from bot.services.reminders.delivery import SendResult
+from tests.meeting_guide_spec import SPEC_TYPES
 from tests.support.meetings import make_meeting
 from tests.unit.test_reminders_service import ANNOUNCE, PEER_A, PEER_B, FakeSender
 from tests.unit.test_reminders_service import GUILD as REMINDER_GUILD
@@ -181,3 +183,14 @@ async def test_reminders_post_in_the_meetings_language_and_dm_in_each_persons(
         ("dm", PEER_A, "es", "NoticeMessage"),
         ("dm", PEER_B, "es", "NoticeMessage"),
     ]
+
+
+async def test_a_spanish_meeting_carries_the_meeting_guide_spanish_type(services: Services) -> None:
+    english = await services.meetings.get(await make_meeting(services, GUILD))
+    spanish = await services.meetings.get(
+        await make_meeting(services, GUILD, update={"language": "es"})
+    )
+    assert english is not None and spanish is not None
+    assert meeting_guide_types(english) == ["O", "D"]
+    assert meeting_guide_types(spanish) == ["O", "D", "S"]
+    assert "S" in SPEC_TYPES
