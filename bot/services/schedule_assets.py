@@ -52,7 +52,7 @@ SCRIPT = """\
 (function(){
 var d=document,main=d.getElementById('meetings'),form=d.getElementById('filters');
 if(!main||!form||!window.Intl||!window.history)return;
-var lang=d.documentElement.lang=='es'?'es':'en-GB',el=form.elements,days=d.getElementById('days');
+var es=d.documentElement.lang=='es',lang=es?'es':'en-US',el=form.elements,days=d.getElementById('days');
 var status=d.getElementById('count'),note=d.getElementById('zone-note');
 var zone=main.getAttribute('data-tz')||Intl.DateTimeFormat().resolvedOptions().timeZone||'UTC';
 var items=[].slice.call(days.querySelectorAll('li.m')),later=[].slice.call(d.querySelectorAll('li.l'));
@@ -60,7 +60,8 @@ var fs={};function f(n,o){var k=zone+n;if(!fs[k]){o.timeZone=zone;fs[k]=new Intl
 return fs[k]}
 function key(t){var p={};f('k',{year:'numeric',month:'2-digit',day:'2-digit'}).formatToParts(t)
 .forEach(function(x){p[x.type]=x.value});return p.year+'-'+p.month+'-'+p.day}
-function head(t){return f('h',{weekday:'long',day:'numeric',month:'long'}).format(t)}
+function head(t){var s=f('h',{weekday:'long',day:'numeric',month:'long'}).format(t);
+return es?s.replace(',',''):s}
 function hm(t){return f('t',{hour:'2-digit',minute:'2-digit',hourCycle:'h23'}).format(t)}
 function draw(){
 [].forEach.call(d.querySelectorAll('time[datetime]'),function(e){var t=new Date(e.dateTime);
@@ -77,11 +78,12 @@ if(k!=last){last=k;sec=d.createElement('section');var h=d.createElement('h2');
 h.id='h-'+k;h.textContent=head(s);sec.setAttribute('aria-labelledby',h.id);ul=d.createElement('ul');
 sec.appendChild(h);sec.appendChild(ul);days.appendChild(sec)}ul.appendChild(li)})}
 function has(li,n,v){return!v||(' '+li.getAttribute('data-'+n)+' ').indexOf(' '+v+' ')>=0}
+function ok(li){return has(li,'kind',el.kind.value)&&has(li,'formats',el.format.value)
+&&has(li,'lang',el.language.value)}
 function apply(){var n=0,day=el.day.value;items.forEach(function(li){li.hidden=!(has(li,'day',day)
-&&has(li,'kind',el.kind.value)&&has(li,'formats',el.format.value));if(!li.hidden)n++});
+&&ok(li));if(!li.hidden)n++});
 [].forEach.call(days.children,function(s){s.hidden=!s.querySelector('li.m:not([hidden])')});
-var m=0;later.forEach(function(li){li.hidden=!!day||!(has(li,'kind',el.kind.value)&&
-has(li,'formats',el.format.value));if(!li.hidden)m++});var ls=d.getElementById('later');
+var m=0;later.forEach(function(li){li.hidden=!!day||!ok(li);if(!li.hidden)m++});var ls=d.getElementById('later');
 if(ls)ls.hidden=!m;status.textContent=status.getAttribute(n?n==1?'data-one':'data-other':
 'data-none').replace('{count}',n);var q=new URLSearchParams();[].forEach.call(el,function(e){
 if(e.name&&e.value)q.set(e.name,e.value)});history.replaceState(null,'','?'+q)}

@@ -20,14 +20,16 @@ from html import escape
 from itertools import groupby
 from urllib.parse import urlencode
 
+from bot.db.repositories.guilds import settings as guild_settings
 from bot.errors import UserFacingError
+from bot.i18n import N_, _, ngettext, use_locale
+from bot.i18n_format import day_and_month, duration, weekday
+from bot.i18n_format import repeat_phrase as rule_words
 from bot.models.feeds import FeedInvite
 from bot.models.meetings import FORMATS, Access, Kind, Later, Meeting
 from bot.occurrences import (
     Occurrence,
-    Repeat,
     next_occurrences,
-    nth_weekday_of,
     occurrences_between,
     zone,
 )
@@ -78,43 +80,26 @@ PICKER_ZONES = (
     "Australia/Sydney",
     "Pacific/Auckland",
 )
-KIND_LABELS = {Kind.NA: "NA-style", Kind.FAMILY: "Family and friends", Kind.OTHER: "Peer support"}
-ACCESS_LABELS = {Access.OPEN: "Open: anyone is welcome", Access.CLOSED: "Closed"}
-_WEEKDAYS = ("Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday")
-_MONTHS = (
-    "January",
-    "February",
-    "March",
-    "April",
-    "May",
-    "June",
-    "July",
-    "August",
-    "September",
-    "October",
-    "November",
-    "December",
-)
-_NTH = {
-    1: "Monthly, on the first {weekday}",
-    2: "Monthly, on the second {weekday}",
-    3: "Monthly, on the third {weekday}",
-    4: "Monthly, on the fourth {weekday}",
-    5: "Monthly, on the fifth {weekday}",
+KIND_LABELS = {
+    Kind.NA: N_("NA-style"),
+    Kind.FAMILY: N_("Family and friends"),
+    Kind.OTHER: N_("Peer support"),
 }
-
-
-# --- words (English is the source; Spanish comes from the catalogue) -------------------------
-
-
-def _t(lang: str, message: str) -> str:
-    """``message`` in the page's language."""
-    return message
-
-
-def _tn(lang: str, singular: str, plural: str, n: int) -> str:
-    """The plural form of a message for ``n`` in the page's language."""
-    return singular if n == 1 else plural
+ACCESS_LABELS = {Access.OPEN: N_("Open: anyone is welcome"), Access.CLOSED: N_("Closed")}
+# The page's words for the formats (the keys of bot.models.meetings.FORMATS, same English),
+# marked here so the page's catalogue holds their Spanish (the code4recovery spec's labels).
+FORMAT_WORDS = {
+    "speaker": N_("Speaker"),
+    "discussion": N_("Discussion"),
+    "step-study": N_("Step study"),
+    "literature-study": N_("Literature study"),
+    "newcomer": N_("Newcomer"),
+    "candlelight": N_("Candlelight"),
+    "meditation": N_("Meditation"),
+    "qa": N_("Q&A"),
+    "other": N_("Other"),
+}
+LANGUAGE_NAMES = {"en": "English", "es": "Español"}  # each in its own language
 
 
 # --- the request -----------------------------------------------------------------------------
@@ -129,6 +114,7 @@ class PageQuery:
     day: date | None = None  # a local date in the reader's zone
     kind: Kind | None = None
     format: str | None = None  # a FORMATS key
+    language: str | None = None  # the meetings' language ("en" or "es")
 
     def link(self, **changes: str) -> str:
         """This page's query string with some values changed (for links)."""
@@ -138,6 +124,7 @@ class PageQuery:
             "day": self.day.isoformat() if self.day else "",
             "kind": self.kind.value if self.kind else "",
             "format": self.format or "",
+            "language": self.language or "",
         }
         values.update(changes)
         return "?" + urlencode({k: v for k, v in values.items() if v})
@@ -160,12 +147,14 @@ def parse_query(query: Mapping[str, str]) -> PageQuery:
         day = None
     kind_text = query.get("kind", "").strip().lower()
     fmt = query.get("format", "").strip().lower()
+    language = query.get("language", "").strip().lower()
     return PageQuery(
         lang=lang if lang in LANGUAGES else None,
         tz=tz,
         day=day,
         kind=Kind(kind_text) if kind_text in {k.value for k in Kind} else None,
         format=fmt if fmt in FORMATS else None,
+        language=language if language in LANGUAGES else None,
     )
 
 
@@ -224,6 +213,8 @@ class ScheduleView:
             return False
         if q.format is not None and q.format not in meeting.formats:
             return False
+        if q.language is not None and meeting.language != q.language:
+            return False
         return q.day is None or day == q.day
 
 
@@ -281,29 +272,6 @@ def build_schedule(
 # --- words for dates, rules and meetings ------------------------------------------------------
 
 
-def day_heading(lang: str, d: date) -> str:
-    """A local date as a heading, e.g. 'Wednesday 17 March' (as the script writes it too)."""
-    return _t(lang, "{weekday} {day} {month}").format(
-        weekday=_t(lang, _WEEKDAYS[d.weekday()]),
-        day=d.day,
-        month=_t(lang, _MONTHS[d.month - 1]),
-    )
-
-
-def repeat_phrase(lang: str, meeting: Meeting) -> str:
-    """How a meeting repeats, in words."""
-    weekday = _t(lang, _WEEKDAYS[meeting.first_date.weekday()])
-    if meeting.repeat is Repeat.WEEKLY:
-        return _t(lang, "Every {weekday}").format(weekday=weekday)
-    if meeting.repeat is Repeat.BIWEEKLY:
-        return _t(lang, "Every other {weekday}").format(weekday=weekday)
-    if meeting.repeat is Repeat.MONTHLY:
-        return _t(lang, _NTH[nth_weekday_of(meeting.first_date)]).format(weekday=weekday)
-    if meeting.repeat is Repeat.MONTHLY_LAST:
-        return _t(lang, "Monthly, on the last {weekday}").format(weekday=weekday)
-    return _t(lang, "Once")
-
-
 def _hm(dt: datetime) -> str:
     return f"{dt.hour:02d}:{dt.minute:02d}"
 
@@ -315,124 +283,134 @@ def _utc(dt: datetime) -> str:
     )
 
 
-def _labels(lang: str, meeting: Meeting) -> str:
+def _labels(meeting: Meeting) -> str:
     parts = [
-        _t(lang, KIND_LABELS[meeting.kind]),
-        _t(lang, ACCESS_LABELS[meeting.access]),
-        *(_t(lang, FORMATS[f][0]) for f in meeting.formats if f in FORMATS),
+        _(KIND_LABELS[meeting.kind]),
+        _(ACCESS_LABELS[meeting.access]),
+        *(_(FORMAT_WORDS[f]) for f in meeting.formats if f in FORMAT_WORDS),
     ]
     return " · ".join(escape(p) for p in parts)
 
 
 def _meeting_html(view: ScheduleView, m: Meeting) -> tuple[str, str, str]:
     """The parts of an item that are the same for every occurrence of a meeting."""
-    lang, minutes = view.lang, m.duration_minutes
-    attrs = f'class="m" data-kind="{m.kind.value}" data-formats="{escape(" ".join(m.formats))}"'
+    minutes = m.duration_minutes
+    attrs = (
+        f'class="m" data-kind="{m.kind.value}" data-formats="{escape(" ".join(m.formats))}" '
+        f'data-lang="{escape(m.language)}"'
+    )
     rule = (
-        f" ({escape(m.timezone)}) · {escape(repeat_phrase(lang, m))} · "
-        f"{escape(_tn(lang, '{count} minute', '{count} minutes', minutes).format(count=minutes))}"
-        f'</p><p><span class="tag">{_labels(lang, m)}</span></p>'
+        f" ({escape(m.timezone)}) · {escape(rule_words(m.repeat, m.first_date))} · "
+        f"{escape(duration(minutes))}"
+        f'</p><p><span class="tag">{_labels(m)}</span></p>'
     )
     return attrs, escape(m.title), rule
 
 
 def _entry_html(view: ScheduleView, entry: Entry, parts: tuple[str, str, str]) -> str:
-    lang, m, occ = view.lang, entry.meeting, entry.occurrence
+    m, occ = entry.meeting, entry.occurrence
     attrs, title, rule = parts
     ident = f"m{m.id}-{occ.key.isoformat()}"
     home = occ.local_start
     notes = []
     if occ.start <= view.now:
-        notes.append(_t(lang, "In progress now."))
+        notes.append(_("In progress now."))
     if occ.moved:
-        notes.append(_t(lang, "Moved from its usual time."))
+        notes.append(_("Moved from its usual time."))
     hidden = "" if view.shows(m, entry.day) else " hidden"
+    join_text, own_time = _("Join on Discord"), _("Its own time:")
     join = (
         f'<a class="join" href="{escape(entry.invite)}" rel="noreferrer" '
-        f'aria-describedby="{ident}">{escape(_t(lang, "Join on Discord"))}</a>'
+        f'aria-describedby="{ident}">{escape(join_text)}</a>'
         if entry.invite
-        else escape(_t(lang, "Held on Discord; the link is not public yet."))
+        else escape(_("Held on Discord; the link is not public yet."))
     )
     return (
         f'<li {attrs} data-day="{entry.day.isoformat()}"{hidden}><h3 id="{ident}">{title}</h3>'
         f'<p class="when"><time datetime="{_utc(occ.start)}">{_hm(entry.start)}</time>'
         f'–<time datetime="{_utc(occ.end)}">{_hm(entry.end)}</time> '
         f'<span class="zn">{escape(view.zone)}</span></p>'
-        f'<p class="sub">{escape(_t(lang, "Its own time:"))} '
-        f"{escape(_t(lang, _WEEKDAYS[home.weekday()]))} {_hm(home)}{rule}"
+        f'<p class="sub">{escape(own_time)} '
+        f"{escape(weekday(home.isoweekday()))} {_hm(home)}{rule}"
         + (f'<p class="tag">{escape(" ".join(notes))}</p>' if notes else "")
         + f"<p>{join}</p></li>"
     )
 
 
 def _later_html(view: ScheduleView, item: Later) -> str:
-    lang, m = view.lang, item.meeting
+    m = item.meeting
     hidden = "" if view.shows(m) else " hidden"
     if item.paused_until is not None:
-        when = escape(
-            _t(lang, "Paused until {date}.").format(date=day_heading(lang, item.paused_until))
-        )
+        when = escape(_("Paused until {date}.").format(date=day_and_month(item.paused_until)))
     else:
         when = ""
     if item.next is not None:
         start = view.local(item.next.start)
+        next_word = _("Next:")
         when += (
-            f' {escape(_t(lang, "Next:"))} <time class="full" datetime="{_utc(item.next.start)}">'
-            f"{escape(day_heading(lang, start.date()))} {_hm(start)}</time> "
+            f' {escape(next_word)} <time class="full" datetime="{_utc(item.next.start)}">'
+            f"{escape(day_and_month(start.date()))} {_hm(start)}</time> "
             f'<span class="zn">{escape(view.zone)}</span>'
         )
     return (
         f'<li class="l" data-kind="{m.kind.value}" data-formats="{escape(" ".join(m.formats))}"'
+        f' data-lang="{escape(m.language)}"'
         f"{hidden}><h3>{escape(m.title)}</h3><p>{when.strip()}</p>"
-        f'<p class="sub">{escape(repeat_phrase(lang, m))} · {_labels(lang, m)}</p></li>'
+        f'<p class="sub">{escape(rule_words(m.repeat, m.first_date))} · {_labels(m)}</p></li>'
     )
 
 
-def _select(lang: str, name: str, label: str, options: list[tuple[str, str]], chosen: str) -> str:
+def _select(name: str, label: str, options: list[tuple[str, str]], chosen: str) -> str:
     opts = "".join(
         f'<option value="{escape(v)}"{" selected" if v == chosen else ""}>{escape(text)}</option>'
         for v, text in options
     )
     return (
-        f'<div><label for="f-{name}">{escape(_t(lang, label))}</label>'
+        f'<div><label for="f-{name}">{escape(label)}</label>'
         f'<select id="f-{name}" name="{name}">{opts}</select></div>'
     )
 
 
 def _form(view: ScheduleView) -> str:
-    lang, q = view.lang, view.query
-    days = [("", _t(lang, "Any day"))] + [
-        (d.isoformat(), day_heading(lang, d)) for d in view.days()
-    ]
-    kinds = [("", _t(lang, "Any kind"))] + [(k.value, _t(lang, KIND_LABELS[k])) for k in Kind]
-    formats = [("", _t(lang, "Any format"))] + [(k, _t(lang, v[0])) for k, v in FORMATS.items()]
+    q = view.query
+    days = [("", _("Any day"))] + [(d.isoformat(), day_and_month(d)) for d in view.days()]
+    kinds = [("", _("Any kind"))] + [(k.value, _(KIND_LABELS[k])) for k in Kind]
+    formats = [("", _("Any format"))] + [(k, _(v)) for k, v in FORMAT_WORDS.items()]
     zones = sorted(
         {*PICKER_ZONES, view.zone, *(e.meeting.timezone for e in view.entries)},
         key=lambda z: (z != "UTC", z),
     )
+    show = _("Show meetings")
+    languages = [("", _("Any language"))] + list(LANGUAGE_NAMES.items())
     hidden_lang = f'<input type="hidden" name="lang" value="{q.lang}">' if q.lang else ""
     return (
         '<form id="filters" method="get">'
-        + _select(lang, "day", "Day", days, q.day.isoformat() if q.day else "")
-        + _select(lang, "kind", "Kind", kinds, q.kind.value if q.kind else "")
-        + _select(lang, "format", "Format", formats, q.format or "")
-        + _select(lang, "tz", "Time zone", [(z, z) for z in zones], view.zone)
+        + _select("day", _("Day"), days, q.day.isoformat() if q.day else "")
+        + _select("kind", _("Kind"), kinds, q.kind.value if q.kind else "")
+        + _select("format", _("Format"), formats, q.format or "")
+        + _select("language", _("Language"), languages, q.language or "")
+        + _select("tz", _("Time zone"), [(z, z) for z in zones], view.zone)
         + hidden_lang
-        + f'<button type="submit">{escape(_t(lang, "Show meetings"))}</button></form>'
+        + f'<button type="submit">{escape(show)}</button></form>'
     )
 
 
 def render_page(view: ScheduleView) -> str:
-    """The whole page as HTML (every user-typed value escaped)."""
+    """The whole page as HTML in the view's language (every user-typed value escaped)."""
+    with use_locale(view.lang):
+        return _page_html(view)
+
+
+def _page_html(view: ScheduleView) -> str:
     lang = view.lang
     visible = sum(1 for e in view.entries if view.shows(e.meeting, e.day))
     count_texts = {
-        "data-none": _t(lang, "No meetings match these filters."),
-        "data-one": _tn(lang, "{count} meeting", "{count} meetings", 1),
-        "data-other": _tn(lang, "{count} meeting", "{count} meetings", 2),
+        "data-none": _("No meetings match these filters."),
+        "data-one": ngettext("{count} meeting", "{count} meetings", 1),
+        "data-other": ngettext("{count} meeting", "{count} meetings", 2),
     }
     count = (
-        _tn(lang, "{count} meeting", "{count} meetings", visible).format(count=visible)
+        ngettext("{count} meeting", "{count} meetings", visible).format(count=visible)
         if visible
         else count_texts["data-none"]
     )
@@ -444,7 +422,7 @@ def render_page(view: ScheduleView) -> str:
         key = day.isoformat()
         sections.append(
             f'<section aria-labelledby="h-{key}"{"" if shown else " hidden"}>'
-            f'<h2 id="h-{key}">{escape(day_heading(lang, day))}</h2><ul>'
+            f'<h2 id="h-{key}">{escape(day_and_month(day))}</h2><ul>'
             + "".join(
                 _entry_html(
                     view,
@@ -456,23 +434,31 @@ def render_page(view: ScheduleView) -> str:
             )
             + "</ul></section>"
         )
+    words = {
+        "later": _("Not meeting in the next 7 days"),
+        "skip": _("Skip to the meetings"),
+        "intro": _(
+            "Open online meetings in the next 7 days. Anyone is welcome at an open meeting."
+        ),
+        "note": _("Times are shown in {zone}."),
+        "ics": _("calendar feed"),
+        "json": _("Meeting Guide feed"),
+    }
     later_shown = view.query.day is None and any(view.shows(x.meeting) for x in view.later)
     later = (
         f'<section id="later" aria-labelledby="h-later"{"" if later_shown else " hidden"}>'
-        f'<h2 id="h-later">{escape(_t(lang, "Not meeting in the next 7 days"))}</h2><ul>'
+        f'<h2 id="h-later">{escape(words["later"])}</h2><ul>'
         + "".join(_later_html(view, x) for x in view.later)
         + "</ul></section>"
         if view.later
         else ""
     )
-    title = (
-        _t(lang, "{name}: meetings").format(name=view.name) if view.name else _t(lang, "Meetings")
-    )
+    title = _("{name}: meetings").format(name=view.name) if view.name else _("Meetings")
     chosen = view.query.tz is not None
     zone_note = (
-        _t(lang, "Times are shown in {zone}.").format(zone=view.zone)
+        _("Times are shown in {zone}.").format(zone=view.zone)
         if chosen
-        else _t(lang, "Times are shown in UTC. Choose your time zone below.")
+        else _("Times are shown in UTC. Choose your time zone below.")
     )
     other = "es" if lang == "en" else "en"
     switch = (
@@ -485,24 +471,24 @@ def render_page(view: ScheduleView) -> str:
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
         '<meta name="robots" content="noindex">'
         f"<title>{escape(title)}</title><style>{STYLE}</style></head><body>"
-        f'<a class="skip" href="#days">{escape(_t(lang, "Skip to the meetings"))}</a>'
+        f'<a class="skip" href="#days">{escape(words["skip"])}</a>'
         f"<header><h1>{escape(title)}</h1>"
-        f"<p>{escape(_t(lang, 'Open online meetings in the next 7 days. Anyone is welcome at an open meeting.'))}</p>"
+        f"<p>{escape(words['intro'])}</p>"
         f"<p>{switch}</p></header>"
         f'<main id="meetings" data-from="{int(min([view.now, *(e.occurrence.start for e in view.entries[:1])]).timestamp() * 1000)}" '
         f'data-to="{int(view.end.timestamp() * 1000)}"'
         + (f' data-tz="{escape(view.zone)}"' if chosen else "")
         + ">"
-        f'<p id="zone-note" data-text="{escape(_t(lang, "Times are shown in {zone}."))}">'
+        f'<p id="zone-note" data-text="{escape(words["note"])}">'
         f"{escape(zone_note)}</p>"
         + _form(view)
         + f'<p id="count" role="status" {counts}>{escape(count)}</p>'
         f'<div id="days" tabindex="-1">{"".join(sections)}</div>'
         + later
         + "</main><footer><p>"
-        + escape(_t(lang, "Add these meetings to your calendar:"))
-        + f' <a href="meetings.ics">{escape(_t(lang, "calendar feed"))}</a> · '
-        f'<a href="meetings.json">{escape(_t(lang, "Meeting Guide feed"))}</a></p></footer>'
+        + escape(_("Add these meetings to your calendar:"))
+        + f' <a href="meetings.ics">{escape(words["ics"])}</a> · '
+        f'<a href="meetings.json">{escape(words["json"])}</a></p></footer>'
         f"<script>{SCRIPT}</script></body></html>\n"
     )
 
@@ -521,10 +507,16 @@ class SchedulePage:
 async def schedule_page(
     feeds: FeedService, token: str, query: Mapping[str, str], *, lang: str = "en"
 ) -> SchedulePage | None:
-    """The page a feeds token opens, or None (unknown, rotated or disabled: the feeds' 404)."""
+    """The page a feeds token opens, or None (unknown, rotated or disabled: the feeds' 404).
+
+    In the guild's language unless the reader asks for another (``?lang=``).
+    """
     config = await feeds.lookup(token)
     if config is None:
         return None
+    settings = await guild_settings(feeds.db, config.guild_id)
+    if settings is not None:
+        lang = settings.language
     meetings = await feeds.published(config)
     invites = await feeds.invites(config.guild_id)
     view = build_schedule(

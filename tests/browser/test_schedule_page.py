@@ -90,12 +90,12 @@ def line(items: list[dict[str, str]], title: str) -> tuple[str, str]:
 # 14 March 2027; Mexico City has no DST; London and Tokyo do not change in these weeks.
 ZONE_CASES = [
     # (server now, reader zone, time shown, day heading shown)
-    (datetime(2027, 3, 9, 12, tzinfo=UTC), "America/Mexico_City", "18:00", "Tuesday 9 March"),
-    (datetime(2027, 3, 9, 12, tzinfo=UTC), "Europe/London", "00:00", "Wednesday 10 March"),
-    (datetime(2027, 3, 9, 12, tzinfo=UTC), "Asia/Tokyo", "09:00", "Wednesday 10 March"),
-    (datetime(2027, 3, 16, 12, tzinfo=UTC), "America/Mexico_City", "17:00", "Tuesday 16 March"),
-    (datetime(2027, 3, 16, 12, tzinfo=UTC), "Europe/London", "23:00", "Tuesday 16 March"),
-    (datetime(2027, 3, 16, 12, tzinfo=UTC), "Asia/Tokyo", "08:00", "Wednesday 17 March"),
+    (datetime(2027, 3, 9, 12, tzinfo=UTC), "America/Mexico_City", "18:00", "Tuesday, March 9"),
+    (datetime(2027, 3, 9, 12, tzinfo=UTC), "Europe/London", "00:00", "Wednesday, March 10"),
+    (datetime(2027, 3, 9, 12, tzinfo=UTC), "Asia/Tokyo", "09:00", "Wednesday, March 10"),
+    (datetime(2027, 3, 16, 12, tzinfo=UTC), "America/Mexico_City", "17:00", "Tuesday, March 16"),
+    (datetime(2027, 3, 16, 12, tzinfo=UTC), "Europe/London", "23:00", "Tuesday, March 16"),
+    (datetime(2027, 3, 16, 12, tzinfo=UTC), "Asia/Tokyo", "08:00", "Wednesday, March 17"),
 ]
 
 
@@ -146,7 +146,7 @@ def test_filters_with_and_without_javascript_agree(browser: Any, site: LiveSite)
             plain.goto(js_page.url)
             assert visible_no_js(plain) == shown, choice
             assert plain.locator("#count").inner_text() == status
-        # Tokyo's Wednesday 17 March holds Madrid's and New York's Tuesday evenings and London's
+        # Tokyo's Wednesday, March 17 holds Madrid's and New York's Tuesday evenings and London's
         # Wednesday morning (17:00 in Tokyo): the reader's day, not the meetings' own days.
         js_page.select_option("#f-kind", "")
         assert [(i["title"], i["time"]) for i in visible(js_page)] == [
@@ -162,7 +162,7 @@ def test_filters_with_and_without_javascript_agree(browser: Any, site: LiveSite)
         plain.wait_for_load_state()
         assert "kind=family" in plain.url and "tz=Asia%2FTokyo" in plain.url
         assert [i["title"] for i in visible_no_js(plain)] == ["Family morning"]
-        assert line(visible_no_js(plain), "Family morning") == ("17:00", "Wednesday 17 March")
+        assert line(visible_no_js(plain), "Family morning") == ("17:00", "Wednesday, March 17")
 
 
 def test_closed_meetings_never_appear(browser: Any, site: LiveSite) -> None:
@@ -266,6 +266,30 @@ def test_reflow_at_320_px_keyboard_and_target_size(browser: Any, site: LiveSite)
                 ".map(e => e.getBoundingClientRect().height)"
             )
             assert heights and min(heights) >= 24, heights  # WCAG 2.5.8
+
+
+def test_spanish_page_reads_the_same_with_and_without_javascript(
+    browser: Any, site: LiveSite
+) -> None:
+    source = _axe_source()
+    zone = "Europe/Madrid"
+    with (
+        reader(browser, zone=zone, locale="es-MX", bypass_csp=True) as js_page,
+        reader(browser, js=False) as plain,
+    ):
+        js_page.goto(site.url("?lang=es"))
+        plain.goto(site.url(f"?lang=es&tz={zone}"))
+        assert js_page.evaluate("() => document.documentElement.lang") == "es"
+        assert visible(js_page) == visible_no_js(plain)
+        assert line(visible(js_page), "Evening in New York") == (
+            "00:00",
+            "miércoles 17 de marzo",
+        )
+        assert js_page.locator("#count").inner_text() == "7 reuniones"
+        js_page.select_option("#f-kind", "family")
+        assert js_page.locator("#count").inner_text() == "1 reunión"
+        assert "lang=es" in js_page.url
+        assert _axe(js_page, source) == {}
 
 
 # --- privacy, security and a picture ----------------------------------------------------------

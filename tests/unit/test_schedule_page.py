@@ -20,6 +20,7 @@ from bot.models.meetings import Access, Kind, Meeting
 from bot.occurrences import OccurrenceException, Repeat, occurrences_between
 from bot.runtime.feeds_http import create_app
 from bot.services.feeds import FeedService
+from bot.services.guilds import GuildSettingsService
 from bot.services.meetings import MeetingStore
 from bot.services.privacy import PrivacyService
 from bot.services.schedule_assets import CSP, SCRIPT, STYLE, csp_hash
@@ -158,7 +159,7 @@ def test_window_is_the_engines_occurrences_with_cancelled_dropped_and_moved_mark
     assert "Moved from its usual time." in moved_text and "Sunday 09:30" in moved_text
     assert "In progress now." in next(t for t in texts if t.startswith("Started"))
     assert "Every Tuesday" in texts[0] or any("Every Tuesday" in t for t in texts)
-    assert any("Monthly, on the second Thursday" in t for t in texts)
+    assert any("The second Thursday of every month" in t for t in texts)
 
 
 def test_paused_and_far_meetings_are_listed_with_their_next_date() -> None:
@@ -171,10 +172,10 @@ def test_paused_and_far_meetings_are_listed_with_their_next_date() -> None:
     )
     parsed = items(page([paused, monthly], now))
     texts = [str(i["text"]) for i in parsed.items]
-    assert texts[0].startswith("Monthly") and "Next: Tuesday 23 March 18:00" in texts[0]
+    assert texts[0].startswith("Monthly") and "Next: Tuesday, March 23 18:00" in texts[0]
     assert (
-        "Paused until Thursday 1 April." in texts[1]
-        and "Next: Wednesday 7 April 17:00 UTC" in texts[1]
+        "Paused until Thursday, April 1." in texts[1]
+        and "Next: Wednesday, April 7 17:00 UTC" in texts[1]
     )
     assert "Not meeting in the next 7 days" in parsed.headings
 
@@ -186,10 +187,10 @@ def test_paused_and_far_meetings_are_listed_with_their_next_date() -> None:
     ("now", "shown", "heading"),
     [
         # New York is on daylight time from 14 March 2027, Madrid only from 28 March.
-        (datetime(2027, 3, 9, 12, tzinfo=UTC), "01:00", "Wednesday 10 March"),
-        (datetime(2027, 3, 16, 12, tzinfo=UTC), "00:00", "Wednesday 17 March"),
-        (datetime(2027, 3, 23, 12, tzinfo=UTC), "00:00", "Wednesday 24 March"),
-        (datetime(2027, 3, 30, 12, tzinfo=UTC), "01:00", "Wednesday 31 March"),
+        (datetime(2027, 3, 9, 12, tzinfo=UTC), "01:00", "Wednesday, March 10"),
+        (datetime(2027, 3, 16, 12, tzinfo=UTC), "00:00", "Wednesday, March 17"),
+        (datetime(2027, 3, 23, 12, tzinfo=UTC), "00:00", "Wednesday, March 24"),
+        (datetime(2027, 3, 30, 12, tzinfo=UTC), "01:00", "Wednesday, March 31"),
     ],
 )
 def test_a_new_york_meeting_in_madrid_across_the_dst_weeks(
@@ -208,10 +209,10 @@ def test_a_los_angeles_tuesday_is_a_wednesday_in_tokyo_and_utc_without_a_zone() 
     now = datetime(2026, 12, 1, 0, tzinfo=UTC)
     la = meeting(1, "LA", "America/Los_Angeles", date(2026, 12, 1), time(19))
     tokyo = items(page([la], now, tz="asia/tokyo"))  # zones are matched case-insensitively
-    assert tokyo.headings[0] == "Wednesday 2 December"
+    assert tokyo.headings[0] == "Wednesday, December 2"
     assert str(tokyo.items[0]["text"]).startswith("LA12:00–13:00 Asia/Tokyo")
     plain = page([la], now)
-    assert items(plain).headings[0] == "Wednesday 2 December"  # 03:00 UTC
+    assert items(plain).headings[0] == "Wednesday, December 2"  # 03:00 UTC
     assert "Times are shown in UTC. Choose your time zone below." in plain
     assert 'data-tz="' not in plain  # the script uses the device's zone
 
@@ -391,3 +392,49 @@ def test_the_page_stays_small() -> None:
     assert size <= 40_000, size
     assert len(gzip.compress(page(ms, now).encode())) <= 8_000
     assert len(gzip.compress(SCRIPT.encode())) <= 1_500
+
+
+# --- Spanish ---------------------------------------------------------------------------------
+
+
+def test_spanish_with_lang_es_and_a_language_filter() -> None:
+    now = datetime(2027, 3, 16, 12, tzinfo=UTC)
+    ms = [
+        meeting(1, "Esperanza", "America/Mexico_City", date(2027, 3, 16), time(19)),
+        replace(
+            meeting(2, "Hope", "America/New_York", date(2027, 3, 17), time(19)),
+            formats=("speaker",),
+            language="en",
+        ),
+    ]
+    ms[0] = replace(ms[0], language="es", formats=("step-study", "newcomer"))
+    html = page(ms, now, lang="es", tz="Europe/Madrid")
+    parsed = items(html)
+    assert html.startswith('<!DOCTYPE html>\n<html lang="es">')
+    assert parsed.headings[:2] == ["miércoles 17 de marzo", "jueves 18 de marzo"]
+    first = str(parsed.items[0]["text"])
+    assert first.startswith("Esperanza02:00–03:00 Europe/Madrid")
+    assert "Su propio horario: martes 19:00 (America/Mexico_City)" in first
+    assert "Estudio de los Pasos · Para recién llegados" in first
+    assert "Abierta: cualquier persona es bienvenida" in first and "Cada martes · 1 hora" in first
+    assert ">2 reuniones<" in html and 'data-one="{count} reunión"' in html
+    assert "Los horarios se muestran en Europe/Madrid." in html
+    assert '<input type="hidden" name="lang" value="es">' in html
+    assert 'hreflang="en"' in html and "In English" in html
+    only_spanish = page(ms, now, lang="es", language="es")
+    assert [t[:9] for t in visible_texts(only_spanish)] == ["Esperanza"]
+    assert ">1 reunión<" in only_spanish
+
+
+async def test_the_guilds_language_unless_the_reader_asks(site) -> None:  # type: ignore[no-untyped-def]
+    db, store, feeds, _clock, _client = site
+    await add(db, store, "Open NA", Kind.NA, Access.OPEN)
+    token, _ = await feeds.enable(GUILD)
+    english = await schedule_page(feeds, token, {})
+    assert english is not None and b'<html lang="en">' in english.body
+    await GuildSettingsService(db, feeds.clock).update(GUILD, language="es")
+    spanish = await schedule_page(feeds, token, {})
+    assert spanish is not None and b'<html lang="es">' in spanish.body
+    assert "Reuniones abiertas en línea" in spanish.body.decode()
+    asked = await schedule_page(feeds, token, {"lang": "en"})
+    assert asked is not None and b'<html lang="en">' in asked.body
