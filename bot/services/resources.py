@@ -19,6 +19,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.db.repositories import resources as repo
 from bot.errors import NotFoundError, UserFacingError
+from bot.i18n import N_, Msg, PluralMsg, _
 from bot.jobs import Job, JobEngine, NewJob
 from bot.models.resources import Card, Contact, Draft, Origin, Status
 from bot.parsing import contains_mention
@@ -37,22 +38,24 @@ from bot.services.shipped_cards import (
     load_default_cards,
     normalize_region,
     parse_card,
+    too_long,
 )
 
 log = logging.getLogger(__name__)
 
 DEFAULT_REVIEW_DAYS = 180
 CRISIS_REVIEW_DAYS = 90
-NA_DISCLAIMER = (
+NA_DISCLAIMER = N_(
     "Haven is not affiliated with or endorsed by Narcotics Anonymous or NA World Services."
 )
+# Singular subjects, so a Spanish reason ("tiene 120 caracteres") agrees with every one of them.
 _FIELD_LABELS = {
-    "title": "title",
-    "summary": "summary",
-    "source_url": "source link",
-    "region": "region",
-    "tags": "tags",
-    "contacts": "contacts",
+    "title": Msg("The title"),
+    "summary": Msg("The summary"),
+    "source_url": Msg("The source link"),
+    "region": Msg("The region"),
+    "tags": Msg("The tag list"),
+    "contacts": Msg("The contact list"),
 }
 _SPLIT_RE = re.compile(r"[\s,;]+")
 
@@ -70,26 +73,31 @@ STALE_AT = time(15, 0)
 def _user_error(exc: CardError) -> UserFacingError:
     """A CardError as a friendly message naming the field (never repeating the input)."""
     field = exc.field or ""
-    label = _FIELD_LABELS.get(field.split("[")[0], "card")
+    label = _FIELD_LABELS.get(field.split("[")[0]) or Msg("The card")
     if field.startswith("contacts["):
         number = int(field.split("[")[1].split("]")[0]) + 1
-        label = f"contact on line {number}"
+        label = Msg("The contact on line {number}", number=number)
         if field.endswith(".label"):
-            label = f"label of the contact on line {number}"
-    return UserFacingError(f"The {label} {exc.reason}.")
+            label = Msg("The label of the contact on line {number}", number=number)
+    return UserFacingError(Msg("{field} {reason}.", field=label, reason=exc.text))
 
 
 def parse_tags(text: str | Iterable[str]) -> frozenset[str]:
     """Tags from 'naloxone, overdose' (case-insensitive, from the fixed list)."""
     items = _SPLIT_RE.split(text) if isinstance(text, str) else list(text)
     tags = [t.strip().lower() for t in items if t.strip()]
+    known = ", ".join(sorted(KNOWN_TAGS))
     if not tags:
-        raise UserFacingError(f"Give at least one tag. Tags: {', '.join(sorted(KNOWN_TAGS))}.")
+        raise UserFacingError(Msg("Give at least one tag. Tags: {tags}.", tags=known))
     unknown = [t for t in tags if t not in KNOWN_TAGS]
     if unknown:
         raise UserFacingError(
-            f"{len(unknown)} tag(s) are not ones Haven knows. "
-            f"Use tags from this list: {', '.join(sorted(KNOWN_TAGS))}."
+            PluralMsg(
+                "{count} tag is not one Haven knows. Use tags from this list: {tags}.",
+                "{count} tags are not ones Haven knows. Use tags from this list: {tags}.",
+                len(unknown),
+                tags=known,
+            )
         )
     return frozenset(tags)
 
@@ -100,7 +108,9 @@ def parse_region(text: str) -> str:
         return normalize_region(text)
     except CardError:
         known = ", ".join(sorted(KNOWN_REGIONS, key=str.lower))
-        raise UserFacingError(f"That is not a region Haven knows. Use one of: {known}.") from None
+        raise UserFacingError(
+            Msg("That is not a region Haven knows. Use one of: {regions}.", regions=known)
+        ) from None
 
 
 def parse_region_and_tags(text: str) -> tuple[str, frozenset[str]]:
@@ -108,7 +118,7 @@ def parse_region_and_tags(text: str) -> tuple[str, frozenset[str]]:
     parts = [p for p in _SPLIT_RE.split(text.replace(":", " ")) if p]
     if len(parts) < 2:
         raise UserFacingError(
-            "Write the region first, then at least one tag, e.g. `US: naloxone, overdose`."
+            Msg("Write the region first, then at least one tag, e.g. `US: naloxone, overdose`.")
         )
     return parse_region(parts[0]), parse_tags(parts[1:])
 
@@ -117,10 +127,12 @@ def parse_contacts(text: str, fallback_url: str | None = None) -> list[dict[str,
     """Contacts from lines like 'phone: 988 | Call 988', '741741' or 'https://...'."""
     lines = [ln.strip() for ln in text.replace("\r\n", "\n").split("\n") if ln.strip()]
     if len(lines) > MAX_CONTACTS:
-        raise UserFacingError(f"Give at most {MAX_CONTACTS} contacts, one per line.")
+        raise UserFacingError(
+            Msg("Give at most {limit} contacts, one per line.", limit=MAX_CONTACTS)
+        )
     contacts: list[dict[str, str]] = []
     for line in lines:
-        body, _, label = line.partition("|")
+        body, _bar, label = line.partition("|")
         kind, sep, value = body.partition(":")
         kind = kind.strip().lower()
         if sep and kind in CONTACT_KINDS:
@@ -136,9 +148,10 @@ def parse_contacts(text: str, fallback_url: str | None = None) -> list[dict[str,
             entry["label"] = label.strip()
         contacts.append(entry)
     if not contacts and fallback_url:
-        contacts.append({"kind": "url", "value": fallback_url.strip(), "label": "Website"})
+        # Stored with the card, in the words of the person who typed it.
+        contacts.append({"kind": "url", "value": fallback_url.strip(), "label": _("Website")})
     if not contacts:
-        raise UserFacingError("Give at least one contact: a phone or text number, or a link.")
+        raise UserFacingError(Msg("Give at least one contact: a phone or text number, or a link."))
     return contacts
 
 
@@ -154,34 +167,22 @@ def validate(
     """Check a draft with the same rules as the shipped cards; return it as a Card."""
     if region is None or tags is None:
         region, tags = parse_region_and_tags(f"{draft.region} {draft.tags}")
-    for name, value in (
-        ("title", draft.title),
-        ("summary", draft.summary),
-        ("contacts", draft.contacts),
-        ("link", draft.source_url),
+    for name, text, limit in (
+        ("title", draft.title.strip(), MAX_TITLE_LEN),
+        ("summary", draft.summary.strip(), MAX_SUMMARY_LEN),
+        ("contacts", draft.contacts, MAX_CONTACTS_TEXT),
+        ("source_url", draft.source_url.strip(), MAX_URL_LEN),
     ):
-        if contains_mention(value):
+        if contains_mention(text):
             raise UserFacingError(
-                f"The {name} contains a Discord mention (@everyone, @here, a user, role or "
-                "channel); remove it."
+                Msg(
+                    "{field} contains a Discord mention (@everyone, @here, a user, role or "
+                    "channel); remove it.",
+                    field=_FIELD_LABELS[name],
+                )
             )
-    if len(draft.title.strip()) > MAX_TITLE_LEN:
-        raise UserFacingError(
-            f"The title is {len(draft.title.strip())} characters; the limit is {MAX_TITLE_LEN}."
-        )
-    if len(draft.summary.strip()) > MAX_SUMMARY_LEN:
-        raise UserFacingError(
-            f"The summary is {len(draft.summary.strip())} characters; "
-            f"the limit is {MAX_SUMMARY_LEN}."
-        )
-    if len(draft.source_url.strip()) > MAX_URL_LEN:
-        raise UserFacingError(
-            f"The link is {len(draft.source_url.strip())} characters; the limit is {MAX_URL_LEN}."
-        )
-    if len(draft.contacts) > MAX_CONTACTS_TEXT:
-        raise UserFacingError(
-            f"The contacts are {len(draft.contacts)} characters; the limit is {MAX_CONTACTS_TEXT}."
-        )
+        if len(text) > limit:
+            raise _user_error(CardError(too_long(len(text), limit), field=name))
     days = review_days or (CRISIS_REVIEW_DAYS if "crisis" in tags else DEFAULT_REVIEW_DAYS)
     data = {
         "id": "g-0",
@@ -196,7 +197,7 @@ def validate(
         "enabled_by_default": False,
     }
     try:
-        return parse_card(data, today=today)
+        return parse_card(data, today=today, language=None)
     except CardError as exc:
         raise _user_error(exc) from None
 
@@ -252,7 +253,7 @@ class ResourceLibrary:
             UserData(
                 "resource_cards",
                 "suggested_by_user_id",
-                purpose=(
+                purpose=N_(
                     "Resource cards you suggested: forget-me deletes pending and rejected ones and "
                     "removes your name from approved ones."
                 ),
@@ -260,7 +261,7 @@ class ResourceLibrary:
             UserData(
                 "resource_cards",
                 "approved_by_user_id",
-                purpose=(
+                purpose=N_(
                     "For moderators: which resource cards you approved (forget-me removes your "
                     "name and keeps the card)."
                 ),
@@ -286,8 +287,10 @@ class ResourceLibrary:
         card = await repo.get_card(self.db, guild_id, card_id.strip().lower(), self.shipped)
         if card is None:
             raise NotFoundError(
-                "There is no resource card with that id here. Start typing a title or a tag and "
-                "pick a card from the list."
+                Msg(
+                    "There is no resource card with that id here. Start typing a title or a tag "
+                    "and pick a card from the list."
+                )
             )
         return card
 
@@ -296,14 +299,20 @@ class ResourceLibrary:
         card = await self.get(guild_id, card_id)
         if card.status is Status.PENDING:
             raise UserFacingError(
-                "That card is waiting for a moderator's review; it can be shared once approved."
+                Msg(
+                    "That card is waiting for a moderator's review; it can be shared once approved."
+                )
             )
         if card.status is Status.REJECTED:
-            raise UserFacingError("That card was not approved, so it can't be shown or shared.")
+            raise UserFacingError(
+                Msg("That card was not approved, so it can't be shown or shared.")
+            )
         if not card.enabled:
             raise UserFacingError(
-                "That card is turned off in this server. A moderator can turn it on with "
-                "`/resource enable`."
+                Msg(
+                    "That card is turned off in this server. A moderator can turn it on with "
+                    "`/resource enable`."
+                )
             )
         return card
 
@@ -362,7 +371,7 @@ class ResourceLibrary:
                 continue
             scored.append((score, title, card))
         scored.sort(key=lambda s: (s[0], s[1]))
-        return [c for _, _, c in scored[:limit]]
+        return [card for *_score, card in scored[:limit]]
 
     async def pending(self, guild_id: int) -> list[Card]:
         """Cards waiting for review, oldest first."""
@@ -374,14 +383,7 @@ class ResourceLibrary:
         return [c for c in await self.all_cards(guild_id) if c.shareable and c.is_stale(today)]
 
     def crisis_cards(self, region: str | None, language: str = "en") -> list[Card]:
-        """Shipped crisis cards for a region (plus worldwide); all regions when unset. No I/O.
-
-        Each in `language` where its text there is sourced, else in English (`card.language`).
-        """
-        if region is None:
-            chosen = [c for c in self.shipped.values() if c.enabled_by_default and c.is_crisis]
-            chosen.sort(key=lambda c: (c.region == "intl", c.region, c.id))
-            return [c.in_language(language) for c in chosen]
+        """Shipped crisis cards for a region (plus worldwide), in `language` where sourced. No I/O."""
         return crisis_cards_for(self.shipped, region, language)
 
     def crisis_cards_missing(self, language: str, region: str | None) -> list[Card]:
@@ -396,8 +398,11 @@ class ResourceLibrary:
         waiting = await repo.count_waiting(self.db, guild_id, user_id)
         if waiting >= MAX_PENDING_PER_USER:
             raise UserFacingError(
-                f"You already have {waiting} suggestions waiting for review. Please wait until "
-                "a moderator has looked at them, then suggest more."
+                Msg(  # never fewer than MAX_PENDING_PER_USER (3): always the plural
+                    "You already have {count} suggestions waiting for review. Please wait until "
+                    "a moderator has looked at them, then suggest more.",
+                    count=waiting,
+                )
             )
         return await self._insert(guild_id, card, Status.PENDING, Origin.SUGGESTED, user_id)
 
@@ -450,8 +455,10 @@ class ResourceLibrary:
         """Return the date, or raise if it is in the future."""
         if when > self.today():
             raise UserFacingError(
-                "The verified-on date is in the future. Use the date you checked the source, "
-                "as `YYYY-MM-DD`."
+                Msg(
+                    "The verified-on date is in the future. Use the date you checked the source, "
+                    "as `YYYY-MM-DD`."
+                )
             )
         return when
 
@@ -508,26 +515,32 @@ class ResourceLibrary:
     def check_reviewable(self, card: Card, revision: int | None) -> None:
         """Raise unless the card is a pending guild card at the given revision."""
         if card.shipped:
-            raise UserFacingError("Shipped cards are approved already; nothing to review.")
-        if card.status is Status.APPROVED:
-            when = card.approved_at.date().isoformat() if card.approved_at else "earlier"
-            raise UserFacingError(f"This card was already approved (on {when}). Nothing changed.")
-        if card.status is Status.REJECTED:
-            when = card.rejected_at.date().isoformat() if card.rejected_at else "earlier"
-            raise UserFacingError(f"This card was already rejected (on {when}). Nothing changed.")
+            raise UserFacingError(Msg("Shipped cards are approved already; nothing to review."))
+        if card.status is not Status.PENDING:
+            when = card.approved_at if card.status is Status.APPROVED else card.rejected_at
+            day = when.date().isoformat() if when else "—"
+            raise UserFacingError(
+                Msg("This card was already approved (on {day}). Nothing changed.", day=day)
+                if card.status is Status.APPROVED
+                else Msg("This card was already rejected (on {day}). Nothing changed.", day=day)
+            )
         if revision is not None and revision != card.revision:
             raise UserFacingError(
-                "This card was edited after this review message was posted. Review the newest "
-                "version (see `/resource review`)."
+                Msg(
+                    "This card was edited after this review message was posted. Review the "
+                    "newest version (see `/resource review`)."
+                )
             )
 
     def check_editable(self, card: Card) -> None:
         """Raise for shipped cards, which are edited in data/resources, not in Discord."""
         if card.shipped:
             raise UserFacingError(
-                "Shipped cards can't be edited in Discord. Turn it off with `/resource disable`, "
-                "add a corrected card with `/resource add`, and tell the bot's operator so the "
-                "shipped file is fixed."
+                Msg(
+                    "Shipped cards can't be edited in Discord. Turn it off with "
+                    "`/resource disable`, add a corrected card with `/resource add`, and tell the "
+                    "bot's operator so the shipped file is fixed."
+                )
             )
 
     async def edit(
@@ -548,8 +561,11 @@ class ResourceLibrary:
         """Turn a card on or off for this guild."""
         card = await self.get(guild_id, card_id)
         if card.enabled == enabled:
-            state = "on" if enabled else "off"
-            raise UserFacingError(f"That card is already turned {state}. Nothing changed.")
+            raise UserFacingError(
+                Msg("That card is already turned on. Nothing changed.")
+                if enabled
+                else Msg("That card is already turned off. Nothing changed.")
+            )
         async with self.db.transaction() as tx:
             await repo.set_enabled(tx, guild_id, card, enabled, now=self.clock.now())
         return replace(card, enabled=enabled)
@@ -559,7 +575,10 @@ class ResourceLibrary:
         card = await self.get(guild_id, card_id)
         if card.status is not Status.APPROVED:
             raise UserFacingError(
-                "Only approved cards can be marked verified; approve it first (`/resource review`)."
+                Msg(
+                    "Only approved cards can be marked verified; approve it first "
+                    "(`/resource review`)."
+                )
             )
         async with self.db.transaction() as tx:
             await repo.set_verified_on(tx, guild_id, card, self.today(), now=self.clock.now())

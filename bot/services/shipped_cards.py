@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bot.i18n import Msg, render
 from bot.models.resources import Card, CardText, Contact
 
 DEFAULT_DIR: Path = Path(__file__).resolve().parent.parent.parent / "data" / "resources"
@@ -114,12 +115,17 @@ _TEXT_KEYS = frozenset({*_TEXT_REQUIRED, "disclaimer"})
 
 
 class CardError(ValueError):
-    """A card (or a piece of moderator input) is invalid; the message names the file and field."""
+    """A card (or a piece of moderator input) is invalid; the message names the file and field.
+
+    `text` is a `Msg` where a person typing a card in Discord can meet it (shown in their
+    language); `reason` and `str(error)` are English, for the operator's card files and logs.
+    """
 
     def __init__(
-        self, reason: str, *, field: str | None = None, path: str | Path | None = None
+        self, reason: str | Msg, *, field: str | None = None, path: str | Path | None = None
     ) -> None:
-        self.reason = reason
+        self.text = reason
+        self.reason = render(reason, "en")
         self.field = field
         self.path = str(path) if path is not None else None
         parts = []
@@ -127,12 +133,12 @@ class CardError(ValueError):
             parts.append(self.path)
         if field:
             parts.append(f"field '{field}'")
-        parts.append(reason)
+        parts.append(self.reason)
         super().__init__(": ".join(parts))
 
     def in_file(self, path: str | Path) -> CardError:
         """Return the same error, now naming the file it came from."""
-        return CardError(self.reason, field=self.field, path=path)
+        return CardError(self.text, field=self.field, path=path)
 
 
 def _today_utc() -> date:
@@ -146,25 +152,33 @@ def clean_text(text: object, max_len: int, field: str, *, multiline: bool = Fals
         raise CardError(f"must be text, not {type(text).__name__}", field=field)
     value = unicodedata.normalize("NFC", text.replace("\r\n", "\n")).strip()
     if not value:
-        raise CardError("must not be empty", field=field)
+        raise CardError(Msg("must not be empty"), field=field)
     for ch in value:
         if multiline and ch == "\n":
             continue
         if unicodedata.category(ch) in _BAD_CATEGORIES:
-            name = unicodedata.name(ch, "control character")
+            character = f"U+{ord(ch):04X} {unicodedata.name(ch, 'control character')}"
             raise CardError(
-                f"contains an invisible or control character (U+{ord(ch):04X} {name}); "
-                "remove it and type the text again",
+                Msg(
+                    "contains an invisible or control character ({character}); "
+                    "remove it and type the text again",
+                    character=character,
+                ),
                 field=field,
             )
     if _MENTION_RE.search(value):
         raise CardError(
-            "contains a Discord mention (@everyone, @here, <@user> or <@&role>); remove it",
+            Msg("contains a Discord mention (@everyone, @here, <@user> or <@&role>); remove it"),
             field=field,
         )
     if len(value) > max_len:
-        raise CardError(f"is {len(value)} characters; the limit is {max_len}", field=field)
+        raise CardError(too_long(len(value), max_len), field=field)
     return value
+
+
+def too_long(length: int, limit: int) -> Msg:
+    """The reason a text is too long: 'is 120 characters; the limit is 100'."""
+    return Msg("is {length} characters; the limit is {limit}", length=length, limit=limit)
 
 
 def validate_url(text: object, field: str = "url") -> str:
@@ -173,35 +187,39 @@ def validate_url(text: object, field: str = "url") -> str:
         raise CardError(f"must be text, not {type(text).__name__}", field=field)
     url = text.strip()
     if not url:
-        raise CardError("must not be empty", field=field)
+        raise CardError(Msg("must not be empty"), field=field)
     if len(url) > MAX_URL_LEN:
-        raise CardError(f"is {len(url)} characters; the limit is {MAX_URL_LEN}", field=field)
+        raise CardError(too_long(len(url), MAX_URL_LEN), field=field)
     if "javascript:" in url.lower():
-        raise CardError("javascript: links are not allowed; use an https:// link", field=field)
+        raise CardError(Msg("javascript: links are not allowed; use an https:// link"), field=field)
     if any(ch.isspace() or unicodedata.category(ch) in _BAD_CATEGORIES for ch in url):
-        raise CardError("must not contain spaces or invisible characters", field=field)
+        raise CardError(Msg("must not contain spaces or invisible characters"), field=field)
     if _MENTION_RE.search(url):
-        raise CardError("must not contain a Discord mention", field=field)
+        raise CardError(Msg("must not contain a Discord mention"), field=field)
     try:
         parts = urlsplit(url)
         port = parts.port
     except ValueError:
-        raise CardError("is not a valid URL", field=field) from None
+        raise CardError(Msg("is not a valid URL"), field=field) from None
     if parts.scheme.lower() != "https":
-        raise CardError("must start with https:// (other link types are not allowed)", field=field)
+        raise CardError(
+            Msg("must start with https:// (other link types are not allowed)"), field=field
+        )
     if "@" in parts.netloc:
-        raise CardError("must not contain a user name or password before the host", field=field)
+        raise CardError(
+            Msg("must not contain a user name or password before the host"), field=field
+        )
     host = (parts.hostname or "").rstrip(".")
     if not host:
-        raise CardError("must name a host, like https://example.org/page", field=field)
+        raise CardError(Msg("must name a host, like https://example.org/page"), field=field)
     try:
         ascii_host = host.encode("idna").decode("ascii").lower()
     except UnicodeError:
-        raise CardError("has an invalid host name", field=field) from None
+        raise CardError(Msg("has an invalid host name"), field=field) from None
     if not _HOST_RE.match(ascii_host):
-        raise CardError("must use a public domain name, like https://example.org", field=field)
+        raise CardError(Msg("must use a public domain name, like https://example.org"), field=field)
     if port is not None and port != 443:
-        raise CardError("must not use a custom port", field=field)
+        raise CardError(Msg("must not use a custom port"), field=field)
     return url
 
 
@@ -272,10 +290,10 @@ def _parse_contact(raw: object, index: int) -> Contact:
         value = clean_text(raw["value"], MAX_CONTACT_VALUE_LEN, vfield)
         if kind == "email":
             if not _EMAIL_RE.match(value):
-                raise CardError("is not an email address", field=vfield)
+                raise CardError(Msg("is not an email address"), field=vfield)
         elif not _PHONE_RE.match(value):
             raise CardError(
-                "is not a phone or text number (use digits, letters, spaces, + - ( ) .)",
+                Msg("is not a phone or text number (use digits, letters, spaces, + - ( ) .)"),
                 field=vfield,
             )
     label = raw.get("label")
@@ -285,9 +303,17 @@ def _parse_contact(raw: object, index: int) -> Contact:
 
 
 def parse_card(
-    data: Mapping[str, Any], *, stem: str | None = None, today: date | None = None
+    data: Mapping[str, Any],
+    *,
+    stem: str | None = None,
+    today: date | None = None,
+    language: str | None = "en",
 ) -> Card:
-    """Validate a card given as a mapping (a parsed TOML file); raise CardError naming the field."""
+    """Validate a card given as a mapping (a parsed TOML file); raise CardError naming the field.
+
+    `language` is the card text's language: "en" for shipped files; None for a guild's own card,
+    which moderators may write in any language Haven speaks.
+    """
     unknown = set(data) - set(_REQUIRED_KEYS) - set(_OPTIONAL_KEYS)
     if unknown:
         raise CardError(f"unknown keys: {', '.join(sorted(unknown))} (check the spelling)")
@@ -366,7 +392,7 @@ def parse_card(
         enabled=enabled,
         notes=notes,
         disclaimer=disclaimer,
-        language="en",
+        language=language,
         translations=_parse_i18n(data.get("i18n"), contacts, disclaimer, today),
     )
     _check_policy(card)
@@ -378,7 +404,14 @@ def _summary(text: object, field: str) -> str:
     summary = clean_text(text, MAX_SUMMARY_LEN, field)
     sentences = count_sentences(summary)
     if sentences > MAX_SUMMARY_SENTENCES:
-        raise CardError(f"has {sentences} sentences; use 1 to {MAX_SUMMARY_SENTENCES}", field=field)
+        raise CardError(
+            Msg(
+                "has {count} sentences; use 1 to {limit}",
+                count=sentences,
+                limit=MAX_SUMMARY_SENTENCES,
+            ),
+            field=field,
+        )
     return summary
 
 
@@ -458,7 +491,19 @@ def _parse_text(
 
 def _check_policy(card: Card) -> None:
     """Cross-field rules: crisis cards name the emergency number; harm reduction ships disabled."""
-    if card.is_crisis and emergency_line(card.region) not in card.summary:
+    if card.is_crisis and card.language is None:  # a guild's card: in English or in Spanish
+        line, line_es = emergency_line(card.region), emergency_line(card.region, "es")
+        if line not in card.summary and line_es not in card.summary:
+            raise CardError(
+                Msg(
+                    "must say to {line} (in Spanish: {line_es}) if someone may be dying, as "
+                    "every crisis card does",
+                    line=line,
+                    line_es=line_es,
+                ),
+                field="summary",
+            )
+    elif card.is_crisis and emergency_line(card.region) not in card.summary:
         raise CardError(
             f"a crisis card must say to {emergency_line(card.region)} if someone may be dying",
             field="summary",
@@ -525,23 +570,23 @@ def load_default_cards(
 
 
 def crisis_cards_for(
-    cards: Mapping[str, Card] | Iterable[Card], region: str, language: str = "en"
+    cards: Mapping[str, Card] | Iterable[Card], region: str | None, language: str = "en"
 ) -> list[Card]:
     """Enabled crisis cards for a region (e.g. 'US', 'uk'), then the worldwide (`intl`) ones.
 
-    Each in `language` where it has sourced text there, else in English (`card.language` says).
+    With no region, every region's, by region. Each card is in `language` where it has sourced
+    text there, else in English (`card.language` says which).
     """
     pool = list(cards.values()) if isinstance(cards, Mapping) else list(cards)
-    try:
-        wanted = normalize_region(region)
-    except CardError:
-        wanted = "intl"
-    chosen = [
-        c for c in pool if c.enabled_by_default and c.is_crisis and c.region in (wanted, "intl")
-    ]
-    return [
-        c.in_language(language) for c in sorted(chosen, key=lambda c: (c.region == "intl", c.id))
-    ]
+    chosen = [c for c in pool if c.enabled_by_default and c.is_crisis]
+    if region is not None:
+        try:
+            wanted = normalize_region(region)
+        except CardError:
+            wanted = "intl"
+        chosen = [c for c in chosen if c.region in (wanted, "intl")]
+    chosen.sort(key=lambda c: (c.region == "intl", c.region, c.id))
+    return [c.in_language(language) for c in chosen]
 
 
 __all__ = [
@@ -566,5 +611,6 @@ __all__ = [
     "load_default_cards",
     "normalize_region",
     "parse_card",
+    "too_long",
     "validate_url",
 ]

@@ -11,24 +11,45 @@ from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
 from bot.services.resources import ResourceLibrary, Status
-from bot.services.shipped_cards import KNOWN_TAGS
+from bot.services.shipped_cards import known_region
 from cogs._kit import Pager, caller_level, requires, truncate
-from cogs.resources.render import card_embed, list_pages, review_queue_embed
+from cogs._kit.i18n import _T, N_, _, current_locale
+from cogs.resources.render import add_missing_spanish, card_embed, list_pages, review_queue_embed
 from cogs.resources.review_desk import DiscordReviewDesk, log_change
 from cogs.resources.views import ApproveButton, CardModal, RejectButton, SuggestModal
 
 REGION_CHOICES = [
-    app_commands.Choice(name="United States", value="US"),
-    app_commands.Choice(name="Canada", value="CA"),
-    app_commands.Choice(name="United Kingdom", value="GB"),
-    app_commands.Choice(name="Ireland", value="IE"),
-    app_commands.Choice(name="Australia", value="AU"),
-    app_commands.Choice(name="Worldwide", value="intl"),
+    app_commands.Choice(name=_T("United States"), value="US"),
+    app_commands.Choice(name=_T("Canada"), value="CA"),
+    app_commands.Choice(name=_T("United Kingdom"), value="GB"),
+    app_commands.Choice(name=_T("Ireland"), value="IE"),
+    app_commands.Choice(name=_T("Australia"), value="AU"),
+    app_commands.Choice(name=_T("Worldwide"), value="intl"),
 ]
-TAG_CHOICES = [app_commands.Choice(name=t, value=t) for t in sorted(KNOWN_TAGS)]
+# The values are the tags cards carry (shipped_cards.KNOWN_TAGS); the names are what people read.
+TAG_CHOICES = [
+    app_commands.Choice(name=_T("crisis"), value="crisis"),
+    app_commands.Choice(name=_T("family"), value="family"),
+    app_commands.Choice(name=_T("fellowship"), value="fellowship"),
+    app_commands.Choice(name=_T("harm reduction"), value="harm-reduction"),
+    app_commands.Choice(name=_T("helpline"), value="helpline"),
+    app_commands.Choice(name=_T("information"), value="information"),
+    app_commands.Choice(name=_T("legal"), value="legal"),
+    app_commands.Choice(name=_T("medication"), value="medication"),
+    app_commands.Choice(name=_T("meetings"), value="meetings"),
+    app_commands.Choice(name=_T("mental health"), value="mental-health"),
+    app_commands.Choice(name=_T("naloxone"), value="naloxone"),
+    app_commands.Choice(name=_T("online"), value="online"),
+    app_commands.Choice(name=_T("overdose"), value="overdose"),
+    app_commands.Choice(name=_T("treatment"), value="treatment"),
+    app_commands.Choice(name=_T("youth"), value="youth"),
+]
+_STATES = {"pending": N_("pending"), "rejected": N_("rejected")}
 
 
-class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resource cards"):
+class ResourcesCog(
+    commands.GroupCog, name="resource", group_description=_T("Vetted resource cards")
+):
     """Resource cards: browse and share (everyone), suggest (everyone), vet (moderators)."""
 
     def __init__(self, bot: HavenBot) -> None:
@@ -63,10 +84,11 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
         for c in cards:
             state = ""
             if c.status is not Status.APPROVED:
-                state = f" ({c.status.value})"
+                state = f" ({_(_STATES[c.status.value])})"
             elif not c.enabled:
-                state = " (off)"
-            name = truncate(f"{c.title} · {c.region}{state}", 100)
+                state = " " + _("(off)")
+            title = c.in_language(current_locale.get()).title
+            name = truncate(f"{title} · {c.region}{state}", 100)
             choices.append(app_commands.Choice(name=name, value=c.id))
         return choices
 
@@ -89,8 +111,10 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
 
     # -- everyone -------------------------------------------------------------------
 
-    @app_commands.command(name="list", description="List the vetted resource cards")
-    @app_commands.describe(tag="Only cards with this tag", region="Only cards for this region")
+    @app_commands.command(name="list", description=_T("List the vetted resource cards"))
+    @app_commands.describe(
+        tag=_T("Only cards with this tag"), region=_T("Only cards for this region")
+    )
     @app_commands.choices(tag=TAG_CHOICES, region=REGION_CHOICES)
     @app_commands.guild_only()
     async def list_(
@@ -108,15 +132,15 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
             region=region.value if region else None,
             home_region=settings.region,
         )
-        heading = "Resource cards"
-        if tag or region:
-            heading += " · " + " · ".join(x.name for x in (tag, region) if x)
+        heading = _("Resource cards")
+        if chosen := [x for x in (tag, region) if x]:
+            heading += " · " + " · ".join(_(x.name) for x in chosen)
         pages = list_pages(cards, self.lib.today(), heading)
-        pager = Pager(pages, interaction.user.id, prev_label="Previous", next_label="Next")
+        pager = Pager(pages, interaction.user.id, prev_label=_("Previous"), next_label=_("Next"))
         await pager.send(interaction)
 
-    @app_commands.command(name="show", description="Show a resource card privately")
-    @app_commands.describe(card="Start typing a title or a tag")
+    @app_commands.command(name="show", description=_T("Show a resource card privately"))
+    @app_commands.describe(card=_T("Start typing a title or a tag"))
     @app_commands.guild_only()
     async def show(self, interaction: discord.Interaction, card: str) -> None:
         """Only the caller sees it."""
@@ -124,16 +148,16 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
         found = await self.lib.shareable(interaction.guild_id, card)
         await reply_ephemeral(interaction, embed=card_embed(found, self.lib.today()))
 
-    @app_commands.command(name="share", description="Post a resource card in this channel")
-    @app_commands.describe(card="Start typing a title or a tag")
+    @app_commands.command(name="share", description=_T("Post a resource card in this channel"))
+    @app_commands.describe(card=_T("Start typing a title or a tag"))
     @app_commands.guild_only()
     async def share(self, interaction: discord.Interaction, card: str) -> None:
-        """Everyone in the channel sees it."""
+        """Everyone in the channel sees it, in the sharer's language (they chose it for someone)."""
         assert interaction.guild_id is not None
         found = await self.lib.shareable(interaction.guild_id, card)
         await interaction.response.send_message(embed=card_embed(found, self.lib.today()))
 
-    @app_commands.command(name="suggest", description="Suggest a resource card for moderators")
+    @app_commands.command(name="suggest", description=_T("Suggest a resource card for moderators"))
     @app_commands.guild_only()
     async def suggest(self, interaction: discord.Interaction) -> None:
         """Open the suggestion form."""
@@ -141,33 +165,39 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
 
     # -- moderators ------------------------------------------------------------------
 
-    @app_commands.command(name="review", description="Moderators: suggestions waiting for review")
+    @app_commands.command(
+        name="review", description=_T("Moderators: suggestions waiting for review")
+    )
     @app_commands.guild_only()
     @requires(Level.MODERATOR)
     async def review(self, interaction: discord.Interaction) -> None:
-        """The pending queue, with Approve / Reject for the first five."""
+        """The pending queue, with Approve / Reject for the first five, and the crisis cards
+        /crisis shows here that have no Spanish text."""
         assert interaction.guild_id is not None
         pending = await self.lib.pending(interaction.guild_id)
+        settings = await self.bot.services.guilds.get(interaction.guild_id)
+        region = known_region(settings.region)
+        missing = self.lib.crisis_cards_missing("es", None if region == "intl" else region)
         if not pending:
-            await reply_ephemeral(interaction, "Nothing is waiting for review.")
+            flag = add_missing_spanish(discord.Embed(), missing) if missing else None
+            await reply_ephemeral(interaction, _("Nothing is waiting for review."), embed=flag)
             return
         view = discord.ui.View(timeout=None)
         for row, card in enumerate(pending[:5]):
             approve = ApproveButton(card.id, card.revision)
             reject = RejectButton(card.id, card.revision)
-            approve.item.label = truncate(f"Approve {card.id}", 80)
-            reject.item.label = truncate(f"Reject {card.id}", 80)
+            approve.item.label = truncate(_("Approve {card}").format(card=card.id), 80)
+            reject.item.label = truncate(_("Reject {card}").format(card=card.id), 80)
             approve.row = reject.row = row
             view.add_item(approve)
             view.add_item(reject)
-        await interaction.response.send_message(
-            embed=review_queue_embed(pending, interaction.guild_id), view=view, ephemeral=True
-        )
+        embed = add_missing_spanish(review_queue_embed(pending, interaction.guild_id), missing)
+        await interaction.response.send_message(embed=embed, view=view, ephemeral=True)
 
-    @app_commands.command(name="add", description="Moderators: add a vetted card")
+    @app_commands.command(name="add", description=_T("Moderators: add a vetted card"))
     @app_commands.describe(
-        region="Where the service works",
-        verified_on="Date you checked the source, YYYY-MM-DD (default: today)",
+        region=_T("Where the service works"),
+        verified_on=_T("Date you checked the source, YYYY-MM-DD (default: today)"),
     )
     @app_commands.choices(region=REGION_CHOICES)
     @app_commands.guild_only()
@@ -180,15 +210,20 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
     ) -> None:
         """Open the card form; the moderator names the source."""
         if verified_on is not None:
-            self.lib.check_verified_on(parse_date(verified_on, "verified-on date"))
+            self.lib.check_verified_on(parse_date(verified_on, _("verified-on date")))
         await interaction.response.send_modal(
             CardModal(
-                title="Add a resource card", card=None, region=region.value, verified_on=verified_on
+                title=_("Add a resource card"),
+                card=None,
+                region=region.value,
+                verified_on=verified_on,
             )
         )
 
-    @app_commands.command(name="edit", description="Moderators: edit a card (it is reviewed again)")
-    @app_commands.describe(card="Start typing a title or a tag", region="Change the region")
+    @app_commands.command(
+        name="edit", description=_T("Moderators: edit a card (it is reviewed again)")
+    )
+    @app_commands.describe(card=_T("Start typing a title or a tag"), region=_T("Change the region"))
     @app_commands.choices(region=REGION_CHOICES)
     @app_commands.guild_only()
     @requires(Level.MODERATOR)
@@ -204,38 +239,48 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
         self.lib.check_editable(found)
         await interaction.response.send_modal(
             CardModal(
-                title="Edit resource card",
+                title=_("Edit resource card"),
                 card=found,
                 region=region.value if region else None,
                 verified_on=None,
             )
         )
 
-    @app_commands.command(name="enable", description="Moderators: turn a card on in this server")
-    @app_commands.describe(card="Start typing a title or a tag")
+    @app_commands.command(
+        name="enable", description=_T("Moderators: turn a card on in this server")
+    )
+    @app_commands.describe(card=_T("Start typing a title or a tag"))
     @app_commands.guild_only()
     @requires(Level.MODERATOR)
     async def enable(self, interaction: discord.Interaction, card: str) -> None:
         """Turn on (e.g. a harm-reduction card)."""
         assert interaction.guild_id is not None
         changed = await self.lib.set_enabled(interaction.guild_id, card, True)
-        note = "" if changed.shareable else " It still needs approval before it can be shared."
-        await reply_ephemeral(interaction, f"Turned on `{changed.id}`.{note}")
-        await log_change(interaction, "Resource card turned on", changed)
+        text = (
+            _("Turned on `{card}`.")
+            if changed.shareable
+            else _("Turned on `{card}`. It still needs approval before it can be shared.")
+        )
+        await reply_ephemeral(interaction, text.format(card=changed.id))
+        await log_change(interaction, N_("Resource card turned on"), changed)
 
-    @app_commands.command(name="disable", description="Moderators: turn a card off in this server")
-    @app_commands.describe(card="Start typing a title or a tag")
+    @app_commands.command(
+        name="disable", description=_T("Moderators: turn a card off in this server")
+    )
+    @app_commands.describe(card=_T("Start typing a title or a tag"))
     @app_commands.guild_only()
     @requires(Level.MODERATOR)
     async def disable(self, interaction: discord.Interaction, card: str) -> None:
         """Turn off; it is no longer listed or shareable here."""
         assert interaction.guild_id is not None
         changed = await self.lib.set_enabled(interaction.guild_id, card, False)
-        await reply_ephemeral(interaction, f"Turned off `{changed.id}` in this server.")
-        await log_change(interaction, "Resource card turned off", changed)
+        await reply_ephemeral(
+            interaction, _("Turned off `{card}` in this server.").format(card=changed.id)
+        )
+        await log_change(interaction, N_("Resource card turned off"), changed)
 
-    @app_commands.command(name="verify", description="Moderators: mark a card re-checked today")
-    @app_commands.describe(card="Start typing a title or a tag")
+    @app_commands.command(name="verify", description=_T("Moderators: mark a card re-checked today"))
+    @app_commands.describe(card=_T("Start typing a title or a tag"))
     @app_commands.guild_only()
     @requires(Level.MODERATOR)
     async def verify(self, interaction: discord.Interaction, card: str) -> None:
@@ -244,10 +289,12 @@ class ResourcesCog(commands.GroupCog, name="resource", description="Vetted resou
         changed = await self.lib.verify(interaction.guild_id, card)
         await reply_ephemeral(
             interaction,
-            f"Marked `{changed.id}` as verified on {self.lib.today().isoformat()}. "
-            "Thank you for checking it against its source.",
+            _(
+                "Marked `{card}` as verified on {day}. Thank you for checking it against its "
+                "source."
+            ).format(card=changed.id, day=self.lib.today().isoformat()),
         )
-        await log_change(interaction, "Resource card re-verified", changed)
+        await log_change(interaction, N_("Resource card re-verified"), changed)
 
     show.autocomplete("card")(shareable_autocomplete)
     share.autocomplete("card")(shareable_autocomplete)

@@ -15,10 +15,12 @@ from bot.runtime.tree import HavenModal, reply_ephemeral
 from bot.services.resources import contacts_text
 from bot.services.shipped_cards import MAX_SUMMARY_LEN, MAX_TITLE_LEN
 from cogs._kit import ID, Field, PersistentButton, bot_of, ensure_level, escape, modlog_embed
+from cogs._kit.i18n import N_, _, use_locale
 from cogs.resources.render import card_embed, review_embed
 from cogs.resources.review_desk import (
     after_review,
     close_review_message,
+    guild_language,
     log_change,
     moderator_channel,
 )
@@ -33,7 +35,7 @@ class ApproveButton(
     PersistentButton,
     prefix="haven:res:approve",
     fields={"card_id": _CARD, "revision": ID},
-    label="Approve",
+    label=N_("Approve"),
     style=discord.ButtonStyle.success,
 ):
     """Persistent Approve button of a suggestion; opens the approval modal."""
@@ -55,7 +57,7 @@ class RejectButton(
     PersistentButton,
     prefix="haven:res:reject",
     fields={"card_id": _CARD, "revision": ID},
-    label="Reject",
+    label=N_("Reject"),
     style=discord.ButtonStyle.danger,
 ):
     """Persistent Reject button of a suggestion."""
@@ -71,8 +73,10 @@ class RejectButton(
         card = await bot.services.resources.reject(
             interaction.guild_id, self.card_id, interaction.user.id, revision=self.revision
         )
-        await reply_ephemeral(interaction, f"Rejected `{card.id}`. It will not be listed.")
-        await after_review(interaction, card, "Resource card rejected")
+        await reply_ephemeral(
+            interaction, _("Rejected `{card}`. It will not be listed.").format(card=card.id)
+        )
+        await after_review(interaction, card, N_("Resource card rejected"))
 
 
 def review_view(card: Card) -> discord.ui.View:
@@ -84,18 +88,21 @@ def review_view(card: Card) -> discord.ui.View:
 
 
 async def post_for_review(interaction: discord.Interaction, card: Card, heading: str) -> bool:
-    """Post a pending card with Approve / Reject buttons where moderators review."""
+    """Post a pending card with Approve / Reject buttons where moderators review.
+
+    The post is the guild's, so it is in the guild's language; `heading` is N_-marked.
+    """
     assert interaction.guild_id is not None
     bot = bot_of(interaction)
     lib = bot.services.resources
-    await close_review_message(bot, card, "Edited: see the newer review message")
+    await close_review_message(bot, card, N_("Edited: see the newer review message"))
     channel = await moderator_channel(bot, interaction.guild_id)
     if channel is None:
         return False
+    with use_locale(await guild_language(bot, interaction.guild_id)):
+        embed, view = review_embed(card, lib.today(), _(heading)), review_view(card)
     try:
-        message = await channel.send(
-            embed=review_embed(card, lib.today(), heading), view=review_view(card)
-        )
+        message = await channel.send(embed=embed, view=view)
     except discord.HTTPException as exc:
         log.warning("could not post a card for review: HTTP %s", exc.status)
         return False
@@ -125,27 +132,37 @@ def _text(
     )
 
 
-class SuggestModal(HavenModal, title="Suggest a resource card"):
+class SuggestModal(HavenModal):
     """Anyone: title, summary, link, contact, region and tags."""
 
-    card_title: discord.ui.TextInput[Any] = _text(
-        "title", "Title", placeholder="e.g. Riverside naloxone pick-up", max_length=MAX_TITLE_LEN
-    )
-    summary: discord.ui.TextInput[Any] = _text(
-        "summary", "Summary (1 to 3 sentences)", max_length=MAX_SUMMARY_LEN, paragraph=True
-    )
-    link: discord.ui.TextInput[Any] = _text(
-        "link", "Official web page (https://…)", placeholder="https://example.org", max_length=1000
-    )
-    contact: discord.ui.TextInput[Any] = _text(
-        "contact", "Phone or text number, or a link (optional)", max_length=200, required=False
-    )
-    region_tags: discord.ui.TextInput[Any] = _text(
-        "region_tags", "Region, then tags", placeholder="US: naloxone, overdose", max_length=200
-    )
-
     def __init__(self) -> None:
-        super().__init__()
+        super().__init__(title=_("Suggest a resource card"))
+        self.card_title = _text(
+            "title",
+            _("Title"),
+            placeholder=_("e.g. Riverside naloxone pick-up"),
+            max_length=MAX_TITLE_LEN,
+        )
+        self.summary = _text(
+            "summary", _("Summary (1 to 3 sentences)"), max_length=MAX_SUMMARY_LEN, paragraph=True
+        )
+        self.link = _text(
+            "link",
+            _("Official web page (https://…)"),
+            placeholder="https://example.org",  # i18n: keep
+            max_length=1000,
+        )
+        self.contact = _text(
+            "contact", _("Phone, text number or link (optional)"), max_length=200, required=False
+        )
+        self.region_tags = _text(
+            "region_tags",
+            _("Region, then tags"),
+            placeholder=_("US: naloxone, overdose"),
+            max_length=200,
+        )
+        for item in (self.card_title, self.summary, self.link, self.contact, self.region_tags):
+            self.add_item(item)
 
     async def on_submit(self, interaction: discord.Interaction) -> None:
         """Store the suggestion (or explain what to fix) and send it to the moderators."""
@@ -164,10 +181,12 @@ class SuggestModal(HavenModal, title="Suggest a resource card"):
         )
         await reply_ephemeral(
             interaction,
-            "Thank you. Your suggestion went to the moderators; it can be shared once a "
-            "moderator checks and approves it.",
+            _(
+                "Thank you. Your suggestion went to the moderators; it can be shared once a "
+                "moderator checks and approves it."
+            ),
         )
-        await post_for_review(interaction, card, "New suggestion")
+        await post_for_review(interaction, card, N_("New suggestion"))
 
 
 class CardModal(HavenModal):
@@ -181,31 +200,34 @@ class CardModal(HavenModal):
         self.region = region
         self.verified_on = verified_on
         self.card_title = _text(
-            "title", "Title", default=card.title if card else None, max_length=MAX_TITLE_LEN
+            "title", _("Title"), default=card.title if card else None, max_length=MAX_TITLE_LEN
         )
         self.summary = _text(
             "summary",
-            "Summary (1 to 3 sentences)",
+            _("Summary (1 to 3 sentences)"),
             default=card.summary if card else None,
             max_length=MAX_SUMMARY_LEN,
             paragraph=True,
         )
         self.contacts = _text(
             "contacts",
-            "Contacts, one per line (kind: value | label)",
+            _("Contacts, one per line"),
             default=contacts_text(card.contacts) if card else None,
-            placeholder="phone: 988 | Call 988",
+            placeholder=_("phone: 988 | Call 988 (kind: value | label)"),
             max_length=1000,
             paragraph=True,
         )
         self.source = _text(
             "source",
-            "Source: the official page you checked",
+            _("Source: the official page you checked"),
             default=card.source_url if card else None,
             max_length=1000,
         )
         self.tags = _text(
-            "tags", "Tags", default=", ".join(sorted(card.tags)) if card else None, max_length=200
+            "tags",
+            _("Tags"),
+            default=", ".join(sorted(card.tags)) if card else None,
+            max_length=200,
         )
         for item in (self.card_title, self.summary, self.contacts, self.source, self.tags):
             self.add_item(item)
@@ -225,7 +247,7 @@ class CardModal(HavenModal):
         )
         if self.card is None:
             assert self.region is not None
-            when = parse_date(self.verified_on, "verified-on date") if self.verified_on else None
+            when = parse_date(self.verified_on, _("verified-on date")) if self.verified_on else None
             card = await lib.add(
                 interaction.guild_id,
                 interaction.user.id,
@@ -235,45 +257,46 @@ class CardModal(HavenModal):
             )
             await reply_ephemeral(
                 interaction,
-                f"Added `{card.id}`; it can be shared now.",
+                _("Added `{card}`; it can be shared now.").format(card=card.id),
                 embed=card_embed(card, lib.today()),
             )
-            await bot.post_modlog(
-                interaction.guild_id,
-                modlog_embed(
-                    "Resource card added",
+            with use_locale(await guild_language(bot, interaction.guild_id)):
+                entry = modlog_embed(
+                    _("Resource card added"),
                     interaction.user,
                     bot.clock.now(),
                     card=f"{escape(card.title)} (`{card.id}`)",
                     verified_on=card.verified_on.isoformat() if card.verified_on else "—",
-                ),
-            )
+                )
+            await bot.post_modlog(interaction.guild_id, entry)
             return
         card = await lib.edit(interaction.guild_id, self.card.id, draft, region=self.region)
         await reply_ephemeral(
             interaction,
-            f"Saved. `{card.id}` went back to review and is not shareable until a moderator "
-            "approves it again.",
+            _(
+                "Saved. `{card}` went back to review and is not shareable until a moderator "
+                "approves it again."
+            ).format(card=card.id),
         )
-        await post_for_review(interaction, card, "Edited card: needs review again")
+        await post_for_review(interaction, card, N_("Edited card: needs review again"))
         # The review message may sit in another channel: the audit trail names who edited it.
-        await log_change(interaction, "Resource card edited", card)
+        await log_change(interaction, N_("Resource card edited"), card)
 
 
 class ApproveModal(HavenModal):
     """The approving moderator confirms the source and the verified-on date."""
 
     def __init__(self, card: Card, today: date) -> None:
-        super().__init__(title="Approve resource card")
+        super().__init__(title=_("Approve resource card"))
         self.card = card
         self.source = _text(
             "source",
-            "Source: the official page you checked",
+            _("Source: the official page you checked"),
             default=card.source_url,
             max_length=1000,
         )
         self.verified_on = _text(
-            "verified_on", "Verified on (YYYY-MM-DD)", default=today.isoformat(), max_length=10
+            "verified_on", _("Verified on (YYYY-MM-DD)"), default=today.isoformat(), max_length=10
         )
         self.add_item(self.source)
         self.add_item(self.verified_on)
@@ -288,10 +311,11 @@ class ApproveModal(HavenModal):
             self.card.id,
             interaction.user.id,
             source_url=self.source.value,
-            verified_on=parse_date(self.verified_on.value, "verified-on date"),
+            verified_on=parse_date(self.verified_on.value, _("verified-on date")),
             revision=self.card.revision,
         )
         await reply_ephemeral(
-            interaction, f"Approved `{card.id}`. It can be listed and shared now."
+            interaction,
+            _("Approved `{card}`. It can be listed and shared now.").format(card=card.id),
         )
-        await after_review(interaction, card, "Resource card approved")
+        await after_review(interaction, card, N_("Resource card approved"))

@@ -100,7 +100,7 @@ async def test_list_filters_by_tag_and_region(env: Env) -> None:
     assert crisis_gb and all("crisis" in c.tags for c in crisis_gb)
     assert {c.region for c in crisis_gb} <= {"GB", "intl"}
     assert "uk-samaritans" in {c.id for c in crisis_gb}
-    with pytest.raises(UserFacingError, match="not ones Haven knows"):
+    with pytest.raises(UserFacingError, match="1 tag is not one Haven knows"):
         await env.lib.list_cards(G, tag="recipes")
     with pytest.raises(UserFacingError, match="not a region"):
         await env.lib.list_cards(G, region="Mars")
@@ -266,7 +266,7 @@ BAD_DRAFTS: list[tuple[dict[str, str], str]] = [
     ({"summary": "One. Two. Three. Four."}, "sentences"),
     ({"title": "   "}, "must not be empty"),
     ({"region": "Mars"}, "not a region"),
-    ({"tags": "recipes"}, "not ones Haven knows"),
+    ({"tags": "recipes"}, "1 tag is not one Haven knows"),
     ({"tags": ""}, "region first"),
     ({"contacts": "phone: call us!!"}, "phone or text number"),
     ({"contacts": "\n".join(f"phone: 555-010{i}" for i in range(9))}, "at most 8"),
