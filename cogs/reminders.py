@@ -11,7 +11,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import PermissionDeniedError, UserFacingError
-from bot.parsing import format_offset
+from bot.i18n_format import duration, format_list
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
 from bot.services.meetings import Access, Kind, Meeting
@@ -40,27 +40,28 @@ from cogs._kit import (
     ts,
     ts_pair,
 )
+from cogs._kit.i18n import _T, N_, _
 
 log = logging.getLogger(__name__)
 
 SEND_TIMEOUT = 20.0  # seconds; a hung request becomes a retry, not a stuck job
 KIND_LABELS = {
-    Kind.NA: "NA-style meeting",
-    Kind.FAMILY: "Family and friends meeting",
-    Kind.OTHER: "Peer-support meeting",
+    Kind.NA: N_("NA-style meeting"),
+    Kind.FAMILY: N_("Family and friends meeting"),
+    Kind.OTHER: N_("Peer-support meeting"),
 }
 ACCESS_LABELS = {
-    Access.OPEN: "Open: anyone is welcome",
-    Access.CLOSED: "Closed: members only",
+    Access.OPEN: N_("Open: anyone is welcome"),
+    Access.CLOSED: N_("Closed: members only"),
 }
-ACCESS_FAMILY_CLOSED = "Closed: for family and friends"
+ACCESS_FAMILY_CLOSED = N_("Closed: for family and friends")
 
 
 class RemindMeButton(
     PersistentButton,
     prefix="haven:remind:me",
     fields={"meeting_id": ID},
-    label="Remind me by DM",
+    label=N_("Remind me by DM"),
     style=discord.ButtonStyle.primary,
 ):
     """'Remind me by DM' under a channel reminder; works after restarts."""
@@ -70,7 +71,7 @@ class RemindMeButton(
     async def pressed(self, interaction: discord.Interaction) -> None:
         """Subscribe the presser (the service re-reads the meeting first)."""
         if interaction.guild_id is None:
-            raise UserFacingError("This button works only inside a server.")
+            raise UserFacingError(_("This button works only inside a server."))
         services = services_of(interaction)
         # A missing meeting is refused by subscribe (it re-reads it) with its own message.
         current = await services.meetings.get(self.meeting_id, interaction.guild_id)
@@ -86,7 +87,7 @@ class StopRemindersButton(
     PersistentButton,
     prefix="haven:remind:stop",
     fields={"guild_id": ID, "meeting_id": ID},
-    label="Stop these reminders",
+    label=N_("Stop these reminders"),
 ):
     """'Stop these reminders' under every DM; works after restarts."""
 
@@ -100,8 +101,10 @@ class StopRemindersButton(
         )
         await reply_ephemeral(
             interaction,
-            "Done: you won't get DM reminders for this meeting any more. "
-            "You can start them again with `/remind me` in the server.",
+            _(
+                "Done: you won't get DM reminders for this meeting any more. "
+                "You can start them again with `/remind me` in the server."
+            ),
         )
 
 
@@ -109,60 +112,72 @@ async def ensure_admitted(interaction: discord.Interaction, meeting: Meeting) ->
     """Refuse reminders of a closed meeting to someone its room would not admit."""
     if (await room_admits(interaction))(meeting):
         return
-    role = "family and friends" if meeting.kind is Kind.FAMILY else "member"
-    raise PermissionDeniedError(
-        f"**{escape(truncate(meeting.title, 100))}** is a closed meeting: its room is only for "
-        f"the {role} role, so I can't send you its reminders. If you think you should have that "
-        "role, ask a moderator."
-    )
+    title = escape(truncate(meeting.title, 100))
+    if meeting.kind is Kind.FAMILY:
+        text = _(
+            "**{title}** is a closed meeting: its room is only for the family and friends role, "
+            "so I can't send you its reminders. If you think you should have that role, ask a "
+            "moderator."
+        )
+    else:
+        text = _(
+            "**{title}** is a closed meeting: its room is only for the member role, so I can't "
+            "send you its reminders. If you think you should have that role, ask a moderator."
+        )
+    raise PermissionDeniedError(text.format(title=title))
 
 
 def subscribed_text(meeting: Meeting, created: bool) -> str:
     """The answer to a subscription."""
     title = escape(truncate(meeting.title, 100))
     if not created:
-        return f"You already get DM reminders for **{title}**."
-    return (
-        f"You'll get DM reminders for **{title}** at its reminder times. Each DM has a button to "
+        return _("You already get DM reminders for **{title}**.").format(title=title)
+    return _(
+        "You'll get DM reminders for **{title}** at its reminder times. Each DM has a button to "
         "stop them. If your DMs from server members are closed, I can't reach you and will stop "
         "trying."
-    )
+    ).format(title=title)
 
 
 def _access_label(meeting: Meeting) -> str:
     if meeting.access is Access.CLOSED and meeting.kind is Kind.FAMILY:
-        return ACCESS_FAMILY_CLOSED
-    return ACCESS_LABELS[meeting.access]
+        return _(ACCESS_FAMILY_CLOSED)
+    return _(ACCESS_LABELS[meeting.access])
 
 
 def _before_text(minutes: int) -> str:
-    spelled = format_offset(minutes)
-    return f"Reminder {spelled} before"
+    return _("Reminder {duration} before").format(duration=duration(minutes))
 
 
 def reminder_embed(message: ReminderMessage) -> discord.Embed:
     """The reminder embed: title, when, kind, access, formats, room; no pings."""
     meeting = message.meeting
     start = message.occurrence.start
-    title = f"Reminder: {meeting.title}"
-    suffix = " (sent late)" if message.late else ""
+    suffix = " " + _("(sent late)") if message.late else ""
+    title = _("Reminder: {title}").format(title=safe_title(meeting.title))
     embed = discord.Embed(
-        title=safe_title(title)[: 256 - len(suffix)] + suffix,
-        description=f"Starts {ts_pair(start)}\nHome time: {meeting.home_time}",
+        title=title[: 256 - len(suffix)] + suffix,
+        description=_("Starts {when}\nHome time: {home_time}").format(
+            when=ts_pair(start), home_time=meeting.home_time
+        ),
         colour=COLOR_WARN if message.late else COLOR,
     )
-    embed.add_field(name="Kind", value=KIND_LABELS[meeting.kind], inline=True)
-    embed.add_field(name="Access", value=_access_label(meeting), inline=True)
-    embed.add_field(name="Duration", value=f"{meeting.duration_minutes} minutes", inline=True)
+    embed.add_field(name=_("Kind"), value=_(KIND_LABELS[meeting.kind]), inline=True)
+    embed.add_field(name=_("Access"), value=_access_label(meeting), inline=True)
+    embed.add_field(name=_("Duration"), value=duration(meeting.duration_minutes), inline=True)
     if meeting.format_labels:
-        embed.add_field(name="Formats", value=", ".join(meeting.format_labels), inline=False)
+        embed.add_field(
+            name=_("Formats"),
+            value=format_list(_(label) for label in meeting.format_labels),
+            inline=False,
+        )
     if meeting.room_text_channel_id:
-        embed.add_field(name="Room", value=f"<#{meeting.room_text_channel_id}>", inline=False)
+        embed.add_field(name=_("Room"), value=f"<#{meeting.room_text_channel_id}>", inline=False)
     if message.occurrence.moved:
-        embed.add_field(name="Note", value="This week's meeting was moved to this time.")
+        embed.add_field(name=_("Note"), value=_("This week's meeting was moved to this time."))
     footer = _before_text(message.offset_minutes)
     if message.late:
-        footer += " · sent late: Haven was offline at the reminder time"
+        footer += " · " + _("sent late: Haven was offline at the reminder time")
     embed.set_footer(text=footer)
     return fit_embed(embed)
 
@@ -170,18 +185,36 @@ def reminder_embed(message: ReminderMessage) -> discord.Embed:
 def notice_embed(message: NoticeMessage) -> discord.Embed:
     """A change notice: cancelled this week, moved, paused or deleted."""
     title = escape(truncate(message.title, 200))
-    nxt = f"The next meeting is {ts_pair(message.next_start)}." if message.next_start else ""
+    nxt = (
+        _("The next meeting is {when}.").format(when=ts_pair(message.next_start))
+        if message.next_start
+        else ""
+    )
     if message.change == "cancelled":
-        when = f" ({ts(message.occurrence_start)})" if message.occurrence_start else ""
-        heading, body = "Cancelled this week", f"**{title}** is cancelled this week{when}. {nxt}"
+        heading = _("Cancelled this week")
+        if message.occurrence_start:
+            body = _("**{title}** is cancelled this week ({when}).").format(
+                title=title, when=ts(message.occurrence_start)
+            )
+        else:
+            body = _("**{title}** is cancelled this week.").format(title=title)
+        body = f"{body} {nxt}"
     elif message.change == "moved":
-        when = ts_pair(message.next_start) if message.next_start else "a new time"
-        heading, body = "Meeting moved", f"**{title}** has moved: it now meets {when}."
+        heading = _("Meeting moved")
+        if message.next_start:
+            body = _("**{title}** has moved: it now meets {when}.").format(
+                title=title, when=ts_pair(message.next_start)
+            )
+        else:
+            body = _("**{title}** has moved to a new time.").format(title=title)
     elif message.change == "paused":
-        heading, body = "Meeting paused", f"**{title}** is paused for a while. {nxt}"
+        heading = _("Meeting paused")
+        body = _("**{title}** is paused for a while.").format(title=title) + f" {nxt}"
     else:
-        heading = "Meeting removed"
-        body = f"**{title}** was removed from the schedule, so its DM reminders have ended."
+        heading = _("Meeting removed")
+        body = _(
+            "**{title}** was removed from the schedule, so its DM reminders have ended."
+        ).format(title=title)
     embed = discord.Embed(title=heading, description=body.strip(), colour=COLOR_WARN)
     return fit_embed(embed)
 
@@ -277,12 +310,12 @@ class DiscordReminderSender:
     async def alert(self, guild_id: int, channel_id: int, reason: str) -> None:
         """Tell the mod log once that reminders cannot be posted."""
         embed = modlog_embed(
-            "Reminders cannot be posted",
+            _("Reminders cannot be posted"),
             None,
             self.bot.clock.now(),
             channel=f"<#{channel_id}>",
             reason=reason,
-            fix=(
+            fix=_(
                 "Give Haven View Channel, Send Messages and Embed Links there, or choose another "
                 "announcement channel with `/setup channels`. This is reported once until a "
                 "reminder gets through."
@@ -309,7 +342,7 @@ async def subscribed_autocomplete(
 
 
 @app_commands.guild_only()
-class RemindersCog(commands.GroupCog, name="remind", description="Reminders of meetings by DM"):
+class RemindersCog(commands.GroupCog, name="remind", description=_T("Reminders of meetings by DM")):
     """The /remind commands and the reminder sender."""
 
     def __init__(self, bot: HavenBot) -> None:
@@ -331,8 +364,8 @@ class RemindersCog(commands.GroupCog, name="remind", description="Reminders of m
         self.bot.remove_dynamic_items(RemindMeButton, StopRemindersButton)
         self.service.sender = None
 
-    @app_commands.command(name="me", description="Get a DM before a meeting")
-    @app_commands.describe(meeting="The meeting (start typing its title)")
+    @app_commands.command(name="me", description=_T("Get a DM before a meeting"))
+    @app_commands.describe(meeting=_T("The meeting (start typing its title)"))
     async def me(
         self,
         interaction: discord.Interaction,
@@ -346,8 +379,8 @@ class RemindersCog(commands.GroupCog, name="remind", description="Reminders of m
         )
         await reply_ephemeral(interaction, subscribed_text(found, created))
 
-    @app_commands.command(name="stop", description="Stop DM reminders of a meeting")
-    @app_commands.describe(meeting="The meeting (start typing its title)")
+    @app_commands.command(name="stop", description=_T("Stop DM reminders of a meeting"))
+    @app_commands.describe(meeting=_T("The meeting (start typing its title)"))
     @app_commands.autocomplete(meeting=subscribed_autocomplete)  # only the caller's meetings
     async def stop(
         self,
@@ -361,11 +394,12 @@ class RemindersCog(commands.GroupCog, name="remind", description="Reminders of m
         )
         title = escape(truncate(meeting.title, 100))
         if removed:
-            await reply_ephemeral(interaction, f"Done: no more DM reminders for **{title}**.")
+            text = _("Done: no more DM reminders for **{title}**.")
         else:
-            await reply_ephemeral(interaction, f"You weren't getting DM reminders for **{title}**.")
+            text = _("You weren't getting DM reminders for **{title}**.")
+        await reply_ephemeral(interaction, text.format(title=title))
 
-    @app_commands.command(name="mine", description="The meetings you get DM reminders for")
+    @app_commands.command(name="mine", description=_T("The meetings you get DM reminders for"))
     async def mine(self, interaction: discord.Interaction) -> None:
         """List the caller's subscriptions, privately."""
         assert interaction.guild_id is not None
@@ -373,16 +407,20 @@ class RemindersCog(commands.GroupCog, name="remind", description="Reminders of m
         if not subs:
             await reply_ephemeral(
                 interaction,
-                "You don't get DM reminders for any meeting here. Use `/remind me` or the "
-                "“Remind me by DM” button under a reminder.",
+                _(
+                    "You don't get DM reminders for any meeting here. Use `/remind me` or the "
+                    "“Remind me by DM” button under a reminder."
+                ),
             )
             return
         lines = []
         for sub in subs:
-            when = ts_pair(sub.next_start) if sub.next_start else "no upcoming meeting"
+            when = ts_pair(sub.next_start) if sub.next_start else _("no upcoming meeting")
             lines.append(f"• **{escape(truncate(sub.meeting.title, 100))}**: {when}")
-        embed = discord.Embed(title="Your DM reminders", description="\n".join(lines), colour=COLOR)
-        embed.set_footer(text="Stop one with /remind stop, or the button in any reminder DM.")
+        embed = discord.Embed(
+            title=_("Your DM reminders"), description="\n".join(lines), colour=COLOR
+        )
+        embed.set_footer(text=_("Stop one with /remind stop, or the button in any reminder DM."))
         await reply_ephemeral(interaction, embed=fit_embed(embed))
 
 

@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.db import Database, Transaction
 from bot.db.repositories import reminders as repo
 from bot.errors import NotFoundError, UserFacingError
-from bot.i18n import resolve
+from bot.i18n import Msg, resolve
 from bot.jobs import Job, JobEngine, NewJob
 from bot.models.guilds import GuildSettings
 from bot.models.meetings import Meeting
@@ -142,15 +142,20 @@ class ReminderService:
         """
         meeting = await self.meetings.get(meeting_id, guild_id)
         if meeting is None:
-            raise NotFoundError("That meeting no longer exists. Use `/meeting list` to find one.")
+            raise NotFoundError(
+                Msg("That meeting no longer exists. Use `/meeting list` to find one.")
+            )
         count = await repo.count_subscriptions(self.db, guild_id, user_id)
         async with self.db.transaction() as tx:
             if await repo.is_subscribed(tx, meeting_id, user_id):
                 return meeting, False
             if count >= MAX_SUBSCRIPTIONS:
                 raise UserFacingError(
-                    f"You already get DM reminders for {MAX_SUBSCRIPTIONS} meetings. Stop one with "
-                    "`/remind stop` first."
+                    Msg(
+                        "You already get DM reminders for {limit} meetings. Stop one with "
+                        "`/remind stop` first.",
+                        limit=MAX_SUBSCRIPTIONS,
+                    )
                 )
             await repo.add_subscription(
                 tx, meeting_id, guild_id, user_id, self.clock.now(), resolve(locale)
