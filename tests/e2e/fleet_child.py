@@ -1,6 +1,6 @@
 """One Haven process of the fleet test: `python -m bot` with an injected clock, until killed.
 
-Run as ``python -m tests.e2e.fleet_child`` by ``tests/e2e/test_fleet_e2e.py``. Its settings come
+Run as ``python -m tests.e2e.fleet_child`` by ``tests/e2e/fleet.py: Fleet``. Its settings come
 from the environment exactly as ``python -m bot`` reads them (DATABASE_URL, SHARD_COUNT,
 SHARD_IDS, DISCORD_API_BASE, ...); two test-only variables add what production does not have:
 

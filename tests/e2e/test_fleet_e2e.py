@@ -24,30 +24,22 @@ is scaled down (WINDOW) so the test stays well under a minute; the floor is scal
 from __future__ import annotations
 
 import asyncio
-import os
 import signal
-import sys
 import time
 from collections import Counter
 from collections.abc import AsyncIterator, Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from bot.clock import FakeClock, to_unix
-from bot.config import Settings, load_settings
-from bot.db import open_database
-from bot.occurrences import Repeat
-from bot.services import build_services
-from bot.services.meetings import Access, Kind
-from tests.e2e.harness import TEST_SECRET_KEY
-from tests.fakediscord import Channel, FakeDiscord, Guild, Member
+from bot.clock import to_unix
+from tests.e2e.fleet import Child, Fleet, build_guilds, prepare_fleet, shard_of_channel
+from tests.fakediscord import FakeDiscord
 from tests.support.postgres import PostgresServer
 
-ROOT = Path(__file__).resolve().parents[2]
 SHARDS = 6
 PROCESSES = ((0, 1), (2, 3), (4, 5))
 VICTIM = 1  # the process killed mid-burst
@@ -66,28 +58,6 @@ MESSAGES = "/channels/{channel_id}/messages"
 
 
 @dataclass
-class FleetGuild:
-    guild: Guild
-    shard: int
-    announcements: Channel
-    modlog: Channel
-    room_text: Channel
-    room_voice: Channel
-    category: Channel
-
-    @property
-    def owner(self) -> Member:
-        return self.guild.members[self.guild.owner_id]
-
-
-@dataclass
-class Child:
-    shards: tuple[int, ...]
-    proc: asyncio.subprocess.Process
-    spawned_at: float
-
-
-@dataclass
 class Sent:
     """One slash command the test sent: to which shard, when, and whether it was answered."""
 
@@ -95,90 +65,6 @@ class Sent:
     shard: int
     at: float
     answered: bool
-
-
-@dataclass
-class Fleet:
-    server: FakeDiscord
-    url: str
-    shift: float
-    tmp: Path
-    children: dict[int, Child] = field(default_factory=dict)
-    ready_file: Path = field(init=False)
-    log: Path = field(init=False)
-
-    def __post_init__(self) -> None:
-        self.ready_file = self.tmp / "ready"
-        self.ready_file.touch()
-        self.log = self.tmp / "fleet.log"
-
-    def env(self, shards: tuple[int, ...], *, sync: bool) -> dict[str, str]:
-        """`python -m bot`'s environment for one process (inherited settings dropped)."""
-        inherited = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
-        return {
-            **inherited,
-            "DISCORD_TOKEN": self.server.token,
-            "DATABASE_URL": self.url,
-            "DATABASE_PATH": str(self.tmp / "unused.db"),
-            "DISCORD_API_BASE": self.server.api_base,
-            "DISCORD_GATEWAY_URL": self.server.gateway_url,
-            "HAVEN_SECRET_KEY": TEST_SECRET_KEY,
-            "SHARD_COUNT": str(SHARDS),
-            "SHARD_IDS": ",".join(map(str, shards)),
-            "LOG_LEVEL": "WARNING",
-            # Discord's per-bot limits, scaled as the fake's windows are.
-            "IDENTIFY_WINDOW_S": repr(IDENTIFY_WINDOW),
-            "REST_RATE_PER_SECOND": repr(GLOBAL_LIMIT / WINDOW),
-            "HAVEN_FLEET_SHIFT": repr(self.shift),
-            "HAVEN_FLEET_READY": str(self.ready_file),
-            "HAVEN_FLEET_SYNC": "1" if sync else "0",
-            "PYTHONPATH": str(ROOT),
-        }
-
-    async def spawn(self, index: int, *, sync: bool = False) -> Child:
-        shards = PROCESSES[index]
-        with self.log.open("ab") as out:
-            proc = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "tests.e2e.fleet_child",
-                cwd=ROOT,
-                env=self.env(shards, sync=sync),
-                stdout=out,
-                stderr=out,
-            )
-        child = Child(shards, proc, time.monotonic())
-        self.children[index] = child
-        return child
-
-    def phases(self) -> dict[int, dict[str, float]]:
-        """pid -> {phase: the monotonic instant the process reached it} (see fleet_child)."""
-        out: dict[int, dict[str, float]] = {}
-        for line in self.ready_file.read_text().splitlines():
-            pid, phase, at = line.split()
-            out.setdefault(int(pid), {})[phase] = float(at)
-        return out
-
-    def ready_at(self) -> dict[int, float]:
-        """pid -> the monotonic instant its job engine started."""
-        return {pid: p["jobs"] for pid, p in self.phases().items() if "jobs" in p}
-
-    def ready(self, child: Child) -> float | None:
-        return self.ready_at().get(child.proc.pid)
-
-    def exited(self) -> list[int]:
-        return [i for i, c in self.children.items() if c.proc.returncode is not None]
-
-    async def stop_all(self) -> None:
-        for child in self.children.values():
-            if child.proc.returncode is None:
-                child.proc.send_signal(signal.SIGTERM)
-        for child in self.children.values():
-            try:
-                await asyncio.wait_for(child.proc.wait(), timeout=15)
-            except TimeoutError:
-                child.proc.kill()
-                await child.proc.wait()
 
 
 @pytest.fixture
@@ -189,84 +75,6 @@ async def fleet_url(postgres_server: PostgresServer) -> AsyncIterator[str]:
         yield postgres_server.url(name)
     finally:
         await postgres_server.drop_database(name)
-
-
-def _build_guilds(server: FakeDiscord) -> list[FleetGuild]:
-    out = []
-    for shard in range(SHARDS):
-        for n in range(GUILDS_PER_SHARD):
-            guild = server.create_guild(f"shard {shard} guild {n}", shard=shard)
-            category = server.create_channel(guild, "Meeting room", "category")
-            out.append(
-                FleetGuild(
-                    guild=guild,
-                    shard=shard,
-                    announcements=server.create_channel(guild, "announcements"),
-                    modlog=server.create_channel(guild, "mod-log"),
-                    room_text=server.create_channel(guild, "room", parent=category),
-                    room_voice=server.create_channel(guild, "room-voice", "voice", parent=category),
-                    category=category,
-                )
-            )
-    assert [(g.guild.id >> 22) % SHARDS for g in out] == [g.shard for g in out]
-    return out
-
-
-async def _prepare(url: str, guilds: list[FleetGuild]) -> None:
-    """Settings, 1,000 meetings (the first of each guild with a room), reminders and room jobs."""
-    settings = load_settings(
-        _env_file=None, discord_token="x", database_url=url, haven_secret_key=TEST_SECRET_KEY
-    )
-    db = await open_database(url, Path("unused.db"))
-    try:
-        services = build_services(settings, db, FakeClock(FIRE - timedelta(seconds=1)), b"k" * 32)
-        for g in guilds:
-            await services.guilds.update(
-                g.guild.id,
-                announce_channel_id=g.announcements.id,
-                modlog_channel_id=g.modlog.id,
-                reminder_offsets="15",
-                room_open_minutes=15,
-                timezone="UTC",
-            )
-        ids: list[int] = []
-        async with db.transaction() as tx:
-            for i in range(REMINDERS):
-                ids.append(
-                    await services.meetings.create(
-                        tx,
-                        guild_id=guilds[i % len(guilds)].guild.id,
-                        title=f"Fleet {i}",
-                        kind=Kind.NA,
-                        access=Access.OPEN,
-                        formats=(),
-                        timezone="UTC",
-                        first_date=START.date(),
-                        start_time=START.time(),
-                        duration_minutes=60,
-                        repeat=Repeat.ONCE,
-                    )
-                )
-        for g, meeting_id in zip(guilds, ids, strict=False):
-            meeting = await services.meetings.get(meeting_id)
-            assert meeting is not None
-            await services.rooms.save_link(
-                meeting,
-                category_id=g.category.id,
-                text_channel_id=g.room_text.id,
-                voice_channel_id=g.room_voice.id,
-                stage=False,
-            )
-        await services.reminders.reconcile()
-        due = to_unix(FIRE)
-        counts = dict(
-            await db.fetchall(
-                "SELECT kind, COUNT(*) FROM jobs WHERE fire_at = ? GROUP BY kind", (due,)
-            )
-        )
-        assert counts == {"reminder": REMINDERS, "room_open": len(guilds)}, counts
-    finally:
-        await db.close()
 
 
 async def _jobs_done(url: str) -> bool:
@@ -321,13 +129,6 @@ async def _ledgers(url: str) -> tuple[Counter[str], int]:
         await conn.close()
 
 
-def _shard_of_channel(guilds: list[FleetGuild], channel_id: int) -> int | None:
-    for g in guilds:
-        if channel_id in (g.announcements.id, g.room_text.id, g.modlog.id):
-            return g.shard
-    return None
-
-
 def _is_card(message: Any) -> bool:
     return bool(message.embeds) and any("haven:checkin:" in c for c in message.custom_ids())
 
@@ -343,8 +144,8 @@ async def test_three_processes_six_shards_sigkill_mid_burst_each_once(
     server.shards = SHARDS
     server.max_concurrency = SHARDS  # every shard its own identify bucket...
     server.gateway.identify_window = IDENTIFY_WINDOW  # ...each enforced as Discord does
-    guilds = _build_guilds(server)
-    await _prepare(fleet_url, guilds)
+    guilds = build_guilds(server, SHARDS, GUILDS_PER_SHARD)
+    await prepare_fleet(fleet_url, guilds, REMINDERS, START, rooms=True)
     timings: dict[str, float] = {"prepare_s": time.monotonic() - began}
     by_shard = {s: [g for g in guilds if g.shard == s] for s in range(SHARDS)}
     announce = {g.announcements.id: g for g in guilds}
@@ -366,7 +167,17 @@ async def test_three_processes_six_shards_sigkill_mid_burst_each_once(
     fire_wall = time.time() + LEAD_S
     fire_mono = time.monotonic() + LEAD_S
     fleet = Fleet(
-        server, fleet_url, (FIRE - datetime.fromtimestamp(fire_wall, UTC)).total_seconds(), tmp_path
+        server,
+        fleet_url,
+        shift=(FIRE - datetime.fromtimestamp(fire_wall, UTC)).total_seconds(),
+        tmp=tmp_path,
+        shard_count=SHARDS,
+        groups=PROCESSES,
+        # Discord's per-bot limits, scaled as the fake's windows are.
+        limits={
+            "IDENTIFY_WINDOW_S": repr(IDENTIFY_WINDOW),
+            "REST_RATE_PER_SECOND": repr(GLOBAL_LIMIT / WINDOW),
+        },
     )
     sent: list[Sent] = []
     down: set[int] = set()  # shards whose process is dead now
@@ -491,7 +302,7 @@ async def test_three_processes_six_shards_sigkill_mid_burst_each_once(
         c.at
         for c in server.find_calls("POST", MESSAGES, status=200)
         if c.at >= restart_from
-        and _shard_of_channel(guilds, int(c.params["channel_id"])) in victim_shards
+        and shard_of_channel(guilds, int(c.params["channel_id"])) in victim_shards
     ]
     fleet_ready = max(p.get("jobs", nan) for p in first)
     burst_from = max(fire_mono, fleet_ready)
@@ -526,7 +337,7 @@ async def test_three_processes_six_shards_sigkill_mid_burst_each_once(
     assert len(by_nonce) == REMINDERS
 
     def resent_by_replacement(channel_id: int, ats: list[float]) -> bool:
-        shard = _shard_of_channel(guilds, channel_id)
+        shard = shard_of_channel(guilds, channel_id)
         return shard in victim_shards and len(ats) == 2 and min(ats) < restart_from <= max(ats)
 
     doubled = {
