@@ -1,22 +1,33 @@
-"""A reminder burst on a file database, for the tests that run Haven as a subprocess."""
+"""A reminder burst in a test's store, for the tests that run Haven as a subprocess."""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
-from pathlib import Path
 
 from bot.clock import FakeClock
-from bot.config import load_settings
-from bot.db import Database
+from bot.config import Settings, load_settings
 from bot.occurrences import Repeat
 from bot.services import build_services
 from bot.services.meetings import Access, Kind
-from tests.e2e.harness import Community
+from tests.e2e.harness import TEST_SECRET_KEY, Community
 from tests.fakediscord import Member
+from tests.support.store import HavenStore
+
+
+def store_settings(store: HavenStore) -> Settings:
+    """Settings for preparing a store outside the bot (PostgreSQL needs the shared key)."""
+    return load_settings(
+        _env_file=None, discord_token="x", haven_secret_key=TEST_SECRET_KEY, **store.settings()
+    )
+
+
+def child_environment(store: HavenStore, prefix: str) -> dict[str, str]:
+    """The variables a crash-test child reads to open the same store (`{prefix}DB`, `{prefix}URL`)."""
+    return {f"{prefix}DB": str(store.path), f"{prefix}URL": store.url or ""}
 
 
 async def prepare_burst(
-    db_path: Path,
+    store: HavenStore,
     community: Community,
     subscribers: list[Member],
     start: datetime,
@@ -24,8 +35,8 @@ async def prepare_burst(
 ) -> list[int]:
     """Meetings starting at `start` (reminders 15 minutes before), one DM subscriber on each of
     the first few, settings in place and the reminders materialised; returns the meeting ids."""
-    settings = load_settings(_env_file=None, discord_token="x", database_path=db_path)
-    db = await Database.open(db_path)
+    settings = store_settings(store)
+    db = await store.open()
     try:
         await db.migrate()
         fire = start - timedelta(minutes=15)

@@ -1,9 +1,10 @@
 """A full Haven process for the mixed-load crash test: runs until killed, against the parent's server.
 
 Run as ``python -m tests.e2e.crash_safety_child`` with HAVEN_MIXED_* variables set by
-``tests/e2e/test_crash_safety.py``. Unlike ``reminders_crash_child`` it loads the cogs a meeting
-night uses (meetings, reminders, rooms, attendance) and syncs the slash commands at start, so the
-parent can schedule, subscribe and check in while reminders fall due.
+``tests/e2e/test_crash_safety.py`` (HAVEN_MIXED_URL, when set, names its PostgreSQL database).
+Unlike ``reminders_crash_child`` it loads the cogs a meeting night uses (meetings, reminders,
+rooms, attendance) and syncs the slash commands at start, so the parent can schedule, subscribe
+and check in while reminders fall due.
 """
 
 from __future__ import annotations
@@ -26,11 +27,13 @@ async def main() -> None:
         _env_file=None,
         discord_token=env["HAVEN_MIXED_TOKEN"],
         database_path=env["HAVEN_MIXED_DB"],
+        database_url=env.get("HAVEN_MIXED_URL") or None,
         discord_api_base=env["HAVEN_MIXED_API"],
         discord_gateway_url=env["HAVEN_MIXED_GATEWAY"],
         haven_secret_key=env["HAVEN_MIXED_KEY"],
         dm_rate_per_second=50,
         log_level="WARNING",
+        identify_window_s=0.2,  # the fake has no IDENTIFY limit: restart at once
     )
     bot = await create_bot(
         settings,

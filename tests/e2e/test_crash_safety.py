@@ -1,7 +1,7 @@
 """Crash safety: SIGKILL at random points of a mixed load, restart, check the invariants.
 
 The fake Discord runs in the test process; Haven (tests/e2e/crash_safety_child.py) runs as a
-subprocess on a file database. While a burst of reminders falls due, the test schedules meetings
+subprocess on the test's store (a SQLite file or a PostgreSQL database). While a burst of reminders falls due, the test schedules meetings
 and subscribes people by slash command and checks people in to an open room with the card's
 button. A seeded RNG picks each kill point as "after N more server-side events" (reminders
 delivered plus commands answered). After the last, clean run:
@@ -12,7 +12,8 @@ delivered plus commands answered). After the last, clean run:
   bot confirmed before its clean stop (and no more than were attempted). Check-ins are counted in
   memory between coarse saves so no write times them (docs/privacy.md): a kill loses those since
   the last save, by design, and the count is then short but never over;
-- the database passes ``PRAGMA integrity_check`` and ``foreign_key_check``.
+- the store passes its own checks (SQLite's ``integrity_check`` and ``foreign_key_check``;
+  on PostgreSQL, which checks keys on every write, no constraint left unvalidated).
 """
 
 from __future__ import annotations
@@ -27,16 +28,20 @@ from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
+
 from bot.clock import FakeClock
-from bot.config import load_settings
-from bot.db import Database, Transaction
+from bot.db import Transaction
 from bot.occurrences import Repeat
 from bot.services import build_services
 from bot.services.meetings import Access, Kind
 from cogs.attendance import CHECKED_IN
+from tests.e2e.bursts import child_environment, store_settings
 from tests.e2e.harness import TEST_SECRET_KEY, Community
 from tests.fakediscord import FakeDiscord, Member, Message
-from tests.support.sqlite import count_while_running, query
+from tests.support.store import HavenStore
+
+pytestmark = pytest.mark.both_backends
 
 ROOT = Path(__file__).resolve().parents[2]
 SEED = 10
@@ -71,9 +76,9 @@ class Confirmed:
         return len(self.titles) + len(self.subscriptions) + len(self.checkins)
 
 
-async def _prepare(db_path: Path, community: Community, subscribers: list[Member]) -> Prepared:
-    settings = load_settings(_env_file=None, discord_token="x", database_path=db_path)
-    db = await Database.open(db_path)
+async def _prepare(store: HavenStore, community: Community, subscribers: list[Member]) -> Prepared:
+    settings = store_settings(store)
+    db = await store.open()
     try:
         await db.migrate()
         services = build_services(settings, db, FakeClock(FIRE - timedelta(seconds=1)), b"k" * 32)
@@ -119,12 +124,12 @@ async def _prepare(db_path: Path, community: Community, subscribers: list[Member
 
 
 async def _spawn(
-    server: FakeDiscord, db_path: Path, shift: float, log: Path
+    server: FakeDiscord, store: HavenStore, shift: float, log: Path
 ) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
+        **child_environment(store, "HAVEN_MIXED_"),
         "HAVEN_MIXED_TOKEN": server.token,
-        "HAVEN_MIXED_DB": str(db_path),
         "HAVEN_MIXED_API": server.api_base,
         "HAVEN_MIXED_GATEWAY": server.gateway_url,
         "HAVEN_MIXED_KEY": TEST_SECRET_KEY,
@@ -156,22 +161,21 @@ async def _kill(server: FakeDiscord, proc: asyncio.subprocess.Process) -> None:
     await server.wait_for(lambda: not server.gateway.live_sessions(), timeout=5)
 
 
-def _due_reminder_jobs_left(db_path: Path) -> int:
+async def _due_reminder_jobs_left(store: HavenStore) -> int:
     """The burst's reminder jobs still stored (later meetings' reminders stay pending)."""
     sql = "SELECT COUNT(*) FROM jobs WHERE kind = 'reminder' AND fire_at <= ?"
-    return count_while_running(db_path, sql, (int(START.timestamp()),))
+    return await store.count_while_running(sql, (int(START.timestamp()),))
 
 
 async def test_sigkill_under_mixed_load_keeps_every_invariant(
-    discord_server: FakeDiscord, community: Community, tmp_path: Path
+    discord_server: FakeDiscord, community: Community, tmp_path: Path, store: HavenStore
 ) -> None:
     server, c = discord_server, community
     subscribers = [
         server.create_member(c.guild, f"sub-{i}", [c.members_role]) for i in range(SUBSCRIBERS)
     ]
     people = [server.create_member(c.guild, f"peer-{i}", [c.members_role]) for i in range(PEOPLE)]
-    db_path = tmp_path / "mixed.db"
-    prepared = await _prepare(db_path, c, subscribers)
+    prepared = await _prepare(store, c, subscribers)
     shift = (FIRE - datetime.now(UTC)).total_seconds()
     log = tmp_path / "child.log"
     rng = random.Random(SEED)
@@ -247,7 +251,7 @@ async def test_sigkill_under_mixed_load_keeps_every_invariant(
         return delivered() + done.answered
 
     # First run: the room is created while it should be open; its card is the check-in target.
-    proc = await _spawn(server, db_path, shift, log)
+    proc = await _spawn(server, store, shift, log)
     try:
         made = await server.invoke(
             c.guild, c.facilitator, "room create", meeting=str(prepared.room_meeting)
@@ -262,7 +266,7 @@ async def test_sigkill_under_mixed_load_keeps_every_invariant(
     kills = 0
     for run in range(KILLS):
         if run:
-            proc = await _spawn(server, db_path, shift, log)
+            proc = await _spawn(server, store, shift, log)
         target = progress() + rng.randint(3, 25)
         stop = asyncio.Event()
         driver = asyncio.create_task(drive(run, stop))
@@ -274,11 +278,14 @@ async def test_sigkill_under_mixed_load_keeps_every_invariant(
             await asyncio.wait_for(driver, timeout=10)
         kills += 1
 
+    async def finished() -> bool:
+        return delivered() >= expected_reminders and await _due_reminder_jobs_left(store) == 0
+
     # Last run: nothing is killed; it must finish what the crashes left.
-    proc = await _spawn(server, db_path, shift, log)
+    proc = await _spawn(server, store, shift, log)
     try:
         await server.wait_for(
-            lambda: delivered() >= expected_reminders and _due_reminder_jobs_left(db_path) == 0,
+            finished,
             timeout=30,
             message=f"not every reminder was delivered: see {log}",
         )
@@ -306,16 +313,16 @@ async def test_sigkill_under_mixed_load_keeps_every_invariant(
     titles = [m.embeds[0]["title"] for m in server.messages_in(c.announcements)]
     assert len(titles) == len(set(titles)) == MEETINGS + 1, "a channel reminder lost or doubled"
     assert [len(server.dms_to(m)) for m in subscribers] == [1] * SUBSCRIBERS
-    assert query(db_path, "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status") == [
-        ("delivered", expected_reminders)
-    ]
+    assert await store.query(
+        "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status"
+    ) == [("delivered", expected_reminders)]
     # Meetings and subscriptions: everything confirmed is stored, nothing twice.
-    stored = [str(r[0]) for r in query(db_path, "SELECT title FROM meetings")]
+    stored = [str(r[0]) for r in await store.query("SELECT title FROM meetings")]
     assert len(stored) == len(set(stored)), "a meeting was stored twice"
     assert done.titles <= set(stored), done.titles - set(stored)
     subs = {
         (int(str(u)), int(str(m)))
-        for u, m in query(db_path, "SELECT user_id, meeting_id FROM reminder_subscriptions")
+        for u, m in await store.query("SELECT user_id, meeting_id FROM reminder_subscriptions")
     }
     assert done.subscriptions <= subs, done.subscriptions - subs
     # The room: one opening card; the count covers every check-in confirmed in the clean last run,
@@ -323,12 +330,10 @@ async def test_sigkill_under_mixed_load_keeps_every_invariant(
     (card,) = room_cards()
     replays = [m.content for m in server.messages_in(card.channel_id) if not m.embeds]
     assert replays == [], "a replayed open job announced the room again"
-    ((count,),) = query(
-        db_path,
+    ((count,),) = await store.query(
         f"SELECT checkins FROM attendance_counts WHERE meeting_id = {prepared.room_meeting} "  # noqa: S608
         f"AND occurrence = '{ROOM_KEY}'",
     )
     assert len(final_checkins) <= int(str(count)) <= len(done.checkins_tried)
-    # The file itself.
-    assert query(db_path, "PRAGMA integrity_check") == [("ok",)]
-    assert query(db_path, "PRAGMA foreign_key_check") == []
+    # The store itself.
+    assert await store.integrity_problems() == []

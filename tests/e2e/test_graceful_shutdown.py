@@ -1,7 +1,8 @@
 """Graceful shutdown: SIGTERM to `python -m bot` mid-burst, and closing before the engine started.
 
 The fake Discord runs in the test process; `python -m bot` (the real entry point) runs as a
-subprocess on a file database, pointed at it with DISCORD_API_BASE / DISCORD_GATEWAY_URL. A burst
+subprocess on the test's store (DATABASE_PATH, or DATABASE_URL for PostgreSQL), pointed at it with
+DISCORD_API_BASE / DISCORD_GATEWAY_URL. A burst
 of reminders is due the moment it starts (the meetings begin a quarter of an hour from now) and
 the server's global limit stretches it over several seconds, so SIGTERM lands mid-burst.
 """
@@ -12,7 +13,6 @@ import asyncio
 import logging
 import os
 import signal
-import sqlite3
 import sys
 import time
 from datetime import UTC, datetime, timedelta
@@ -21,9 +21,17 @@ from pathlib import Path
 import pytest
 
 from tests.e2e.bursts import prepare_burst
-from tests.e2e.harness import TEST_SECRET_KEY, Community, HavenRunner, start_client
+from tests.e2e.harness import (
+    IDENTIFY_WINDOW_S,
+    TEST_SECRET_KEY,
+    Community,
+    HavenRunner,
+    start_client,
+)
 from tests.fakediscord import FakeDiscord
-from tests.support.sqlite import count_while_running, query
+from tests.support.store import HavenStore
+
+pytestmark = pytest.mark.both_backends
 
 ROOT = Path(__file__).resolve().parents[2]
 MEETINGS = 150
@@ -32,14 +40,15 @@ EXIT_WITHIN_S = 10.0
 
 
 async def spawn_bot(
-    server: FakeDiscord, db_path: Path, log: Path, cwd: Path
+    server: FakeDiscord, store: HavenStore, log: Path, cwd: Path
 ) -> asyncio.subprocess.Process:
     """`python -m bot` with the environment a self-hoster sets, pointed at the fake server."""
     env = {
         "PATH": os.environ.get("PATH", "/usr/bin:/bin"),
         "PYTHONPATH": str(ROOT),
+        **store.environment(),
+        "IDENTIFY_WINDOW_S": str(IDENTIFY_WINDOW_S),  # the fake has no IDENTIFY limit
         "DISCORD_TOKEN": server.token,
-        "DATABASE_PATH": str(db_path),
         "DISCORD_API_BASE": server.api_base,
         "DISCORD_GATEWAY_URL": server.gateway_url,
         "HAVEN_SECRET_KEY": TEST_SECRET_KEY,
@@ -65,25 +74,40 @@ async def sigterm(proc: asyncio.subprocess.Process) -> tuple[int, float]:
     return code, time.monotonic() - began
 
 
-def jobs_left(db_path: Path, kind: str = "reminder") -> int:
-    """Jobs of `kind` still stored (-1 while the bot holds a write lock)."""
-    return count_while_running(db_path, "SELECT COUNT(*) FROM jobs WHERE kind = ?", (kind,))
+async def jobs_left(store: HavenStore, kind: str = "reminder") -> int:
+    """Jobs of `kind` still stored (-1 while SQLite's write lock holds)."""
+    return await store.count_while_running("SELECT COUNT(*) FROM jobs WHERE kind = ?", (kind,))
 
 
-def assert_closed_cleanly(db_path: Path) -> None:
-    """No WAL frames left behind, and the file passes SQLite's own checks."""
+def wal_bytes(db_path: Path) -> int:
+    """The size of SQLite's write-ahead log beside the database (0 when there is none)."""
     wal = Path(f"{db_path}-wal")
-    assert not wal.exists() or wal.stat().st_size == 0, "the WAL was not checkpointed at close"
-    conn = sqlite3.connect(db_path)
-    try:
-        assert conn.execute("PRAGMA integrity_check").fetchall() == [("ok",)]
-        assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
-    finally:
-        conn.close()
+    return wal.stat().st_size if wal.exists() else 0
+
+
+async def assert_closed_cleanly(server: FakeDiscord, store: HavenStore) -> None:
+    """The store passes its own checks and the exited process left nothing behind in it.
+
+    SQLite: no WAL frames (checkpointed at close). PostgreSQL has no file of the bot's to
+    leave: no session of the process stays connected and no advisory lock stays held.
+    """
+    assert await store.integrity_problems() == []
+    if store.url is None:
+        assert wal_bytes(store.path) == 0, "the WAL was not checkpointed at close"
+        return
+
+    async def left_nothing() -> bool:
+        held = await store.query(
+            "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND database = "
+            "(SELECT oid FROM pg_database WHERE datname = current_database())"
+        )
+        return await store.sessions_left() == 0 and held == [(0,)]
+
+    await server.wait_for(left_nothing, timeout=5, message="the bot left a session or a lock")
 
 
 async def test_sigterm_mid_burst_exits_0_and_every_reminder_is_delivered_once(
-    discord_server: FakeDiscord, community: Community, tmp_path: Path
+    discord_server: FakeDiscord, community: Community, tmp_path: Path, store: HavenStore
 ) -> None:
     server = discord_server
     # ~25 REST calls a second: the burst takes several seconds, longer than the shutdown grace.
@@ -94,8 +118,7 @@ async def test_sigterm_mid_burst_exits_0_and_every_reminder_is_delivered_once(
     ]
     # Reminders fire 15 minutes before the start: due now (up to a minute late, within grace).
     start = datetime.now(UTC).replace(second=0, microsecond=0) + timedelta(minutes=15)
-    db_path = tmp_path / "haven.db"
-    await prepare_burst(db_path, community, subscribers, start, MEETINGS)
+    await prepare_burst(store, community, subscribers, start, MEETINGS)
     log = tmp_path / "bot.log"
     expected = MEETINGS + SUBSCRIBERS
 
@@ -103,7 +126,7 @@ async def test_sigterm_mid_burst_exits_0_and_every_reminder_is_delivered_once(
         dms = sum(len(server.dms_to(m)) for m in subscribers)
         return len(server.messages_in(community.announcements)) + dms
 
-    proc = await spawn_bot(server, db_path, log, tmp_path)
+    proc = await spawn_bot(server, store, log, tmp_path)
     try:
         await server.wait_for(lambda: delivered() >= 20, timeout=20, message=f"see {log}")
     finally:
@@ -113,26 +136,29 @@ async def test_sigterm_mid_burst_exits_0_and_every_reminder_is_delivered_once(
     assert took < EXIT_WITHIN_S, f"exit took {took:.1f}s"
     assert "Shutting down" in first_run and "Stopped; the database is closed" in first_run
     assert "Traceback" not in first_run and "closed database" not in first_run
-    assert_closed_cleanly(db_path)
+    await assert_closed_cleanly(server, store)
     assert delivered() < expected, "the burst ended before SIGTERM: it proves nothing"
 
-    proc = await spawn_bot(server, db_path, log, tmp_path)
+    async def finished() -> bool:
+        return delivered() >= expected and await jobs_left(store) == 0
+
+    proc = await spawn_bot(server, store, log, tmp_path)
     try:
         await server.wait_for(
-            lambda: delivered() >= expected and jobs_left(db_path) == 0,
+            finished,
             timeout=30,
             message=f"not every reminder was delivered after the restart: see {log}",
         )
     finally:
         code, took = await sigterm(proc)
     assert code == 0 and took < EXIT_WITHIN_S, (code, took)
-    assert_closed_cleanly(db_path)
+    await assert_closed_cleanly(server, store)
 
     channel = server.messages_in(community.announcements)
     titles = [m.embeds[0]["title"] for m in channel]
     assert len(titles) == len(set(titles)) == MEETINGS, "a channel reminder was lost or doubled"
     assert [len(server.dms_to(m)) for m in subscribers] == [1] * SUBSCRIBERS
-    rows = query(db_path, "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status")
+    rows = await store.query("SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status")
     assert rows == [("delivered", expected)]
     assert "Traceback" not in log.read_text()
 

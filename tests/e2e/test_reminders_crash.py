@@ -1,6 +1,7 @@
 """Crash test: a Haven process SIGKILLed at random points of a reminder burst delivers each once.
 
-The fake Discord runs in the test process; Haven runs as a subprocess on a file database. The
+The fake Discord runs in the test process; Haven runs as a subprocess on the test's store (a
+SQLite file, or a PostgreSQL database the killed process's session drops its locks on). The
 burst (channel reminders of many meetings plus a few DM subscribers) falls due as Haven starts.
 The test kills it with SIGKILL after a random number of messages reached the server, restarts
 it, and repeats; the last run finishes. Each (meeting, target) must have exactly one message.
@@ -16,10 +17,14 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-from tests.e2e.bursts import prepare_burst
+import pytest
+
+from tests.e2e.bursts import child_environment, prepare_burst
 from tests.e2e.harness import TEST_SECRET_KEY, Community
 from tests.fakediscord import FakeDiscord
-from tests.support.sqlite import count_while_running, query
+from tests.support.store import HavenStore
+
+pytestmark = pytest.mark.both_backends
 
 ROOT = Path(__file__).resolve().parents[2]
 MEETINGS = 120
@@ -30,12 +35,12 @@ FIRE = START - timedelta(minutes=15)
 
 
 async def _spawn(
-    server: FakeDiscord, db_path: Path, shift: float, log: Path
+    server: FakeDiscord, store: HavenStore, shift: float, log: Path
 ) -> asyncio.subprocess.Process:
     env = {
         **os.environ,
+        **child_environment(store, "HAVEN_CRASH_"),
         "HAVEN_CRASH_TOKEN": server.token,
-        "HAVEN_CRASH_DB": str(db_path),
         "HAVEN_CRASH_API": server.api_base,
         "HAVEN_CRASH_GATEWAY": server.gateway_url,
         "HAVEN_CRASH_KEY": TEST_SECRET_KEY,
@@ -54,20 +59,19 @@ async def _spawn(
         )
 
 
-def _reminder_jobs_left(db_path: Path) -> int:
-    return count_while_running(db_path, "SELECT COUNT(*) FROM jobs WHERE kind = 'reminder'")
+async def _reminder_jobs_left(store: HavenStore) -> int:
+    return await store.count_while_running("SELECT COUNT(*) FROM jobs WHERE kind = 'reminder'")
 
 
 async def test_sigkill_during_a_burst_then_restart_delivers_each_reminder_once(
-    discord_server: FakeDiscord, community: Community, tmp_path: Path
+    discord_server: FakeDiscord, community: Community, tmp_path: Path, store: HavenStore
 ) -> None:
     server = discord_server
     subscribers = [
         server.create_member(community.guild, f"sub-{i}", [community.members_role])
         for i in range(SUBSCRIBERS)
     ]
-    db_path = tmp_path / "crash.db"
-    await prepare_burst(db_path, community, subscribers, START, MEETINGS)
+    await prepare_burst(store, community, subscribers, START, MEETINGS)
     # The child's clock reads FIRE (plus the time elapsed) when the test starts.
     shift = (FIRE - datetime.now(UTC)).total_seconds()
     log = tmp_path / "child.log"
@@ -84,7 +88,7 @@ async def test_sigkill_during_a_burst_then_restart_delivers_each_reminder_once(
         if before >= expected - 1:
             break
         target = before + rng.randint(1, max(1, (expected - before) // 2))
-        proc = await _spawn(server, db_path, shift, log)
+        proc = await _spawn(server, store, shift, log)
         try:
             await server.wait_for(lambda t=target: delivered() >= t, timeout=20)
         finally:
@@ -92,10 +96,13 @@ async def test_sigkill_during_a_burst_then_restart_delivers_each_reminder_once(
             await proc.wait()
         kills += 1
 
-    proc = await _spawn(server, db_path, shift, log)
+    async def finished() -> bool:
+        return delivered() >= expected and await _reminder_jobs_left(store) == 0
+
+    proc = await _spawn(server, store, shift, log)
     try:
         await server.wait_for(
-            lambda: delivered() >= expected and _reminder_jobs_left(db_path) == 0,
+            finished,
             timeout=30,
             message=f"not every reminder was delivered: see {log}",
         )
@@ -113,5 +120,5 @@ async def test_sigkill_during_a_burst_then_restart_delivers_each_reminder_once(
     assert sorted(titles) == sorted({t for t in titles}), "a channel reminder was posted twice"
     assert len(channel) == MEETINGS
     assert [len(server.dms_to(m)) for m in subscribers] == [1] * SUBSCRIBERS
-    rows = query(db_path, "SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status")
+    rows = await store.query("SELECT status, COUNT(*) FROM reminder_deliveries GROUP BY status")
     assert rows == [("delivered", expected)]
