@@ -229,8 +229,8 @@ async def populate(db: Database, count: int, seed: int) -> None:
             for i in rng.sample(range(max(0, count - BURST)), min(count - BURST, count // 50))
         ]
         await tx.executemany(
-            "INSERT OR IGNORE INTO meeting_exceptions (meeting_id, occurrence, cancelled) "
-            "VALUES (?, ?, ?)",
+            "INSERT INTO meeting_exceptions (meeting_id, occurrence, cancelled) "
+            "VALUES (?, ?, ?) ON CONFLICT DO NOTHING",  # either store (bench/scale.py: PG)
             exceptions,
         )
 
