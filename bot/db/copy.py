@@ -25,9 +25,6 @@ from bot.errors import DatabaseUnavailableError
 __all__ = ["CopyError", "TableCopy", "copy_database", "table_checksum"]
 
 _BATCH = 5_000
-_INTEGERS = {"bigint", "integer", "smallint"}
-_FLOATS = {"double precision", "real"}
-_PYTHON = {"text": str, "bytea": bytes}
 
 
 class CopyError(DatabaseUnavailableError):
@@ -44,31 +41,10 @@ class TableCopy:
     target_checksum: str
 
 
-def _value_bytes(value: Any) -> bytes:
-    """A value's canonical bytes: its type is part of it (NULL is not 0, "1" is not 1)."""
-    if value is None:
-        return b"N"
-    if isinstance(value, bool):
-        value = int(value)
-    if isinstance(value, int):
-        return b"i%d" % value
-    if isinstance(value, float):
-        return b"f" + repr(value).encode()
-    if isinstance(value, str):
-        data = value.encode("utf-8")
-        return b"s%d:" % len(data) + data
-    if isinstance(value, (bytes, bytearray, memoryview)):
-        data = bytes(value)
-        return b"b%d:" % len(data) + data
-    raise TypeError(f"no checksum for a {type(value).__name__}")
-
-
 def _row_digest(row: Sequence[Any]) -> bytes:
-    digest = hashlib.sha256()
-    for value in row:
-        part = _value_bytes(value)
-        digest.update(b"%d;" % len(part) + part)
-    return digest.digest()
+    """A row's digest. repr keeps each value's type (NULL is not 0, "1" is not 1), and both
+    sides hold the same Python types: int, float, str, bytes or None."""
+    return hashlib.sha256(repr(tuple(row)).encode("utf-8")).digest()
 
 
 def table_checksum(rows: Iterable[Sequence[Any]]) -> str:
@@ -140,6 +116,8 @@ async def _copy(
     lite: sqlite3.Connection, target: PostgresDatabase, source: Path
 ) -> list[TableCopy]:
     """The whole copy on one PostgreSQL connection and transaction."""
+    import asyncpg
+
     lite_versions = {r[0] for r in lite.execute("SELECT version FROM schema_migrations")}
     async with target.pool.acquire() as conn:
         pg_versions = {r[0] for r in await conn.fetch("SELECT version FROM schema_migrations")}
@@ -173,8 +151,7 @@ async def _copy(
         done: list[TableCopy] = []
         async with conn.transaction():
             for table in order:
-                names = [c for c, _ in columns[table]]
-                types = dict(columns[table])
+                names = columns[table]
                 lite_names = {r[1] for r in lite.execute(f"PRAGMA table_info({_quoted(table)})")}
                 if lite_names != set(names):
                     raise CopyError(
@@ -182,8 +159,21 @@ async def _copy(
                         f"({sorted(lite_names ^ set(names))})."
                     )
                 digests: list[bytes] = []
-                records = _records(lite, table, names, types, digests)
-                await conn.copy_records_to_table(table, records=records, columns=names)
+                try:
+                    await conn.copy_records_to_table(
+                        table, records=_records(lite, table, names, digests), columns=names
+                    )
+                except (
+                    asyncpg.PostgresError,
+                    asyncpg.InterfaceError,
+                    ValueError,
+                    TypeError,
+                ) as exc:
+                    # The reason only: the message may quote a stored value.
+                    raise CopyError(
+                        f"Copying {table} failed ({type(exc).__name__}): a value in {source} does "
+                        "not fit its PostgreSQL column. Nothing was kept in the target."
+                    ) from None
                 count = lite.execute(f"SELECT count(*) FROM {_quoted(table)}").fetchone()[0]
                 copied = await conn.fetch(
                     f"SELECT {', '.join(map(_quoted, names))} FROM {_quoted(table)}"  # noqa: S608
@@ -205,54 +195,29 @@ def _exists(table: str) -> str:
 
 
 def _records(
-    lite: sqlite3.Connection,
-    table: str,
-    names: list[str],
-    types: dict[str, str],
-    digests: list[bytes],
+    lite: sqlite3.Connection, table: str, names: list[str], digests: list[bytes]
 ) -> Iterator[tuple[Any, ...]]:
-    """The source's rows as the target's types, each row's digest noted on the way."""
+    """The source's rows, each row's digest noted on the way."""
     cursor = lite.execute(
         f"SELECT {', '.join(map(_quoted, names))} FROM {_quoted(table)}"  # noqa: S608
     )
     while batch := cursor.fetchmany(_BATCH):
-        for row in batch:
-            record = tuple(
-                _as_target(table, n, types[n], v) for n, v in zip(names, row, strict=True)
-            )
-            digests.append(_row_digest(record))
-            yield record
+        digests.extend(map(_row_digest, batch))
+        yield from batch
 
 
-def _as_target(table: str, column: str, kind: str, value: Any) -> Any:
-    """A SQLite value as the PostgreSQL column's type; a value of another type is an error."""
-    if value is None:
-        return None
-    if kind in _INTEGERS and isinstance(value, int):
-        return value
-    if kind in _FLOATS and isinstance(value, (int, float)):
-        return float(value)
-    expected = _PYTHON.get(kind)
-    if expected is not None and isinstance(value, expected):
-        return value
-    raise CopyError(
-        f"{table}.{column} holds a {type(value).__name__} where PostgreSQL expects {kind}: fix "
-        "that row in the SQLite file, then copy again."
-    )
-
-
-async def _target_columns(conn: Any) -> dict[str, list[tuple[str, str]]]:
-    """Each application table of the target: its (column, data type) in declared order."""
+async def _target_columns(conn: Any) -> dict[str, list[str]]:
+    """Each application table of the target: its columns in declared order."""
     rows = await conn.fetch(
-        "SELECT c.table_name, c.column_name, c.data_type FROM information_schema.columns c "
+        "SELECT c.table_name, c.column_name FROM information_schema.columns c "
         "JOIN information_schema.tables t ON t.table_schema = c.table_schema "
         "AND t.table_name = c.table_name "
         "WHERE c.table_schema = current_schema() AND t.table_type = 'BASE TABLE' "
         "AND c.table_name <> 'schema_migrations' ORDER BY c.table_name, c.ordinal_position"
     )
-    columns: dict[str, list[tuple[str, str]]] = {}
-    for table, column, kind in rows:
-        columns.setdefault(table, []).append((column, kind))
+    columns: dict[str, list[str]] = {}
+    for table, column in rows:
+        columns.setdefault(table, []).append(column)
     return columns
 
 

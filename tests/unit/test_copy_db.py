@@ -261,6 +261,34 @@ async def test_copy_db_refuses_a_source_a_bot_has_open(
         await postgres_server.drop_database(name)
 
 
+async def test_copy_db_keeps_nothing_when_a_value_does_not_fit(
+    postgres_server: PostgresServer, source: tuple[Path, str], tmp_path: Path
+) -> None:
+    path, _ = source
+    lite = await Database.open(path)
+    try:  # SQLite keeps text in an INTEGER column; PostgreSQL's BIGINT cannot take it
+        await lite.execute(
+            "UPDATE jobs SET fire_at = 'soon, secretly' WHERE id = (SELECT min(id) FROM jobs)"
+        )
+    finally:
+        await lite.close()
+    name = f"misfit{os.getpid()}"
+    await postgres_server.drop_database(name)
+    await postgres_server.create_database(name)
+    try:
+        refused = await asyncio.to_thread(copy_db, path, postgres_server.url(name), tmp_path)
+        assert refused.returncode == 2
+        assert "jobs" in refused.stderr and "Nothing was kept" in refused.stderr
+        assert "secretly" not in refused.stderr  # a stored value is never echoed
+        pg = await Database.open(postgres_server.url(name))
+        try:  # the tables copied before jobs were rolled back with it
+            assert all(not rows for rows in (await _snapshot(pg)).values())
+        finally:
+            await pg.close()
+    finally:
+        await postgres_server.drop_database(name)
+
+
 def test_table_checksum_sees_every_value_but_not_row_order() -> None:
     rows = [(1, "a", None, b"\x00", 2.5), (2, "b", 0, b"", -1.0)]
     same = table_checksum(list(reversed(rows)))
