@@ -24,6 +24,8 @@ _HINTS: dict[str, str] = {
     "haven_secret_key.postgres_shared_key": "set the same HAVEN_SECRET_KEY (at least 32 characters) in every process's environment",
     "haven_key_path": "set HAVEN_KEY_PATH to a file path outside the data folder, e.g. /etc/haven/haven.key, or leave it empty to keep the key beside the database",
     "dm_rate_per_second": "use a positive number, e.g. 1",
+    "identify_window_s": "leave it at 5 (Discord's IDENTIFY window); only a local test server uses a smaller one, e.g. 0.2",
+    "rest_rate_per_second": "use Discord's global REST limit for this bot, 50 unless Discord raised it",
     "reminder_grace_minutes": "use a whole number of minutes from 0 to 1440",
     "http_host": "use an address such as 127.0.0.1",
     "http_port": "use a port number from 1 to 65535, or leave it empty to turn feeds off",
@@ -84,6 +86,10 @@ class Settings(BaseSettings):
     # Discord gateway sharding: an AutoShardedBot with these shards when SHARD_COUNT is set.
     shard_count: int | None = Field(default=None, ge=1)
     shard_ids: Annotated[tuple[int, ...] | None, NoDecode] = None  # None: all of SHARD_COUNT
+    # Discord's per-bot limits, shared by every process: one IDENTIFY per bucket per window, and
+    # the global REST requests per second (each process takes its shards' share).
+    identify_window_s: float = Field(default=5.0, gt=0, le=60)
+    rest_rate_per_second: float = Field(default=50.0, gt=0, le=100_000)
 
     @field_validator("discord_token")
     @classmethod

@@ -7,6 +7,7 @@ import gc
 import logging
 from collections.abc import Sequence
 
+import aiohttp
 import discord
 import yarl
 from discord.ext import commands
@@ -19,6 +20,7 @@ from bot.errors import DatabaseUnavailableError
 from bot.keys import key_source, load_or_create_key
 from bot.logging_setup import register_secret
 from bot.runtime.feeds_http import FeedServer, serve_feeds
+from bot.runtime.fleet import IdentifyQueue, RestLimiter, rest_share
 from bot.runtime.tree import HavenTranslator, HavenTree
 from bot.services import Services, build_services
 
@@ -81,14 +83,21 @@ class HavenBot(commands.Bot):
         sync_on_start: bool = False,
         **options: object,
     ) -> None:
+        # Discord's limits are per bot: this process keeps to its share of the REST budget and
+        # takes its IDENTIFY turns from the fleet's queue (design/scale-out.md).
+        rest_limiter = RestLimiter(rest_share(services.settings))
         super().__init__(
             command_prefix=commands.when_mentioned,
             intents=default_intents(),
             tree_cls=HavenTree,
             help_command=None,
             allowed_mentions=discord.AllowedMentions.none(),
+            http_trace=rest_limiter.trace(lambda: discord.http.Route.BASE),
             **options,  # type: ignore[arg-type]
         )
+        self.rest_limiter = rest_limiter
+        self.identify_queue = IdentifyQueue(services.settings.identify_window_s, services.db)
+        self._max_concurrency: int | None = None
         self.services = services
         self._extensions = tuple(extensions)
         self._sync_on_start = sync_on_start
@@ -147,6 +156,31 @@ class HavenBot(commands.Bot):
             synced = await self.tree.sync()
             log.info("Synced %d commands globally", len(synced))
         return len(synced)
+
+    async def before_identify_hook(self, shard_id: int | None, *, initial: bool = False) -> None:
+        """Wait for this shard's IDENTIFY turn in its bucket, fleet-wide on PostgreSQL.
+
+        Replaces discord.py's 5 s sleep, which ignores max_concurrency and other processes.
+        """
+        concurrency = 1 if shard_id is None else await self._identify_concurrency()
+        waited = await self.identify_queue.wait(shard_id, concurrency)
+        if waited > 0:
+            log.debug("shard %s waited %.2f s for its IDENTIFY turn", shard_id, waited)
+
+    async def _identify_concurrency(self) -> int:
+        """Discord's max_concurrency (GET /gateway/bot's session_start_limit), asked once."""
+        if self._max_concurrency is not None:
+            return self._max_concurrency
+        try:
+            _, _, limits = await self.http.get_bot_gateway()
+        except (discord.DiscordException, aiohttp.ClientError, OSError) as exc:
+            log.warning("could not read max_concurrency (%s); identifying one at a time", exc)
+            return 1
+        self._max_concurrency = max(1, int(limits.get("max_concurrency") or 1))
+        remaining = limits.get("remaining")
+        if isinstance(remaining, int) and remaining < 100:
+            log.warning("only %d gateway session starts left today", remaining)
+        return self._max_concurrency
 
     async def on_ready(self) -> None:
         """Log a line at readiness (no user data)."""

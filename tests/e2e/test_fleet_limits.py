@@ -7,15 +7,20 @@ global REST limit is per bot, not per process. The fake enforces both with scale
 
 from __future__ import annotations
 
+import asyncio
 import json
+import os
+import sys
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import aiohttp
 import pytest
 
-from tests.e2e.harness import discord_py_endpoints, point_discord_py_at
+from tests.e2e.harness import TEST_SECRET_KEY, discord_py_endpoints, point_discord_py_at
 from tests.fakediscord import FakeDiscord
+from tests.support.postgres import PostgresServer
 
 JSON = dict[str, Any]
 WINDOW = 0.2  # the fake's IDENTIFY window, scaled down from Discord's 5 s
@@ -66,3 +71,102 @@ async def test_a_too_early_identify_in_the_same_bucket_gets_op_9(server: FakeDis
     assert server.gateway.identifies == 3
     log = [(a.shard[0], a.bucket, a.accepted) for a in server.gateway.identify_log]
     assert log == [(0, 0, True), (3, 0, False), (3, 0, True), (1, 1, True), (5, 1, False)]
+
+
+# --- three processes x two shards on one PostgreSQL ------------------------------------------------
+
+
+@pytest.fixture
+async def fleet_url(postgres_server: PostgresServer) -> AsyncIterator[str]:
+    """A fresh, migrated PostgreSQL database for one fleet."""
+    name = await postgres_server.fresh_database()
+    try:
+        yield postgres_server.url(name)
+    finally:
+        await postgres_server.drop_database(name)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def _spawn(
+    server: FakeDiscord, url: str, shard_ids: str, log: Path
+) -> asyncio.subprocess.Process:
+    """One fleet process (tests/e2e/fleet_limits_child.py), logged in and waiting to connect."""
+    env = {
+        **os.environ,
+        "PYTHONPATH": str(ROOT),
+        "DISCORD_TOKEN": server.token,
+        "DATABASE_URL": url,
+        "HAVEN_SECRET_KEY": TEST_SECRET_KEY,
+        "DISCORD_API_BASE": server.api_base,
+        "DISCORD_GATEWAY_URL": server.gateway_url,
+        "SHARD_COUNT": "6",
+        "SHARD_IDS": shard_ids,
+        "IDENTIFY_WINDOW_S": str(WINDOW),
+        "HTTP_PORT": "",
+    }
+    with log.open("ab") as err:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable,
+            "-m",
+            "tests.e2e.fleet_limits_child",
+            cwd=ROOT,
+            env=env,
+            stdin=asyncio.subprocess.PIPE,
+            stdout=asyncio.subprocess.PIPE,
+            stderr=err,
+        )
+    return proc
+
+
+async def _say(proc: asyncio.subprocess.Process, expected: str, log: Path) -> list[str]:
+    """The child's next line, which must start with `expected`."""
+    assert proc.stdout is not None
+    line = (await asyncio.wait_for(proc.stdout.readline(), 30)).decode().split()
+    assert line and line[0] == expected, f"child said {line}: see {log}"
+    return line
+
+
+@pytest.mark.parametrize("max_concurrency", [1, 2])
+async def test_three_processes_identify_in_turn_without_a_rejection(
+    server: FakeDiscord, fleet_url: str, tmp_path: Path, max_concurrency: int
+) -> None:
+    server.max_concurrency = max_concurrency
+    guilds = {shard: server.create_guild(f"shard {shard}", shard=shard) for shard in range(6)}
+    log = tmp_path / "fleet.log"
+    shares = ("0-1", "2-3", "4-5")
+    procs = [await _spawn(server, fleet_url, ids, log) for ids in shares]
+    try:
+        for proc in procs:
+            await _say(proc, "set", log)
+        for proc in procs:  # every process connects at once, from an idle start
+            assert proc.stdin is not None
+            proc.stdin.write(b"go\n")
+        readies = [await _say(proc, "ready", log) for proc in procs]
+    finally:
+        for proc in procs:
+            if proc.stdin is not None:
+                proc.stdin.close()
+        for proc in procs:
+            try:
+                await asyncio.wait_for(proc.wait(), 15)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+    attempts = server.gateway.identify_log
+    first = min(a.at for a in attempts)
+    seen = [(a.shard[0], a.bucket, a.accepted, round(a.at - first, 3)) for a in attempts]
+    assert server.gateway.identify_rejections == 0, seen
+    assert sorted(a.shard[0] for a in attempts) == list(range(6))
+    for ready, ids in zip(readies, ((0, 1), (2, 3), (4, 5)), strict=True):
+        assert " ".join(ready[2:]) == str(sorted(guilds[s].id for s in ids))
+    # One bucket: six turns a window (and the queue's slack) apart, so the last READY about six
+    # windows after the first IDENTIFY; one more window covers READY and a busy test machine.
+    # Two buckets: three turns each, side by side, so half of that.
+    turns = 6 // max_concurrency
+    ready_at = max(float(r[1]) for r in readies)
+    assert ready_at - first <= (turns + 1) * WINDOW, (round(ready_at - first, 3), seen)
+    if max_concurrency == 2:
+        by_bucket = [sorted(a.at for a in attempts if a.bucket == b) for b in (0, 1)]
+        assert all(abs(x - y) < WINDOW for x, y in zip(*by_bucket, strict=True)), seen

@@ -21,6 +21,7 @@ from typing import Any, Protocol
 
 from bot.clock import Clock, from_unix
 from bot.db import Database, Transaction
+from bot.db.repositories import fleet as fleet_repo
 from bot.db.repositories import reminders as repo
 from bot.i18n import use_locale
 from bot.jobs import Job, JobEngine, NewJob, RetryPolicy
@@ -74,17 +75,46 @@ def nonce_for(*parts: object) -> str:
     return hashlib.blake2b(key.encode(), digest_size=12).hexdigest()
 
 
+class SharedBucket(Protocol):
+    """A token bucket every process of the bot draws from (its fleet's, on PostgreSQL)."""
+
+    async def take(self, rate: float) -> float:
+        """Draw one token (refilled at `rate` per second); return the seconds until its turn."""
+        ...
+
+
+class StoreBucket:
+    """A named token bucket kept in one database row, shared by every process on that store."""
+
+    def __init__(self, db: Database, name: str) -> None:
+        self.db = db
+        self.name = name
+
+    async def take(self, rate: float) -> float:
+        """Draw one token with one statement; return the seconds until its turn."""
+        async with self.db.transaction() as tx:
+            return await fleet_repo.take_token(tx, self.name, rate)
+
+
+def dm_bucket(db: Database) -> SharedBucket | None:
+    """The fleet's one DM bucket on PostgreSQL; None on SQLite (one process paces in memory)."""
+    return StoreBucket(db, "dm") if db.dialect == "postgres" else None
+
+
 class Pacer:
-    """At most `rate` passes per second across the process (None: no pacing), in real time."""
+    """At most `rate` passes per second (None: no pacing), in real time: across the process, or
+    across every process when `shared` is the fleet's bucket."""
 
     def __init__(
         self,
         rate: float | None,
         *,
+        shared: SharedBucket | None = None,
         monotonic: Callable[[], float] = _monotonic_time.monotonic,
         sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep,
     ) -> None:
         self.interval = 0.0 if not rate else 1.0 / rate
+        self._shared = shared
         self._monotonic = monotonic
         self._sleep = sleep
         self._next = 0.0
@@ -93,6 +123,12 @@ class Pacer:
     async def wait(self) -> None:
         """Return when the next send may start."""
         if self.interval <= 0:
+            return
+        if self._shared is not None:
+            # The draw reserves a turn: waiters sleep side by side, each until its own turn.
+            delay = await self._shared.take(1.0 / self.interval)
+            if delay > 0:
+                await self._sleep(delay)
             return
         async with self._lock:
             now = self._monotonic()
@@ -147,7 +183,7 @@ class ReminderDelivery:
         self.meetings = meetings
         self.guilds = guilds
         self.grace = grace
-        self.pacer = Pacer(dm_rate_per_second)
+        self.pacer = Pacer(dm_rate_per_second, shared=dm_bucket(db))
         self.sender: ReminderSender | None = None
         self.skipped_total = 0
         self._channel_slots = asyncio.Semaphore(CHANNEL_CONCURRENCY)

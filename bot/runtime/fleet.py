@@ -1,0 +1,129 @@
+"""Discord's per-bot limits across processes: the IDENTIFY queue and this process's REST share.
+
+Discord counts both per bot, not per process (Gateway docs, sharding; design/scale-out.md):
+shards start by bucket ``shard_id % max_concurrency``, one IDENTIFY per bucket per 5 s, and a
+too-early one is answered with op 9; REST allows 50 requests/s in all. discord.py 2.7.1 only
+sleeps 5 s before each non-initial IDENTIFY of one process. Here a fleet on PostgreSQL shares one
+queue per bucket (an advisory lock and a row per bucket), one process keeps it in memory, and
+each process keeps its REST requests to its shards' share of the bot's budget.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import math
+import time
+from collections import deque
+from collections.abc import Awaitable, Callable
+from types import SimpleNamespace
+from typing import Any
+
+import aiohttp
+
+from bot.config import Settings
+from bot.db import Database
+from bot.db.repositories import fleet
+
+# IDENTIFYs are spaced this fraction of a window wider than Discord's window: the IDENTIFY goes
+# out just after the slot, and a late previous one must not land within the window of the next.
+IDENTIFY_SLACK = 0.1
+REST_PERIOD_S = 1.0  # Discord's global limit counts requests per second
+
+Sleep = Callable[[float], Awaitable[Any]]
+
+
+class IdentifyQueue:
+    """One IDENTIFY per bucket per window: in this process, or fleet-wide on PostgreSQL."""
+
+    def __init__(
+        self,
+        window_s: float,
+        db: Database | None = None,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.spacing = window_s * (1 + IDENTIFY_SLACK)
+        self._fleet = db if db is not None and db.dialect == "postgres" else None
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._last: dict[int, float] = {}  # in-process: bucket -> when its last turn was taken
+
+    async def wait(self, shard_id: int | None, max_concurrency: int) -> float:
+        """Wait for this shard's turn to IDENTIFY and take it; return the seconds waited."""
+        bucket = (shard_id or 0) % max(1, max_concurrency)
+        waited = 0.0
+        while (delay := await self._take(bucket)) > 0:
+            # Another waiter may take the turn first; then this one waits for the next.
+            await self._sleep(delay)
+            waited += delay
+        return waited
+
+    async def _take(self, bucket: int) -> float:
+        """Take the bucket's turn now (0), or say how long until it is free."""
+        if self._fleet is not None:
+            async with self._fleet.transaction() as tx:
+                return await fleet.take_identify_turn(tx, bucket, self.spacing)
+        now = self._monotonic()
+        last = self._last.get(bucket)
+        if last is not None and now < last + self.spacing:
+            return last + self.spacing - now
+        self._last[bucket] = now
+        return 0.0
+
+
+def rest_share(settings: Settings) -> int:
+    """This process's REST requests per second: its shards' share of the bot's global limit."""
+    rate = settings.rest_rate_per_second
+    if settings.shard_count and settings.shard_ids:
+        rate = rate * len(settings.shard_ids) / settings.shard_count
+    return max(1, math.floor(rate))
+
+
+class RestLimiter:
+    """At most `limit` requests in any `period` seconds from this process, first come first served."""
+
+    def __init__(
+        self,
+        limit: int,
+        period: float = REST_PERIOD_S,
+        *,
+        monotonic: Callable[[], float] = time.monotonic,
+        sleep: Sleep = asyncio.sleep,
+    ) -> None:
+        self.limit = limit
+        self.period = period
+        self._monotonic = monotonic
+        self._sleep = sleep
+        self._sent: deque[float] = deque()
+        self._lock = asyncio.Lock()
+
+    async def acquire(self) -> None:
+        """Return when one more request fits in the last `period` seconds; count it."""
+        async with self._lock:
+            now = self._monotonic()
+            while self._sent and now - self._sent[0] >= self.period:
+                self._sent.popleft()
+            if len(self._sent) >= self.limit:
+                await self._sleep(self._sent[0] + self.period - now)
+                now = self._monotonic()
+                self._sent.popleft()
+            self._sent.append(now)
+
+    def trace(self, api_base: Callable[[], str]) -> aiohttp.TraceConfig:
+        """An aiohttp trace that holds each request to `api_base()` (not the gateway) for a turn.
+
+        Every attempt counts, retries after a 429 or a 5xx included, as Discord counts them.
+        """
+        config = aiohttp.TraceConfig()
+
+        async def on_request_start(
+            session: aiohttp.ClientSession,
+            context: SimpleNamespace,
+            params: aiohttp.TraceRequestStartParams,
+        ) -> None:
+            if str(params.url).startswith(api_base()):
+                await self.acquire()
+
+        config.on_request_start.append(on_request_start)
+        return config
