@@ -176,6 +176,11 @@ class Msg:
         self.msgid = msgid
         self.params = params
 
+    @classmethod
+    def of(cls, constant: str, /, **params: Any) -> Msg:
+        """A lazy message of a constant marked with ``N_`` elsewhere (extraction saw it there)."""
+        return cls(constant, **params)
+
     def render(self, locale: object = None) -> str:
         """The text in ``locale`` (default: the current locale)."""
         language = current_locale.get() if locale is None else resolve(locale)

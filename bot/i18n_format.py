@@ -101,11 +101,16 @@ def timedelta_words(delta: timedelta, locale: object = None) -> str:
 
 def zone_label(timezone: str, locale: object = None) -> str:
     """A zone by its city ("Mexico City" / "Ciudad de México"); the IANA id when it has none."""
+    return _zone_label(timezone, _language(locale))
+
+
+@lru_cache(maxsize=4096)
+def _zone_label(timezone: str, language: str) -> str:
     try:
         zone(timezone)
     except (KeyError, ValueError, OSError):
         return timezone
-    city = get_timezone_location(timezone, locale=babel_locale(_language(locale)), return_city=True)
+    city = get_timezone_location(timezone, locale=babel_locale(language), return_city=True)
     return city or timezone
 
 

@@ -233,7 +233,9 @@ def update(areas: Iterable[str], root: Path = ROOT, locales: Path = LOCALES) -> 
         kept = [item for item in kept if item.key in used]
         template = _template([*wanted, *kept])
         template.creation_date = own.creation_date  # no header churn on every run
-        own.update(template)
+        # No fuzzy guesses: a near match ("Default time zone" for "{rule} at {time} ({zone})")
+        # costs a translator more than an empty entry.
+        own.update(template, no_fuzzy_matching=True)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as handle:
             write_po(handle, own, width=100, include_lineno=False, ignore_obsolete=True)

@@ -9,7 +9,7 @@ from functools import lru_cache
 from zoneinfo import ZoneInfo, available_timezones
 
 from bot.errors import UserFacingError
-from bot.i18n import SUPPORTED, Msg
+from bot.i18n import N_, SUPPORTED, Msg
 
 MAX_OFFSETS = 5
 MAX_OFFSET_MINUTES = 14 * 24 * 60
@@ -21,14 +21,34 @@ _UNIT_MINUTES = {"d": 1440, "h": 60, "m": 1}
 _HIDDEN_CATEGORIES = frozenset({"Cf", "Cs", "Zl", "Zp"})
 _MENTION = re.compile(r"<@[!&]?\d+>|<#\d+>|@(everyone|here)\b", re.IGNORECASE)
 
-REGIONS: dict[str, str] = {
-    "US": "United States",
-    "CA": "Canada",
-    "GB": "United Kingdom",
-    "IE": "Ireland",
-    "AU": "Australia",
-    "INTL": "Elsewhere / international",
+REGIONS: dict[str, str] = {  # names marked for translation; show them with _()
+    "US": N_("United States"),
+    "CA": N_("Canada"),
+    "GB": N_("United Kingdom"),
+    "IE": N_("Ireland"),
+    "AU": N_("Australia"),
+    "INTL": N_("Elsewhere / international"),
 }
+# The field names services pass to clean_text / parse_date, shown in the reader's language.
+_FIELD_NAMES = frozenset(
+    {
+        N_("title"),
+        N_("description"),
+        N_("opening text"),
+        N_("name"),
+        N_("share"),
+        N_("message"),
+        N_("date"),
+        N_("date to resume on"),
+    }
+)
+
+
+def _field(name: str) -> str | Msg:
+    """A field's name as a message parameter: translated when it is one of Haven's own."""
+    return Msg.of(name) if name in _FIELD_NAMES else name
+
+
 _REGION_ALIASES = {"UK": "GB", "USA": "US", "INTERNATIONAL": "INTL", "OTHER": "INTL"}
 
 
@@ -52,8 +72,12 @@ def parse_timezone(text: str) -> str:
     if name is None:
         shown = quote_input(text, 40)
         raise UserFacingError(
-            f"`{shown}` is not a time zone I know. Use an IANA name such as "
-            "`America/New_York`, `Europe/London` or `Australia/Sydney` (start typing to see choices)."
+            Msg(
+                "`{value}` is not a time zone I know. Use an IANA name such as "
+                "`America/New_York`, `Europe/London` or `Australia/Sydney` (start typing to see "
+                "choices).",
+                value=shown,
+            )
         )
     ZoneInfo(name)  # loadable
     return name
@@ -64,26 +88,34 @@ def parse_offsets(text: str) -> list[int]:
     parts = [p.strip().lower() for p in text.split(",")]
     if not text.strip() or any(not p for p in parts):
         raise UserFacingError(
-            "Reminder offsets are a comma-separated list such as `24h,15m` "
-            "(units: `d` days, `h` hours, `m` minutes)."
+            Msg(
+                "Reminder offsets are a comma-separated list such as `24h,15m` "
+                "(units: `d` days, `h` hours, `m` minutes)."
+            )
         )
     minutes: set[int] = set()
     for part in parts:
         m = _OFFSET_PART.match(part)
         if not m:
             raise UserFacingError(
-                f"`{quote_input(part, 20)}` is not a reminder offset. Write a positive amount and a "
-                "unit, like `24h`, `90m` or `2d`, separated by commas."
+                Msg(
+                    "`{value}` is not a reminder offset. Write a positive amount and a unit, like "
+                    "`24h`, `90m` or `2d`, separated by commas.",
+                    value=quote_input(part, 20),
+                )
             )
         unit = m.group(2)[0]
         value = int(m.group(1)) * _UNIT_MINUTES[unit]
         if value < 1 or value > MAX_OFFSET_MINUTES:
             raise UserFacingError(
-                f"`{part}` is out of range: offsets go from 1 minute to 14 days before a meeting."
+                Msg(
+                    "`{value}` is out of range: offsets go from 1 minute to 14 days before a meeting.",
+                    value=part,
+                )
             )
         minutes.add(value)
     if len(minutes) > MAX_OFFSETS:
-        raise UserFacingError(f"At most {MAX_OFFSETS} reminder offsets, please.")
+        raise UserFacingError(Msg("At most {count} reminder offsets, please.", count=MAX_OFFSETS))
     return sorted(minutes, reverse=True)
 
 
@@ -107,8 +139,11 @@ def parse_region(text: str) -> str:
     code = _REGION_ALIASES.get(code, code)
     if code not in REGIONS:
         raise UserFacingError(
-            f"`{quote_input(text, 20)}` is not a region I have crisis lines for. "
-            f"Use one of: {', '.join(REGIONS)}."
+            Msg(
+                "`{value}` is not a region I have crisis lines for. Use one of: {codes}.",
+                value=quote_input(text, 20),
+                codes=", ".join(REGIONS),
+            )
         )
     return code
 
@@ -134,19 +169,26 @@ def parse_local_datetime(text: str) -> datetime:
         value = datetime.strptime(cleaned, "%Y-%m-%d %H:%M")  # noqa: DTZ007 - local wall time
     except ValueError:
         raise UserFacingError(
-            f"`{quote_input(text, 30)}` is not a start time. Write it as `YYYY-MM-DD HH:MM` in the "
-            "meeting's own time zone, e.g. `2027-01-05 19:00`."
+            Msg(
+                "`{value}` is not a start time. Write it as `YYYY-MM-DD HH:MM` in the meeting's own "
+                "time zone, e.g. `2027-01-05 19:00`.",
+                value=quote_input(text, 30),
+            )
         ) from None
     return value
 
 
 def parse_date(text: str, what: str = "date") -> date:
-    """A 'YYYY-MM-DD' date."""
+    """A 'YYYY-MM-DD' date; ``what`` names it in the error (Haven's own names are translated)."""
     try:
         return date.fromisoformat(text.strip())
     except ValueError:
         raise UserFacingError(
-            f"`{quote_input(text, 30)}` is not a {what}. Write it as `YYYY-MM-DD`, e.g. `2027-01-05`."
+            Msg(
+                "`{value}` is not a valid {what}. Write it as `YYYY-MM-DD`, e.g. `2027-01-05`.",
+                value=quote_input(text, 30),
+                what=_field(what),
+            )
         ) from None
 
 
@@ -165,13 +207,22 @@ def clean_text(
     ]
     if bad:
         raise UserFacingError(
-            f"The {field} contains invisible or control characters; please retype it as plain text."
+            Msg(
+                "The {field} contains invisible or control characters; please retype it as plain "
+                "text.",
+                field=_field(field),
+            )
         )
     if len(value) < min_len:
-        raise UserFacingError(f"The {field} cannot be empty.")
+        raise UserFacingError(Msg("The {field} cannot be empty.", field=_field(field)))
     if len(value) > max_len:
         raise UserFacingError(
-            f"The {field} is {len(value)} characters long; the limit is {max_len}."
+            Msg(
+                "The {field} is {length} characters long; the limit is {limit}.",
+                field=_field(field),
+                length=len(value),
+                limit=max_len,
+            )
         )
     return value
 

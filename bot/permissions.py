@@ -5,6 +5,10 @@ from __future__ import annotations
 from collections.abc import Collection
 from enum import IntEnum
 
+from bot.i18n import N_, Msg, _
+
+_LABELS = {0: N_("peer"), 1: N_("facilitator"), 2: N_("moderator")}
+
 
 class Level(IntEnum):
     """Permission levels, ordered."""
@@ -15,8 +19,8 @@ class Level(IntEnum):
 
     @property
     def label(self) -> str:
-        """Human name of the level."""
-        return self.name.lower()
+        """Human name of the level, in the current locale."""
+        return _(_LABELS[self.value])
 
 
 def level_for(
@@ -34,13 +38,13 @@ def level_for(
     return Level.PEER
 
 
-def refusal(needed: Level) -> str:
-    """The message shown when the caller's level is too low."""
+def refusal(needed: Level) -> Msg:
+    """The message shown when the caller's level is too low (rendered in the reader's locale)."""
     if needed is Level.MODERATOR:
-        return (
+        return Msg(
             "Only moderators can do this (Manage Server, or the moderator role set with "
             "`/setup roles`)."
         )
-    return (
+    return Msg(
         "Only facilitators and moderators can do this (the facilitator role from `/setup roles`)."
     )

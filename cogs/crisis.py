@@ -12,42 +12,59 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
+from bot.i18n import current_locale
 from bot.models.resources import Card
 from bot.runtime.app import HavenBot
 from bot.services.resources import NA_DISCLAIMER
 from bot.services.shipped_cards import EMERGENCY_NUMBERS, crisis_cards_for, known_region
 from cogs._kit import COLOR_ALERT, escape, fit_embed, truncate
+from cogs._kit.i18n import _T, N_, _
+from cogs.resources.render import IN_ENGLISH
 
 log = logging.getLogger(__name__)
 
 REGION_NAMES: dict[str, str] = {
-    "US": "United States",
-    "CA": "Canada",
-    "GB": "United Kingdom",
-    "IE": "Ireland",
-    "AU": "Australia",
-    "intl": "elsewhere",
+    "US": N_("United States"),
+    "CA": N_("Canada"),
+    "GB": N_("United Kingdom"),
+    "IE": N_("Ireland"),
+    "AU": N_("Australia"),
+    "intl": N_("elsewhere"),
+}
+# "Outside the United States?" / "Outside Canada?": English needs "the" for some names.
+_OUTSIDE = {
+    "US": N_("Outside the United States?"),
+    "CA": N_("Outside Canada?"),
+    "GB": N_("Outside the United Kingdom?"),
+    "IE": N_("Outside Ireland?"),
+    "AU": N_("Outside Australia?"),
 }
 _REGION_ORDER = ("US", "CA", "GB", "IE", "AU")
-NO_ADVICE = "Haven gives no medical advice. These services are run by others; they are free."
+NO_ADVICE = N_("Haven gives no medical advice. These services are run by others; they are free.")
 
-#: What /crisis says if no card could be loaded at all: still the emergency numbers.
-FALLBACK = (
-    "If someone may be dying or is not breathing, call your local emergency number now: "
-    + ", ".join(f"{EMERGENCY_NUMBERS[r]} ({r})" for r in _REGION_ORDER)
-    + "."
-)
+
+def fallback_text() -> str:
+    """What /crisis says if no card could be loaded at all: still the emergency numbers."""
+    return _(
+        "If someone may be dying or is not breathing, call your local emergency number now: "
+        "{numbers}."
+    ).format(numbers=", ".join(f"{EMERGENCY_NUMBERS[r]} ({r})" for r in _REGION_ORDER))
+
+
+#: The fallback in English (kept for callers that show it before any locale is known).
+FALLBACK = fallback_text()
 
 
 def emergency_sentence(region: str | None) -> str:
     """'If someone may be dying or is not breathing, call 911 now.' for a region."""
     if region is None or region == "intl":
-        return (
-            "If someone may be dying or is not breathing, call your local emergency number now ("
-            + ", ".join(f"{r} {EMERGENCY_NUMBERS[r]}" for r in _REGION_ORDER)
-            + ")."
-        )
-    return f"If someone may be dying or is not breathing, call {EMERGENCY_NUMBERS[region]} now."
+        return _(
+            "If someone may be dying or is not breathing, call your local emergency number now "
+            "({numbers})."
+        ).format(numbers=", ".join(f"{r} {EMERGENCY_NUMBERS[r]}" for r in _REGION_ORDER))
+    return _("If someone may be dying or is not breathing, call {number} now.").format(
+        number=EMERGENCY_NUMBERS[region]
+    )
 
 
 def primary_contact(card: Card) -> str:
@@ -67,58 +84,78 @@ def contact_lines(card: Card) -> str:
     return "\n".join(lines)
 
 
+def _in_reader_language(card: Card) -> tuple[Card, str]:
+    """The card in the reader's language where its text there is sourced, else English + a note.
+
+    Crisis text is never machine-translated: a card without a sourced Spanish text stays English.
+    """
+    language = current_locale.get()
+    shown = card.in_language(language)
+    in_english = shown.language is not None and shown.language != language
+    return shown, (" " + _(IN_ENGLISH) if in_english else "")
+
+
 def crisis_embed(cards: dict[str, Card], region: str | None) -> discord.Embed:
-    """The crisis answer: this region's lines in full, or every region compactly."""
-    embed = discord.Embed(title="Crisis support", colour=COLOR_ALERT)
+    """The crisis answer in the reader's language: this region's lines, or every region's."""
+    embed = discord.Embed(title=_("Crisis support"), colour=COLOR_ALERT)
     if not cards:
-        embed.description = FALLBACK
-        embed.set_footer(text=NO_ADVICE)
+        embed.description = fallback_text()
+        embed.set_footer(text=_(NO_ADVICE))
         return embed
     if region is None:
-        embed.description = (
-            f"**{emergency_sentence(None)}**\n\n"
-            "Free lines by country (a moderator can set this server's region with "
-            "`/setup defaults region:`):"
+        embed.description = "**{sentence}**\n\n{lines}".format(
+            sentence=emergency_sentence(None),
+            lines=_(
+                "Free lines by country (a moderator can set this server's region with "
+                "`/setup defaults region:`):"
+            ),
         )
         for code in _REGION_ORDER:
             chosen = [c for c in crisis_cards_for(cards, code) if c.region == code]
             if not chosen:
                 continue
-            lines = [f"**{escape(c.title)}**: {primary_contact(c)}" for c in chosen]
+            lines = []
+            for card in chosen:
+                shown, note = _in_reader_language(card)
+                lines.append(f"**{escape(shown.title)}**: {primary_contact(shown)}{note}")
             embed.add_field(
-                name=f"{REGION_NAMES[code]} (emergency {EMERGENCY_NUMBERS[code]})",
+                name=_("{country} (emergency {number})").format(
+                    country=_(REGION_NAMES[code]), number=EMERGENCY_NUMBERS[code]
+                ),
                 value=truncate("\n".join(lines), 1024),
                 inline=False,
             )
     else:
         embed.description = f"**{emergency_sentence(region)}**"
         for card in crisis_cards_for(cards, region):
-            value = (
-                f"{escape(card.summary)}\n{contact_lines(card)}\n"
-                f"Source: <{card.source_url}> · last verified on {card.verified_on}"
+            shown, note = _in_reader_language(card)
+            value = "{summary}\n{contacts}\n{vetting}".format(
+                summary=escape(shown.summary) + note,
+                contacts=contact_lines(shown),
+                vetting=_("Source: <{url}> · last verified on {day}").format(
+                    url=shown.source_url, day=shown.verified_on
+                ),
             )
-            if card.disclaimer and NA_DISCLAIMER in card.disclaimer:
-                value += f"\n{NA_DISCLAIMER}"
+            if card.disclaimer and NA_DISCLAIMER in card.disclaimer:  # its sourced translation
+                own = shown.disclaimer if shown.language != card.language else None
+                value += f"\n{escape(own) if own else NA_DISCLAIMER}"
             embed.add_field(
-                name=truncate(card.title, 256), value=truncate(value, 1024), inline=False
+                name=truncate(shown.title, 256), value=truncate(value, 1024), inline=False
             )
         others = [
-            f"{REGION_NAMES[code]}: {EMERGENCY_NUMBERS[code]}"
+            f"{_(REGION_NAMES[code])}: {EMERGENCY_NUMBERS[code]}"
             for code in _REGION_ORDER
             if code != region
         ]
         embed.add_field(
-            name=f"Outside the {REGION_NAMES.get(region, region)}?"
-            if region in ("US", "GB")
-            else f"Outside {REGION_NAMES.get(region, region)}?",
-            value=(
-                "Call your local emergency number ("
-                + "; ".join(others)
-                + "). Use `/resource list tag:crisis` to see lines for other countries."
-            ),
+            name=_(_OUTSIDE[region]) if region in _OUTSIDE else _(REGION_NAMES["intl"]),
+            value=_(
+                "Call your local emergency number ({numbers}). Use `/resource list tag:crisis` "
+                "to see lines for other countries."
+            ).format(numbers="; ".join(others)),
             inline=False,
         )
-    embed.set_footer(text=NO_ADVICE)
+    embed.set_footer(text=_(NO_ADVICE))
     return fit_embed(embed)
 
 
@@ -147,14 +184,18 @@ class CrisisCog(commands.Cog):
         region = known_region(settings.region if settings is not None else None)
         return None if region == "intl" else region  # no worldwide crisis card: show every country
 
-    @app_commands.command(name="crisis", description="Crisis lines and what to do in an emergency")
+    @app_commands.command(
+        name="crisis", description=_T("Crisis lines and what to do in an emergency")
+    )
     async def crisis(self, interaction: discord.Interaction) -> None:
         """Always answer, privately, even if the database is down."""
         try:
             embed = crisis_embed(self.cards, self.region_for(interaction.guild_id))
         except Exception:
             log.exception("could not build the crisis answer; sending the fallback")
-            embed = discord.Embed(title="Crisis support", description=FALLBACK, colour=COLOR_ALERT)
+            embed = discord.Embed(
+                title=_("Crisis support"), description=fallback_text(), colour=COLOR_ALERT
+            )
         await interaction.response.send_message(embed=embed, ephemeral=True)
 
 

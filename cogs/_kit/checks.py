@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any, TypeVar
 import discord
 from discord import app_commands
 
+from bot.i18n import Msg
 from bot.permissions import Level, level_for, refusal
 from bot.runtime.tree import Refused
 from bot.services.meetings import visible_to
@@ -50,7 +51,7 @@ async def caller_level(interaction: discord.Interaction) -> Level:
 
 
 async def ensure_level(
-    interaction: discord.Interaction, level: Level, message: str | None = None
+    interaction: discord.Interaction, level: Level, message: str | Msg | None = None
 ) -> Level:
     """Refuse (ephemerally, via the error path) a caller below `level`; return their level."""
     if interaction.guild_id is None:
@@ -101,4 +102,4 @@ async def ensure_meeting_manager(interaction: discord.Interaction, meeting: Meet
     level = await caller_level(interaction)
     if level >= Level.MODERATOR or interaction.user.id in meeting.facilitator_ids:
         return level
-    raise Refused("Only this meeting's facilitators and moderators can do this.")
+    raise Refused(Msg("Only this meeting's facilitators and moderators can do this."))

@@ -7,6 +7,7 @@ from datetime import datetime
 import discord
 
 from bot.clock import to_unix
+from bot.i18n import N_, _
 
 COLOR = discord.Colour(0x4E8F7A)
 COLOR_WARN = discord.Colour(0xC98A2B)
@@ -68,16 +69,55 @@ def fit_embed(embed: discord.Embed) -> discord.Embed:
     return embed
 
 
+# Mod-log field names, by the keyword a caller passes (others are shown as the keyword reads).
+FIELD_NAMES: dict[str, str] = {
+    "action": N_("Action"),
+    "card": N_("Card"),
+    "changed": N_("Changed"),
+    "changes": N_("Changes"),
+    "channel": N_("Channel"),
+    "closed_meetings": N_("Closed meetings"),
+    "content": N_("Content"),
+    "details": N_("Details"),
+    "facilitator": N_("Facilitator"),
+    "fix": N_("Fix"),
+    "invites_deleted": N_("Invites deleted"),
+    "meeting": N_("Meeting"),
+    "member": N_("Member"),
+    "moderator": N_("Moderator"),
+    "moved_to": N_("Moved to"),
+    "name": N_("Name"),
+    "note": N_("Note"),
+    "occurrence": N_("Occurrence"),
+    "panel": N_("Panel"),
+    "problem": N_("Problem"),
+    "pseudonym": N_("Pseudonym"),
+    "reason": N_("Reason"),
+    "role": N_("Role"),
+    "room_invites": N_("Room invites"),
+    "schedule": N_("Schedule"),
+    "to_fix": N_("To fix"),
+    "until": N_("Until"),
+    "verified_on": N_("Verified on"),
+    "who": N_("Who"),
+}
+
+
 def modlog_embed(
     title: str, actor: discord.abc.User | None, when: datetime | None = None, **fields: str
 ) -> discord.Embed:
-    """A compact mod-log entry: what happened, by whom, when, and details."""
+    """A compact mod-log entry: what happened, by whom, when, and details (in the current locale).
+
+    ``title`` is already translated by the caller; field names are translated here.
+    """
     embed = discord.Embed(title=truncate(title, EMBED_TITLE), colour=COLOR_WARN)
     if actor is not None:
-        embed.add_field(name="By", value=f"{actor.mention} (`{actor.id}`)", inline=True)
+        embed.add_field(name=_("By"), value=f"{actor.mention} (`{actor.id}`)", inline=True)
     for name, value in fields.items():
+        label = FIELD_NAMES.get(name)
         embed.add_field(
-            name=name.replace("_", " ").capitalize(), value=truncate(value or "—", 1024)
+            name=_(label) if label else name.replace("_", " ").capitalize(),
+            value=truncate(value or "—", 1024),
         )
     embed.timestamp = when or discord.utils.utcnow()
     return fit_embed(embed)

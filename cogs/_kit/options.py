@@ -5,6 +5,7 @@ from __future__ import annotations
 import discord
 from discord import app_commands
 
+from bot.i18n_format import zone_label
 from bot.models.meetings import Meeting
 from bot.parsing import all_timezones
 from cogs._kit.checks import services_of
@@ -35,7 +36,13 @@ async def timezone_autocomplete(
     names.sort(key=lambda n: (not n.lower().startswith(needle), n))
     if default and (not needle or needle in default.lower()):
         names = [default] + [n for n in names if n != default]
-    return [app_commands.Choice(name=n, value=n) for n in names[:25]]
+    return [app_commands.Choice(name=zone_choice_name(n), value=n) for n in names[:25]]
+
+
+def zone_choice_name(zone: str) -> str:
+    """A zone as offered: its IANA id, and its city in the reader's language when that differs."""
+    city = zone_label(zone)
+    return zone if city == zone or city in zone.replace("_", " ") else f"{zone} ({city})"
 
 
 def _meeting_choice_name(meeting: Meeting) -> str:

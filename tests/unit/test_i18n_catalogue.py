@@ -301,6 +301,11 @@ def _hardcoded_in(expr: ast.AST) -> Iterator[ast.AST]:
     if _literal_text(expr):
         yield expr
         return
+    if isinstance(expr, ast.JoinedStr):  # only the values: a format spec (":%Y-%m-%d") is no text
+        for part in expr.values:
+            if isinstance(part, ast.FormattedValue):
+                yield from _hardcoded_in(part.value)
+        return
     for child in ast.iter_child_nodes(expr):
         yield from _hardcoded_in(child)
 
@@ -314,6 +319,8 @@ def hardcoded(paths: Iterable[str], root: Path = ROOT) -> list[str]:
         tree = ast.parse(source)
         for node in ast.walk(tree):
             exprs: list[ast.AST] = []
+            if isinstance(node, ast.Call):  # what /privacy info lists, wherever it is registered
+                exprs += [kw.value for kw in node.keywords if kw.arg == "purpose"]
             if isinstance(node, ast.Call) and _name(node.func) in USER_TEXT:
                 positions, keywords = USER_TEXT[_name(node.func) or ""]
                 exprs += [node.args[i] for i in positions if i < len(node.args)]
