@@ -1,7 +1,7 @@
 """`python -m bot.feeds`: the feeds served alone, without Discord, beside the bot processes.
 
 Real subprocesses on loopback: no DISCORD_TOKEN, the database only (a SQLite file the bot holds
-open, or PostgreSQL as a role with only the grants README.md documents), and the same ETag,
+open, or PostgreSQL as a role with only the grants docs/feeds.md documents), and the same ETag,
 Last-Modified and body from every feed server and after a restart.
 """
 
@@ -33,7 +33,7 @@ from tests.support.postgres import PostgresServer
 
 ROOT = Path(__file__).resolve().parents[2]
 GUILD = 7100
-# The role README.md's feeds paragraph tells operators to create, with exactly these grants.
+# The role docs/feeds.md tells operators to create (README links it), with exactly these grants.
 FEEDS_ROLE = "haven_feeds"
 FEEDS_GRANTS = (
     "GRANT SELECT ON meetings, meeting_exceptions, meeting_facilitators, guild_feeds, "
