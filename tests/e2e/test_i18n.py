@@ -82,3 +82,69 @@ async def test_interactions_carry_the_guilds_locale(
     answer = await discord_server.invoke(community.guild, community.peer, "help")
     assert answer.payload["guild_locale"] == "es-ES"
     assert answer.payload["locale"] == "en-US"
+
+
+async def test_help_privacy_and_crisis_answer_in_spanish_and_english_side_by_side(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    community.peer.user.locale = "es-419"
+    spanish = {
+        cmd: await discord_server.invoke(community.guild, community.peer, cmd)
+        for cmd in ("help", "privacy info", "crisis")
+    }
+    english = {
+        cmd: await discord_server.invoke(community.guild, community.family, cmd)
+        for cmd in ("help", "privacy info", "crisis")
+    }
+    assert all(r.ephemeral for r in [*spanish.values(), *english.values()])
+    assert "Aquí te vemos como: compañero/a" in spanish["help"].all_text
+    assert "`/crisis`" in spanish["help"].all_text and "usa `/crisis`" in spanish["help"].all_text
+    assert "You are seen here as: peer" in english["help"].all_text
+    assert "Lo que Haven nunca guarda" in spanish["privacy info"].all_text
+    assert "What Haven never stores" in english["privacy info"].all_text
+    assert "Apoyo en crisis" in spanish["crisis"].all_text
+    assert "llama ya al número de emergencias" in spanish["crisis"].all_text
+    assert "Crisis support" in english["crisis"].all_text
+    assert "Apoyo en crisis" not in english["crisis"].all_text
+
+
+async def test_setup_defaults_language_is_stored_shown_and_logged_in_spanish(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    await haven.running.services.guilds.update(
+        community.guild.id,
+        moderator_role_id=community.moderators_role.id,
+        modlog_channel_id=community.modlog.id,
+    )
+    answer = await discord_server.invoke(
+        community.guild, community.moderator, "setup defaults", language="es"
+    )
+    assert answer.ephemeral and "Saved." in answer.content, answer.content
+    assert "Language of posts and new meetings: English → Español" in answer.content
+    settings = await haven.running.services.guilds.get(community.guild.id)
+    assert settings.language == "es"
+    await discord_server.wait_for(lambda: discord_server.messages_in(community.modlog))
+    entry = discord_server.messages_in(community.modlog)[-1]
+    assert "Configuración cambiada" in entry.text, entry.text
+    shown = await discord_server.invoke(
+        community.guild, community.moderator, "setup show", _locale="es-ES"
+    )
+    assert "Idioma de las publicaciones y de las reuniones nuevas**: Español" in shown.all_text
+
+
+async def test_a_subscribers_dm_language_follows_their_next_interaction(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    from bot.db.repositories import reminders as repo
+    from tests.support.meetings import make_meeting
+
+    services = haven.running.services
+    meeting_id = await make_meeting(services, community.guild.id)
+    await services.reminders.subscribe(community.guild.id, community.peer.user.id, meeting_id)
+    assert await repo.locales_of(services.db, [community.peer.user.id]) == {
+        community.peer.user.id: "en"
+    }
+    await discord_server.invoke(community.guild, community.peer, "help", _locale="es-419")
+    assert await repo.locales_of(services.db, [community.peer.user.id]) == {
+        community.peer.user.id: "es"
+    }
