@@ -13,7 +13,6 @@ from __future__ import annotations
 import asyncio
 import math
 import time
-from collections import deque
 from collections.abc import Awaitable, Callable
 from types import SimpleNamespace
 from typing import Any
@@ -80,8 +79,22 @@ def rest_share(settings: Settings) -> int:
     return max(1, math.floor(rate))
 
 
+class _Slot:
+    """One of a limiter's slots: busy until `until` (infinity while its request runs)."""
+
+    __slots__ = ("until",)
+
+    def __init__(self) -> None:
+        self.until = math.inf
+
+
 class RestLimiter:
-    """At most `limit` requests in any `period` seconds from this process, first come first served."""
+    """At most `limit` requests to Discord in any `period` seconds from this process.
+
+    A request holds its slot from its start until `period` after its answer. Discord counts a
+    request when it arrives, somewhere in between, so two requests on one slot arrive at least
+    `period` apart however long connecting or answering took.
+    """
 
     def __init__(
         self,
@@ -95,23 +108,29 @@ class RestLimiter:
         self.period = period
         self._monotonic = monotonic
         self._sleep = sleep
-        self._sent: deque[float] = deque()
+        self._slots: list[_Slot] = []
         self._lock = asyncio.Lock()
 
-    async def acquire(self) -> None:
-        """Return when one more request fits in the last `period` seconds; count it."""
+    async def acquire(self) -> _Slot:
+        """Wait for a free slot, first come first served, and take it."""
         async with self._lock:
-            now = self._monotonic()
-            while self._sent and now - self._sent[0] >= self.period:
-                self._sent.popleft()
-            if len(self._sent) >= self.limit:
-                await self._sleep(self._sent[0] + self.period - now)
+            while True:
                 now = self._monotonic()
-                self._sent.popleft()
-            self._sent.append(now)
+                self._slots = [s for s in self._slots if s.until > now]
+                if len(self._slots) < self.limit:
+                    slot = _Slot()
+                    self._slots.append(slot)
+                    return slot
+                soonest = min(s.until for s in self._slots)
+                # A running request's answer may free its slot's countdown sooner: look again.
+                await self._sleep(min(soonest - now, self.period / 20))
+
+    def release(self, slot: _Slot) -> None:
+        """A request was answered (or failed): its slot frees `period` from now."""
+        slot.until = self._monotonic() + self.period
 
     def trace(self, api_base: Callable[[], str]) -> aiohttp.TraceConfig:
-        """An aiohttp trace that holds each request to `api_base()` (not the gateway) for a turn.
+        """An aiohttp trace that holds each request to `api_base()` (not the gateway) for a slot.
 
         Every attempt counts, retries after a 429 or a 5xx included, as Discord counts them.
         """
@@ -123,7 +142,17 @@ class RestLimiter:
             params: aiohttp.TraceRequestStartParams,
         ) -> None:
             if str(params.url).startswith(api_base()):
-                await self.acquire()
+                context.haven_slot = await self.acquire()
+
+        async def on_request_done(
+            session: aiohttp.ClientSession, context: SimpleNamespace, params: object
+        ) -> None:
+            slot = getattr(context, "haven_slot", None)
+            if slot is not None:
+                context.haven_slot = None
+                self.release(slot)
 
         config.on_request_start.append(on_request_start)
+        config.on_request_end.append(on_request_done)
+        config.on_request_exception.append(on_request_done)
         return config

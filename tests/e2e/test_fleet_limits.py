@@ -18,6 +18,11 @@ from typing import Any
 import aiohttp
 import pytest
 
+from bot.clock import SystemClock
+from bot.config import load_settings
+from bot.db import Database
+from bot.runtime.app import ShardedHavenBot
+from bot.services import build_services
 from tests.e2e.harness import TEST_SECRET_KEY, discord_py_endpoints, point_discord_py_at
 from tests.fakediscord import FakeDiscord
 from tests.support.postgres import PostgresServer
@@ -170,3 +175,40 @@ async def test_three_processes_identify_in_turn_without_a_rejection(
     if max_concurrency == 2:
         by_bucket = [sorted(a.at for a in attempts if a.bucket == b) for b in (0, 1)]
         assert all(abs(x - y) < WINDOW for x, y in zip(*by_bucket, strict=True)), seen
+
+
+# --- the REST budget ------------------------------------------------------------------------------
+
+
+async def test_three_processes_share_the_global_rest_limit_without_a_429(
+    server: FakeDiscord, fleet_url: str, tmp_path: Path
+) -> None:
+    server.global_limit_per_second = 50  # Discord's, per bot, over a sliding second
+    bots = []
+    for shard_ids in ("0-1", "2-3", "4-5"):
+        settings = load_settings(
+            _env_file=None,
+            discord_token=server.token,
+            database_url=fleet_url,
+            database_path=tmp_path / "unused.db",
+            haven_secret_key=TEST_SECRET_KEY,
+            shard_count=6,
+            shard_ids=shard_ids,
+        )
+        db = await Database.open(fleet_url)
+        services = build_services(settings, db, SystemClock(), TEST_SECRET_KEY.encode())
+        bots.append(ShardedHavenBot(services, extensions=(), shard_count=6, shard_ids=[]))
+    try:
+        for bot in bots:
+            await bot.login(server.token)
+        user = server.owner_user.id
+        # Each process bursts 30 requests at once: 90 in all, more than a second's worth.
+        await asyncio.gather(*(bot.http.get_user(user) for bot in bots for _ in range(30)))
+    finally:
+        for bot in bots:
+            await bot.close()
+    calls = server.find_calls("GET", "/users/{user_id}")
+    assert [c.status for c in calls] == [200] * 90, "a process went over its share"
+    assert not server.find_calls(status=429)
+    # 90 requests at the fleet's 48/s (16 per process) take more than one second.
+    assert calls[-1].at - calls[0].at >= 1.0

@@ -188,13 +188,28 @@ async def test_rest_limiter_keeps_a_process_at_its_share_in_any_second() -> None
     _, sleep = _recorder(now)
     limiter = RestLimiter(16, monotonic=lambda: now[0], sleep=sleep)
     times = []
-    for _ in range(50):
-        await limiter.acquire()
+    for _ in range(50):  # each answered at once
+        limiter.release(await limiter.acquire())
         times.append(now[0])
     busiest = max(sum(1 for u in times if t <= u < t + 1.0) for t in times)
     assert busiest == 16
     assert times[15] == 0.0 and times[16] == pytest.approx(1.0)  # a burst, then its next second
     assert times[-1] == pytest.approx(3.0)
+
+
+async def test_a_slow_answer_keeps_its_rest_slot_a_period_after_it() -> None:
+    """Discord counts a request when it arrives, which may be any time before the answer."""
+    now = [0.0]
+    _, sleep = _recorder(now)
+    limiter = RestLimiter(2, monotonic=lambda: now[0], sleep=sleep)
+    slow, quick = await limiter.acquire(), await limiter.acquire()
+    limiter.release(quick)
+    now[0] = 0.5
+    limiter.release(slow)  # answered half a second after it started
+    await limiter.acquire()
+    assert now[0] == pytest.approx(1.0)  # the quick one's slot, a period after its answer
+    await limiter.acquire()
+    assert now[0] == pytest.approx(1.5)  # the slow one's: a period after its answer, not its start
 
 
 def test_identify_window_and_rest_rate_settings() -> None:
