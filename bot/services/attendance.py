@@ -28,7 +28,7 @@ from bot.clock import Clock
 from bot.db import Database, Transaction
 from bot.db.repositories import attendance as repo
 from bot.errors import UserFacingError
-from bot.i18n import Msg, PluralMsg
+from bot.i18n import N_, Msg, PluralMsg
 from bot.jobs import Job, JobEngine, NewJob
 from bot.keys import derive_key
 from bot.models.attendance import SMALL_COUNT as SMALL_COUNT
@@ -235,7 +235,7 @@ class AttendanceService:
         jobs.register(SAVE_JOB, self._on_save_jobs)
         privacy.register_hook(
             self._forget_user,
-            purpose=(
+            purpose=N_(
                 "While a meeting is open, a one-time keyed hash (in memory only) stops a double "
                 "check-in and holds any share pause and the one name on your slip; forget-me "
                 "unlinks your pseudonym at once, and all of it is gone an hour after the room "

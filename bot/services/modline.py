@@ -27,7 +27,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.db.repositories import modline as repo
 from bot.errors import UserFacingError
-from bot.i18n import Msg, PluralMsg
+from bot.i18n import N_, Msg, PluralMsg
 from bot.keys import derive_key
 from bot.models.modline import Conversation, Opening
 from bot.parsing import clean_text, neutralize
@@ -82,7 +82,7 @@ class ModLineService:
         self._pace: dict[bytes, _Pace] = {}
         privacy.register_hook(
             self._forget,
-            purpose=(
+            purpose=N_(
                 "An open conversation with moderators links its pseudonym to you, encrypted; it is "
                 "deleted when the conversation closes. A block keeps only a keyed hash of your "
                 "account, which nobody can read back. To limit floods, the bot's memory counts "

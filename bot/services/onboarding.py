@@ -13,7 +13,7 @@ from bot.clock import Clock, iso, utc_from_iso
 from bot.db import Database
 from bot.db.repositories import onboarding as repo
 from bot.errors import UserFacingError
-from bot.i18n import Msg
+from bot.i18n import N_, Msg
 from bot.models.onboarding import (
     BotStanding,
     Decision,
@@ -200,7 +200,7 @@ class OnboardingService:
             UserData(
                 "role_requests",
                 "user_id",
-                purpose=(
+                purpose=N_(
                     "A role you asked for from the role panel, while it waits for a moderator "
                     "(deleted once approved, declined or withdrawn)."
                 ),

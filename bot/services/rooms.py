@@ -23,7 +23,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.db.repositories import rooms as repo
 from bot.errors import UserFacingError
-from bot.i18n import use_locale
+from bot.i18n import N_, Msg, Text, use_locale
 from bot.jobs import Job, JobEngine, NewJob
 from bot.models.rooms import CLOSED as CLOSED
 from bot.models.rooms import OPEN as OPEN
@@ -58,7 +58,7 @@ LEDGER_KEEP = timedelta(days=45)
 MAX_ROOM_MINUTES = 24 * 60
 SLOWMODE_MAX = 21600
 
-MISSING_PERMISSION = (
+MISSING_PERMISSION = Msg(
     "Discord refused: I'm missing a permission for that in this room (error 50013). Ask a "
     "moderator to give my role Manage Channels and Manage Roles, and check the room's channels "
     "don't deny them to me, then try again."
@@ -119,11 +119,11 @@ class RoomEffects(Protocol):
     async def modlog(
         self,
         guild_id: int,
-        title: str,
+        title: Text,
         actor_id: int | None,
         meeting: Meeting | None,
         link: RoomLink | None,
-        **fields: str | datetime,
+        **fields: Text | datetime,
     ) -> None:
         """One mod-log entry for a room action (None actor: Haven, on schedule)."""
         ...
@@ -158,7 +158,7 @@ class RoomService:
             UserData(
                 "room_removals",
                 "user_id",
-                purpose=(
+                purpose=N_(
                     "If a moderator removed you from a meeting room: that removal, until that "
                     "meeting's room closes; forget-me does not lift it."
                 ),
@@ -342,7 +342,7 @@ class RoomService:
             return
         await effects.modlog(
             link.guild_id,
-            "Room opened",
+            Msg("Room opened"),
             actor_id,
             meeting,
             link,
@@ -386,7 +386,7 @@ class RoomService:
         await self.record_closed(meeting, key, cleared=cleared, announce=was_open)
         if was_open or actor_id is not None:
             await effects.modlog(
-                link.guild_id, "Room closed", actor_id, meeting, link, occurrence=key
+                link.guild_id, Msg("Room closed"), actor_id, meeting, link, occurrence=key
             )
 
     # -- jobs ------------------------------------------------------------------------------
@@ -486,7 +486,7 @@ class RoomService:
                 if self.effects is not None and self.effects.refused(exc) and job.attempts == 0:
                     await self.effects.modlog(
                         job.guild_id,
-                        "Room action failed",
+                        Msg("Room action failed"),
                         None,
                         await self.meetings.get(job.meeting_id),
                         await self.link(job.meeting_id),
@@ -557,7 +557,7 @@ class RoomService:
         if count or due:
             members = ", ".join(f"<@{r.user_id}>" for r in due) or "—"
             await effects.modlog(
-                link.guild_id, "Room removal lifted", None, meeting, link, member=members
+                link.guild_id, Msg("Room removal lifted"), None, meeting, link, member=members
             )
 
     async def on_meeting_changed(
@@ -596,7 +596,9 @@ class RoomService:
         until = window.closes_at
         now = self.clock.now()
         if until <= now:
-            raise UserFacingError("That occurrence is already over; nothing to remove them from.")
+            raise UserFacingError(
+                Msg("That occurrence is already over; nothing to remove them from.")
+            )
         async with self.db.transaction() as tx:
             removal = await repo.add_removal(
                 tx, meeting.id, meeting.guild_id, user_id, window.key, until, now
@@ -635,6 +637,9 @@ def validate_slowmode(seconds: int) -> int:
     """Slowmode seconds within Discord's range, or a friendly error."""
     if not 0 <= seconds <= SLOWMODE_MAX:
         raise UserFacingError(
-            f"Slowmode must be between 0 (off) and {SLOWMODE_MAX} seconds (6 hours)."
+            Msg(
+                "Slowmode must be between 0 (off) and {limit} seconds (6 hours).",
+                limit=SLOWMODE_MAX,
+            )
         )
     return seconds

@@ -7,6 +7,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserFacingError
+from bot.i18n import Msg
 from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
@@ -26,6 +27,7 @@ from cogs._kit import (
     safe_title,
     ts,
 )
+from cogs._kit.i18n import _T, _, ngettext, use_locale
 from cogs.rooms.effects import DiscordRoomEffects
 from cogs.rooms.overwrites import (
     CREATE_NEEDS,
@@ -40,7 +42,7 @@ from cogs.rooms.views import delete_view
 
 
 class RoomCog(
-    commands.GroupCog, name="room", description="A meeting's room: create and moderate it"
+    commands.GroupCog, name="room", description=_T("A meeting's room: create and moderate it")
 ):
     """Room commands; installs the Discord effects the room lifecycle runs through."""
 
@@ -82,7 +84,7 @@ class RoomCog(
             )
             if found is None:
                 raise UserFacingError(
-                    "Use this inside a meeting's room, or name the meeting with `meeting:`."
+                    _("Use this inside a meeting's room, or name the meeting with `meeting:`.")
                 )
             meeting = found
         await ensure_meeting_manager(interaction, meeting)
@@ -94,27 +96,31 @@ class RoomCog(
         meeting, link = await self._target(interaction, named)
         if link is None:
             raise UserFacingError(
-                f"**{safe_title(meeting.title)}** has no room yet. Create one with `/room create`."
+                _("**{title}** has no room yet. Create one with `/room create`.").format(
+                    title=safe_title(meeting.title)
+                )
             )
         guild = interaction.guild
         assert guild is not None
         require_bot_permissions(guild, needs)
-        _, _, text, voice = self.effects.channels(link)
+        _guild, _category, text, voice = self.effects.channels(link)
         if text is None or voice is None:
             raise UserFacingError(
-                "This room's channels were deleted in Discord. Use `/room delete` to unlink it, "
-                "then `/room create` to make a new one."
+                _(
+                    "This room's channels were deleted in Discord. Use `/room delete` to unlink "
+                    "it, then `/room create` to make a new one."
+                )
             )
         return meeting, link, guild
 
     # -- commands --------------------------------------------------------------------------
 
     @app_commands.command(
-        name="create", description="Create a meeting's room: a category with text and voice"
+        name="create", description=_T("Create a meeting's room: a category with text and voice")
     )
     @app_commands.describe(
-        meeting="The meeting (start typing its title)",
-        stage="Use a stage channel instead of a voice channel (speaker meetings)",
+        meeting=_T("The meeting (start typing its title)"),
+        stage=_T("Use a stage channel instead of a voice channel (speaker meetings)"),
     )
     @app_commands.guild_only()
     @requires(Level.FACILITATOR)
@@ -126,12 +132,13 @@ class RoomCog(
         guild = interaction.guild
         assert guild is not None
         if link is not None:
-            _, _, text, voice = self.effects.channels(link)
+            _guild, _category, text, voice = self.effects.channels(link)
             if text is not None and voice is not None:
                 await reply_ephemeral(
                     interaction,
-                    f"**{safe_title(found.title)}** already has a room: {text.mention} and "
-                    f"{voice.mention}.",
+                    _("**{title}** already has a room: <#{text_id}> and <#{voice_id}>.").format(
+                        title=safe_title(found.title), text_id=text.id, voice_id=voice.id
+                    ),
                 )
                 return
             await self.rooms.forget_link(found.id)  # its channels were deleted in Discord
@@ -152,7 +159,7 @@ class RoomCog(
         )
         await self.effects.modlog(
             guild.id,
-            "Room created",
+            Msg("Room created"),
             interaction.user.id,
             found,
             link,
@@ -160,25 +167,30 @@ class RoomCog(
         )
         await reply_ephemeral(
             interaction,
-            f"Created the room of **{safe_title(found.title)}**: {text_channel.mention} and "
-            f"{voice_channel.mention}. {opens_when(state.open, state.window)}",
+            _("Created the room of **{title}**: <#{text_id}> and <#{voice_id}>.").format(
+                title=safe_title(found.title), text_id=text_channel.id, voice_id=voice_channel.id
+            )
+            + " "
+            + opens_when(state.open, state.window),
         )
 
-    @app_commands.command(name="open", description="Open the room now, for this occurrence")
-    @app_commands.describe(meeting="The meeting (or use this inside its room)")
+    @app_commands.command(name="open", description=_T("Open the room now, for this occurrence"))
+    @app_commands.describe(meeting=_T("The meeting (or use this inside its room)"))
     @app_commands.guild_only()
     @requires(Level.FACILITATOR)
     async def open(
         self, interaction: discord.Interaction, meeting: MeetingArg | None = None
     ) -> None:
         """Open by hand."""
-        found, link, _ = await self._room(interaction, meeting, STATE_NEEDS)
+        found, link, _guild = await self._room(interaction, meeting, STATE_NEEDS)
         state = await self.rooms.state(found)
         if state.window is None:
-            raise UserFacingError("This meeting has no upcoming occurrence to open the room for.")
+            raise UserFacingError(
+                _("This meeting has no upcoming occurrence to open the room for.")
+            )
         if state.open:
             await self.effects.apply_state(found, link, True)
-            await reply_ephemeral(interaction, "The room is already open.")
+            await reply_ephemeral(interaction, _("The room is already open."))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self.rooms.set_override(found, state.window.key, OPEN)
@@ -188,22 +200,24 @@ class RoomCog(
             raise UserFacingError(MISSING_PERMISSION) from exc
         await reply_ephemeral(
             interaction,
-            f"Opened the room until {ts(state.window.closes_at, 't')}, when it closes as scheduled.",
+            _("Opened the room until {until}, when it closes as scheduled.").format(
+                until=ts(state.window.closes_at, "t")  # i18n: keep
+            ),
         )
 
-    @app_commands.command(name="close", description="Close the room now, for this occurrence")
-    @app_commands.describe(meeting="The meeting (or use this inside its room)")
+    @app_commands.command(name="close", description=_T("Close the room now, for this occurrence"))
+    @app_commands.describe(meeting=_T("The meeting (or use this inside its room)"))
     @app_commands.guild_only()
     @requires(Level.FACILITATOR)
     async def close(
         self, interaction: discord.Interaction, meeting: MeetingArg | None = None
     ) -> None:
         """Close by hand."""
-        found, link, _ = await self._room(interaction, meeting, STATE_NEEDS)
+        found, link, _guild = await self._room(interaction, meeting, STATE_NEEDS)
         state = await self.rooms.state(found)
         if not state.open or state.window is None:
             await self.effects.apply_state(found, link, False)
-            await reply_ephemeral(interaction, "The room is already closed.")
+            await reply_ephemeral(interaction, _("The room is already closed."))
             return
         await interaction.response.defer(ephemeral=True, thinking=True)
         await self.rooms.set_override(found, state.window.key, CLOSED)
@@ -212,7 +226,7 @@ class RoomCog(
         except discord.Forbidden as exc:
             raise UserFacingError(MISSING_PERMISSION) from exc
         await self.rooms.schedule(found.id)
-        await reply_ephemeral(interaction, "Closed the room for this occurrence.")
+        await reply_ephemeral(interaction, _("Closed the room for this occurrence."))
 
     async def _set_lock(
         self, interaction: discord.Interaction, meeting: Meeting | None, locked: bool
@@ -223,20 +237,22 @@ class RoomCog(
             await self.effects.set_lock(found, link, state.open, locked)
         except discord.Forbidden as exc:
             raise UserFacingError(MISSING_PERMISSION) from exc
-        title = "Room locked" if locked else "Room unlocked"
+        title = Msg("Room locked") if locked else Msg("Room unlocked")
         await self.effects.modlog(guild.id, title, interaction.user.id, found, link)
         await reply_ephemeral(
             interaction,
-            "Locked: nobody new can join the voice channel; those inside stay. It unlocks with "
-            "`/room unlock` or when the room next opens."
+            _(
+                "Locked: nobody new can join the voice channel; those inside stay. It unlocks "
+                "with `/room unlock` or when the room next opens."
+            )
             if locked
-            else "Unlocked: people can join the voice channel again.",
+            else _("Unlocked: people can join the voice channel again."),
         )
 
     @app_commands.command(
-        name="lock", description="Stop new people joining the room's voice channel"
+        name="lock", description=_T("Stop new people joining the room's voice channel")
     )
-    @app_commands.describe(meeting="The meeting (or use this inside its room)")
+    @app_commands.describe(meeting=_T("The meeting (or use this inside its room)"))
     @app_commands.guild_only()
     @requires(Level.FACILITATOR)
     async def lock(
@@ -246,9 +262,9 @@ class RoomCog(
         await self._set_lock(interaction, meeting, True)
 
     @app_commands.command(
-        name="unlock", description="Let people join the room's voice channel again"
+        name="unlock", description=_T("Let people join the room's voice channel again")
     )
-    @app_commands.describe(meeting="The meeting (or use this inside its room)")
+    @app_commands.describe(meeting=_T("The meeting (or use this inside its room)"))
     @app_commands.guild_only()
     @requires(Level.FACILITATOR)
     async def unlock(
@@ -257,10 +273,12 @@ class RoomCog(
         """Allow Connect again."""
         await self._set_lock(interaction, meeting, False)
 
-    @app_commands.command(name="slowmode", description="Set slowmode in the room's text channel")
+    @app_commands.command(
+        name="slowmode", description=_T("Set slowmode in the room's text channel")
+    )
     @app_commands.describe(
-        seconds="Seconds between messages per person: 0 (off) to 21600 (6 hours)",
-        meeting="The meeting (or use this inside its room)",
+        seconds=_T("Seconds between messages per person: 0 (off) to 21600 (6 hours)"),
+        meeting=_T("The meeting (or use this inside its room)"),
     )
     @app_commands.guild_only()
     @requires(Level.FACILITATOR)
@@ -278,19 +296,23 @@ class RoomCog(
         except discord.Forbidden as exc:
             raise UserFacingError(MISSING_PERMISSION) from exc
         await self.effects.modlog(
-            guild.id, "Room slowmode", interaction.user.id, found, link, seconds=str(seconds)
+            guild.id, Msg("Room slowmode"), interaction.user.id, found, link, seconds=str(seconds)
         )
         await reply_ephemeral(
             interaction,
-            f"Slowmode is now {seconds} seconds." if seconds else "Slowmode is off.",
+            ngettext(
+                "Slowmode is now {count} second.", "Slowmode is now {count} seconds.", seconds
+            ).format(count=seconds)
+            if seconds
+            else _("Slowmode is off."),
         )
 
     @app_commands.command(
-        name="remove", description="Keep someone out of the room until this meeting ends"
+        name="remove", description=_T("Keep someone out of the room until this meeting ends")
     )
     @app_commands.describe(
-        member="Who to remove from the room",
-        meeting="The meeting (or use this inside its room)",
+        member=_T("Who to remove from the room"),
+        meeting=_T("The meeting (or use this inside its room)"),
     )
     @app_commands.guild_only()
     @requires(Level.FACILITATOR)
@@ -303,17 +325,17 @@ class RoomCog(
         """Deny the member the room until the occurrence's room closes, then lift it."""
         found, link, guild = await self._room(interaction, meeting, STATE_NEEDS)
         if member.bot or member.id == interaction.user.id:
-            raise UserFacingError("Pick someone else: you can't remove yourself or a bot.")
+            raise UserFacingError(_("Pick someone else: you can't remove yourself or a bot."))
         settings = await self.bot.services.guilds.get(guild.id)
         if settings.moderator_role_id and any(
             r.id == settings.moderator_role_id for r in member.roles
         ):
-            raise UserFacingError("Moderators can't be removed from a room.")
+            raise UserFacingError(_("Moderators can't be removed from a room."))
         if member.guild_permissions.manage_guild:
-            raise UserFacingError("Moderators can't be removed from a room.")
+            raise UserFacingError(_("Moderators can't be removed from a room."))
         state = await self.rooms.state(found)
         if state.window is None:
-            raise UserFacingError("This meeting has no current or upcoming occurrence.")
+            raise UserFacingError(_("This meeting has no current or upcoming occurrence."))
         window = state.window
         await interaction.response.defer(ephemeral=True, thinking=True)
         removal = await self.rooms.add_removal(found, member.id, window)
@@ -323,34 +345,40 @@ class RoomCog(
             await self.rooms.delete_removals([removal.id])
             raise UserFacingError(MISSING_PERMISSION) from exc
         await self.effects.disconnect(link, member)
-        contact = (
-            f"<#{settings.moderators_channel_id}> or `/moderators message`"
-            if settings.moderators_channel_id
-            else "`/moderators message` in the server"
-        )
+        with use_locale(settings.language):  # we don't know their language: the guild's
+            contact = (
+                _("<#{channel_id}> or `/moderators message`").format(
+                    channel_id=settings.moderators_channel_id
+                )
+                if settings.moderators_channel_id
+                else _("`/moderators message` in the server")
+            )
+            dm = removed_dm(found, guild.name, removal.until, contact)
         told = True
         try:
-            await member.send(removed_dm(found, guild.name, removal.until, contact))
+            await member.send(dm)
         except discord.HTTPException:
             told = False
         await self.effects.modlog(
             guild.id,
-            "Member removed from room",
+            Msg("Member removed from room"),
             interaction.user.id,
             found,
             link,
             member=f"{member.mention} (`{member.id}`)",
             until=ts(removal.until, "f"),
         )
-        note = "" if told else " I couldn't message them (their DMs are closed)."
-        await reply_ephemeral(
-            interaction,
-            f"Removed {member.mention} from the room until {ts(removal.until, 'f')}; it lifts "
-            f"automatically.{note}",
-        )
+        text = _(
+            "Removed <@{user_id}> from the room until {until}; it lifts automatically."
+        ).format(user_id=member.id, until=ts(removal.until, "f"))
+        if not told:
+            text += " " + _("I couldn't message them (their DMs are closed).")
+        await reply_ephemeral(interaction, text)
 
-    @app_commands.command(name="delete", description="Delete a meeting's room (asks to confirm)")
-    @app_commands.describe(meeting="The meeting (or use this inside its room)")
+    @app_commands.command(
+        name="delete", description=_T("Delete a meeting's room (asks to confirm)")
+    )
+    @app_commands.describe(meeting=_T("The meeting (or use this inside its room)"))
     @app_commands.guild_only()
     @requires(Level.FACILITATOR)
     async def delete(
@@ -359,12 +387,16 @@ class RoomCog(
         """Ask for confirmation, then delete the channels."""
         found, link = await self._target(interaction, meeting)
         if link is None:
-            raise UserFacingError(f"**{safe_title(found.title)}** has no room.")
+            raise UserFacingError(
+                _("**{title}** has no room.").format(title=safe_title(found.title))
+            )
         guild = interaction.guild
         assert guild is not None
         require_bot_permissions(guild, DELETE_NEEDS)
         await delete_view(self.rooms, self.effects, found, link, interaction.user.id).send(
             interaction,
-            f"Delete the room of **{safe_title(found.title)}**: its category, text and voice "
-            "channels, and every message in them? The meeting itself stays.",
+            _(
+                "Delete the room of **{title}**: its category, text and voice channels, and every "
+                "message in them? The meeting itself stays."
+            ).format(title=safe_title(found.title)),
         )

@@ -10,10 +10,12 @@ from typing import Any
 import discord
 
 from bot.errors import UserFacingError
+from bot.i18n import Text, render
 from bot.runtime.app import HavenBot
 from bot.services.meetings import Meeting
 from bot.services.rooms import RoomLink, RoomWindow
 from cogs._kit import modlog_embed, safe_title, ts
+from cogs._kit.i18n import _, use_locale
 from cogs.rooms.overwrites import (
     audience_overwrite,
     audience_role,
@@ -60,22 +62,26 @@ class DiscordRoomEffects:
     async def modlog(
         self,
         guild_id: int,
-        title: str,
+        title: Text,
         actor_id: int | None,
         meeting: Meeting | None,
         link: RoomLink | None,
-        **fields: str | datetime,
+        **fields: Text | datetime,
     ) -> None:
-        """One compact mod-log entry for a room action (never who attended)."""
-        room = safe_title(meeting.title) if meeting else "a deleted meeting"
-        if link is not None:
-            room += f" (<#{link.text_channel_id}>)"
-        by = f"<@{actor_id}> (`{actor_id}`)" if actor_id is not None else "Haven, on schedule"
-        shown = {k: ts(v) if isinstance(v, datetime) else v for k, v in fields.items()}
-        await self.bot.post_modlog(
-            guild_id,
-            modlog_embed(title, None, self.bot.clock.now(), by=by, room=room, **shown),
-        )
+        """One compact mod-log entry for a room action (never who attended), in the guild's language."""
+        settings = await self.bot.services.guilds.get(guild_id)
+        with use_locale(settings.language):
+            room = safe_title(meeting.title) if meeting else _("a deleted meeting")
+            if link is not None:
+                room += f" (<#{link.text_channel_id}>)"
+            by = (
+                f"<@{actor_id}> (`{actor_id}`)" if actor_id is not None else _("Haven, on schedule")
+            )
+            shown = {k: ts(v) if isinstance(v, datetime) else render(v) for k, v in fields.items()}
+            embed = modlog_embed(
+                render(title), None, self.bot.clock.now(), by=by, room=room, **shown
+            )
+        await self.bot.post_modlog(guild_id, embed)
 
     # -- state -----------------------------------------------------------------------------
 
@@ -91,7 +97,7 @@ class DiscordRoomEffects:
         """Set the audience's send/speak overwrites for a state; True if anything changed."""
         # Without `force` a channel whose cached overwrite already matches is left alone (start,
         # meeting edits); transitions force the write because the cache may lag behind.
-        guild, _, text, voice = self.channels(link)
+        guild, _category, text, voice = self.channels(link)
         if guild is None or text is None or voice is None:
             log.warning("room channels of meeting %d are missing", meeting.id)
             return False
@@ -113,7 +119,7 @@ class DiscordRoomEffects:
 
     async def set_lock(self, meeting: Meeting, link: RoomLink, is_open: bool, locked: bool) -> None:
         """Deny (or allow again) Connect to the audience on the voice channel."""
-        guild, _, _, voice = self.channels(link)
+        guild, _category, _text, voice = self.channels(link)
         assert guild is not None
         settings = await self.bot.services.guilds.get(guild.id)
         await voice.set_permissions(
@@ -124,7 +130,7 @@ class DiscordRoomEffects:
 
     async def set_slowmode(self, link: RoomLink, seconds: int) -> None:
         """Set the text channel's slowmode."""
-        _, _, text, _ = self.channels(link)
+        _guild, _category, text, _voice = self.channels(link)
         await text.edit(slowmode_delay=seconds, reason="Haven: room slowmode")
 
     async def rebuild_overwrites(self, meeting: Meeting, link: RoomLink, is_open: bool) -> None:
@@ -148,28 +154,28 @@ class DiscordRoomEffects:
         self, meeting: Meeting, link: RoomLink, window: RoomWindow, nonce_key: str | None
     ) -> None:
         """Post the opening card in the room's text channel."""
-        _, _, text, _ = self.channels(link)
+        _guild, _category, text, _voice = self.channels(link)
         if isinstance(text, discord.abc.Messageable):
             embed, view = opening_card(meeting, window)
             await text.send(embed=embed, view=view, **nonce(nonce_key))
 
     async def post_reopened(self, link: RoomLink) -> None:
         """Say the room is open again."""
-        _, _, text, _ = self.channels(link)
+        _guild, _category, text, _voice = self.channels(link)
         if isinstance(text, discord.abc.Messageable):
-            await text.send(REOPENED)
+            await text.send(_(REOPENED))
 
     async def post_closing(
         self, link: RoomLink, next_start: datetime | None, cleared: bool, nonce_key: str | None
     ) -> None:
         """Post the closing line."""
-        _, _, text, _ = self.channels(link)
+        _guild, _category, text, _voice = self.channels(link)
         if isinstance(text, discord.abc.Messageable):
             await text.send(closing_line(next_start, cleared), **nonce(nonce_key))
 
     async def clear_messages(self, link: RoomLink, after: datetime, before: datetime) -> bool:
         """Delete an occurrence's messages: bulk under 14 days in chunks of 100, older one by one."""
-        _, _, channel, _ = self.channels(link)
+        _guild, _category, channel, _voice = self.channels(link)
         if not isinstance(channel, discord.TextChannel):
             return False
         recent: list[discord.Message] = []
@@ -196,7 +202,7 @@ class DiscordRoomEffects:
 
     async def deny_member(self, link: RoomLink, member: discord.Member) -> None:
         """Keep a member out of every channel of the room, and out of its voice now."""
-        _, category, text, voice = self.channels(link)
+        _guild, category, text, voice = self.channels(link)
         for channel in (category, text, voice):
             if channel is not None:
                 await channel.set_permissions(
@@ -216,7 +222,7 @@ class DiscordRoomEffects:
     async def lift_removals(self, link: RoomLink, keep_user_ids: Iterable[int]) -> int:
         """Remove Haven's removal overwrites from the room, except for `keep_user_ids`."""
         keep = set(keep_user_ids)
-        _, category, text, voice = self.channels(link)
+        _guild, category, text, voice = self.channels(link)
         lifted: set[int] = set()
         for channel in (category, text, voice):
             if channel is None:
@@ -280,15 +286,20 @@ class DiscordRoomEffects:
                     log.warning("could not remove a half-created room channel")
             if isinstance(exc, discord.Forbidden) and exc.code == 50013:
                 raise UserFacingError(
-                    "Discord refused to create the room: I'm missing a permission (error 50013). "
-                    "Ask a moderator to give my role Manage Channels and Manage Roles, plus the "
-                    "permissions I grant in rooms (View Channels, Send Messages, Connect, Speak, "
-                    "Manage Messages, Mute and Move Members). Nothing was left behind."
+                    _(
+                        "Discord refused to create the room: I'm missing a permission (error "
+                        "50013). Ask a moderator to give my role Manage Channels and Manage "
+                        "Roles, plus the permissions I grant in rooms (View Channels, Send "
+                        "Messages, Connect, Speak, Manage Messages, Mute and Move Members). "
+                        "Nothing was left behind."
+                    )
                 ) from exc
             if stage:
                 raise UserFacingError(
-                    "Discord refused to create a stage channel here (it may need a Community "
-                    "server). Try again without `stage:`. Nothing was left behind."
+                    _(
+                        "Discord refused to create a stage channel here (it may need a Community "
+                        "server). Try again without `stage:`. Nothing was left behind."
+                    )
                 ) from exc
             raise
         return category, text, voice
@@ -301,7 +312,7 @@ class DiscordRoomEffects:
 
     async def delete_channels(self, link: RoomLink) -> None:
         """Delete a room's channels: voice, text, then category."""
-        _, category, text, voice = self.channels(link)
+        _guild, category, text, voice = self.channels(link)
         for channel in (voice, text, category):
             if channel is None:
                 continue

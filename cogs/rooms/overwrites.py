@@ -9,6 +9,7 @@ import discord
 from bot.errors import UserFacingError
 from bot.services.guilds import GuildSettings
 from bot.services.meetings import Access, Kind, Meeting
+from cogs._kit.i18n import _
 
 P = discord.Permissions
 
@@ -95,8 +96,10 @@ def require_bot_permissions(guild: discord.Guild, needed: int) -> None:
     missing = missing_bot_permissions(guild, needed)
     if missing:
         raise UserFacingError(
-            f"I can't do that yet: I'm missing these server permissions: {', '.join(missing)}. "
-            "Ask a moderator to grant them to my role, then try again. Nothing was changed."
+            _(
+                "I can't do that yet: I'm missing these server permissions: {permissions}. "
+                "Ask a moderator to grant them to my role, then try again. Nothing was changed."
+            ).format(permissions=", ".join(missing))
         )
 
 
@@ -115,15 +118,20 @@ def audience_role(guild: discord.Guild, meeting: Meeting, settings: GuildSetting
     if meeting.access is Access.OPEN:
         return guild.default_role
     if meeting.kind is Kind.FAMILY:
-        role_id, option, label = settings.family_role_id, "family", "family"
+        role_id = settings.family_role_id
+        unset = _(
+            "This meeting is closed, so its room is for the family role, and none is set. "
+            "Set it with `/setup roles family:` first."
+        )
     else:
-        role_id, option, label = settings.member_role_id, "member", "member"
+        role_id = settings.member_role_id
+        unset = _(
+            "This meeting is closed, so its room is for the member role, and none is set. "
+            "Set it with `/setup roles member:` first."
+        )
     role = guild.get_role(role_id) if role_id else None
     if role is None:
-        raise UserFacingError(
-            f"This meeting is closed, so its room is for the {label} role, and none is set. "
-            f"Set it with `/setup roles {option}:` first."
-        )
+        raise UserFacingError(unset)
     return role
 
 

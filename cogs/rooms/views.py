@@ -5,9 +5,11 @@ from __future__ import annotations
 import discord
 
 from bot.errors import UserFacingError
+from bot.i18n import Msg
 from bot.services.meetings import Meeting
 from bot.services.rooms import MISSING_PERMISSION, RoomLink, RoomService
 from cogs._kit import Choice, ConfirmView, safe_title
+from cogs._kit.i18n import _
 from cogs.rooms.effects import DiscordRoomEffects
 
 
@@ -20,25 +22,27 @@ def delete_view(
 ) -> ConfirmView:
     """Confirm or cancel deleting a room; only the person who asked can press."""
 
-    async def confirmed(interaction: discord.Interaction, _: str) -> None:
-        await interaction.response.edit_message(content="Deleting the room…", view=None)
+    async def confirmed(interaction: discord.Interaction, _choice: str) -> None:
+        await interaction.response.edit_message(content=_("Deleting the room…"), view=None)
         try:
             await rooms.delete_room(link)
         except discord.Forbidden as exc:
             raise UserFacingError(MISSING_PERMISSION) from exc
-        await effects.modlog(link.guild_id, "Room deleted", interaction.user.id, meeting, link)
+        await effects.modlog(link.guild_id, Msg("Room deleted"), interaction.user.id, meeting, link)
         try:
             await interaction.edit_original_response(
-                content=f"The room of **{safe_title(meeting.title)}** was deleted."
+                content=_("The room of **{title}** was deleted.").format(
+                    title=safe_title(meeting.title)
+                )
             )
         except discord.HTTPException:
             pass  # the confirmation went with the deleted room
 
     return ConfirmView(
         owner_id,
-        [Choice("Delete the room", "delete")],
+        [Choice(_("Delete the room"), "delete")],
         confirmed,
-        cancelled="The room was kept.",
+        cancelled=_("The room was kept."),
         prefix="haven-room-delete",
         timeout=120,
     )

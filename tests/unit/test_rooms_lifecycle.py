@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from bot.clock import FakeClock
+from bot.i18n import Text, render
 from bot.services import Services
 from bot.services.meetings import Meeting
 from bot.services.rooms import JOB_OPEN, MISSING_PERMISSION, RoomLink, RoomWindow
@@ -80,13 +81,15 @@ class FakeEffects:
     async def modlog(
         self,
         guild_id: int,
-        title: str,
+        title: Text,
         actor_id: int | None,
         meeting: Meeting | None,
         link: RoomLink | None,
-        **fields: str | datetime,
+        **fields: Text | datetime,
     ) -> None:
-        self.calls.append(("modlog", title, actor_id, fields))
+        # As the English mod log shows them.
+        shown = {k: v if isinstance(v, datetime) else render(v, "en") for k, v in fields.items()}
+        self.calls.append(("modlog", render(title, "en"), actor_id, shown))
 
     def refused(self, exc: Exception) -> bool:
         return isinstance(exc, Refused)
@@ -151,7 +154,7 @@ async def test_a_refused_job_tells_the_mod_log_once_then_retries(services: Servi
     await _run_at(services, OPENS)
     failed = [c for c in effects.calls if c[0] == "modlog"]
     assert failed == [
-        ("modlog", "Room action failed", None, {"action": "open", "problem": MISSING_PERMISSION})
+        ("modlog", "Room action failed", None, {"action": "open", "problem": str(MISSING_PERMISSION)})
     ]
     [job, _] = await services.jobs.pending(kind=JOB_OPEN, meeting_id=meeting.id)  # and next week
     assert job.fire_at == OPENS + timedelta(minutes=1) and job.attempts == 1

@@ -22,7 +22,7 @@ from bot.config import Settings
 from bot.db import Database, Transaction
 from bot.db.repositories import reminders as repo
 from bot.errors import NotFoundError, UserFacingError
-from bot.i18n import Msg, resolve
+from bot.i18n import N_, Msg, resolve
 from bot.jobs import Job, JobEngine, NewJob
 from bot.models.guilds import GuildSettings
 from bot.models.meetings import Meeting
@@ -99,17 +99,17 @@ class ReminderService:
             UserData(
                 "reminder_subscriptions",
                 "user_id",
-                purpose="Meetings you asked to be reminded of by DM (until you stop or leave).",
+                purpose=N_("Meetings you asked to be reminded of by DM (until you stop or leave)."),
             ),
             UserData(
                 "reminder_deliveries",
                 "target_user_id",
-                purpose="Which DM reminders were sent to you, so none is sent twice (35 days).",
+                purpose=N_("Which DM reminders were sent to you, so none is sent twice (35 days)."),
             ),
             UserData(
                 "reminder_notices",
                 "user_id",
-                purpose="Notices about your meetings waiting to be sent to you.",
+                purpose=N_("Notices about your meetings waiting to be sent to you."),
             ),
         )
         jobs.register(REMINDER, self.delivery.on_reminders)
