@@ -16,7 +16,6 @@ from bot.bus import GUILD_MEMBER_LEFT
 from bot.clock import Clock, SystemClock
 from bot.config import Settings
 from bot.db import Database, open_database, password_of
-from bot.errors import DatabaseUnavailableError
 from bot.keys import key_source, load_or_create_key
 from bot.logging_setup import register_secret
 from bot.runtime.feeds_http import FeedServer, serve_feeds
@@ -275,13 +274,6 @@ async def create_bot(
         register_secret(password_of(database_url) or "")
     db = await open_database(database_url, settings.database_path)
     try:
-        # Before migrating: a second process must not change the schema under the running one.
-        if not await db.claim_instance():
-            raise DatabaseUnavailableError(
-                "Another Haven process is already running on this database. Run one process "
-                "per database for now (it can serve every shard: leave SHARD_IDS empty); several "
-                "processes need per-shard job leases, which are not built yet."
-            )
         await db.migrate()
         secret = settings.haven_secret_key.get_secret_value() if settings.haven_secret_key else None
         key = load_or_create_key(settings.database_path, secret, settings.haven_key_path)
@@ -294,6 +286,14 @@ async def create_bot(
     for value in (key, settings.discord_token.get_secret_value(), secret or ""):
         register_secret(value)
     services = build_services(settings, db, clock or SystemClock(), key)
+    try:
+        # PostgreSQL: take this process's shard locks before its gateway connects. While another
+        # process runs one of these shards this waits (and says so): the shard lock guards
+        # against two processes serving one shard, a restart takes over the moment it is free.
+        await services.jobs.join()
+    except BaseException:
+        await db.close()
+        raise
     if settings.shard_count is None:
         return HavenBot(services, extensions=extensions, sync_on_start=sync_on_start, **options)
     shard_ids = list(settings.shard_ids or range(settings.shard_count))
@@ -309,7 +309,6 @@ async def create_bot(
 
 async def run(settings: Settings, *, sync: bool = False) -> None:
     """Run the bot until it is closed by a signal."""
-    bot = await create_bot(settings, sync_on_start=sync)
     loop = asyncio.get_running_loop()
     stopping = asyncio.Event()
 
@@ -324,12 +323,24 @@ async def run(settings: Settings, *, sync: bool = False) -> None:
         except NotImplementedError:  # pragma: no cover - Windows
             pass
 
+    waiter = asyncio.create_task(stopping.wait())
+    # create_bot may wait for shard locks another process holds: a signal ends that wait too.
+    creating = asyncio.create_task(create_bot(settings, sync_on_start=sync))
+    await asyncio.wait({creating, waiter}, return_when=asyncio.FIRST_COMPLETED)
+    if not creating.done():
+        log.info("Stopped while waiting to start")
+        creating.cancel()
+        await asyncio.gather(creating, return_exceptions=True)
+        return
+    if creating.exception() is not None:
+        waiter.cancel()
+    bot = creating.result()
+
     async def _runner() -> None:
         async with bot:
             await bot.start(settings.discord_token.get_secret_value())
 
     task = asyncio.create_task(_runner())
-    waiter = asyncio.create_task(stopping.wait())
     done, _ = await asyncio.wait({task, waiter}, return_when=asyncio.FIRST_COMPLETED)
     if waiter in done:
         log.info("Shutting down")
