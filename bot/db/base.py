@@ -14,6 +14,7 @@ from typing import Any, Protocol
 from urllib.parse import unquote, urlsplit
 
 from bot.errors import UserFacingError
+from bot.i18n import Msg
 
 Params = Sequence[Any] | dict[str, Any]
 # aiosqlite.Row or asyncpg.Record: both index by position and by column name.
@@ -25,7 +26,7 @@ class DatabaseBusyError(UserFacingError):
 
     def __init__(self) -> None:
         super().__init__(
-            "Haven's database is busy right now. Nothing was changed; please try again."
+            Msg("Haven's database is busy right now. Nothing was changed; please try again.")
         )
 
 

@@ -171,3 +171,16 @@ async def test_translator_translates_descriptions_and_choices_but_never_names(
     assert await translator.translate(name, discord.Locale.spain_spanish, chosen) == "reunión"
     missing = app_commands.locale_str("Untranslated")
     assert await translator.translate(missing, discord.Locale.spain_spanish, described) is None
+
+
+def test_a_busy_database_is_explained_in_the_readers_language() -> None:
+    from bot.db.base import DatabaseBusyError
+
+    i18n.load()
+    busy = DatabaseBusyError()
+    assert busy.message.startswith("Haven's database is busy right now.")
+    with use_locale("es-419"):
+        assert busy.message == (
+            "La base de datos de Haven está ocupada en este momento. No se cambió nada; "
+            "vuelve a intentarlo."
+        )
