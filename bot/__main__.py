@@ -13,6 +13,7 @@ import discord
 from bot.config import Settings, load_settings
 from bot.db import is_postgres_url, open_database, password_of
 from bot.errors import ConfigError, DatabaseUnavailableError
+from bot.keys import RAW_KEY_PREFIX, key_file_for
 
 
 async def migrate(settings: Settings) -> list[int]:
@@ -54,6 +55,14 @@ def copy_db(source: Path | None, target: str | None) -> int:
         f"haven: copied {len(copied)} tables ({total} rows); every count and checksum matches. "
         "Point DATABASE_URL at the new database and start the bot."
     )
+    key_file = key_file_for(source)
+    if key_file.exists():
+        # The key stays in its file: print how to carry it, never the key itself.
+        print(
+            f"haven: this install's key is in {key_file}. Keep it: set "
+            f'HAVEN_SECRET_KEY="{RAW_KEY_PREFIX}$(cat {key_file})" in every process, so '
+            "moderator-line conversations and signed slips stay valid."
+        )
     return 0
 
 

@@ -16,6 +16,9 @@ if TYPE_CHECKING:
     from bot.config import Settings
 
 KEY_FILE_NAME = "haven.key"
+# HAVEN_SECRET_KEY=haven-key-v1:<the key file's hex> uses a generated key as it is (not hashed),
+# so an install moving to PostgreSQL keeps its key: sealed conversations and slips stay valid.
+RAW_KEY_PREFIX = "haven-key-v1:"
 
 
 @dataclass(frozen=True)
@@ -45,6 +48,8 @@ def load_or_create_key(
     database_path: Path, configured: str | None, key_path: Path | None = None
 ) -> bytes:
     """Return 32 bytes of key material; generate the key file (mode 600) on first run."""
+    if configured and configured.startswith(RAW_KEY_PREFIX):
+        return _raw_key(configured[len(RAW_KEY_PREFIX) :])
     if configured:
         return hashlib.sha256(configured.encode()).digest()
     path = key_file_for(database_path, key_path)
@@ -75,6 +80,20 @@ def load_or_create_key(
             f"Cannot read or create the key file {path} ({exc.strerror}): "
             "set HAVEN_SECRET_KEY or make the folder writable."
         ) from None
+
+
+def _raw_key(text: str) -> bytes:
+    """The 32 bytes of a key file's hex carried in HAVEN_SECRET_KEY."""
+    try:
+        raw = bytes.fromhex(text.strip())
+    except ValueError:
+        raw = b""
+    if len(raw) < 32:
+        raise ConfigError(
+            f"HAVEN_SECRET_KEY starts with {RAW_KEY_PREFIX} but what follows is not a key file's "
+            "64 hex digits: copy the whole line of the old haven.key after the prefix."
+        )
+    return raw[:32]
 
 
 def derive_key(master: bytes, purpose: str) -> bytes:

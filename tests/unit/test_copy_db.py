@@ -176,6 +176,9 @@ async def test_copy_db_copies_every_table_and_the_services_read_the_copy(
     await lite.close()  # the bot is stopped for the move
     assert all(before.values()), [t for t, rows in before.items() if not rows]
     pg: Database | None = None
+    key_file = path.parent / "haven.key"
+    if not key_file.exists():
+        key_file.write_text("ab" * 32 + "\n")
     try:
         done = await asyncio.to_thread(copy_db, path, postgres_server.url(name), tmp_path)
         assert done.returncode == 0, done.stderr
@@ -183,6 +186,9 @@ async def test_copy_db_copies_every_table_and_the_services_read_the_copy(
             line = rf"^  {table}: {len(rows)} rows?, checksum (\w+) = \1$"
             assert re.search(line, done.stdout, re.M), (table, done.stdout)
         assert "every count and checksum matches" in done.stdout
+        # How to keep the install's generated key, without the key itself on the screen.
+        assert f'HAVEN_SECRET_KEY="haven-key-v1:$(cat {key_file})"' in done.stdout
+        assert key_file.read_text().strip() not in done.stdout + done.stderr
 
         lite = await Database.open(path)
         pg = await Database.open(postgres_server.url(name))

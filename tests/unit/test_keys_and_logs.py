@@ -119,3 +119,25 @@ def test_redact_filter_hides_secrets(caplog: pytest.LogCaptureFixture) -> None:
         logger.removeFilter(handler_filter)
     assert "tok.en.secret" not in caplog.text
     assert "[redacted]" in caplog.text
+
+
+def test_a_key_file_moves_into_haven_secret_key_unchanged(tmp_path: Path) -> None:
+    """Moving to PostgreSQL (which needs HAVEN_SECRET_KEY) keeps a generated key's slips valid."""
+    from datetime import date
+
+    from bot.services.attendance import sign_slip, verify_slip
+
+    filed = load_or_create_key(tmp_path / "haven.db", None)
+    text = (tmp_path / "haven.key").read_text().strip()
+    moved = load_or_create_key(tmp_path / "elsewhere.db", f"haven-key-v1:{text}")
+    assert moved == filed
+    slip = sign_slip(derive_key(filed, "proof"), 7, "Thursday Hope", date(2027, 1, 7), "Sam")
+    assert verify_slip(derive_key(moved, "proof"), slip) is not None
+    # An ordinary passphrase is still hashed, so it never equals the file's raw key.
+    assert load_or_create_key(tmp_path / "x.db", text) != filed
+
+
+@pytest.mark.parametrize("value", ["haven-key-v1:zz" + "0" * 62, "haven-key-v1:" + "ab" * 16])
+def test_a_damaged_moved_key_is_a_clear_error(tmp_path: Path, value: str) -> None:
+    with pytest.raises(ConfigError, match="haven-key-v1"):
+        load_or_create_key(tmp_path / "haven.db", value)
