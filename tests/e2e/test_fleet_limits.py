@@ -19,7 +19,7 @@ import aiohttp
 import pytest
 
 from bot.clock import SystemClock
-from bot.config import load_settings
+from bot.config import Settings, load_settings
 from bot.db import Database
 from bot.runtime.app import ShardedHavenBot
 from bot.services import build_services
@@ -98,8 +98,9 @@ async def _spawn(
     server: FakeDiscord, url: str, shard_ids: str, log: Path
 ) -> asyncio.subprocess.Process:
     """One fleet process (tests/e2e/fleet_limits_child.py), logged in and waiting to connect."""
+    inherited = {k: v for k, v in os.environ.items() if k.lower() not in Settings.model_fields}
     env = {
-        **os.environ,
+        **inherited,
         "PYTHONPATH": str(ROOT),
         "DISCORD_TOKEN": server.token,
         "DATABASE_URL": url,
