@@ -11,6 +11,7 @@ each process keeps its REST requests to its shards' share of the bot's budget.
 from __future__ import annotations
 
 import asyncio
+import logging
 import math
 import time
 from collections.abc import Awaitable, Callable
@@ -22,6 +23,8 @@ import aiohttp
 from bot.config import Settings
 from bot.db import Database
 from bot.db.repositories import fleet
+
+log = logging.getLogger(__name__)
 
 # IDENTIFYs are spaced this fraction of a window wider than Discord's window: the IDENTIFY goes
 # out just after the slot, and a late previous one must not land within the window of the next.
@@ -61,8 +64,18 @@ class IdentifyQueue:
     async def _take(self, bucket: int) -> float:
         """Take the bucket's turn now (0), or say how long until it is free."""
         if self._fleet is not None:
-            async with self._fleet.transaction() as tx:
-                return await fleet.take_identify_turn(tx, bucket, self.spacing)
+            try:
+                async with self._fleet.transaction() as tx:
+                    delay = await fleet.take_identify_turn(tx, bucket, self.spacing)
+            except Exception as exc:  # the store is unreachable: still connect, paced here
+                log.warning(
+                    "the fleet's IDENTIFY queue is unavailable (%s); pacing this process only",
+                    type(exc).__name__,
+                )
+            else:
+                if delay <= 0:
+                    self._last[bucket] = self._monotonic()
+                return delay
         now = self._monotonic()
         last = self._last.get(bucket)
         if last is not None and now < last + self.spacing:

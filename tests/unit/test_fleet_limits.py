@@ -75,6 +75,20 @@ async def test_one_process_identifies_once_per_bucket_per_window() -> None:
     assert await queue.wait(0, 1) == pytest.approx(spacing)
 
 
+async def test_identify_queue_paces_this_process_when_the_database_is_down() -> None:
+    class Unreachable:
+        dialect = "postgres"
+
+        def transaction(self) -> None:
+            raise OSError("connection refused")
+
+    now = [0.0]
+    _, sleep = _recorder(now)
+    queue = IdentifyQueue(1.0, Unreachable(), monotonic=lambda: now[0], sleep=sleep)  # type: ignore[arg-type]
+    assert await queue.wait(0, 1) == 0
+    assert await queue.wait(1, 1) == pytest.approx(1.0 * (1 + IDENTIFY_SLACK))
+
+
 async def test_identify_turns_are_one_queue_across_processes_on_postgres(
     fleet_dbs: list[Database],
 ) -> None:
