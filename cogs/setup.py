@@ -8,7 +8,7 @@ import discord
 from discord import app_commands
 from discord.ext import commands
 
-from bot.i18n import use_locale
+from bot.i18n import resolve, use_locale
 from bot.keys import KeySource, key_source
 from bot.parsing import (
     REGIONS,
@@ -164,6 +164,15 @@ class SetupCog(commands.GroupCog, name="setup", description=_T("Configure Haven 
         if not changes:
             await reply_ephemeral(interaction, _("Nothing to change: give at least one option."))
             return
+        guilds = self.bot.services.guilds
+        if (
+            "language" not in changes
+            and resolve(interaction.guild_locale) == "es"
+            and not await guilds.is_configured(interaction.guild_id)
+        ):
+            # A Community server whose Discord language is Spanish starts with Spanish posts;
+            # the moderator sees it among the changes and can set it back.
+            changes["language"] = "es"
         diff = await self.bot.services.guilds.update(interaction.guild_id, **changes)
         if not diff:
             await reply_ephemeral(interaction, _("Those settings were already in place."))

@@ -33,6 +33,10 @@ class GuildSettingsService:
         self._cache[guild_id] = settings
         return settings
 
+    async def is_configured(self, guild_id: int) -> bool:
+        """Whether the guild has stored any setting yet (reads the database)."""
+        return await repo.settings(self.db, guild_id) is not None
+
     def cached(self, guild_id: int) -> GuildSettings | None:
         """Settings from memory only (no database read), if loaded before."""
         return self._cache.get(guild_id)

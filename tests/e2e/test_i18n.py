@@ -148,3 +148,22 @@ async def test_a_subscribers_dm_language_follows_their_next_interaction(
     assert await repo.locales_of(services.db, [community.peer.user.id]) == {
         community.peer.user.id: "es"
     }
+
+
+async def test_a_spanish_community_server_starts_with_spanish_posts(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    community.guild.preferred_locale = "es-419"
+    first = await discord_server.invoke(
+        community.guild, community.moderator, "setup channels", modlog=community.modlog
+    )
+    assert "English → Español" in first.content, first.content
+    assert (await haven.running.services.guilds.get(community.guild.id)).language == "es"
+    back = await discord_server.invoke(
+        community.guild, community.moderator, "setup defaults", language="en"
+    )
+    assert "Español → English" in back.content
+    again = await discord_server.invoke(
+        community.guild, community.moderator, "setup channels", announcements=community.general
+    )
+    assert "Español" not in again.content  # seeded once, at the first setup only
