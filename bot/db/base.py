@@ -130,14 +130,6 @@ class Database:
         """Apply pending numbered migrations in order, each in one transaction."""
         raise NotImplementedError
 
-    async def claim_instance(self) -> bool:
-        """Become the one bot process on this store; False when another one already is.
-
-        A SQLite file has one process by nature. On PostgreSQL a second process would reclaim
-        the first one's jobs at start (there are no per-shard job leases yet), so it must not run.
-        """
-        return True
-
     async def tables(self) -> list[str]:
         """Names of the application's tables."""
         raise NotImplementedError
