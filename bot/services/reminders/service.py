@@ -212,6 +212,8 @@ class ReminderService:
         floor = now - self.grace
         # Only what timing needs, straight into schedules: at start this reads every meeting.
         timings = await repo.meetings_without_pending(self.db, REMINDER)
+        # Several processes: each writes its own shards' guilds' (the others' processes theirs).
+        timings = [t for t in timings if self.jobs.owns(t.guild_id)]
         if timings:
             since = (now - timedelta(days=2)).date().isoformat()  # yesterday on, in any zone
             exceptions = exceptions_by_meeting(await repo.exceptions_since(self.db, since))
