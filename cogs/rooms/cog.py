@@ -327,11 +327,8 @@ class RoomCog(
         if member.bot or member.id == interaction.user.id:
             raise UserFacingError(_("Pick someone else: you can't remove yourself or a bot."))
         settings = await self.bot.services.guilds.get(guild.id)
-        if settings.moderator_role_id and any(
-            r.id == settings.moderator_role_id for r in member.roles
-        ):
-            raise UserFacingError(_("Moderators can't be removed from a room."))
-        if member.guild_permissions.manage_guild:
+        mod_role = settings.moderator_role_id
+        if member.guild_permissions.manage_guild or any(r.id == mod_role for r in member.roles):
             raise UserFacingError(_("Moderators can't be removed from a room."))
         state = await self.rooms.state(found)
         if state.window is None:
