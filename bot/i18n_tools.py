@@ -70,6 +70,7 @@ AREAS: dict[str, tuple[str, ...]] = {
     "resources": (
         "cogs/resources/*.py",
         "bot/services/resources.py",
+        "bot/services/card_drafts.py",
         "bot/services/cards.py",
         "bot/services/shipped_cards.py",
         "bot/models/resources.py",

@@ -15,7 +15,7 @@ from discord.ext import commands
 from bot.i18n import current_locale
 from bot.models.resources import Card
 from bot.runtime.app import HavenBot
-from bot.services.resources import NA_DISCLAIMER
+from bot.services.card_drafts import NA_DISCLAIMER
 from bot.services.shipped_cards import EMERGENCY_NUMBERS, crisis_cards_for, known_region
 from cogs._kit import COLOR_ALERT, escape, fit_embed, truncate
 from cogs._kit.i18n import _T, N_, _

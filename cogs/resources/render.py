@@ -11,7 +11,7 @@ from datetime import date
 import discord
 
 from bot.models.resources import Card, Contact
-from bot.services.resources import NA_DISCLAIMER
+from bot.services.card_drafts import NA_DISCLAIMER
 from cogs._kit import COLOR, COLOR_WARN, escape, fit_embed, safe_title, truncate
 from cogs._kit.i18n import N_, _, current_locale, ngettext
 

@@ -12,7 +12,7 @@ from bot.models.resources import Card, Draft
 from bot.parsing import parse_date
 from bot.permissions import Level
 from bot.runtime.tree import HavenModal, reply_ephemeral
-from bot.services.resources import contacts_text
+from bot.services.card_drafts import contacts_text
 from bot.services.shipped_cards import MAX_SUMMARY_LEN, MAX_TITLE_LEN
 from cogs._kit import ID, Field, PersistentButton, bot_of, ensure_level, escape, modlog_embed
 from cogs._kit.i18n import N_, _, use_locale

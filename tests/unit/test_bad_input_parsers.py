@@ -43,7 +43,8 @@ from bot.parsing import (
     parse_timezone,
 )
 from bot.permissions import Level
-from bot.services import feeds, ics, resources
+from bot.services import card_drafts as resources
+from bot.services import feeds, ics
 from bot.services import shipped_cards as cards
 from bot.services.attendance import (
     PROOF_NAME_MAX,

@@ -10,13 +10,13 @@ from bot.clock import FakeClock
 from bot.db import Database
 from bot.errors import NotFoundError, UserFacingError
 from bot.permissions import Level, level_for
+from bot.services.card_drafts import parse_contacts
 from bot.services.privacy import PrivacyService
 from bot.services.resources import (
     Card,
     Draft,
     ResourceLibrary,
     Status,
-    parse_contacts,
 )
 
 # The database tests run on SQLite and on PostgreSQL (tests/unit/conftest.py).

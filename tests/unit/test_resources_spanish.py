@@ -9,7 +9,7 @@ import pytest
 from bot.errors import UserFacingError
 from bot.i18n import use_locale
 from bot.models.resources import Draft
-from bot.services.resources import parse_contacts, parse_tags, validate
+from bot.services.card_drafts import parse_contacts, parse_tags, validate
 
 TODAY = date(2026, 11, 25)
 

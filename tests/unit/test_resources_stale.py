@@ -87,3 +87,16 @@ async def test_the_weekly_job_flags_each_guild_with_stale_cards_then_reschedules
     assert desk.flags == [(G, ["us-988"])]
     pending = await world.jobs.pending(kind=STALE_JOB)
     assert [j.fire_at for j in pending] == [datetime(2027, 3, 1, 15, 0, tzinfo=UTC)]
+
+
+async def test_with_shards_each_shard_gets_its_own_weekly_check(world: World) -> None:
+    """Each process holds only its shards' guilds, so one check for shard 0 missed the rest."""
+    from bot.cluster import Shards, shard_of
+
+    world.jobs.shards = Shards.of(3)
+    world.lib.desk = FakeDesk([G])
+    await world.jobs.reconcile()
+    await world.jobs.reconcile()
+    pending = await world.jobs.pending(kind=STALE_JOB)
+    assert sorted(shard_of(j.guild_id, 3) for j in pending) == [0, 1, 2]
+    assert {j.fire_at for j in pending} == {datetime(2027, 2, 22, 15, 0, tzinfo=UTC)}
