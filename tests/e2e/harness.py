@@ -22,6 +22,8 @@ if TYPE_CHECKING:
     from tests.support.store import HavenStore
 
 READY_TIMEOUT = 5.0
+# The tasks discord.py runs a bot's handling in: slash commands, buttons and forms, listeners.
+HANDLER_TASKS = ("CommandTree-invoker", "discord-ui-", "discord.py: ")
 TEST_SECRET_KEY = "e2e-" + "0123456789abcdef" * 4
 IDENTIFY_WINDOW_S = 0.2
 
@@ -224,6 +226,26 @@ class HavenRunner:
         """Stop and start again on the same database (commands are not re-synced)."""
         await self.stop()
         return await self.start(sync=False, **settings)
+
+    async def idle(self, timeout: float = READY_TIMEOUT) -> None:  # noqa: ASYNC109 - a deadline
+        """Wait until the bot finished handling what it was sent, not only answered it.
+
+        A handler goes on after its answer (a review post, a mod-log entry and their writes), so
+        a test that compares stored data before and after a command waits for this first.
+        """
+        await self.server.flush()  # what the server queued has reached the bot
+        me = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout
+        while busy := [
+            t
+            for t in asyncio.all_tasks()
+            if t is not me and not t.done() and t.get_name().startswith(HANDLER_TASKS)
+        ]:
+            left = deadline - loop.time()
+            if left <= 0:
+                raise AssertionError(f"the bot is still handling {[t.get_name() for t in busy]}")
+            await asyncio.wait(busy, timeout=left)
 
     @classmethod
     def on(

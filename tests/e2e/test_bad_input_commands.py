@@ -86,6 +86,9 @@ HYPOTHESIS = settings(
 
 haven_clock = haven_clock_at(NOW)
 
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 
 @dataclass
 class Bench:
@@ -106,7 +109,10 @@ class Bench:
         return self.haven.running
 
     async def settle(self) -> None:
-        """Let work a previous success started (jobs due now, e.g. closing a paused room) finish."""
+        """Let work a previous success started finish: what its handler does after answering
+        (e.g. posting an edited card for review, then storing where) and jobs due now (e.g.
+        closing a paused room). A snapshot taken earlier would race those writes."""
+        await self.haven.idle()
         await self.bot.services.jobs.run_due()
         await self.bot.services.jobs.drain()
 
@@ -114,17 +120,19 @@ class Bench:
         """Every row of every table, order-independent, read in one query (this runs often)."""
         db = self.bot.services.db
         if self._snapshot_sql is None:
-            tables = await db.fetchall(
-                "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%' "
-                "ORDER BY name"
-            )
             parts = []
-            for (name,) in tables:
-                columns = await db.fetchall(f'PRAGMA table_info("{name}")')
-                row = " || ',' || ".join(f'quote("{col[1]}")' for col in columns)
+            postgres = db.dialect == "postgres"
+            joined = (
+                "string_agg(r, chr(10) ORDER BY r)" if postgres else "group_concat(r, char(10))"
+            )
+            for name in await db.tables():
+                if postgres:
+                    row = "CAST(t AS TEXT)"  # the row's own text form: every column, quoted
+                else:
+                    row = " || ',' || ".join(f'quote("{c}")' for c in await db.columns(name))
                 parts.append(
-                    f"SELECT '{name}', (SELECT group_concat(r, char(10)) FROM "  # noqa: S608
-                    f'(SELECT {row} AS r FROM "{name}" ORDER BY r))'
+                    f"SELECT '{name}', (SELECT {joined} FROM "  # noqa: S608
+                    f'(SELECT {row} AS r FROM "{name}" AS t ORDER BY r) AS s)'
                 )
             self._snapshot_sql = " UNION ALL ".join(parts)
         return {r[0]: r[1] or "" for r in await db.fetchall(self._snapshot_sql)}
@@ -171,6 +179,7 @@ class Bench:
             return res
         assert all(m.ephemeral for m in answer), f"a public refusal to {where}: {text[:200]}"
         assert_specific_message("\n".join(m.content for m in answer), *typed.values())
+        await self.haven.idle()  # nor afterwards: a refused handler may not write on
         assert await self.snapshot() == before, f"a refusal of {where} changed stored data"
         return res
 
@@ -469,6 +478,7 @@ async def test_resource_moderator_forms(bench: Bench) -> None:
             opened = await b.server.click(listed, approve, c.moderator)
             if opened.modal is None:
                 break  # approved by the previous field's value
+            await b.settle()
             before = await b.snapshot()
             try:
                 res = await b.server.submit_modal(opened, c.moderator, {field: value})
@@ -498,6 +508,7 @@ async def suggest(b: Bench, fields: dict[str, str]) -> None:
     """Open /resource suggest and submit the form (Discord enforces each field's max_length)."""
     opened = await b.server.invoke(b.c.guild, b.c.family, "resource suggest")
     assert opened.modal is not None
+    await b.settle()
     before = await b.snapshot()
     try:
         res = await b.server.submit_modal(opened, b.c.family, fields)
