@@ -7,6 +7,7 @@ the InviteMaker this cog installs.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from typing import Any, Literal
 
 import discord
@@ -16,6 +17,7 @@ from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
 from bot.services.feeds import InviteSync
 from cogs._kit import modlog_embed
+from cogs._kit.i18n import _, ngettext, use_locale
 
 log = logging.getLogger(__name__)
 
@@ -25,20 +27,22 @@ FeedAction = Literal["enable", "disable", "rotate"]
 
 
 def public_text(include_closed: bool) -> str:
-    """Exactly what the feeds make public, in plain words."""
+    """Exactly what the feeds make public, in plain words (current locale)."""
     closed = (
-        "**Closed meetings are included too**, because you asked for it."
+        _("**Closed meetings are included too**, because you asked for it.")
         if include_closed
-        else "Closed meetings are never published unless you include them (`include_closed:True`)."
+        else _(
+            "Closed meetings are never published unless you include them (`include_closed:True`)."
+        )
     )
-    return (
+    return _(
         "**What becomes public** (anyone with a link can read it): the titles, days, times, time "
         "zones, kind (NA-style, family, other), access and formats of this server's open "
         "meetings, and for each meeting that has a room, a permanent discord.gg invite to that "
-        f"room. {closed}\n"
+        "room. {closed}\n"
         "**Never published:** descriptions, opening formats, facilitators, attendance, or "
         "anything else about people."
-    )
+    ).format(closed=closed)
 
 
 def feed_urls(base: str | None, token: str) -> tuple[str, str]:
@@ -51,19 +55,44 @@ def sync_summary(sync: InviteSync) -> str:
     """What an invite sync means for the moderator, as lines (empty when all went well)."""
     lines = []
     if sync.created:
-        lines.append(f"Created {sync.created} permanent room invite(s) for the feeds.")
+        lines.append(
+            ngettext(
+                "Created {count} permanent room invite for the feeds.",
+                "Created {count} permanent room invites for the feeds.",
+                sync.created,
+            ).format(count=sync.created)
+        )
     if sync.failed:
         lines.append(
-            f"⚠️ {sync.failed} meeting room(s) got no invite: I need the *Create Invite* "
-            "permission in their text channels. Those meetings are listed without a link."
+            ngettext(
+                "⚠️ {count} meeting room got no invite: I need the *Create Invite* permission in "
+                "its text channel. That meeting is listed without a link.",
+                "⚠️ {count} meeting rooms got no invite: I need the *Create Invite* permission in "
+                "their text channels. Those meetings are listed without a link.",
+                sync.failed,
+            ).format(count=sync.failed)
         )
     if sync.undeleted:
+        count = len(sync.undeleted)
         lines.append(
-            f"⚠️ {len(sync.undeleted)} old invite(s) could not be deleted (I need *Manage "
-            "Channels* there). Delete them in Server Settings → Invites: "
-            + ", ".join(f"`{c}`" for c in sync.undeleted[:10])
+            ngettext(
+                "⚠️ {count} old invite could not be deleted (I need *Manage Channels* there). "
+                "Delete it in Server Settings → Invites: {codes}",
+                "⚠️ {count} old invites could not be deleted (I need *Manage Channels* there). "
+                "Delete them in Server Settings → Invites: {codes}",
+                count,
+            ).format(count=count, codes=", ".join(f"`{c}`" for c in sync.undeleted[:10]))
         )
     return "\n".join(lines)
+
+
+def _links(base: str | None, token: str) -> str:
+    """The three public links, one bullet each (current locale)."""
+    ics, js = feed_urls(base, token)
+    return _(
+        "• Calendar (iCalendar): {ics}\n• Meeting Guide JSON: {json}\n"
+        "• Schedule page (times in each reader's own zone): {page}"
+    ).format(ics=ics, json=js, page=ics.removesuffix("meetings.ics"))
 
 
 class DiscordInviteMaker:
@@ -110,7 +139,7 @@ async def run_setup_feeds(
     """Enable, disable or rotate the guild's feeds and report exactly what that means."""
     feeds = bot.services.feeds
     if feeds.invite_maker is None:
-        await reply_ephemeral(interaction, "Feeds are not available on this Haven right now.")
+        await reply_ephemeral(interaction, _("Feeds are not available on this Haven right now."))
         return
     guild_id = interaction.guild_id
     assert guild_id is not None
@@ -123,25 +152,37 @@ async def run_setup_feeds(
         await _enable(bot, interaction, guild_id, include_closed)
 
 
+async def _modlog(bot: HavenBot, guild_id: int, entry: Callable[[], discord.Embed]) -> None:
+    """Write a mod-log entry built in the guild's language (not the moderator's)."""
+    settings = await bot.services.guilds.get(guild_id)
+    with use_locale(settings.language):
+        embed = entry()
+    await bot.post_modlog(guild_id, embed)
+
+
 async def _disable(bot: HavenBot, interaction: discord.Interaction, guild_id: int) -> None:
     """Turn the feeds off, delete their invites, and say so."""
     feeds = bot.services.feeds
     now = bot.clock.now()
     was_on, invites = await feeds.disable(guild_id)
     if not was_on:
-        await reply_ephemeral(interaction, "Feeds are already off in this server.")
+        await reply_ephemeral(interaction, _("Feeds are already off in this server."))
         return
     undeleted = await feeds.delete_invites(invites)
     note = sync_summary(InviteSync(undeleted=undeleted))
     await reply_ephemeral(
         interaction,
-        "Feeds are off. Their URLs now answer *not found*, and the feeds' room invites "
-        "were deleted." + (f"\n{note}" if note else ""),
+        _(
+            "Feeds are off. Their URLs now answer *not found*, and the feeds' room invites "
+            "were deleted."
+        )
+        + (f"\n{note}" if note else ""),
     )
-    await bot.post_modlog(
+    await _modlog(
+        bot,
         guild_id,
-        modlog_embed(
-            "Public feeds turned off",
+        lambda: modlog_embed(
+            _("Public feeds turned off"),
             interaction.user,
             now,
             invites_deleted=str(len(invites) - len(undeleted)),
@@ -159,23 +200,27 @@ async def _rotate(bot: HavenBot, interaction: discord.Interaction, guild_id: int
         await feeds.set_calendar_name(guild_id, interaction.guild.name)
     config = await feeds.get(guild_id)
     sync = await feeds.sync_invites(guild_id, renew=True)
-    ics, js = feed_urls(settings.public_base_url, token)
     text = (
-        "New feed URLs (the old ones stopped working just now):\n"
-        f"• Calendar (iCalendar): {ics}\n• Meeting Guide JSON: {js}\n"
-        f"• Schedule page (times in each reader's own zone): {ics.removesuffix('meetings.ics')}\n"
-        "Room invites were replaced too; the old invites were deleted.\n\n"
+        _("New feed URLs (the old ones stopped working just now):")
+        + "\n"
+        + _links(settings.public_base_url, token)
+        + "\n"
+        + _("Room invites were replaced too; the old invites were deleted.")
+        + "\n\n"
         + public_text(bool(config and config.include_closed))
     )
     await reply_ephemeral(interaction, _with_notes(text, sync, settings))
-    await bot.post_modlog(
+    await _modlog(
+        bot,
         guild_id,
-        modlog_embed(
-            "Public feed URLs rotated",
+        lambda: modlog_embed(
+            _("Public feed URLs rotated"),
             interaction.user,
             now,
-            details="Old URLs and room invites no longer work; the new URLs were shown "
-            "only to the moderator above.",
+            details=_(
+                "Old URLs and room invites no longer work; the new URLs were shown only to the "
+                "moderator above."
+            ),
         ),
     )
 
@@ -197,38 +242,48 @@ async def _enable(
         await feeds.set_calendar_name(guild_id, name)
     sync = await feeds.sync_invites(guild_id)
     if fresh is None:
-        state = "now include closed meetings" if wanted else "now leave closed meetings out"
-        head = (
-            f"Feeds were already on; they {state}."
-            if changed
-            else "Feeds were already on; nothing changed."
-        )
+        if not changed:
+            head = _("Feeds were already on; nothing changed.")
+        elif wanted:
+            head = _("Feeds were already on; they now include closed meetings.")
+        else:
+            head = _("Feeds were already on; they now leave closed meetings out.")
         text = (
-            f"{head} Their URLs are unchanged. Haven keeps only a fingerprint of them, so it "
-            "cannot show them again: use `/setup feeds action:rotate` for new ones (the old "
-            "ones stop working).\n\n" + public_text(wanted)
+            head
+            + " "
+            + _(
+                "Their URLs are unchanged. Haven keeps only a fingerprint of them, so it cannot "
+                "show them again: use `/setup feeds action:rotate` for new ones (the old ones "
+                "stop working)."
+            )
+            + "\n\n"
+            + public_text(wanted)
         )
     else:
-        ics, js = feed_urls(settings.public_base_url, fresh)
         text = (
-            "**Public feeds are on.** Give these links to calendars and meeting finders:\n"
-            f"• Calendar (iCalendar): {ics}\n• Meeting Guide JSON: {js}\n"
-            f"• Schedule page (times in each reader's own zone): {ics.removesuffix('meetings.ics')}\n"
-            "The JSON feed lists weekly meetings only (the Meeting Guide format has no other "
-            "rules); every meeting is in the calendar feed.\n"
-            "These URLs are shown only now: Haven keeps only a fingerprint of them. "
-            "`/setup feeds action:rotate` makes new ones and stops the old ones.\n\n"
+            _("**Public feeds are on.** Give these links to calendars and meeting finders:")
+            + "\n"
+            + _links(settings.public_base_url, fresh)
+            + "\n"
+            + _(
+                "The JSON feed lists weekly meetings only (the Meeting Guide format has no other "
+                "rules); every meeting is in the calendar feed.\n"
+                "These URLs are shown only now: Haven keeps only a fingerprint of them. "
+                "`/setup feeds action:rotate` makes new ones and stops the old ones."
+            )
+            + "\n\n"
             + public_text(wanted)
         )
     await reply_ephemeral(interaction, _with_notes(text, sync, settings))
     if changed or sync.created:
-        await bot.post_modlog(
+        await _modlog(
+            bot,
             guild_id,
-            modlog_embed(
-                "Public feeds turned on" if fresh else "Public feeds changed",
+            lambda: modlog_embed(
+                _("Public feeds turned on") if fresh else _("Public feeds changed"),
                 interaction.user,
                 now,
-                closed_meetings="included" if wanted else "not published",
+                closed_meetings=_("included") if wanted else _("not published"),
                 room_invites=str(sync.created),
             ),
         )
@@ -238,13 +293,17 @@ def _with_notes(text: str, sync: InviteSync, settings: Any) -> str:
     notes = [n for n in (sync_summary(sync),) if n]
     if settings.public_base_url is None:
         notes.append(
-            "These are paths: put the address your reverse proxy serves Haven's feeds at in front "
-            "of them (the bot's operator can set `PUBLIC_BASE_URL` to show full links)."
+            _(
+                "These are paths: put the address your reverse proxy serves Haven's feeds at in "
+                "front of them (the bot's operator can set `PUBLIC_BASE_URL` to show full links)."
+            )
         )
     if settings.http_port is None:
         notes.append(
-            "⚠️ The feed server is off on this Haven (`HTTP_PORT` is not set), so nobody can "
-            "read these feeds yet. Ask the bot's operator (see docs/feeds.md)."
+            _(
+                "⚠️ The feed server is off on this Haven (`HTTP_PORT` is not set), so nobody can "
+                "read these feeds yet. Ask the bot's operator (see docs/feeds.md)."
+            )
         )
     return text + ("\n\n" + "\n".join(notes) if notes else "")
 

@@ -7,7 +7,9 @@ includes them), with their titles, times, kind, access and formats, and the invi
 descriptions, opening texts, facilitators or anything else about people.
 
 The serialisers are pure and live beside this module: bot/services/ics.py (iCalendar, every repeat
-rule) and bot/services/meeting_guide.py (Meeting Guide JSON, weekly meetings only).
+rule) and bot/services/meeting_guide.py (Meeting Guide JSON, weekly meetings only). Their notes,
+categories and calendar name are rendered in the guild's language (`/setup defaults language:`);
+the codes machines read (UIDs, rules, Meeting Guide types) never change with it.
 """
 
 from __future__ import annotations
@@ -26,7 +28,9 @@ from bot.bus import MEETING_CHANGED, EventBus
 from bot.clock import Clock
 from bot.db import Database
 from bot.db.repositories import feeds as repo
+from bot.db.repositories.guilds import settings as guild_settings
 from bot.errors import UserFacingError
+from bot.i18n import DEFAULT, Msg, _, use_locale
 from bot.jobs import JobEngine
 from bot.models.feeds import (
     FeedConfig,
@@ -190,8 +194,10 @@ class FeedService:
             changed = await repo.set_token_hash(tx, guild_id, hash_token(token), self.clock.now())
         if not changed:
             raise UserFacingError(
-                "Feeds are off in this server, so there is nothing to rotate. "
-                "Use `/setup feeds action:enable` first."
+                Msg(
+                    "Feeds are off in this server, so there is nothing to rotate. "
+                    "Use `/setup feeds action:enable` first."
+                )
             )
         return token
 
@@ -333,35 +339,49 @@ class FeedService:
         """Render a guild's feed; unchanged content keeps its stamp, ETag and Last-Modified.
 
         The stamp is the content version's ``first_seen`` in the store, so every feed server,
-        and one restarted, serves the same bytes and validators for the same content.
+        and one restarted, serves the same bytes and validators for the same content. The text
+        people read is in the guild's language, which is part of the content: changing it makes
+        a new version, and the same language and meetings always give the same bytes.
         """
         meetings = await self.published(config)
         invites = await self.invites(config.guild_id)
+        language = await self.language(config.guild_id)
         now = self.clock.now()
-        name = f"{config.calendar_name}: meetings" if config.calendar_name else "Meetings"
         key = (config.guild_id, kind)
-        if kind == "ics":
-            horizon = date(now.year + HORIZON_YEARS, 1, 1)
-            probe = build_ics(meetings, invites, _EPOCH, horizon=horizon, name=name).encode("utf-8")
-            digest = hashlib.sha256(probe).hexdigest()
-        else:
-            updated = await repo.meeting_updates(self.db, config.guild_id)
-            entries = build_meeting_guide(meetings, invites, updated, now)
-            probe = json.dumps(entries, ensure_ascii=False, indent=1).encode("utf-8")
-            digest = hashlib.sha256(probe).hexdigest()
+        with use_locale(language):
+            name = (
+                _("{name}: meetings").format(name=config.calendar_name)
+                if config.calendar_name
+                else _("Meetings")
+            )
+            if kind == "ics":
+                horizon = date(now.year + HORIZON_YEARS, 1, 1)
+                probe = build_ics(meetings, invites, _EPOCH, horizon=horizon, name=name)
+            else:
+                updated = await repo.meeting_updates(self.db, config.guild_id)
+                entries = build_meeting_guide(meetings, invites, updated, now)
+                probe = json.dumps(entries, ensure_ascii=False, indent=1)
+        digest = hashlib.sha256(probe.encode("utf-8")).hexdigest()
         stamp = await self._first_seen(config.guild_id, kind, digest, now)
         cached = self._cache.get(key)
         if cached is not None and cached.digest == digest and cached.last_modified == stamp:
             return cached
         if kind == "ics":
-            body = build_ics(meetings, invites, stamp, horizon=horizon, name=name).encode("utf-8")
+            with use_locale(language):
+                text = build_ics(meetings, invites, stamp, horizon=horizon, name=name)
+            body = text.encode("utf-8")
             content_type = "text/calendar; charset=utf-8"
         else:
-            body = probe
+            body = probe.encode("utf-8")
             content_type = "application/json"
         rendered = RenderedFeed(body, content_type, _etag(body), stamp, digest)
         self._cache[key] = rendered
         return rendered
+
+    async def language(self, guild_id: int) -> str:
+        """The language a guild's public text is written in (`/setup defaults language:`)."""
+        settings = await guild_settings(self.db, guild_id)
+        return DEFAULT if settings is None else settings.language
 
     async def _first_seen(
         self, guild_id: int, kind: FeedKind, digest: str, now: datetime

@@ -4,6 +4,7 @@ Every repeat rule is carried (RRULE with TZID and a generated VTIMEZONE per zone
 cancelled and paused occurrences, RECURRENCE-ID overrides for moved ones). Only generated text is
 published besides the titles: kind, access, formats and the room's invite, never anything about
 people. The Meeting Guide feed shares this module's public text (bot/services/meeting_guide.py).
+That text is in the current locale: FeedService renders a guild's feeds in the guild's language.
 """
 
 from __future__ import annotations
@@ -16,12 +17,14 @@ from datetime import UTC, date, datetime, time, timedelta
 from functools import lru_cache
 from zoneinfo import ZoneInfo
 
+from bot.i18n import N_, _
 from bot.models.feeds import FeedInvite
 from bot.models.meetings import Access, Kind, Meeting
 from bot.occurrences import Repeat, is_scheduled_date, nth_weekday_of, scheduled_dates, zone
 
 __all__ = [
     "build_ics",
+    "categories",
     "clean",
     "first_rule_date",
     "fold_line",
@@ -39,16 +42,20 @@ _ICS_LOCAL = "%Y%m%dT%H%M%S"
 _BYDAY = ("MO", "TU", "WE", "TH", "FR", "SA", "SU")  # index = ISO weekday - 1
 
 _KIND_NOTE = {
-    Kind.NA: "NA-style peer meeting.",
-    Kind.FAMILY: "Family and friends meeting, for people who love someone who uses drugs.",
-    Kind.OTHER: "Peer-support meeting.",
+    Kind.NA: N_("NA-style peer meeting."),
+    Kind.FAMILY: N_("Family and friends meeting, for people who love someone who uses drugs."),
+    Kind.OTHER: N_("Peer-support meeting."),
 }
 _CLOSED_NOTE = {
-    Kind.NA: "Closed: for people who identify as addicts.",
-    Kind.FAMILY: "Closed: for family and friends.",
-    Kind.OTHER: "Closed: for members of the community.",
+    Kind.NA: N_("Closed: for people who identify as addicts."),
+    Kind.FAMILY: N_("Closed: for family and friends."),
+    Kind.OTHER: N_("Closed: for members of the community."),
 }
-_KIND_CATEGORY = {Kind.NA: "NA-style", Kind.FAMILY: "Family", Kind.OTHER: "Peer support"}
+_KIND_CATEGORY = {
+    Kind.NA: N_("NA-style"),
+    Kind.FAMILY: N_("Family"),
+    Kind.OTHER: N_("Peer support"),
+}
 
 
 # --- the public text both feeds share ------------------------------------------------------
@@ -65,19 +72,26 @@ def clean(text: str) -> str:
 
 
 def public_notes(meeting: Meeting, invite: FeedInvite | None) -> str:
-    """Generated public notes: kind, access, formats, where. Never user-written text."""
-    lines = [_KIND_NOTE.get(meeting.kind, _KIND_NOTE[Kind.OTHER])]
+    """Generated public notes (current locale): kind, access, formats, where. No user text."""
+    lines = [_(_KIND_NOTE[meeting.kind])]
     if meeting.access == Access.CLOSED:
-        lines.append(_CLOSED_NOTE.get(meeting.kind, _CLOSED_NOTE[Kind.OTHER]))
+        lines.append(_(_CLOSED_NOTE[meeting.kind]))
     else:
-        lines.append("Open: anyone is welcome.")
+        lines.append(_("Open: anyone is welcome."))
     if meeting.format_labels:
-        lines.append("Format: " + ", ".join(meeting.format_labels) + ".")
+        # Joined with commas in every language, so the English feed keeps its bytes.
+        formats = ", ".join(_(label) for label in meeting.format_labels)
+        lines.append(_("Format: {formats}.").format(formats=formats))
     if invite is not None:
-        lines.append(f"Held on Discord: {invite_url(invite.code)}")
+        lines.append(_("Held on Discord: {link}").format(link=invite_url(invite.code)))
     else:
-        lines.append("Held on Discord.")
+        lines.append(_("Held on Discord."))
     return "\n".join(lines)
+
+
+def categories(meeting: Meeting) -> list[str]:
+    """The event's categories in the current locale: its kind, then its formats."""
+    return [_(_KIND_CATEGORY[meeting.kind]), *(_(label) for label in meeting.format_labels)]
 
 
 def first_rule_date(meeting: Meeting) -> date | None:
@@ -322,8 +336,7 @@ def _event_lines(
             lines.append(f"EXDATE;TZID={tzid}:" + ",".join(_local(d) for d in plan.exdates))
     lines.append(f"SUMMARY:{_ics_text(m.title)}")
     lines.append(f"DESCRIPTION:{_ics_text(public_notes(m, invite))}")
-    categories = [_KIND_CATEGORY.get(m.kind, "Peer support"), *m.format_labels]
-    lines.append("CATEGORIES:" + ",".join(_ics_text(c) for c in categories))
+    lines.append("CATEGORIES:" + ",".join(_ics_text(c) for c in categories(m)))
     if invite is not None:
         link = invite_url(invite.code)
         lines.append(f"URL:{link}")

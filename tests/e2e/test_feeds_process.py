@@ -37,7 +37,7 @@ GUILD = 7100
 FEEDS_ROLE = "haven_feeds"
 FEEDS_GRANTS = (
     "GRANT SELECT ON meetings, meeting_exceptions, meeting_facilitators, guild_feeds, "
-    f"feed_invites, feed_versions TO {FEEDS_ROLE}",
+    f"feed_invites, feed_versions, guild_settings TO {FEEDS_ROLE}",
     f"GRANT INSERT, UPDATE ON feed_versions TO {FEEDS_ROLE}",
 )
 _LISTENING = re.compile(r"Feed server listening on 127\.0\.0\.1:(\d+)")
@@ -227,6 +227,9 @@ async def test_two_feed_processes_and_a_restart_serve_identical_validators(
             assert one == two, (kind, first.log, second.log)
         ics = validators(await fetch(first.url(token, "ics")))
         assert ics[1:] == (earlier.etag, "Mon, 30 Nov 2026 08:15:42 GMT", earlier.body)
+        # The schedule page, like the feeds' text, reads the guild's language as this role.
+        page = await fetch(first.url(token, "ics").removesuffix("meetings.ics"))
+        assert page[0] == 200 and b"Thursday Serenity" in page[2], first.log
         # A validator from one process is honoured by the other.
         assert (await fetch(second.url(token, "ics"), **{"If-None-Match": ics[1]}))[0] == 304
 

@@ -193,3 +193,45 @@ async def test_setup_show_names_the_key_source_never_the_key(
         return
     secret = key_file.read_text().strip()
     assert secret not in shown.text and secret[:16] not in shown.text
+
+
+async def test_a_spanish_moderator_reads_spanish_and_the_mod_log_follows_the_server(
+    discord_server: FakeDiscord, community: Community, haven: HavenRunner
+) -> None:
+    services = haven.running.services
+    guild = community.guild
+    await services.guilds.update(guild.id, modlog_channel_id=community.modlog.id)
+    await _meeting(haven, community, "Martes de esperanza", Access.OPEN)
+    on = await discord_server.invoke(
+        guild, community.moderator, "setup feeds", action="enable", _locale="es-419"
+    )
+    assert on.ephemeral
+    assert "**Los feeds públicos están activados.**" in on.content
+    assert "Página de reuniones (cada persona ve su propia hora): /feeds/" in on.content
+    assert "**Qué se hace público**" in on.content and "**Nunca se publica:**" in on.content
+    assert "`include_closed:True`" in on.content and "`HTTP_PORT`" in on.content
+    # The server's mod log is in the server's language (English here), not the moderator's.
+    await discord_server.wait_for(lambda: bool(discord_server.messages_in(community.modlog)))
+    (entry,) = discord_server.messages_in(community.modlog)
+    assert "Public feeds turned on" in str(entry.embeds)
+    # An English moderator in the same server still reads English.
+    again = await discord_server.invoke(guild, community.moderator, "setup feeds", action="enable")
+    assert again.content.startswith("Feeds were already on; nothing changed.")
+    # Once the server speaks Spanish, its mod log does too.
+    await services.guilds.update(guild.id, language="es")
+    rotated = await discord_server.invoke(
+        guild, community.moderator, "setup feeds", action="rotate", _locale="es-ES"
+    )
+    assert "Nuevas direcciones de los feeds" in rotated.content
+    await discord_server.wait_for(lambda: len(discord_server.messages_in(community.modlog)) == 2)
+    assert "Direcciones de los feeds públicos renovadas" in str(
+        discord_server.messages_in(community.modlog)[-1].embeds
+    )
+    off = await discord_server.invoke(
+        guild, community.moderator, "setup feeds", action="disable", _locale="es-ES"
+    )
+    assert off.content.startswith("Los feeds están desactivados.")
+    again_off = await discord_server.invoke(
+        guild, community.moderator, "setup feeds", action="rotate", _locale="es-ES"
+    )
+    assert "no hay nada que renovar" in again_off.content

@@ -3,6 +3,7 @@ occurrence engine over a DST year; the Meeting Guide JSON follows the spec's rul
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
 from types import SimpleNamespace
@@ -15,6 +16,8 @@ import recurring_ical_events
 
 from bot.clock import FakeClock
 from bot.db import Database
+from bot.errors import UserFacingError
+from bot.i18n import use_locale
 from bot.occurrences import OccurrenceException, Repeat, occurrences_between
 from bot.services.feeds import (
     FeedInvite,
@@ -25,6 +28,7 @@ from bot.services.feeds import (
     hash_token,
     vtimezone_lines,
 )
+from bot.services.guilds import GuildSettingsService
 from bot.services.meetings import FORMATS, Access, Kind, Meeting, MeetingStore
 from bot.services.privacy import PrivacyService
 from tests.meeting_guide_spec import SPEC_TYPES
@@ -569,3 +573,71 @@ async def test_content_that_comes_back_is_newer_than_what_replaced_it(env: Env) 
     assert back.digest == before.digest != after.digest  # the same content as at first
     assert before.last_modified < after.last_modified < back.last_modified
     assert (again.etag, again.last_modified) == (back.etag, back.last_modified)
+
+
+# -- the people-readable text follows the guild's language ------------------------------------
+
+
+async def test_feed_notes_follow_the_guilds_language_and_keep_stable_bytes(env: Env) -> None:
+    await add(
+        env,
+        "Esperanza",
+        "America/Mexico_City",
+        date(2027, 1, 4),
+        time(20, 0),
+        Repeat.WEEKLY,
+        formats=("speaker", "newcomer"),
+    )
+    await add(
+        env,
+        "Familias",
+        "America/Mexico_City",
+        date(2027, 1, 5),
+        time(20, 0),
+        Repeat.WEEKLY,
+        kind=Kind.FAMILY,
+        access=Access.CLOSED,
+    )
+    token, _ = await env.feeds.enable(GUILD, include_closed=True, calendar_name="Haven")
+    assert token is not None
+    # The reader of a feed has no locale: a Spanish context around the render changes nothing.
+    with use_locale("es"):
+        english = {kind: await env.feeds.render(token, kind) for kind in ("ics", "json")}
+    ics_en = english["ics"]
+    json_en = english["json"]
+    assert ics_en is not None and json_en is not None
+    assert b"NA-style peer meeting." in ics_en.body and b"NAME:Haven: meetings" in ics_en.body
+    await GuildSettingsService(env.db, env.clock).update(GUILD, language="es")
+    env.clock.advance(timedelta(minutes=1))
+    ics = await env.feeds.render(token, "ics")
+    mg = await env.feeds.render(token, "json")
+    assert ics is not None and mg is not None
+    text = ics.body.decode().replace("\r\n ", "")
+    assert "NAME:Haven: reuniones" in text
+    assert "DESCRIPTION:Reunión de apoyo entre pares de estilo NA.\\n" in text
+    assert "Abierta: cualquier persona es bienvenida." in text
+    assert "Formato: Con orador\\, Para recién llegados." in text
+    assert "Cerrada: para familiares y amistades." in text
+    assert "CATEGORIES:Estilo NA,Con orador,Para recién llegados" in text
+    assert "LOCATION:Discord" in text  # the place is a name, not a word to translate
+    entries = json.loads(mg.body)
+    assert [e["types"] for e in entries] == [["O", "SP", "BE"], ["C", "D"]]  # the spec's codes
+    assert entries[0]["notes"].startswith("Reunión de apoyo entre pares de estilo NA.\n")
+    assert "Se reúne en Discord." in entries[1]["notes"]
+    # New bytes, new validators; the same Spanish content again gives the same bytes.
+    assert ics.etag != ics_en.etag and mg.etag != json_en.etag
+    again = await _server(env, FakeClock(env.clock.now() + timedelta(hours=2))).render(token, "ics")
+    assert again is not None and (again.body, again.etag) == (ics.body, ics.etag)
+    # Back to English: the first English bytes exactly.
+    await GuildSettingsService(env.db, env.clock).update(GUILD, language="en")
+    back = await env.feeds.render(token, "json")
+    assert back is not None and back.body == json_en.body
+
+
+async def test_rotating_without_feeds_is_refused_in_the_readers_language(env: Env) -> None:
+    with pytest.raises(UserFacingError) as refused:
+        await env.feeds.rotate(GUILD)
+    assert "nothing to rotate" in refused.value.message
+    with use_locale("es"):
+        assert "`/setup feeds action:enable`" in refused.value.message
+        assert "no hay nada que renovar" in refused.value.message
