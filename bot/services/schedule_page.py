@@ -1,7 +1,9 @@
 """The public schedule page: a guild's published meetings of the next 7 days as one HTML page.
 
-Served at ``/feeds/{token}/`` beside the feeds, from the same token and the same published set
-(``FeedService.published``: open meetings, closed ones only when the guild included them). Pure
+Served at ``/feeds/{token}/`` beside the feeds, from the same token. It shows only the open
+meetings anyone may join: of what the feeds publish (``FeedService.published``), never a closed
+meeting, even when the guild included closed ones in its feeds, and never a family meeting
+(``on_page``): a newcomer or a relative sent a link should not land in a family group. Pure
 rendering from plain data, no Discord: every occurrence is an exact UTC instant from the
 occurrence engine, written as ``<time datetime="…Z">`` in the zone the reader chose with ``?tz=``
 (UTC until they do) and beside it the meeting's own local time; the inline script
@@ -46,6 +48,7 @@ __all__ = [
     "ScheduleView",
     "SchedulePage",
     "build_schedule",
+    "on_page",
     "parse_query",
     "render_page",
     "schedule_page",
@@ -80,9 +83,9 @@ PICKER_ZONES = (
     "Australia/Sydney",
     "Pacific/Auckland",
 )
+# The kinds the page shows (and offers as a filter): never family meetings (``on_page``).
 KIND_LABELS = {
     Kind.NA: N_("NA-style"),
-    Kind.FAMILY: N_("Family and friends"),
     Kind.OTHER: N_("Peer support"),
 }
 ACCESS_LABELS = {Access.OPEN: N_("Open: anyone is welcome"), Access.CLOSED: N_("Closed")}
@@ -152,13 +155,22 @@ def parse_query(query: Mapping[str, str]) -> PageQuery:
         lang=lang if lang in LANGUAGES else None,
         tz=tz,
         day=day,
-        kind=Kind(kind_text) if kind_text in {k.value for k in Kind} else None,
+        kind=Kind(kind_text) if kind_text in {k.value for k in KIND_LABELS} else None,
         format=fmt if fmt in FORMATS else None,
         language=language if language in LANGUAGES else None,
     )
 
 
 # --- the view model --------------------------------------------------------------------------
+
+
+def on_page(meeting: Meeting) -> bool:
+    """Whether a published meeting may be on the page: open, and not a family meeting.
+
+    Stricter than the feeds on purpose: ``include_closed`` opens the feeds to calendars and
+    finders a guild chose, while the page is for anyone with its link.
+    """
+    return meeting.access == Access.OPEN and meeting.kind in KIND_LABELS
 
 
 @dataclass(frozen=True, slots=True)
@@ -227,12 +239,12 @@ def build_schedule(
     name: str = "",
     lang: str = "en",
 ) -> ScheduleView:
-    """The page's view of published meetings: occurrences in [now, now + 7 days) and the rest."""
+    """The page's view of published meetings (``on_page`` ones): the next 7 days and the rest."""
     end = now + timedelta(days=PAGE_DAYS)
     page_zone = zone(query.tz or "UTC")
     entries: list[Entry] = []
     later: list[Later] = []
-    for meeting in meetings:
+    for meeting in filter(on_page, meetings):
         code = invites.get(meeting.id)
         link = invite_url(code.code) if code is not None else None
         window = [o for o in occurrences_between(meeting.schedule, now, end) if o.end > now]
@@ -374,7 +386,7 @@ def _select(name: str, label: str, options: list[tuple[str, str]], chosen: str) 
 def _form(view: ScheduleView) -> str:
     q = view.query
     days = [("", _("Any day"))] + [(d.isoformat(), day_and_month(d)) for d in view.days()]
-    kinds = [("", _("Any kind"))] + [(k.value, _(KIND_LABELS[k])) for k in Kind]
+    kinds = [("", _("Any kind"))] + [(k.value, _(label)) for k, label in KIND_LABELS.items()]
     formats = [("", _("Any format"))] + [(k, _(v)) for k, v in FORMAT_WORDS.items()]
     zones = sorted(
         {*PICKER_ZONES, view.zone, *(e.meeting.timezone for e in view.entries)},

@@ -66,7 +66,7 @@ class Seeded:
     """What the seeded guild holds, for assertions."""
 
     open_titles: tuple[str, ...]
-    closed_titles: tuple[str, ...]
+    never_titles: tuple[str, ...]  # closed (the feeds include them) and family meetings
 
 
 class LiveSite:
@@ -135,11 +135,10 @@ class LiveSite:
             formats=("speaker", "discussion"),
         )
         await self._add(
-            "Family morning",
+            "London morning",
             "Europe/London",
             date(2027, 1, 6),
             time(8),
-            kind=Kind.FAMILY,
             formats=("literature-study",),
         )
         await self._add(
@@ -178,20 +177,26 @@ class LiveSite:
             kind=Kind.FAMILY,
             access=Access.CLOSED,
         )
-        token, _ = await self.feeds.enable(GUILD, calendar_name="Haven Recovery")
+        await self._add(
+            "Open family hope", "Europe/London", date(2027, 1, 7), time(19), kind=Kind.FAMILY
+        )
+        # The feeds include closed meetings here; the page must still show none of them.
+        token, _ = await self.feeds.enable(
+            GUILD, include_closed=True, calendar_name="Haven Recovery"
+        )
         assert token is not None
         await self.feeds.set_invite(GUILD, FeedInvite(evening, 555, "havenTest"))
         seeded = Seeded(
             open_titles=(
                 "Evening in New York",
-                "Family morning",
+                "London morning",
                 "Tokyo step study",
                 "Mexico newcomers",
                 "Monthly candlelight",
                 LONG_TITLE,
                 "<img src=x onerror=alert(1)>",
             ),
-            closed_titles=("Closed NA secret", "Closed family circle"),
+            never_titles=("Closed NA secret", "Closed family circle", "Open family hope"),
         )
         return seeded, token
 

@@ -1,5 +1,6 @@
 """The public schedule page in a real browser (Debian Chromium via Playwright): times in readers'
-zones across a DST change, filters with and without JavaScript, closed meetings never shown,
+zones across a DST change, filters with and without JavaScript, closed and family meetings never
+shown (even when the feeds include closed ones),
 axe-core (WCAG 2.2 AA) in light and dark mode with a negative control, reflow at 320 px, no
 third-party requests, cookies or console errors, and a screenshot for people to look at."""
 
@@ -128,7 +129,7 @@ def test_filters_with_and_without_javascript_agree(browser: Any, site: LiveSite)
         assert len(everything) == 7
         assert js_page.locator("#count").inner_text() == "7 meetings"
         cases = [
-            ({"kind": "family"}, "1 meeting"),
+            ({"kind": "other"}, "1 meeting"),
             ({"kind": "", "format": "speaker"}, "2 meetings"),
             ({"format": "", "day": "2027-03-17"}, None),
             ({"kind": "other", "day": "2027-03-17"}, "No meetings match these filters."),
@@ -152,32 +153,42 @@ def test_filters_with_and_without_javascript_agree(browser: Any, site: LiveSite)
         assert [(i["title"], i["time"]) for i in visible(js_page)] == [
             ("Monthly candlelight", "05:00"),
             ("Evening in New York", "08:00"),
-            ("Family morning", "17:00"),
+            ("London morning", "17:00"),
         ]
         # A real GET submit without JavaScript: choose in the form and press the button.
         plain.goto(site.url())
         plain.select_option("#f-tz", zone)
-        plain.select_option("#f-kind", "family")
+        plain.select_option("#f-kind", "other")
         plain.get_by_role("button", name="Show meetings").click()
         plain.wait_for_load_state()
-        assert "kind=family" in plain.url and "tz=Asia%2FTokyo" in plain.url
-        assert [i["title"] for i in visible_no_js(plain)] == ["Family morning"]
-        assert line(visible_no_js(plain), "Family morning") == ("17:00", "Wednesday, March 17")
+        assert "kind=other" in plain.url and "tz=Asia%2FTokyo" in plain.url
+        assert [i["title"] for i in visible_no_js(plain)] == ["Tokyo step study"]
+        assert line(visible_no_js(plain), "Tokyo step study") == ("20:00", "Thursday, March 18")
 
 
-def test_closed_meetings_never_appear(browser: Any, site: LiveSite) -> None:
+def test_a_closed_or_family_meeting_never_on_the_page(browser: Any, site: LiveSite) -> None:
+    """A closed NA meeting (the feeds include it: include_closed) and an open family meeting."""
+    assert "Closed NA secret" in site.seeded.never_titles
+    assert "Open family hope" in site.seeded.never_titles
+    # The feeds publish both closed meetings and the family one; the page shows none of them.
+    feed = site.call(site.feeds.render(site.token, "ics"))
+    assert feed is not None
+    assert all(title.encode() in feed.body for title in site.seeded.never_titles)
     for js in (True, False):
         with reader(browser, js=js) as page:
-            for query in ("", "?kind=family", "?kind=na&tz=Europe/London"):
+            for query in ("", "?kind=family", "?kind=na&tz=Europe/London", "?lang=es"):
                 page.goto(site.url(query))
                 html = page.content()
-                for title in site.seeded.closed_titles:
+                for title in site.seeded.never_titles:
                     assert title not in html, (js, query, title)
             page.goto(site.url())
             text = page.locator("body").inner_text()
             for title in site.seeded.open_titles:
                 assert title in text, (js, title)
             assert "never published" not in page.content()
+            # No family filter to choose: the kind select offers NA-style and peer support only.
+            kinds = page.locator("#f-kind option").evaluate_all("os => os.map(o => o.value)")
+            assert kinds == ["", "na", "other"], (js, kinds)
 
 
 # --- accessibility ------------------------------------------------------------------------------
@@ -216,7 +227,7 @@ def test_axe_finds_no_violations_light_and_dark_and_catches_a_seeded_fault(
         with reader(browser, scheme=scheme, zone="Europe/Madrid", bypass_csp=True) as page:
             page.goto(site.url())
             assert _axe(page, source) == {}, scheme
-            page.select_option("#f-kind", "family")  # a filtered view, hidden items and all
+            page.select_option("#f-kind", "other")  # a filtered view, hidden items and all
             assert _axe(page, source) == {}, scheme
         # The server's own rendering (no script runs): axe needs JS, so the page's script is
         # taken out of the response instead of turning JavaScript off.
@@ -286,7 +297,7 @@ def test_spanish_page_reads_the_same_with_and_without_javascript(
             "miércoles 17 de marzo",
         )
         assert js_page.locator("#count").inner_text() == "7 reuniones"
-        js_page.select_option("#f-kind", "family")
+        js_page.select_option("#f-kind", "other")
         assert js_page.locator("#count").inner_text() == "1 reunión"
         assert "lang=es" in js_page.url
         assert _axe(js_page, source) == {}

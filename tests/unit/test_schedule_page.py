@@ -224,7 +224,7 @@ def test_filters_hide_on_the_server_and_count() -> None:
     now = datetime(2027, 3, 9, 12, tzinfo=UTC)
     ms = [
         meeting(1, "NA speaker", "UTC", date(2027, 3, 9), time(18), formats=("speaker",)),
-        meeting(2, "Family", "UTC", date(2027, 3, 10), time(18), kind=Kind.FAMILY),
+        meeting(2, "NA talk", "UTC", date(2027, 3, 10), time(18)),
         meeting(3, "Other", "UTC", date(2027, 3, 11), time(18), kind=Kind.OTHER),
     ]
 
@@ -232,14 +232,15 @@ def test_filters_hide_on_the_server_and_count() -> None:
         return [t.split("\n")[0][:6] for t in visible_texts(page(ms, now, **q))]
 
     assert len(shown()) == 3
-    assert shown(kind="family") == ["Family"]
+    assert shown(kind="other") == ["Other1"]
     assert shown(format="speaker") == ["NA spe"]
     assert shown(day="2027-03-11") == ["Other1"]
-    assert shown(day="2027-03-11", kind="family") == []
-    html = page(ms, now, day="2027-03-11", kind="family")
+    assert shown(day="2027-03-11", kind="na") == []
+    html = page(ms, now, day="2027-03-11", kind="na")
     assert 'role="status"' in html and ">No meetings match these filters.<" in html
     assert ">2 meetings<" in page(ms, now, format="discussion")
-    assert 'value="family" selected' in html and 'value="2027-03-11" selected' in html
+    assert 'value="na" selected' in html and 'value="2027-03-11" selected' in html
+    assert 'value="family"' not in html  # family meetings are never on the page
 
 
 def test_unknown_query_values_are_ignored_and_never_echoed() -> None:
@@ -323,10 +324,10 @@ async def add(db: Database, store: MeetingStore, title: str, kind: Kind, access:
         )
 
 
-async def test_page_shows_what_the_feeds_publish_and_never_closed_meetings(site) -> None:  # type: ignore[no-untyped-def]
+async def test_page_shows_open_meetings_the_feeds_publish_and_never_closed_ones(site) -> None:  # type: ignore[no-untyped-def]
     db, store, feeds, _clock, _client = site
     await add(db, store, "Open NA", Kind.NA, Access.OPEN)
-    await add(db, store, "Open family", Kind.FAMILY, Access.OPEN)
+    await add(db, store, "Open other", Kind.OTHER, Access.OPEN)
     await add(db, store, "Closed family", Kind.FAMILY, Access.CLOSED)
     await add(db, store, "Closed NA", Kind.NA, Access.CLOSED)
     token, _ = await feeds.enable(GUILD, calendar_name="Haven Test")
@@ -336,10 +337,37 @@ async def test_page_shows_what_the_feeds_publish_and_never_closed_meetings(site)
     html = rendered.body.decode()
     assert len(items(html).items) == 2
     assert "Closed family" not in html and "Closed NA" not in html
-    assert "Open family" in html and "Open NA" in html
+    assert "Open other" in html and "Open NA" in html
     assert "never be published" not in html
     assert "<title>Haven Test: meetings</title>" in html
     assert await schedule_page(feeds, "A" * 43, {}) is None
+
+
+async def test_page_never_shows_closed_or_family_meetings_even_when_the_feeds_do(site) -> None:  # type: ignore[no-untyped-def]
+    """The page is for the open meetings anyone may join: include_closed is the feeds' choice."""
+    db, store, feeds, _clock, _client = site
+    await add(db, store, "Open NA", Kind.NA, Access.OPEN)
+    await add(db, store, "Open other", Kind.OTHER, Access.OPEN)
+    await add(db, store, "Open family", Kind.FAMILY, Access.OPEN)
+    await add(db, store, "Closed NA", Kind.NA, Access.CLOSED)
+    token, _ = await feeds.enable(GUILD, include_closed=True)
+    assert token is not None
+    config = await feeds.get(GUILD)
+    assert config is not None
+    published = {m.title for m in await feeds.published(config)}
+    assert published == {"Open NA", "Open other", "Open family", "Closed NA"}  # the feeds' rule
+    for query in ({}, {"kind": "family"}, {"kind": "na"}, {"lang": "es"}):
+        rendered = await schedule_page(feeds, token, query)
+        assert rendered is not None
+        html = rendered.body.decode()
+        assert "Open family" not in html and "Closed NA" not in html, query
+        assert "Open NA" in html, query
+    assert parse_query({"kind": "family"}).kind is None  # no family filter to ask for
+    rendered = await schedule_page(feeds, token, {})
+    assert rendered is not None
+    html = rendered.body.decode()
+    assert 'value="family"' not in html and 'value="na"' in html and 'value="other"' in html
+    assert "Family and friends" not in html
 
 
 async def test_route_headers_token_and_rate_limit(site) -> None:  # type: ignore[no-untyped-def]
