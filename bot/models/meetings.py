@@ -6,6 +6,7 @@ from dataclasses import dataclass, field
 from datetime import date, time
 from enum import StrEnum
 
+from bot.i18n import N_
 from bot.occurrences import Occurrence as Occurrence
 from bot.occurrences import OccurrenceException as OccurrenceException
 from bot.occurrences import Repeat as Repeat
@@ -27,17 +28,18 @@ class Access(StrEnum):
     CLOSED = "closed"
 
 
-# Format key -> (label, Meeting Guide type code or None where the spec has none).
+# Format key -> (English label, Meeting Guide type code or None where the spec has none).
+# Labels are catalogue messages: show them with ``_(label)`` (the schedule page holds their Spanish).
 FORMATS: dict[str, tuple[str, str | None]] = {
-    "speaker": ("Speaker", "SP"),
-    "discussion": ("Discussion", "D"),
-    "step-study": ("Step study", "ST"),
-    "literature-study": ("Literature study", "LIT"),
-    "newcomer": ("Newcomer", "BE"),
-    "candlelight": ("Candlelight", "CAN"),
-    "meditation": ("Meditation", "MED"),
-    "qa": ("Q&A", None),
-    "other": ("Other", None),
+    "speaker": (N_("Speaker"), "SP"),
+    "discussion": (N_("Discussion"), "D"),
+    "step-study": (N_("Step study"), "ST"),
+    "literature-study": (N_("Literature study"), "LIT"),
+    "newcomer": (N_("Newcomer"), "BE"),
+    "candlelight": (N_("Candlelight"), "CAN"),
+    "meditation": (N_("Meditation"), "MED"),
+    "qa": (N_("Q&A"), None),
+    "other": (N_("Other"), None),
 }
 
 
@@ -91,12 +93,12 @@ class Meeting:
 
     @property
     def home_time(self) -> str:
-        """The local start written out with its zone, e.g. '19:00 America/New_York'."""
+        """The local start and IANA zone, e.g. '19:00 America/New_York' (in words: home_time_words)."""
         return f"{self.start_time.strftime('%H:%M')} {self.timezone}"
 
     @property
     def format_labels(self) -> list[str]:
-        """Human labels of the formats."""
+        """English labels of the formats (catalogue messages: show each as ``_(label)``)."""
         return [FORMATS[f][0] for f in self.formats if f in FORMATS]
 
 

@@ -17,6 +17,7 @@ from bot.clock import Clock
 from bot.db import Database
 from bot.db.repositories import meetings as repository
 from bot.errors import NotFoundError, PermissionDeniedError, UserFacingError
+from bot.i18n import N_, Msg
 from bot.jobs import Job, JobEngine, NewJob
 from bot.models.meetings import (
     FORMATS,
@@ -34,14 +35,13 @@ from bot.models.meetings import (
 from bot.occurrences import (
     Occurrence,
     OccurrenceException,
-    Repeat,
     is_scheduled_date,
     next_occurrences,
     occurrence_for_key,
     occurrences_between,
     zone,
 )
-from bot.parsing import parse_date, parse_language, parse_timezone
+from bot.parsing import parse_language, parse_timezone
 from bot.permissions import Level, refusal
 from bot.services.guilds import GuildSettingsService
 from bot.services.meeting_options import (
@@ -55,9 +55,15 @@ from bot.services.meeting_options import (
     ROOM_OPEN_MAX,
     TITLE_MAX,
     access_label,
+    check_cancel,
     describe_repeat,
     edit_fields,
+    field_label,
+    format_labels,
     format_suggestions,
+    home_time_words,
+    kind_label,
+    local_start_words,
     move_request,
     occurrence_key,
     parse_access,
@@ -68,6 +74,7 @@ from bot.services.meeting_options import (
     parse_kind,
     parse_repeat,
     parse_title,
+    pause_date,
     visible_to,
 )
 from bot.services.privacy import PrivacyService, UserData
@@ -100,7 +107,12 @@ __all__ = [
     "Upcoming",
     "access_label",
     "describe_repeat",
+    "field_label",
+    "format_labels",
     "format_suggestions",
+    "home_time_words",
+    "kind_label",
+    "local_start_words",
     "move_request",
     "parse_access",
     "parse_description",
@@ -124,14 +136,15 @@ log = logging.getLogger(__name__)
 #   deleted   detail "room:delete" or "room:keep"       (the meeting row is already gone)
 
 MOVE_MAX_DAYS = 30
-PAUSE_MAX_DAYS = 730
 EVENT_ROLL = "event_roll"
 
-NOT_FOUND = (
+NOT_FOUND = N_(
     "I can't find that meeting in this server. Start typing its title and pick it from the list."
 )
 FACILITATORS = UserData(
-    "meeting_facilitators", "user_id", purpose="Meetings you facilitate list you as a facilitator."
+    "meeting_facilitators",
+    "user_id",
+    purpose=N_("Meetings you facilitate list you as a facilitator."),
 )
 
 
@@ -198,7 +211,7 @@ class MeetingService:
         """A meeting of this guild, or NotFoundError (ids never cross guilds)."""
         meeting = await self.store.get(meeting_id, guild_id)
         if meeting is None:
-            raise NotFoundError(NOT_FOUND)
+            raise NotFoundError(Msg.of(NOT_FOUND))
         return meeting
 
     async def resolve(self, guild_id: int, text: str) -> Meeting:
@@ -215,9 +228,12 @@ class MeetingService:
             return matches[0]
         if len(matches) > 1:
             raise UserFacingError(
-                "Several meetings have that title: pick one from the list that appears as you type."
+                Msg(
+                    "Several meetings have that title: pick one from the list that appears as "
+                    "you type."
+                )
             )
-        raise NotFoundError(NOT_FOUND)
+        raise NotFoundError(Msg.of(NOT_FOUND))
 
     async def search(self, guild_id: int, text: str, limit: int = 25) -> list[Meeting]:
         """Meetings whose title contains the text (prefix matches first), for autocomplete."""
@@ -238,7 +254,7 @@ class MeetingService:
     async def listing(self, guild_id: int, days: int) -> Listing:
         """Occurrences in the next `days` days (1–31), and every other meeting's next date."""
         if not 1 <= days <= 31:
-            raise UserFacingError(f"`days` goes from 1 to 31; you gave {days}.")
+            raise UserFacingError(Msg("`days` goes from 1 to 31; you gave {days}.", days=days))
         now = self.clock.now()
         end = now + timedelta(days=days)
         upcoming: list[Upcoming] = []
@@ -271,8 +287,10 @@ class MeetingService:
     def _require_manage(self, meeting: Meeting, actor: Actor) -> None:
         if not self.can_manage(meeting, actor):
             raise PermissionDeniedError(
-                "Only this meeting's facilitators or a moderator can change it. Ask one of them, "
-                "or a moderator can add you with `/meeting edit add_facilitator:`."
+                Msg(
+                    "Only this meeting's facilitators or a moderator can change it. Ask one of "
+                    "them, or a moderator can add you with `/meeting edit add_facilitator:`."
+                )
             )
 
     def _local_today(self, meeting: Meeting) -> date:
@@ -364,12 +382,14 @@ class MeetingService:
         else:
             changed_names = list(changed)
         if not changed_names:
-            raise UserFacingError("Those are already the meeting's settings; nothing changed.")
+            raise UserFacingError(Msg("Those are already the meeting's settings; nothing changed."))
         new_schedule = replace(meeting, **changed).schedule
         if TIMING_FIELDS & set(changed) and not next_occurrences(new_schedule, self.clock.now(), 1):
             raise UserFacingError(
-                "After this change the meeting would never meet again. Give a new `start` "
-                "(still to come) together with it."
+                Msg(
+                    "After this change the meeting would never meet again. Give a new `start` "
+                    "(still to come) together with it."
+                )
             )
         async with self.db.transaction() as tx:
             await self.store.update(tx, meeting.id, **changed)
@@ -392,41 +412,13 @@ class MeetingService:
         meeting = await self.get(guild_id, meeting_id)
         self._require_manage(meeting, actor)
         key = occurrence_key(meeting, day, self.clock.now())
-        exc = meeting.exceptions.get(key)
+        check_cancel(meeting, key, self.clock.now(), restore=restore)
         if restore:
-            if exc is None:
-                raise UserFacingError(
-                    f"The occurrence of {key.isoformat()} is neither cancelled nor moved; "
-                    "nothing to restore."
-                )
-            regular = replace(meeting, exceptions={}).schedule
-            original = occurrence_for_key(regular, key)
-            if original is None or original.start <= self.clock.now():
-                raise UserFacingError(
-                    f"The occurrence of {key.isoformat()} would already have started; "
-                    "only future occurrences can be restored."
-                )
             async with self.db.transaction() as tx:
                 await self.store.set_exception(tx, meeting.id, key, None)
             updated = await self.get(guild_id, meeting.id)
             await self._emit(updated, "edited", f"restored:{key.isoformat()}")
             return updated, key
-        if exc is not None and exc.cancelled:
-            raise UserFacingError(
-                f"The occurrence of {key.isoformat()} is already cancelled. To bring it back, "
-                "use `/meeting cancel` with `restore: True`."
-            )
-        if meeting.paused_until is not None and key < meeting.paused_until:
-            raise UserFacingError(
-                f"The meeting is paused until {meeting.paused_until.isoformat()}, so "
-                f"{key.isoformat()} is already skipped."
-            )
-        occ = occurrence_for_key(meeting.schedule, key)
-        if occ is None or occ.start <= self.clock.now():
-            raise UserFacingError(
-                f"The occurrence of {key.isoformat()} has already started or passed; only "
-                "future occurrences can be cancelled."
-            )
         async with self.db.transaction() as tx:
             await self.store.set_exception(tx, meeting.id, key, OccurrenceException(cancelled=True))
         updated = await self.get(guild_id, meeting.id)
@@ -442,8 +434,12 @@ class MeetingService:
         key = occurrence_key(meeting, day, self.clock.now())
         if meeting.paused_until is not None and key < meeting.paused_until:
             raise UserFacingError(
-                f"The meeting is paused until {meeting.paused_until.isoformat()}, so "
-                f"{key.isoformat()} is skipped; resume the meeting first."
+                Msg(
+                    "The meeting is paused until {until}, so {date} is skipped; resume the "
+                    "meeting first.",
+                    until=meeting.paused_until.isoformat(),
+                    date=key.isoformat(),
+                )
             )
         current = occurrence_for_key(replace(meeting, exceptions={}).schedule, key)
         exc = meeting.exceptions.get(key)
@@ -452,19 +448,27 @@ class MeetingService:
         now = self.clock.now()
         if current is None or current.start <= now:
             raise UserFacingError(
-                f"The occurrence of {key.isoformat()} has already started or passed; only "
-                "future occurrences can be moved."
+                Msg(
+                    "The occurrence of {date} has already started or passed; only future "
+                    "occurrences can be moved.",
+                    date=key.isoformat(),
+                )
             )
         target = parse_future_start(new_start, meeting.timezone, self.clock.now())
         if abs((target.date() - key).days) > MOVE_MAX_DAYS:
             raise UserFacingError(
-                f"An occurrence can move by at most {MOVE_MAX_DAYS} days. For a bigger change, "
-                "cancel it, or change the meeting with `/meeting edit start:`."
+                Msg(
+                    "An occurrence can move by at most {days} days. For a bigger change, cancel "
+                    "it, or change the meeting with `/meeting edit start:`.",
+                    days=MOVE_MAX_DAYS,
+                )
             )
         if current.local_start.replace(tzinfo=None) == target and (
             exc is None or not exc.cancelled
         ):
-            raise UserFacingError("That is already when this occurrence meets; nothing changed.")
+            raise UserFacingError(
+                Msg("That is already when this occurrence meets; nothing changed.")
+            )
         async with self.db.transaction() as tx:
             await self.store.set_exception(
                 tx, meeting.id, key, OccurrenceException(cancelled=False, moved_to=target)
@@ -481,24 +485,7 @@ class MeetingService:
         """Skip every occurrence before `until` (a local date after today)."""
         meeting = await self.get(guild_id, meeting_id)
         self._require_manage(meeting, actor)
-        if meeting.repeat is Repeat.ONCE:
-            raise UserFacingError(
-                "A one-time meeting can't be paused. Cancel its date with `/meeting cancel`, "
-                "or delete it."
-            )
-        day = parse_date(until, "date to resume on")
-        today = self._local_today(meeting)
-        if day <= today:
-            raise UserFacingError(
-                f"`until` is the date the meeting starts again, so it must be after today "
-                f"({today.isoformat()} in {meeting.timezone})."
-            )
-        if (day - today).days > PAUSE_MAX_DAYS:
-            raise UserFacingError(
-                "A pause can last at most two years. For a longer break, delete the meeting."
-            )
-        if meeting.paused_until == day:
-            raise UserFacingError(f"The meeting is already paused until {day.isoformat()}.")
+        day = pause_date(meeting, until, self._local_today(meeting))
         async with self.db.transaction() as tx:
             await self.store.update(tx, meeting.id, paused_until=day)
         updated = await self.get(guild_id, meeting.id)
@@ -510,7 +497,7 @@ class MeetingService:
         meeting = await self.get(guild_id, meeting_id)
         self._require_manage(meeting, actor)
         if meeting.paused_until is None or meeting.paused_until <= self._local_today(meeting):
-            raise UserFacingError("This meeting is not paused.")
+            raise UserFacingError(Msg("This meeting is not paused."))
         async with self.db.transaction() as tx:
             await self.store.update(tx, meeting.id, paused_until=None)
         updated = await self.get(guild_id, meeting.id)

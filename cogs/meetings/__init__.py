@@ -1,8 +1,9 @@
 """/meeting: find, schedule and change meetings.
 
 ``cog`` holds the commands, ``options`` their choices and autocompletes, ``render`` the card and
-list pages, ``views`` the list pager and delete dialog, ``notices`` the announcement and mod-log
-entry after a change, ``event_mirror`` the Discord side of the native event mirror that
+list pages, ``views`` the list pager and delete dialog, ``words`` the answers and notices after a
+change, ``notices`` posts the announcement (in the meeting's language) and mod-log entry (in the
+server's), ``event_mirror`` the Discord side of the native event mirror that
 ``bot.services.meetings.MeetingService`` plans.
 """
 

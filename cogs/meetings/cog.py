@@ -5,6 +5,8 @@ Cancellation notices belong to the reminders feature.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import discord
 from discord import app_commands
 from discord.ext import commands
@@ -14,45 +16,40 @@ from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
 from bot.services.meetings import (
-    FIELD_LABELS,
     Actor,
     Meeting,
     MeetingEdit,
     MeetingService,
-    access_label,
-    describe_repeat,
     move_request,
 )
 from cogs._kit import (
     MeetingArg,
     caller_level,
-    escape,
     requires,
     room_admits,
     timezone_autocomplete,
-    ts,
-    ts_pair,
 )
-from cogs._kit.i18n import LanguageArg
+from cogs._kit.i18n import _T, LanguageArg
+from cogs.meetings import words
 from cogs.meetings.event_mirror import DiscordNativeEvents
 from cogs.meetings.notices import announce, modlog
 from cogs.meetings.options import (
+    ACCESS_CHOICES,
     EDIT_OPTIONS,
+    KIND_CHOICES,
+    REPEAT_CHOICES,
     SCHEDULE_OPTIONS,
-    AccessChoice,
-    KindChoice,
-    RepeatChoice,
     can_facilitate,
     format_autocomplete,
     multiline,
     occurrence_autocomplete,
 )
-from cogs.meetings.render import list_pages, meeting_card, meeting_name
+from cogs.meetings.render import list_pages, meeting_card
 from cogs.meetings.views import delete_dialog, list_pager
 
 
 class MeetingsCog(
-    commands.GroupCog, name="meeting", description="Meetings: find, schedule, change"
+    commands.GroupCog, name="meeting", description=_T("Meetings: find, schedule, change")
 ):
     """The /meeting commands."""
 
@@ -79,6 +76,10 @@ class MeetingsCog(
     def _next(self, meeting: Meeting, n: int = 3) -> list[Occurrence]:
         return self.service.next_occurrences(meeting, n)
 
+    def _next_start(self, meeting: Meeting) -> datetime | None:
+        upcoming = self._next(meeting, 1)
+        return upcoming[0].start if upcoming else None
+
     async def _answer(
         self, interaction: discord.Interaction, content: str, meeting: Meeting
     ) -> None:
@@ -86,8 +87,9 @@ class MeetingsCog(
             interaction, content, embed=meeting_card(meeting, self._next(meeting))
         )
 
-    @app_commands.command(name="schedule", description="Schedule a meeting (facilitators)")
+    @app_commands.command(name="schedule", description=_T("Schedule a meeting (facilitators)"))
     @app_commands.describe(**SCHEDULE_OPTIONS)
+    @app_commands.choices(repeat=REPEAT_CHOICES, kind=KIND_CHOICES, access=ACCESS_CHOICES)
     @app_commands.rename(formats="format")
     @app_commands.autocomplete(timezone=timezone_autocomplete, formats=format_autocomplete)
     @app_commands.guild_only()
@@ -97,11 +99,11 @@ class MeetingsCog(
         interaction: discord.Interaction,
         title: str,
         start: str,
-        repeat: RepeatChoice,
-        kind: KindChoice,
+        repeat: str,
+        kind: str,
         timezone: str | None = None,
         duration: int = 60,
-        access: AccessChoice = "open",
+        access: str = "open",
         formats: str | None = None,
         description: str | None = None,
         language: LanguageArg | None = None,
@@ -123,23 +125,17 @@ class MeetingsCog(
             description=multiline(description),
             language=language,
         )
-        await self._answer(
-            interaction,
-            "Scheduled. Set reminders, opening text or co-facilitators with `/meeting edit`.",
-            meeting,
-        )
+        await self._answer(interaction, words.scheduled_answer(), meeting)
         await modlog(
-            interaction,
-            "Meeting scheduled",
-            meeting,
-            schedule=describe_repeat(meeting),
-            who=access_label(meeting),
+            interaction, words.SCHEDULED, meeting, lambda: words.scheduled_details(meeting)
         )
 
-    @app_commands.command(name="list", description="Every meeting, by its next date")
+    @app_commands.command(name="list", description=_T("Every meeting, by its next date"))
     @app_commands.describe(
-        days="Days ahead to list every date, 1 to 31 (default 7); other meetings show only their next",
-        mine="Only meetings your roles let you join",
+        days=_T(
+            "Days ahead to list every date, 1 to 31 (default 7); other meetings show only their next"
+        ),
+        mine=_T("Only meetings your roles let you join"),
     )
     @app_commands.guild_only()
     async def list_(
@@ -154,22 +150,22 @@ class MeetingsCog(
             items = [i for i in items if admits(i.meeting)]
             later = [x for x in later if admits(x.meeting)]
         if not items and not later:
-            scope = " that your roles let you join" if mine else ""
-            await reply_ephemeral(interaction, f"No meetings{scope} are scheduled in this server.")
+            await reply_ephemeral(interaction, words.no_meetings(mine=mine))
             return
         await list_pager(list_pages(items, later, days, mine), interaction.user.id).send(
             interaction
         )
 
-    @app_commands.command(name="info", description="A meeting's details and next dates")
-    @app_commands.describe(meeting="Start typing the meeting's title")
+    @app_commands.command(name="info", description=_T("A meeting's details and next dates"))
+    @app_commands.describe(meeting=_T("Start typing the meeting's title"))
     @app_commands.guild_only()
     async def info(self, interaction: discord.Interaction, meeting: MeetingArg) -> None:
         """Show a meeting's card."""
         await reply_ephemeral(interaction, embed=meeting_card(meeting, self._next(meeting)))
 
-    @app_commands.command(name="edit", description="Change a meeting, or move one occurrence")
+    @app_commands.command(name="edit", description=_T("Change a meeting, or move one occurrence"))
     @app_commands.describe(**EDIT_OPTIONS)
+    @app_commands.choices(repeat=REPEAT_CHOICES, kind=KIND_CHOICES, access=ACCESS_CHOICES)
     @app_commands.rename(formats="format")
     @app_commands.autocomplete(
         timezone=timezone_autocomplete,
@@ -185,10 +181,10 @@ class MeetingsCog(
         title: str | None = None,
         start: str | None = None,
         timezone: str | None = None,
-        repeat: RepeatChoice | None = None,
+        repeat: str | None = None,
         duration: int | None = None,
-        kind: KindChoice | None = None,
-        access: AccessChoice | None = None,
+        kind: str | None = None,
+        access: str | None = None,
         formats: str | None = None,
         description: str | None = None,
         opening_text: str | None = None,
@@ -232,16 +228,16 @@ class MeetingsCog(
         await interaction.response.defer(ephemeral=True, thinking=True)
         result = await self.service.edit(interaction.guild_id, meeting.id, actor, change)
         updated = result.meeting
-        labels = ", ".join(FIELD_LABELS.get(f, f) for f in result.changed)
-        await self._answer(interaction, f"Saved: {labels}.", updated)
+        await self._answer(interaction, words.saved(result.changed), updated)
         if result.timing_changed:
-            upcoming = self._next(updated, 1)
-            nxt = f" Next: {ts_pair(upcoming[0].start)}." if upcoming else ""
-            await announce(
-                interaction,
-                f"🕒 {meeting_name(updated)} has a new schedule: {describe_repeat(updated)}.{nxt}",
-            )
-        await modlog(interaction, "Meeting edited", updated, changed=labels)
+            nxt = self._next_start(updated)
+            await announce(interaction, updated, lambda: words.schedule_notice(updated, nxt))
+        await modlog(
+            interaction,
+            words.EDITED,
+            updated,
+            lambda: {"changed": words.changed_fields(result.changed)},
+        )
 
     async def _move(
         self,
@@ -257,28 +253,24 @@ class MeetingsCog(
             meeting.guild_id, meeting.id, actor, occurrence, move_to
         )
         old = before.get(moved.key)
-        was = ts(old.start, "F") if old is not None else moved.key.isoformat()
-        await self._answer(
-            interaction, f"Moved the meeting of {was} to {ts_pair(moved.start)}.", updated
-        )
-        await announce(
-            interaction,
-            f"📅 {meeting_name(updated)}: the meeting of {was} moves to {ts_pair(moved.start)} "
-            f"({moved.local_start:%Y-%m-%d %H:%M} {updated.timezone}).",
-        )
+        await self._answer(interaction, words.moved_answer(old, moved), updated)
+        await announce(interaction, updated, lambda: words.moved_notice(updated, old, moved))
+        # The mod log keeps the exact figures a moderator may need to check against.
         await modlog(
             interaction,
-            "Meeting occurrence moved",
+            words.MOVED,
             updated,
-            occurrence=moved.key.isoformat(),
-            moved_to=f"{moved.local_start:%Y-%m-%d %H:%M} {updated.timezone}",
+            lambda: {
+                "occurrence": moved.key.isoformat(),
+                "moved_to": f"{moved.local_start:%Y-%m-%d %H:%M} {updated.timezone}",
+            },
         )
 
-    @app_commands.command(name="cancel", description="Cancel (or restore) one occurrence")
+    @app_commands.command(name="cancel", description=_T("Cancel (or restore) one occurrence"))
     @app_commands.describe(
-        meeting="Start typing the meeting's title",
-        date="The occurrence's date, YYYY-MM-DD",
-        restore="Bring back a cancelled or moved occurrence instead",
+        meeting=_T("Start typing the meeting's title"),
+        date=_T("The occurrence's date, YYYY-MM-DD"),
+        restore=_T("Bring back a cancelled or moved occurrence instead"),
     )
     @app_commands.autocomplete(date=occurrence_autocomplete)
     @app_commands.guild_only()
@@ -299,24 +291,21 @@ class MeetingsCog(
             interaction.guild_id, meeting.id, actor, date, restore=restore
         )
         if restore:
-            await self._answer(interaction, f"Restored the meeting of {key.isoformat()}.", updated)
+            await self._answer(interaction, words.restored_answer(key), updated)
             await modlog(
-                interaction, "Meeting occurrence restored", updated, occurrence=key.isoformat()
+                interaction, words.RESTORED, updated, lambda: {"occurrence": key.isoformat()}
             )
             return
         gone = next((o for o in before if o.key == key), None)
-        when = ts(gone.start, "F") if gone is not None else key.isoformat()
         # The channel notice (guild setting cancel_notices) is the reminders feature's: it is
         # posted when the first reminder would have come, not weeks early.
-        await self._answer(interaction, f"Cancelled the meeting of {when}.", updated)
-        await modlog(
-            interaction, "Meeting occurrence cancelled", updated, occurrence=key.isoformat()
-        )
+        await self._answer(interaction, words.cancelled_answer(gone, key), updated)
+        await modlog(interaction, words.CANCELLED, updated, lambda: {"occurrence": key.isoformat()})
 
-    @app_commands.command(name="pause", description="Pause a meeting until a date")
+    @app_commands.command(name="pause", description=_T("Pause a meeting until a date"))
     @app_commands.describe(
-        meeting="Start typing the meeting's title",
-        until="The date it meets again from, YYYY-MM-DD",
+        meeting=_T("Start typing the meeting's title"),
+        until=_T("The date it meets again from, YYYY-MM-DD"),
     )
     @app_commands.guild_only()
     @requires(Level.FACILITATOR)
@@ -328,20 +317,15 @@ class MeetingsCog(
         actor = await self._actor(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         updated = await self.service.pause(interaction.guild_id, meeting.id, actor, until)
-        assert updated.paused_until is not None
-        upcoming = self._next(updated, 1)
-        back = f" It meets again {ts_pair(upcoming[0].start)}." if upcoming else ""
-        await self._answer(
-            interaction, f"Paused until {updated.paused_until.isoformat()}.{back}", updated
-        )
-        await announce(
-            interaction,
-            f"⏸️ {meeting_name(updated)} is paused until {updated.paused_until.isoformat()}.{back}",
-        )
-        await modlog(interaction, "Meeting paused", updated, until=updated.paused_until.isoformat())
+        day = updated.paused_until
+        assert day is not None
+        nxt = self._next_start(updated)
+        await self._answer(interaction, words.paused_answer(day, nxt), updated)
+        await announce(interaction, updated, lambda: words.paused_notice(updated, day, nxt))
+        await modlog(interaction, words.PAUSED, updated, lambda: {"until": day.isoformat()})
 
-    @app_commands.command(name="resume", description="End a meeting's pause now")
-    @app_commands.describe(meeting="Start typing the meeting's title")
+    @app_commands.command(name="resume", description=_T("End a meeting's pause now"))
+    @app_commands.describe(meeting=_T("Start typing the meeting's title"))
     @app_commands.guild_only()
     @requires(Level.FACILITATOR)
     async def resume(self, interaction: discord.Interaction, meeting: MeetingArg) -> None:
@@ -350,14 +334,13 @@ class MeetingsCog(
         actor = await self._actor(interaction)
         await interaction.response.defer(ephemeral=True, thinking=True)
         updated = await self.service.resume(interaction.guild_id, meeting.id, actor)
-        upcoming = self._next(updated, 1)
-        nxt = f" Next: {ts_pair(upcoming[0].start)}." if upcoming else ""
-        await self._answer(interaction, f"Resumed.{nxt}", updated)
-        await announce(interaction, f"▶️ {meeting_name(updated)} meets again.{nxt}")
-        await modlog(interaction, "Meeting resumed", updated)
+        nxt = self._next_start(updated)
+        await self._answer(interaction, words.resumed_answer(nxt), updated)
+        await announce(interaction, updated, lambda: words.resumed_notice(updated, nxt))
+        await modlog(interaction, words.RESUMED, updated)
 
-    @app_commands.command(name="delete", description="Delete a meeting (asks to confirm)")
-    @app_commands.describe(meeting="Start typing the meeting's title")
+    @app_commands.command(name="delete", description=_T("Delete a meeting (asks to confirm)"))
+    @app_commands.describe(meeting=_T("Start typing the meeting's title"))
     @app_commands.guild_only()
     @requires(Level.FACILITATOR)
     async def delete(self, interaction: discord.Interaction, meeting: MeetingArg) -> None:
@@ -369,7 +352,7 @@ class MeetingsCog(
 
         await delete_dialog(meeting, interaction.user.id, chosen).send(
             interaction,
-            f"Delete {meeting_name(meeting)} and every future date? This cannot be undone.",
+            words.delete_question(meeting),
             embed=meeting_card(meeting, self._next(meeting)),
         )
 
@@ -386,15 +369,14 @@ class MeetingsCog(
         meeting = await self.service.delete(
             interaction.guild_id, meeting_id, actor, delete_room=delete_room
         )
-        room = " and its room" if delete_room else ""
         await interaction.edit_original_response(
-            content=f"Deleted **{escape(meeting.title)}**{room}.", embed=None, view=None
+            content=words.deleted_answer(meeting, with_room=delete_room), embed=None, view=None
         )
         await self.service.remove_native_event(meeting)
-        await announce(
-            interaction,
-            f"🗑️ {meeting_name(meeting)} has been removed from the schedule.",
-        )
+        await announce(interaction, meeting, lambda: words.deleted_notice(meeting))
         await modlog(
-            interaction, "Meeting deleted", meeting, room="deleted" if delete_room else "kept"
+            interaction,
+            words.DELETED,
+            meeting,
+            lambda: words.deleted_details(with_room=delete_room),
         )

@@ -11,11 +11,12 @@ from bot.occurrences import Occurrence
 from bot.runtime.app import HavenBot
 from bot.services.meetings import Meeting, access_label, describe_repeat
 from cogs._kit import truncate
+from cogs._kit.i18n import _, use_locale
 from cogs.meetings.render import why
 
 log = logging.getLogger(__name__)
 
-EVENT_LOCATION = "Discord"
+EVENT_LOCATION = "Discord"  # i18n: keep (the product's name)
 PRIVACY_GUILD_ONLY = 2
 ENTITY_STAGE, ENTITY_VOICE, ENTITY_EXTERNAL = 1, 2, 3
 
@@ -23,11 +24,12 @@ ENTITY_STAGE, ENTITY_VOICE, ENTITY_EXTERNAL = 1, 2, 3
 def event_payload(
     meeting: Meeting, occ: Occurrence, voice: discord.abc.GuildChannel | None
 ) -> dict[str, Any]:
-    """The REST body of the one native scheduled event mirroring an occurrence."""
-    text = f"{access_label(meeting)} · {describe_repeat(meeting)}"
-    if meeting.description:
-        text += f"\n\n{meeting.description}"
-    text += "\n\nKept in step by Haven: see /meeting info for the schedule."
+    """The REST body of the one native scheduled event mirroring an occurrence (its language)."""
+    with use_locale(meeting.language):  # everyone in the server reads it
+        text = f"{access_label(meeting)} · {describe_repeat(meeting)}"
+        if meeting.description:
+            text += f"\n\n{meeting.description}"
+        text += "\n\n" + _("Kept in step by Haven: see /meeting info for the schedule.")
     payload: dict[str, Any] = {
         "name": truncate(meeting.title, 100),
         "description": truncate(text, 1000),

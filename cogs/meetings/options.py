@@ -3,22 +3,36 @@
 from __future__ import annotations
 
 from datetime import date
-from typing import Literal
 
 import discord
 from discord import app_commands
 
 from bot.errors import UserFacingError
+from bot.i18n_format import time_of_day, weekday, zone_label
 from bot.occurrences import next_occurrences, zone
 from bot.permissions import Level, level_for
 from bot.services import Services
 from bot.services.meetings import format_suggestions
 from cogs._kit import resolve_meeting, services_of, truncate
-from cogs._kit.i18n import _T
+from cogs._kit.i18n import _T, _
 
-RepeatChoice = Literal["once", "weekly", "biweekly", "monthly", "monthly-last"]
-KindChoice = Literal["na", "family", "other"]
-AccessChoice = Literal["open", "closed"]
+# The values are what the service parses (and what the docs quote); the names are what people read.
+REPEAT_CHOICES: list[app_commands.Choice[str]] = [
+    app_commands.Choice(name=_T("once"), value="once"),
+    app_commands.Choice(name=_T("weekly"), value="weekly"),
+    app_commands.Choice(name=_T("biweekly"), value="biweekly"),
+    app_commands.Choice(name=_T("monthly"), value="monthly"),
+    app_commands.Choice(name=_T("monthly-last"), value="monthly-last"),
+]
+KIND_CHOICES: list[app_commands.Choice[str]] = [
+    app_commands.Choice(name=_T("NA-style"), value="na"),
+    app_commands.Choice(name=_T("Family and friends"), value="family"),
+    app_commands.Choice(name=_T("Peer support"), value="other"),
+]
+ACCESS_CHOICES: list[app_commands.Choice[str]] = [
+    app_commands.Choice(name=_T("open (anyone)"), value="open"),
+    app_commands.Choice(name=_T("closed (the member or family role)"), value="closed"),
+]
 
 
 def multiline(text: str | None) -> str | None:
@@ -45,16 +59,26 @@ async def occurrence_autocomplete(
     except UserFacingError:
         return []
     now = services_of(interaction).clock.now()
+    where = zone_label(meeting.timezone)
     choices: list[tuple[date, str]] = []
     for occ in next_occurrences(meeting.schedule, now, 12):
-        moved = " (moved)" if occ.moved else ""
-        choices.append(
-            (occ.key, f"{occ.key:%a %Y-%m-%d} · {occ.local_start:%H:%M} {meeting.timezone}{moved}")
+        # The date as typed (YYYY-MM-DD) after its weekday, then the wall time at home.
+        name = _("{weekday} {date} · {time} ({zone})").format(
+            weekday=weekday(occ.key.isoweekday()),
+            date=occ.key.isoformat(),
+            time=time_of_day(occ.local_start),
+            zone=where,
         )
+        if occ.moved:
+            name = _("{occurrence} (moved)").format(occurrence=name)
+        choices.append((occ.key, name))
     today = now.astimezone(zone(meeting.timezone)).date()
     for key, exc in meeting.exceptions.items():
         if exc.cancelled and key >= today:
-            choices.append((key, f"{key:%a %Y-%m-%d} (cancelled)"))
+            name = _("{weekday} {date} (cancelled)").format(
+                weekday=weekday(key.isoweekday()), date=key.isoformat()
+            )
+            choices.append((key, name))
     choices.sort()
     needle = current.strip().lower()
     return [
@@ -79,37 +103,39 @@ async def can_facilitate(services: Services, member: discord.Member | None) -> b
 
 
 SCHEDULE_OPTIONS: dict[str, str | _T] = {
-    "title": "What the meeting is called (up to 100 characters)",
-    "start": "First meeting, local time: YYYY-MM-DD HH:MM, e.g. 2027-01-05 19:00",
-    "repeat": "How it repeats: once, weekly, biweekly, monthly (nth weekday), monthly-last",
-    "kind": "na (NA-style), family (family and friends), other (general peer support)",
-    "timezone": "The meeting's IANA time zone (default: the server's)",
-    "duration": "Minutes, 5 to 600 (default 60)",
-    "access": "open (anyone) or closed (members; family role for family meetings)",
-    "formats": "Comma-separated: speaker, discussion, step study, newcomer, …",
-    "description": "What to expect (up to 1000 characters; \\n starts a new line)",
+    "title": _T("What the meeting is called (up to 100 characters)"),
+    "start": _T("First meeting, local time: YYYY-MM-DD HH:MM, e.g. 2027-01-05 19:00"),
+    "repeat": _T("How it repeats: once, weekly, biweekly, monthly (nth weekday), monthly-last"),
+    "kind": _T("NA-style, family and friends, or other (general peer support)"),
+    "timezone": _T("The meeting's IANA time zone (default: the server's)"),
+    "duration": _T("Minutes, 5 to 600 (default 60)"),
+    "access": _T("open (anyone) or closed (members; family role for family meetings)"),
+    "formats": _T("Comma-separated: speaker, discussion, step study, newcomer, …"),
+    "description": _T("What to expect (up to 1000 characters; \\n starts a new line)"),
     "language": _T("Language of its reminders, room cards and notices (default: the server's)"),
 }
 
 EDIT_OPTIONS: dict[str, str | _T] = {
-    "meeting": "Start typing the meeting's title",
-    "title": "New title",
-    "start": "New first meeting, local time: YYYY-MM-DD HH:MM (re-anchors the repeat)",
-    "timezone": "New IANA time zone (the local time stays the same)",
-    "repeat": "New repeat rule",
-    "duration": "Minutes, 5 to 600",
-    "kind": "na, family or other",
-    "access": "open or closed",
-    "formats": "Comma-separated formats, or - for none",
-    "description": "New description, or - to clear",
-    "opening_text": "The opening format posted when the room opens (\\n = new line), or - to clear",
-    "reminder_offsets": "Reminders before each meeting, e.g. 24h,15m; 'default' = the server's",
-    "room_open_minutes": "Minutes before the start the room opens (0-120)",
-    "room_close_minutes": "Minutes after the end the room closes (0-240)",
-    "clear_chat": "Clear the room's chat after each meeting",
-    "add_facilitator": "Someone with the facilitator role to co-facilitate",
-    "remove_facilitator": "A facilitator to remove from this meeting",
-    "occurrence": "Move one occurrence: its date (YYYY-MM-DD)",
-    "move_to": "Move that occurrence to: local YYYY-MM-DD HH:MM",
+    "meeting": _T("Start typing the meeting's title"),
+    "title": _T("New title"),
+    "start": _T("New first meeting, local time: YYYY-MM-DD HH:MM (re-anchors the repeat)"),
+    "timezone": _T("New IANA time zone (the local time stays the same)"),
+    "repeat": _T("New repeat rule"),
+    "duration": _T("Minutes, 5 to 600"),
+    "kind": _T("NA-style, family and friends, or other"),
+    "access": _T("open or closed"),
+    "formats": _T("Comma-separated formats, or - for none"),
+    "description": _T("New description, or - to clear"),
+    "opening_text": _T(
+        "The opening format posted when the room opens (\\n = new line), or - to clear"
+    ),
+    "reminder_offsets": _T("Reminders before each meeting, e.g. 24h,15m; 'default' = the server's"),
+    "room_open_minutes": _T("Minutes before the start the room opens (0-120)"),
+    "room_close_minutes": _T("Minutes after the end the room closes (0-240)"),
+    "clear_chat": _T("Clear the room's chat after each meeting"),
+    "add_facilitator": _T("Someone with the facilitator role to co-facilitate"),
+    "remove_facilitator": _T("A facilitator to remove from this meeting"),
+    "occurrence": _T("Move one occurrence: its date (YYYY-MM-DD)"),
+    "move_to": _T("Move that occurrence to: local YYYY-MM-DD HH:MM"),
     "language": _T("Language of its reminders, room cards and notices"),
 }

@@ -6,6 +6,7 @@ import discord
 
 from bot.services.meetings import Meeting
 from cogs._kit import Choice, ConfirmView, Pager
+from cogs._kit.i18n import _
 from cogs._kit.ui import Chosen
 
 
@@ -14,7 +15,7 @@ def list_pager(pages: list[discord.Embed], owner_id: int) -> Pager:
     return Pager(
         pages,
         owner_id,
-        refusal="Run `/meeting list` to get your own list.",
+        refusal=_("Run `/meeting list` to get your own list."),
         prefix="meeting-list",
     )
 
@@ -23,15 +24,18 @@ def delete_dialog(meeting: Meeting, owner_id: int, on_choice: Chosen) -> Confirm
     """Confirm a deletion and say what happens to the meeting's room (keys: keep, room)."""
     rooms = (meeting.room_category_id, meeting.room_text_channel_id, meeting.room_voice_channel_id)
     if any(c is not None for c in rooms):
-        choices = [Choice("Delete, keep its room", "keep"), Choice("Delete with its room", "room")]
+        choices = [
+            Choice(_("Delete, keep its room"), "keep"),
+            Choice(_("Delete with its room"), "room"),
+        ]
     else:
-        choices = [Choice("Delete meeting", "keep")]
+        choices = [Choice(_("Delete meeting"), "keep")]
     return ConfirmView(
         owner_id,
         choices,
         on_choice,
-        cancel_label="Don't delete",
-        cancelled="Nothing was deleted.",
+        cancel_label=_("Don't delete"),
+        cancelled=_("Nothing was deleted."),
         prefix="meeting-delete",
         cancel_key="abort",
     )

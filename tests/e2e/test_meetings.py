@@ -129,12 +129,12 @@ async def test_schedule_answers_with_the_card_and_logs_it(
     assert "Scheduled." in text
     assert "Tuesday Hope" in text
     assert "🟢 Open · NA-style" in text
-    assert "Weekly on Tuesday at 19:00 America/New_York" in text
-    assert "Speaker, Step study" in text
+    assert "Every Tuesday at 19:00 (New York) · 1 hour and 30 minutes" in text
+    assert "Speaker and Step study" in text
     for i in range(3):
         unix = to_unix(FIRST + i * WEEK)
         assert f"<t:{unix}:F>" in text and f"<t:{unix}:R>" in text
-    assert "Tue 19:00 America/New_York" in text
+    assert "Tuesday 19:00 (New York)" in text
     assert all(m.ephemeral for m in [res.message, *res.followups] if m is not None)
     m = await only_meeting(bot, community.guild.id)
     assert m.facilitator_ids == {community.facilitator.user.id}
@@ -290,7 +290,7 @@ async def test_occurrence_autocomplete_lists_the_meetings_dates(
         meeting=str(m.id),
     )
     assert choices[0] == {
-        "name": "Tue 2027-01-12 · 19:00 America/New_York",
+        "name": "Tuesday 2027-01-12 · 19:00 (New York)",
         "value": "2027-01-12",
     }
     assert choices[1]["value"] == "2027-01-19"
@@ -390,8 +390,8 @@ async def test_list_names_every_meeting_and_when_meetings_beyond_the_window_meet
     assert "Family Monthly" in text  # everyone sees it listed, marked closed, as before
     back = to_unix(datetime(2027, 2, 15, 23, 0, tzinfo=UTC))
     assert (
-        f"**Resting Group** · 🟢 Open · NA-style\nPaused until 2027-02-15 · next: <t:{back}:F>"
-        in (text)
+        f"**Resting Group** · 🟢 Open · NA-style\nPaused until Monday, February 15, 2027 · next: "
+        f"<t:{back}:F>" in (text)
     )
     order = [text.index(t) for t in ("Tuesday Hope", "Beyond the next 7 days", "Resting Group")]
     assert order == sorted(order)
@@ -413,7 +413,7 @@ async def test_info_shows_the_card_and_unknown_meetings_get_a_clear_message(
     )
     assert res.ephemeral
     assert "🔒 Closed · 👪 Family" in res.text
-    assert f"<t:{to_unix(FIRST)}:F>" in res.text and "19:00 America/New_York" in res.text
+    assert f"<t:{to_unix(FIRST)}:F>" in res.text and "keeps 19:00 (New York) local time" in res.text
     by_title = await discord_server.invoke(
         community.guild, community.family, "meeting info", meeting="tuesday hope"
     )
@@ -488,7 +488,7 @@ async def test_edit_changes_fields_announces_new_schedules_and_logs(
     assert u.home_time == "20:30 America/New_York" and u.weekday == 3
     assert changes[-1]["change"] == "edited" and "first_date" in changes[-1]["detail"]
     (notice,) = await wait_messages(discord_server, community.announcements, 1)
-    assert "has a new schedule: Weekly on Wednesday at 20:30 America/New_York" in notice.content
+    assert "has a new schedule: Every Wednesday at 20:30 (New York)" in notice.content
     entries = await wait_messages(discord_server, community.modlog, 2)
     assert "Meeting edited" in entries[-1].text
 
@@ -587,7 +587,7 @@ async def test_move_one_occurrence_is_announced(
     (notice,) = await wait_messages(discord_server, community.announcements, 1)
     old = to_unix(FIRST + WEEK)
     assert f"the meeting of <t:{old}:F> moves to <t:{new}:F>" in notice.content
-    assert "2027-01-20 18:00 America/New_York" in notice.content
+    assert "(Wednesday, January 20, 18:00 in New York)" in notice.content
     entries = await wait_messages(discord_server, community.modlog, 2)
     assert "Meeting occurrence moved" in entries[-1].text
 
@@ -617,7 +617,7 @@ async def test_cancel_one_occurrence_and_restore_it(
     restored = await facilitator(
         "meeting cancel", meeting=str(m.id), date="2027-01-19", restore=True
     )
-    assert "Restored the meeting of 2027-01-19" in restored.all_text
+    assert "Restored the meeting of Tuesday, January 19, 2027." in restored.all_text
     assert (await only_meeting(bot, community.guild.id)).exceptions == {}
     entries = await wait_messages(discord_server, community.modlog, 3)
     assert "Meeting occurrence restored" in entries[-1].text
@@ -635,7 +635,8 @@ async def test_pause_and_resume_are_announced(
     m = await only_meeting(bot, community.guild.id)
     res = await facilitator("meeting pause", meeting=str(m.id), until="2027-02-01")
     back = to_unix(datetime(2027, 2, 3, 0, 0, tzinfo=UTC))
-    assert "Paused until 2027-02-01" in res.all_text and f"<t:{back}:F>" in res.all_text
+    assert "Paused until Monday, February 1, 2027." in res.all_text
+    assert f"<t:{back}:F>" in res.all_text
     assert changes[-1] == {
         "meeting_id": m.id,
         "guild_id": community.guild.id,
@@ -643,7 +644,7 @@ async def test_pause_and_resume_are_announced(
         "detail": "until:2027-02-01",
     }
     (notice,) = await wait_messages(discord_server, community.announcements, 1)
-    assert "⏸️" in notice.content and "paused until 2027-02-01" in notice.content
+    assert "⏸️" in notice.content and "paused until Monday, February 1, 2027" in notice.content
     past = await facilitator("meeting pause", meeting=str(m.id), until="2027-01-01")
     assert "must be after today" in past.all_text
     res = await facilitator("meeting resume", meeting=str(m.id))
@@ -900,7 +901,7 @@ async def test_card_keeps_local_time_across_the_march_dst_change(
         datetime(2027, 3, 23, 23, 0, tzinfo=UTC),
     ):
         assert f"<t:{to_unix(instant)}:F>" in text
-    assert text.count("Tue 19:00 America/New_York") == 3
+    assert text.count("Tuesday 19:00 (New York)") == 3
 
 
 async def test_occurrence_autocomplete_offers_cancelled_dates_to_restore(
@@ -923,7 +924,7 @@ async def test_occurrence_autocomplete_offers_cancelled_dates_to_restore(
         meeting=str(m.id),
         date="01-19",
     )
-    assert choices == [{"name": "Tue 2027-01-19 (cancelled)", "value": "2027-01-19"}]
+    assert choices == [{"name": "Tuesday 2027-01-19 (cancelled)", "value": "2027-01-19"}]
     moved = await discord_server.autocomplete(
         community.guild,
         community.facilitator,
@@ -956,3 +957,80 @@ async def test_meetings_and_the_event_roll_survive_a_restart(
     (patch,) = event_calls(discord_server, "PATCH")
     assert datetime.fromisoformat(patch.json["scheduled_start_time"]) == FIRST + WEEK
     assert len(event_calls(discord_server, "POST")) == 1
+
+
+# --- in Spanish -----------------------------------------------------------------------------------
+
+
+async def test_schedule_and_list_answer_each_person_in_their_language(
+    discord_server: FakeDiscord, community: Community, bot: HavenBot
+) -> None:
+    """A Spanish client gets Spanish (Babel's words, zones by city); English stays English."""
+    server, c = discord_server, community
+    made = await schedule(server, c, format="speaker, newcomer", _locale="es-419")
+    card = made.all_text
+    assert made.ephemeral and made.payload["locale"] == "es-419"
+    assert "Programada. Ajusta recordatorios" in card, card
+    assert "🟢 Abierta · Estilo NA" in card
+    assert "Cada martes a las 19:00 (Nueva York) · 1 hora" in card
+    assert card.count("· martes 19:00 (Nueva York)") == 3  # the next three dates, at home
+    assert f"<t:{to_unix(FIRST)}:F>" in card  # Discord shows timestamps in each reader's language
+    assert "Con orador y Para recién llegados" in card
+    assert "Próximas fechas" in card and "la reunión mantiene las 19:00 (Nueva York)" in card
+    for english in ("Scheduled", "Every Tuesday", "Open", "New York", "Next dates"):
+        assert english not in card, english
+    # The mod log is the server's, in the server's language (English here).
+    (entry,) = await wait_messages(server, c.modlog, 1)
+    assert "Meeting scheduled" in entry.text and "Every Tuesday at 19:00 (New York)" in entry.text
+
+    spanish = await server.invoke(c.guild, c.peer, "meeting list", _locale="es-ES")
+    english = await server.invoke(c.guild, c.family, "meeting list")
+    assert spanish.ephemeral and english.ephemeral
+    assert "Reuniones en un plazo de 7 días" in spanish.text
+    assert "**Tuesday Hope** · 🟢 Abierta · Estilo NA" in spanish.text
+    assert f"<t:{to_unix(FIRST)}:F> (<t:{to_unix(FIRST)}:R>) · martes 19:00 (Nueva York)" in (
+        spanish.text
+    )
+    assert "Página 1/1" in spanish.text
+    assert "Meetings in the next 7 days" in english.text
+    assert "**Tuesday Hope** · 🟢 Open · NA-style" in english.text
+    assert "Tuesday 19:00 (New York)" in english.text and "Page 1/1" in english.text
+    assert "martes" not in english.text and "Reuniones" not in english.text
+
+    one_day = await server.invoke(c.guild, c.peer, "meeting list", days=1, _locale="es-419")
+    assert "Nada en un plazo de 1 día." in one_day.text
+    assert "__**Más allá de 1 día**__" in one_day.text
+    bad = await server.invoke(c.guild, c.peer, "meeting list", days=40, _locale="es-419")
+    assert bad.ephemeral and "`days` va de 1 a 31; escribiste 40." in bad.all_text
+
+
+async def test_notices_follow_the_meetings_language_and_the_mod_log_the_servers(
+    discord_server: FakeDiscord, community: Community, bot: HavenBot
+) -> None:
+    """An English facilitator pauses a Spanish meeting: their answer is English, the notice
+    Spanish, the mod-log entry in the server's language (English, then Spanish)."""
+    server, c = discord_server, community
+    await schedule(server, c, title="Martes de Esperanza", language="es")
+    m = await only_meeting(bot, c.guild.id)
+    assert m.language == "es"
+    paused = await server.invoke(
+        c.guild, c.facilitator, "meeting pause", meeting=str(m.id), until="2027-02-01"
+    )
+    assert "Paused until Monday, February 1, 2027." in paused.all_text
+    (notice,) = await wait_messages(server, c.announcements, 1)
+    assert notice.content.startswith(
+        "⏸️ **Martes de Esperanza** (🟢 Abierta · Estilo NA) está en pausa hasta el lunes, "
+        "1 de febrero de 2027. Vuelve a reunirse el <t:"
+    ), notice.content
+    never_pings(notice)
+    entries = await wait_messages(server, c.modlog, 2)
+    assert "Meeting paused" in entries[-1].text
+    await bot.services.guilds.update(c.guild.id, language="es")
+    resumed = await server.invoke(c.guild, c.facilitator, "meeting resume", meeting=str(m.id))
+    assert "Resumed. Next: <t:" in resumed.all_text
+    notices = await wait_messages(server, c.announcements, 2)
+    assert "▶️ **Martes de Esperanza** (🟢 Abierta · Estilo NA) vuelve a reunirse." in (
+        notices[-1].content
+    )
+    entries = await wait_messages(server, c.modlog, 3)
+    assert "Reunión reanudada" in entries[-1].text and "Meeting resumed" not in entries[-1].text

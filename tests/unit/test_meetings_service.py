@@ -13,6 +13,7 @@ from bot.bus import MEETING_CHANGED, EventBus
 from bot.clock import FakeClock
 from bot.db import Database
 from bot.errors import NotFoundError, PermissionDeniedError, UserFacingError
+from bot.i18n import use_locale
 from bot.jobs import JobEngine, NewJob
 from bot.occurrences import Occurrence, Repeat
 from bot.permissions import Level
@@ -29,6 +30,7 @@ from bot.services.meetings import (
     access_label,
     describe_repeat,
     format_suggestions,
+    home_time_words,
     parse_formats,
     visible_to,
 )
@@ -444,21 +446,41 @@ async def test_an_edit_that_leaves_no_future_occurrence_is_refused(world: World)
     assert r.meeting.repeat is Repeat.ONCE
 
 
-async def test_describe_repeat_for_each_rule(world: World) -> None:
+async def test_describe_repeat_for_each_rule_in_english_and_spanish(world: World) -> None:
+    # Babel's words (bot.i18n_format), the zone named by its city, in either language.
     cases = {
-        ("once", "2027-01-12 19:00"): "Once, on Tuesday 2027-01-12 at 19:00 America/New_York",
-        ("weekly", "2027-01-12 19:00"): "Weekly on Tuesday at 19:00 America/New_York",
-        ("biweekly", "2027-01-12 19:00"): (
-            "Every 2 weeks on Tuesday (counted from 2027-01-12) at 19:00 America/New_York"
+        ("once", "2027-01-12 19:00"): (
+            "Once, on Tuesday, January 12, 2027 at 19:00 (New York)",
+            "Una sola vez, el martes, 12 de enero de 2027 a las 19:00 (Nueva York)",
         ),
-        ("monthly", "2027-01-12 19:00"): "Monthly on the 2nd Tuesday at 19:00 America/New_York",
+        ("weekly", "2027-01-12 19:00"): (
+            "Every Tuesday at 19:00 (New York)",
+            "Cada martes a las 19:00 (Nueva York)",
+        ),
+        ("biweekly", "2027-01-12 19:00"): (
+            "Every other Tuesday at 19:00 (New York)",
+            "Un martes sí y otro no a las 19:00 (Nueva York)",
+        ),
+        ("monthly", "2027-01-12 19:00"): (
+            "The second Tuesday of every month at 19:00 (New York)",
+            "El segundo martes de cada mes a las 19:00 (Nueva York)",
+        ),
         ("monthly", "2027-03-30 19:00"): (
-            "Monthly on the 5th Tuesday (months without one are skipped) at 19:00 America/New_York"
+            "The fifth Tuesday of every month (months without one are skipped) at 19:00 (New York)",
+            "El quinto martes de cada mes (los meses que no lo tienen se saltan) a las 19:00 "
+            "(Nueva York)",
+        ),
+        ("monthly-last", "2027-01-29 13:30"): (
+            "The last Friday of every month at 13:30 (New York)",
+            "El último viernes de cada mes a las 13:30 (Nueva York)",
         ),
     }
-    for (repeat, start), expected in cases.items():
+    for (repeat, start), (english, spanish) in cases.items():
         m = await world.schedule(repeat=repeat, start=start)
-        assert describe_repeat(m) == expected
+        assert describe_repeat(m) == english
+        assert describe_repeat(m, "es") == spanish
+        with use_locale("es-419"):
+            assert describe_repeat(m) == spanish
 
 
 async def test_changing_the_zone_keeps_the_wall_time(world: World) -> None:
@@ -696,7 +718,46 @@ async def test_labels_mark_family_and_closed_meetings(world: World) -> None:
     assert "🔒 Closed" in access_label(m) and "👪 Family" in access_label(m)
     o = await world.schedule(kind="na", access="open", repeat="monthly-last")
     assert access_label(o).startswith("🟢 Open")
-    assert describe_repeat(o) == "Monthly on the last Tuesday at 19:00 America/New_York"
+    assert describe_repeat(o) == "The last Tuesday of every month at 19:00 (New York)"
+    with use_locale("es"):
+        assert access_label(m) == (
+            "🔒 Cerrada · 👪 Familias (rol de familia: para quienes quieren a alguien que consume)"
+        )
+        assert access_label(o) == "🟢 Abierta · Estilo NA"
+        assert home_time_words(o) == "19:00 (Nueva York)"
+    assert home_time_words(o) == "19:00 (New York)"
+
+
+async def test_errors_render_in_the_readers_language(world: World) -> None:
+    m = await world.schedule()
+    with pytest.raises(UserFacingError) as caught:
+        await world.service.cancel(GUILD, m.id, FAC, "2027-01-20")
+    assert caught.value.text.render("en") == (
+        "`2027-01-20` is not a date this meeting meets (Every Tuesday at 19:00 (New York)). "
+        "Its next dates are `2027-01-12`, `2027-01-19`, `2027-01-26`."
+    )
+    with use_locale("es"):
+        with pytest.raises(UserFacingError) as caught:
+            await world.service.cancel(GUILD, m.id, FAC, "2027-01-20")
+        assert str(caught.value) == (
+            "`2027-01-20` no es una de las fechas de esta reunión (Cada martes a las 19:00 "
+            "(Nueva York)). Sus próximas fechas son `2027-01-12`, `2027-01-19`, `2027-01-26`."
+        )
+    with pytest.raises(UserFacingError) as caught:
+        await world.service.listing(GUILD, 40)
+    assert caught.value.text.render("es") == "`days` va de 1 a 31; escribiste 40."
+    assert str(caught.value) == "`days` goes from 1 to 31; you gave 40."
+
+
+def test_formats_are_parsed_in_either_language_and_suggested_in_the_readers() -> None:
+    assert parse_formats("Con orador, discusion, ESTUDIO DE LOS PASOS") == (
+        "speaker",
+        "discussion",
+        "step-study",
+    )
+    with use_locale("es"):
+        assert [v for v, _ in format_suggestions("Con orador, disc")] == ["Con orador, Discusión"]
+    assert [v for v, _ in format_suggestions("speaker, disc")] == ["Speaker, Discussion"]
 
 
 async def test_visibility_by_role(world: World) -> None:
