@@ -29,20 +29,27 @@ FeedAction = Literal["enable", "disable", "rotate"]
 def public_text(include_closed: bool) -> str:
     """Exactly what the feeds make public, in plain words (current locale)."""
     closed = (
-        _("**Closed meetings are included too**, because you asked for it.")
+        _(
+            "**Closed meetings are included too** in the calendar and Meeting Guide feeds, "
+            "because you asked for it."
+        )
         if include_closed
         else _(
             "Closed meetings are never published unless you include them (`include_closed:True`)."
         )
     )
-    return _(
-        "**What becomes public** (anyone with a link can read it): the titles, days, times, time "
-        "zones, kind (NA-style, family, other), access and formats of this server's open "
-        "meetings, and for each meeting that has a room, a permanent discord.gg invite to that "
-        "room. {closed}\n"
-        "**Never published:** descriptions, opening formats, facilitators, attendance, or "
-        "anything else about people."
-    ).format(closed=closed)
+    return (
+        _(
+            "**What becomes public** (anyone with a link can read it): the titles, days, times, time "
+            "zones, kind (NA-style, family, other), access and formats of this server's open "
+            "meetings, and for each meeting that has a room, a permanent discord.gg invite to that "
+            "room. {closed}\n"
+            "**Never published:** descriptions, opening formats, facilitators, attendance, or "
+            "anything else about people."
+        ).format(closed=closed)
+        + "\n"
+        + _("The schedule page shows only open meetings that are not family meetings.")
+    )
 
 
 def feed_urls(base: str | None, token: str) -> tuple[str, str]:

@@ -48,6 +48,7 @@ async def test_enable_answers_privately_with_urls_and_what_is_public(
     assert f"Schedule page (times in each reader's own zone): /feeds/{token}/\n" in text
     assert "What becomes public" in text and "Never published" in text
     assert "facilitators" in text and "Closed meetings are never published" in text
+    assert "The schedule page shows only open meetings that are not family meetings." in text
     assert "HTTP_PORT" in text  # the feed server is off in this run, and the answer says so
     # Only a hash of the token is stored.
     assert token not in str(await services.db.fetchall("SELECT * FROM guild_feeds"))
@@ -145,6 +146,8 @@ async def test_setup_show_reports_whether_feeds_are_on(
     )
     after = await discord_server.invoke(guild, community.moderator, "setup show")
     assert "on · closed meetings included" in after.text
+    again = await discord_server.invoke(guild, community.moderator, "setup feeds", action="enable")
+    assert "in the calendar and Meeting Guide feeds" in again.content
 
 
 @pytest.mark.parametrize("where", ["beside", "apart", "environment"])
