@@ -94,6 +94,7 @@ FIELD_NAMES: dict[str, str] = {
     "pseudonym": N_("Pseudonym"),
     "reason": N_("Reason"),
     "role": N_("Role"),
+    "room": N_("Room"),
     "room_invites": N_("Room invites"),
     "schedule": N_("Schedule"),
     "to_fix": N_("To fix"),

@@ -158,7 +158,5 @@ def deleted_notice(meeting: Meeting) -> str:
 
 
 def deleted_details(*, with_room: bool) -> dict[str, str]:
-    """The mod-log detail of a deletion: what happened to the room."""
-    if with_room:
-        return {"details": _("Its room was deleted too.")}
-    return {"details": _("Its room was kept.")}
+    """The mod-log detail of a deletion: what happened to the room ("Room: deleted")."""
+    return {"room": _("deleted") if with_room else _("kept")}

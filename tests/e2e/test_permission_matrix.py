@@ -597,7 +597,7 @@ async def _cancel(w: World, who: str, ok: bool) -> Any:
     return await w.invoke(who, "meeting cancel", meeting=str(target.id), date="2027-01-12")
 
 
-@case("meeting pause", "meeting", staff_row(Allow("Paused until 2027-02-01")))
+@case("meeting pause", "meeting", staff_row(Allow("Paused until Monday, February 1, 2027")))
 async def _pause(w: World, who: str, ok: bool) -> Any:
     target = await w.fresh_meeting() if ok else w.meeting1()
     return await w.invoke(who, "meeting pause", meeting=str(target.id), until="2027-02-01")
