@@ -230,8 +230,8 @@ def update(areas: Iterable[str], root: Path = ROOT, locales: Path = LOCALES) -> 
                 elsewhere |= _translated(read_catalogue(other))
         wanted = [item for item in extract(files_of(area, root), root) if item.key not in elsewhere]
         # Keep this file's entries other areas use (shared words live where first translated).
-        kept = [by_key[m.id if isinstance(m.id, str) else m.id[0]] for m in own if m.id]
-        kept = [item for item in kept if item.key in used]
+        keys = (m.id if isinstance(m.id, str) else m.id[0] for m in own if m.id)
+        kept = [by_key[key] for key in keys if key in used]  # a string no code uses is dropped
         template = _template([*wanted, *kept])
         template.creation_date = own.creation_date  # no header churn on every run
         # No fuzzy guesses: a near match ("Default time zone" for "{rule} at {time} ({zone})")

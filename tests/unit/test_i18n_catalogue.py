@@ -565,3 +565,17 @@ def test_unmarked_and_computed_texts_are_caught(tmp_path: Path) -> None:
     )
     assert sorted(int(p.split(":")[1]) for p in hardcoded(["c.py"], tmp_path)) == [3, 5, 6, 14]
     assert sorted(int(p.split(":")[1]) for p in computed(["c.py"], tmp_path)) == [7, 8, 9, 11]
+
+
+def test_update_drops_a_string_no_code_uses_any_more(tmp_path: Path) -> None:
+    """Changing an English text leaves its old entry behind: update must drop it, not crash."""
+    (tmp_path / "cogs").mkdir()
+    (tmp_path / "bot").mkdir()
+    (tmp_path / "cogs" / "admin.py").write_text('from bot.i18n import _\n\nTEXT = _("Hello")\n')
+    po = tmp_path / "locales" / "es" / "LC_MESSAGES" / "admin.po"
+    po.parent.mkdir(parents=True)
+    po.write_text('msgid ""\nmsgstr ""\n\nmsgid "Gone"\nmsgstr "Ido"\n', encoding="utf-8")
+    todo = i18n_tools.update(["admin"], root=tmp_path, locales=tmp_path / "locales")
+    assert todo == {"admin": 1}
+    text = po.read_text(encoding="utf-8")
+    assert 'msgid "Hello"' in text and "Gone" not in text
