@@ -112,7 +112,7 @@ def store(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> Itera
     try:
         yield HavenStore(path, server.url(name))
     finally:
-        server.run(server.drop_database(name))
+        server.discard_database(name)
 
 
 @pytest.fixture
