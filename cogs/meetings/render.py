@@ -83,12 +83,15 @@ def meeting_card(meeting: Meeting, upcoming: list[Occurrence]) -> discord.Embed:
         value=LANGUAGE_NAMES.get(meeting.language, meeting.language),
         inline=True,
     )
-    embed.set_footer(
-        text=_(
-            "Meeting #{id} · times in Discord show in your own time zone; the meeting keeps "
-            "{time} local time"
-        ).format(id=meeting.id, time=home_time_words(meeting))
+    # A plural on the hour, as in bot.i18n_format: Spanish says "la 1:00" but "las 19:00".
+    footer = ngettext(
+        "Meeting #{id} · times in Discord show in your own time zone; the meeting keeps "
+        "{time} local time",
+        "Meeting #{id} · times in Discord show in your own time zone; the meeting keeps "
+        "{time} local time",
+        meeting.start_time.hour,
     )
+    embed.set_footer(text=footer.format(id=meeting.id, time=home_time_words(meeting)))
     return fit_embed(embed)
 
 
