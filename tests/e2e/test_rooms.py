@@ -839,3 +839,28 @@ async def test_a_replayed_scheduled_open_announces_nothing_twice(
     assert overwrite(discord_server, link.text_channel_id, g) == (AUDIENCE | TEXT_SPEAK, 0)
     assert [m.id for m in discord_server.messages_in(link.text_channel_id)] == before
     assert modlog_titles(discord_server, community).count("Room opened") == 1
+
+
+async def test_a_spanish_meetings_room_speaks_spanish_in_an_english_server(
+    discord_server: FakeDiscord, haven: HavenRunner, community: Community, haven_clock: FakeClock
+) -> None:
+    """The opening card and closing line follow the meeting's language; the mod log the guild's."""
+    bot = haven.running
+    meeting = await add_meeting(bot, community, title="Grupo Esperanza", language="es")
+    link = await create_room(discord_server, community, meeting)  # an English facilitator
+
+    await run_jobs_at(bot, haven_clock, OPENS)
+    (card,) = discord_server.messages_in(link.text_channel_id)
+    assert card.embeds[0]["title"] == "Grupo Esperanza: la sala está abierta"
+    assert "A quién ves aquí y lo que escuchas aquí, aquí se queda." in card.text
+    assert "`/crisis`" in card.text and "Who you see here" not in card.text
+    labels = [b["label"] for row in card.components for b in row["components"]]
+    assert labels == ["Registrar asistencia"]
+    assert card.custom_ids() == [f"haven:checkin:{meeting.id}:{KEY}"]
+
+    await run_jobs_at(bot, haven_clock, CLOSES)
+    closing = discord_server.messages_in(link.text_channel_id)[-1]
+    assert closing.content.startswith("La sala está cerrada. Gracias por estar aquí.")
+    # The server's own language is English: its mod log stays English.
+    titles = modlog_titles(discord_server, community)
+    assert "Room opened" in titles and "Room closed" in titles
