@@ -420,6 +420,13 @@ class SetupCog(commands.GroupCog, name="setup", description=_T("Configure Haven 
         ),
         include_closed=_T("Also publish closed meetings (default: only open meetings)"),
     )
+    @app_commands.choices(
+        action=[
+            app_commands.Choice(name=_T("enable"), value="enable"),
+            app_commands.Choice(name=_T("disable"), value="disable"),
+            app_commands.Choice(name=_T("rotate"), value="rotate"),
+        ]
+    )
     @app_commands.guild_only()
     @requires(Level.MODERATOR)
     async def feeds(

@@ -30,8 +30,8 @@ from bot.i18n import (
 # The `language:` option of /setup defaults and /meeting schedule|edit. Each language is named in
 # itself, as language pickers do, so these names are not translated.
 LANGUAGE_CHOICES: list[app_commands.Choice[int | float | str]] = [
-    app_commands.Choice(name="English", value="en"),  # i18n: keep
-    app_commands.Choice(name="Español", value="es"),  # i18n: keep
+    app_commands.Choice(name=_T("English"), value="en"),
+    app_commands.Choice(name=_T("Español"), value="es"),
 ]
 
 

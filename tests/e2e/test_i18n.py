@@ -145,9 +145,13 @@ async def test_a_subscribers_dm_language_follows_their_next_interaction(
         community.peer.user.id: "en"
     }
     await discord_server.invoke(community.guild, community.peer, "help", _locale="es-419")
-    assert await repo.locales_of(services.db, [community.peer.user.id]) == {
-        community.peer.user.id: "es"
-    }
+
+    async def spanish_now() -> bool:
+        """The refresh runs in the bot's on_interaction listener, beside the answer."""
+        found = await repo.locales_of(services.db, [community.peer.user.id])
+        return found == {community.peer.user.id: "es"}
+
+    await discord_server.wait_for(spanish_now, message="the stored DM language stayed English")
 
 
 async def test_a_spanish_community_server_starts_with_spanish_posts(

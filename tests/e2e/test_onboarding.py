@@ -287,7 +287,7 @@ async def test_welcome_off_channel_and_dm(
     await modlog_has(server, c, "Settings changed", 4)
 
     shown = await server.invoke(c.guild, c.moderator, "setup show")
-    assert "**Welcome newcomers**: dm" in shown.text
+    assert "**Welcome newcomers**: by direct message" in shown.text
     assert "**Name newcomers in the welcome channel**: on" in shown.text
     assert "**Role requests need moderator approval**: off" in shown.text
 
