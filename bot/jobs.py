@@ -403,16 +403,26 @@ class JobEngine:
     async def stop(self, grace_s: float = 8.0) -> None:
         """Stop the timer and let in-flight handlers finish (or leave their jobs reclaimable)."""
         self._started = False
-        if self._scheduler is not None:
-            self._scheduler.shutdown(wait=False)
-            self._scheduler = None
+        scheduler, self._scheduler = self._scheduler, None
+        if scheduler is not None:
+            # No new ticks, but not shut down yet: APScheduler's shutdown cancels the ticks
+            # running (a heartbeat mid-transaction) and logs each cancellation at ERROR.
+            scheduler.pause()
         # A periodic reconcile is idempotent (the next start runs one): cancel it. A dispatch
-        # claims in one transaction and hands off at once: let it finish so its batch is tracked.
+        # claims in one transaction and hands off at once, and a heartbeat is one transaction:
+        # let them finish, so the batch is tracked and the leases renewed before the worker leaves.
         for task in list(self._ticks):
             if task.get_name() == "haven-reconcile":
                 task.cancel()
         if self._ticks:
-            await asyncio.wait(set(self._ticks), timeout=grace_s)
+            _, late = await asyncio.wait(set(self._ticks), timeout=grace_s)
+            if late:
+                log.warning("%d timer callbacks outlived the stop's grace; cancelling", len(late))
+                for task in late:
+                    task.cancel()
+                await asyncio.wait(late)
+        if scheduler is not None:
+            scheduler.shutdown(wait=False)
         if self._inflight:
             _, pending = await asyncio.wait(set(self._inflight), timeout=grace_s)
             for task in pending:
@@ -450,13 +460,23 @@ class JobEngine:
             await self.heartbeat()
         except Exception:
             log.exception("heartbeat failed; claims are renewed at the next one")
+        except asyncio.CancelledError:
+            if self._started:
+                raise
+            # stop() ended it after its grace: the lease backstop covers what it did not renew.
 
     async def _reconcile_tick(self) -> None:
         self._track("haven-reconcile")
         if not self._started:
             return
-        await self.reconcile()
-        await self.rearm()
+        try:
+            await self.reconcile()
+            await self.rearm()
+        except asyncio.CancelledError:
+            if self._started:
+                raise
+            # stop() ended it (idempotent: the next start reconciles). Returning, not raising,
+            # keeps APScheduler from logging the cancellation at ERROR.
 
     def wake_for(self, fire_at: datetime | None) -> None:
         """After a commit that wrote a job firing at `fire_at`: re-arm if it is earlier.

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 from collections.abc import AsyncIterator, Awaitable, Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -423,3 +424,83 @@ async def test_the_reminder_reconcile_writes_only_this_processs_guilds(
     await services.reminders.reconcile()
     pending = await services.reminders.pending_reminders()
     assert pending and {j.guild_id for j in pending} == {mine}
+
+
+# --- a clean stop ------------------------------------------------------------------------------
+
+
+def _fire_now(engine: JobEngine, job_id: str) -> None:
+    """Run one of the engine's interval timers (reconcile, heartbeat) now, not in minutes."""
+    scheduler = engine._scheduler
+    assert scheduler is not None
+    scheduler.modify_job(job_id, next_run_time=datetime.now(UTC))
+
+
+def _errors(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [f"{r.name}: {r.getMessage()}" for r in caplog.records if r.levelno >= logging.ERROR]
+
+
+async def test_a_stop_during_a_periodic_reconcile_ends_it_without_an_error(
+    db: Database, clock: FakeClock, caplog: pytest.LogCaptureFixture
+) -> None:
+    """stop() ends a running reconcile (idempotent: the next start runs one) and logs no ERROR.
+
+    APScheduler's shutdown cancelled the tick itself, and its executor logged the cancellation as
+    'Job "reconcile" raised an exception' with a traceback, at ERROR.
+    """
+    engine = JobEngine(db, clock)
+    entered, gate = asyncio.Event(), asyncio.Event()
+    calls = 0
+
+    async def slow_reconcile() -> None:
+        nonlocal calls
+        calls += 1
+        if calls > 1:  # not the start's own run
+            entered.set()
+            await gate.wait()
+
+    engine.add_reconciler(slow_reconcile)
+    await engine.start()
+    with caplog.at_level(logging.INFO):
+        _fire_now(engine, "reconcile")
+        await asyncio.wait_for(entered.wait(), 10)
+        await engine.stop(grace_s=5)
+    assert not engine._ticks
+    assert _errors(caplog) == []
+
+
+async def test_a_heartbeat_in_flight_at_stop_finishes_and_logs_no_error(
+    pg_url: str, caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """bench/scale.py at 100k: a heartbeat running when a process stopped was cancelled, and the
+    scheduler logged the cancellation's traceback at ERROR. stop() now lets it finish first."""
+    db = await Database.open(pg_url)
+    try:
+        engine = JobEngine(db, FakeClock(T0), Shards(1, (0,)))
+        await engine.start()
+        membership = engine._membership
+        assert membership is not None
+        entered, gate = asyncio.Event(), asyncio.Event()
+        beats: list[int] = []
+        beat = membership.heartbeat
+
+        async def slow_heartbeat() -> int:
+            entered.set()
+            await gate.wait()
+            returned = await beat()
+            beats.append(returned)
+            return returned
+
+        monkeypatch.setattr(membership, "heartbeat", slow_heartbeat)
+        with caplog.at_level(logging.INFO):
+            _fire_now(engine, "heartbeat")
+            await asyncio.wait_for(entered.wait(), 10)
+            stopping = asyncio.create_task(engine.stop(grace_s=5))
+            await asyncio.sleep(0)  # stop() runs up to its first wait: the scheduler is stopped
+            gate.set()
+            await stopping
+        assert beats == [0]  # the beat ran to its end, then the worker left
+        assert await db.fetchval("SELECT count(*) FROM global_workers") == 0
+        assert _errors(caplog) == []
+    finally:
+        await db.close()
