@@ -97,7 +97,7 @@ async def test_help_privacy_and_crisis_answer_in_spanish_and_english_side_by_sid
         for cmd in ("help", "privacy info", "crisis")
     }
     assert all(r.ephemeral for r in [*spanish.values(), *english.values()])
-    assert "Aquí te vemos como: compañero/a" in spanish["help"].all_text
+    assert "Tu papel aquí: participante" in spanish["help"].all_text
     assert "`/crisis`" in spanish["help"].all_text and "usa `/crisis`" in spanish["help"].all_text
     assert "You are seen here as: peer" in english["help"].all_text
     assert "Lo que Haven nunca guarda" in spanish["privacy info"].all_text
