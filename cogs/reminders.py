@@ -14,7 +14,7 @@ from bot.errors import PermissionDeniedError, UserFacingError
 from bot.i18n_format import duration, format_list
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
-from bot.services.meetings import Access, Kind, Meeting
+from bot.services.meetings import Access, Kind, Meeting, home_time_words
 from bot.services.reminders import (
     SENT,
     Message,
@@ -158,7 +158,7 @@ def reminder_embed(message: ReminderMessage) -> discord.Embed:
     embed = discord.Embed(
         title=title[: 256 - len(suffix)] + suffix,
         description=_("Starts {when}\nHome time: {home_time}").format(
-            when=ts_pair(start), home_time=meeting.home_time
+            when=ts_pair(start), home_time=home_time_words(meeting)
         ),
         colour=COLOR_WARN if message.late else COLOR,
     )

@@ -27,7 +27,7 @@ from bot.models.onboarding import (
 )
 from bot.occurrences import next_occurrences
 from bot.services.guilds import GuildSettings
-from bot.services.meetings import Access, Meeting
+from bot.services.meetings import Access, Meeting, home_time_words
 from bot.services.privacy import PrivacyService, UserData
 
 __all__ = [
@@ -147,7 +147,7 @@ def role_setup_problems(slots: list[RoleSlot], bot: BotStanding) -> list[Msg]:
 
 
 def next_open_meetings(
-    meetings: Iterable[Meeting], now: datetime, limit: int = WELCOME_MEETINGS
+    meetings: Iterable[Meeting], now: datetime, limit: int = WELCOME_MEETINGS, language: str = "en"
 ) -> list[UpcomingMeeting]:
     """The open meetings that start soonest after now, each once, with its next start."""
     upcoming: list[UpcomingMeeting] = []
@@ -163,7 +163,7 @@ def next_open_meetings(
                 title=meeting.title,
                 kind=meeting.kind.value,
                 start=following[0].start,
-                home_time=meeting.home_time,
+                home_time=home_time_words(meeting, language),
             )
         )
     upcoming.sort(key=lambda u: (u.start, u.meeting_id))
@@ -183,7 +183,7 @@ def welcome_for(
         mode=settings.welcome_mode,
         channel_id=settings.welcome_channel_id,
         mention=settings.welcome_mention and settings.welcome_mode == "channel",
-        meetings=tuple(next_open_meetings(meetings, now)),
+        meetings=tuple(next_open_meetings(meetings, now, language=settings.language)),
         panel_channel_id=settings.panel_channel_id,
         panel_message_id=settings.panel_message_id,
     )

@@ -8,6 +8,7 @@ from discord import app_commands
 from bot.i18n_format import zone_label
 from bot.models.meetings import Meeting
 from bot.parsing import all_timezones
+from bot.services.meeting_options import home_time_words
 from cogs._kit.checks import services_of
 from cogs._kit.format import truncate
 
@@ -50,7 +51,7 @@ def _meeting_choice_name(meeting: Meeting) -> str:
     marks = ("🔒" if meeting.access.value == "closed" else "") + (
         "👪" if meeting.kind.value == "family" else ""
     )
-    return f"{meeting.title}{' ' + marks if marks else ''} ({meeting.home_time})"
+    return f"{meeting.title}{' ' + marks if marks else ''} · {home_time_words(meeting)}"
 
 
 async def meeting_autocomplete(

@@ -269,8 +269,8 @@ async def test_meeting_autocomplete_matches_titles_of_this_guild_only(
     )
     names = [c["name"] for c in choices]
     assert names == [
-        "Hope at Dawn (19:00 America/New_York)",
-        "Family Hope 👪 (19:00 America/New_York)",
+        "Hope at Dawn · 19:00 (New York)",
+        "Family Hope 👪 · 19:00 (New York)",
     ]
     ids = {m.title: m.id for m in await meetings(bot, community.guild.id)}
     assert [c["value"] for c in choices] == [str(ids["Hope at Dawn"]), str(ids["Family Hope"])]

@@ -236,9 +236,9 @@ def _assert_welcome_content(text: str, c: Community, panel: Message) -> None:
     assert "peer-support community" in text
     lines = [line for line in text.splitlines() if line.startswith("• ")]
     assert lines == [
-        f"• **Friday morning**: <t:{friday}:F> (<t:{friday}:R>) · 09:00 America/New_York",
-        f"• **Saturday night**: <t:{saturday}:F> (<t:{saturday}:R>) · 20:00 America/New_York",
-        f"• **Monday evening**: <t:{monday}:F> (<t:{monday}:R>) · 19:00 America/New_York",
+        f"• **Friday morning**: <t:{friday}:F> (<t:{friday}:R>) · 09:00 (New York)",
+        f"• **Saturday night**: <t:{saturday}:F> (<t:{saturday}:R>) · 20:00 (New York)",
+        f"• **Monday evening**: <t:{monday}:F> (<t:{monday}:R>) · 19:00 (New York)",
     ]
     assert "Closed Thursday" not in text and "Tuesday lunch" not in text
     assert jump_url(c.guild.id, panel.channel_id, panel.id) in text

@@ -347,7 +347,9 @@ def test_next_open_meetings_are_the_three_soonest_open_ones() -> None:
     upcoming = next_open_meetings(meetings, NOW)
     assert [u.meeting_id for u in upcoming] == [4, 5, 1]
     assert upcoming[0].start == datetime(2027, 1, 8, 14, 0, tzinfo=UTC)
-    assert upcoming[0].home_time == "09:00 America/New_York"
+    assert upcoming[0].home_time == "09:00 (New York)"
+    spanish = next_open_meetings(meetings, NOW, language="es")
+    assert spanish[0].home_time == "9:00 (Nueva York)"
     assert all(u.start > NOW for u in upcoming)
     # Sunday: Monday's meeting, then Thursday's two (the cancellation was only last week).
     later = next_open_meetings(meetings, NOW + timedelta(days=3))
