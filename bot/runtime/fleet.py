@@ -146,6 +146,8 @@ class RestLimiter:
         """An aiohttp trace that holds each request to `api_base()` (not the gateway) for a slot.
 
         Every attempt counts, retries after a 429 or a 5xx included, as Discord counts them.
+        Requests without the bot's token (interaction answers, webhook-token routes) do not:
+        Discord does not bind them to the global limit, and an answer must come within 3 s.
         """
         config = aiohttp.TraceConfig()
 
@@ -154,7 +156,7 @@ class RestLimiter:
             context: SimpleNamespace,
             params: aiohttp.TraceRequestStartParams,
         ) -> None:
-            if str(params.url).startswith(api_base()):
+            if str(params.url).startswith(api_base()) and "Authorization" in params.headers:
                 context.haven_slot = await self.acquire()
 
         async def on_request_done(

@@ -351,3 +351,21 @@ async def test_a_backup_snapshot_on_postgres_does_not_hold_up_commands(
     titles = sorted(m.title for m in await bot.services.meetings.list_guild(community.guild.id))
     assert titles == ["Backup Tuesday", "Burst meeting 0"]
     assert await bot.services.reminders.subscriber_ids(mid) == [community.peer.user.id]
+
+
+async def test_command_answers_do_not_wait_for_the_processs_rest_share(
+    discord_server: FakeDiscord, community: Community, haven_runner: HavenRunner
+) -> None:
+    """Discord does not count interaction answers against the bot's global limit, so a process
+    held to 1 request/s (its share of a large fleet) still answers six commands at once in time."""
+    await haven_runner.start(extensions=EXTENSIONS, rest_rate_per_second=1)
+    try:
+        answers = await asyncio.gather(
+            *(
+                discord_server.invoke(community.guild, community.peer, "meeting list")
+                for _ in range(6)
+            )
+        )
+    finally:
+        await haven_runner.stop()
+    assert all(a.ephemeral for a in answers)
