@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 
@@ -242,6 +244,60 @@ async def test_delivers_to_channel_and_subscribers_once_and_rolls_forward(world:
     ]
     await world.at(START + timedelta(days=6))
     assert len(world.sender.reminders()) == 4  # next week's 24 h: channel and DM
+
+
+class _TxSpy:
+    """A transaction that notes each statement it runs (the spy of ``_spy_transactions``)."""
+
+    def __init__(self, tx: object, statements: list[str]) -> None:
+        self._tx = tx
+        self._statements = statements
+
+    def __getattr__(self, name: str) -> object:
+        attr = getattr(self._tx, name)
+        if name not in ("execute", "executemany", "fetchall", "fetchone", "fetchval", "insert"):
+            return attr
+
+        async def call(sql: str, *args: object) -> object:
+            self._statements.append(sql)
+            return await attr(sql, *args)  # type: ignore[operator]
+
+        return call
+
+
+def _spy_transactions(db: Database, monkeypatch: pytest.MonkeyPatch) -> list[list[str]]:
+    """Each write transaction opened from now on, as the statements it ran."""
+    opened: list[list[str]] = []
+    real = db.transaction
+
+    @asynccontextmanager
+    async def spy() -> AsyncIterator[object]:
+        statements: list[str] = []
+        opened.append(statements)
+        async with real() as tx:
+            yield _TxSpy(tx, statements)
+
+    monkeypatch.setattr(db, "transaction", spy)
+    return opened
+
+
+async def test_a_batch_of_due_reminders_finishes_in_one_transaction(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    meetings = [await world.schedule(title=f"Meeting {i}") for i in range(6)]
+    world.clock.set(START - timedelta(minutes=15))
+    opened = _spy_transactions(world.db, monkeypatch)
+    await world.run()
+    assert len(world.sender.reminders()) == 6
+    # Group commit: the six ledger rows, completions and next weeks' jobs in one transaction.
+    finishing = [t for t in opened if any("reminder_deliveries" in sql for sql in t)]
+    assert len(finishing) == 1
+    assert len(await world.ledger()) == 6
+    for meeting in meetings:
+        assert _fire_times(await world.reminders.pending_reminders(meeting.id)) == [
+            ("2027-01-14", "1440", START + timedelta(days=6)),
+            ("2027-01-14", "15", START + timedelta(days=7, minutes=-15)),
+        ]
 
 
 async def test_a_recovered_job_skips_targets_the_ledger_holds(world: World) -> None:

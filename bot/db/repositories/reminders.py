@@ -76,10 +76,13 @@ async def set_locale(tx: Transaction, user_id: int, locale: str) -> int:
 
 async def locales_of(db: Reader, user_ids: Iterable[int]) -> dict[int, str]:
     """The stored language of each of some subscribers (their DMs are written in it)."""
+    ids = sorted(set(user_ids))
+    if not ids:
+        return {}
     rows = await db.fetchall(
         "SELECT user_id, MAX(locale) FROM reminder_subscriptions "
         "WHERE user_id IN (SELECT value FROM json_each(?)) GROUP BY user_id",
-        (json.dumps(sorted(set(user_ids))),),
+        (json.dumps(ids),),
     )
     return {row[0]: row[1] for row in rows}
 
@@ -163,6 +166,21 @@ async def exceptions_since(db: Reader, since: str) -> list[StoredException]:
     return [StoredException(r[0], r[1], bool(r[2]), r[3]) for r in rows]
 
 
+async def occurrences_pending(
+    db: Reader, kind: str, meeting_ids: Iterable[int]
+) -> set[tuple[int, str]]:
+    """(meeting, occurrence) pairs of some meetings with a job of `kind` pending or claimed."""
+    ids = sorted(set(meeting_ids))
+    if not ids:
+        return set()
+    rows = await db.fetchall(
+        "SELECT DISTINCT meeting_id, occurrence FROM jobs WHERE kind = ? "
+        "AND meeting_id IN (SELECT value FROM json_each(?)) AND status IN ('pending', 'claimed')",
+        (kind, json.dumps(ids)),
+    )
+    return {(r[0], r[1]) for r in rows}
+
+
 async def has_pending_job(db: Reader, kind: str, meeting_id: int, occurrence: str) -> bool:
     """Whether a job of `kind` for a meeting's occurrence is still pending or claimed."""
     row = await db.fetchone(
@@ -214,27 +232,38 @@ async def record_deliveries(
     at: datetime,
 ) -> None:
     """Write outcomes to the ledger; a target already recorded keeps its first outcome."""
-    if not records:
-        return
+    await record_outcomes(tx, [(meeting_id, guild_id, occurrence, offset_minutes, records)], at)
+
+
+# One reminder's outcomes: (meeting, guild, occurrence, offset in minutes, its targets' records).
+Outcomes = tuple[int, int, str, int, Sequence[Delivery]]
+
+
+async def record_outcomes(tx: Transaction, outcomes: Iterable[Outcomes], at: datetime) -> None:
+    """Write several reminders' outcomes to the ledger in one statement (first outcome wins)."""
     stamp = to_unix(at)
+    rows = [
+        (
+            meeting_id,
+            guild_id,
+            occurrence,
+            offset_minutes,
+            r.target,
+            r.status,
+            r.reason[:200],
+            int(r.late),
+            stamp,
+        )
+        for meeting_id, guild_id, occurrence, offset_minutes, records in outcomes
+        for r in records
+    ]
+    if not rows:
+        return
     await tx.executemany(
         "INSERT INTO reminder_deliveries (meeting_id, guild_id, occurrence, offset_minutes, "
         "target_user_id, status, reason, late, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
         "ON CONFLICT (meeting_id, occurrence, offset_minutes, target_user_id) DO NOTHING",
-        [
-            (
-                meeting_id,
-                guild_id,
-                occurrence,
-                offset_minutes,
-                r.target,
-                r.status,
-                r.reason[:200],
-                int(r.late),
-                stamp,
-            )
-            for r in records
-        ],
+        rows,
     )
 
 
@@ -310,6 +339,21 @@ async def add_alert(
         (guild_id, channel_id, reason[:200], to_unix(at)),
     )
     return fresh > 0
+
+
+async def clear_alerts(tx: Transaction, channels: Iterable[tuple[int, int]]) -> None:
+    """Forget the alerts of some (guild, channel) pairs: posts there succeeded (one read if none)."""
+    wanted = set(channels)
+    if not wanted:
+        return
+    rows = await tx.fetchall(
+        "SELECT guild_id, channel_id FROM reminder_alerts "
+        "WHERE guild_id IN (SELECT value FROM json_each(?))",
+        (json.dumps(sorted({g for g, _ in wanted})),),
+    )
+    for row in rows:
+        if (row[0], row[1]) in wanted:
+            await clear_alert(tx, row[0], row[1])
 
 
 async def clear_alert(tx: Transaction, guild_id: int, channel_id: int) -> None:

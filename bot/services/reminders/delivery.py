@@ -15,7 +15,8 @@ import hashlib
 import logging
 import time as _monotonic_time
 import traceback
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
@@ -24,7 +25,7 @@ from bot.db import Database, Transaction
 from bot.db.repositories import fleet as fleet_repo
 from bot.db.repositories import reminders as repo
 from bot.i18n import use_locale
-from bot.jobs import Job, JobEngine, NewJob, RetryPolicy
+from bot.jobs import GroupCommit, Job, JobEngine, NewJob, RetryPolicy
 from bot.models.guilds import GuildSettings
 from bot.models.meetings import Meeting
 from bot.models.reminders import (
@@ -67,6 +68,17 @@ class ReminderSender(Protocol):
     async def alert(self, guild_id: int, channel_id: int, reason: str) -> None:
         """Tell the guild's mod log that reminders cannot be posted in a channel."""
         ...
+
+
+@dataclass(frozen=True, slots=True)
+class _Finished:
+    """A reminder handed off: what its group commit writes."""
+
+    job: Job
+    records: list[Delivery]
+    upcoming: list[NewJob]  # the next occurrence's reminders, if this is its occurrence's last
+    channel: int | None  # a post there succeeded: its alert (if any) is cleared
+    now: datetime  # when it was handled (a due roll-forward is checked against the ledger)
 
 
 def nonce_for(*parts: object) -> str:
@@ -187,6 +199,7 @@ class ReminderDelivery:
         self.sender: ReminderSender | None = None
         self.skipped_total = 0
         self._channel_slots = asyncio.Semaphore(CHANNEL_CONCURRENCY)
+        self._finishing = GroupCommit(jobs, self._write_finished)
 
     def _require_sender(self) -> ReminderSender:
         if self.sender is None:
@@ -204,12 +217,14 @@ class ReminderDelivery:
         """Deliver a batch of due reminders (each fanned out to its targets)."""
         sender = self._require_sender()
         now = self.clock.now()
-        meetings = await self.meetings.get_many(j.meeting_id for j in jobs)
-        settings = await settings_by_guild(self.guilds, (j.guild_id for j in jobs))
-        done = await repo.recorded_targets(
-            self.db, (j.meeting_id for j in jobs), {j.occurrence for j in jobs}
+        meeting_ids = sorted({j.meeting_id for j in jobs})
+        # The batch's reads at once, each on its own pooled connection on PostgreSQL.
+        meetings, done, subscribers = await asyncio.gather(
+            self.meetings.get_many(meeting_ids),
+            repo.recorded_targets(self.db, meeting_ids, {j.occurrence for j in jobs}),
+            repo.subscribers_by_meeting(self.db, meeting_ids),
         )
-        subscribers = await repo.subscribers_by_meeting(self.db, meetings)
+        settings = await settings_by_guild(self.guilds, (j.guild_id for j in jobs))
         locales = await repo.locales_of(self.db, {u for ids in subscribers.values() for u in ids})
         before = self.skipped_total
         results = await asyncio.gather(
@@ -381,21 +396,44 @@ class ReminderDelivery:
         *,
         channel_ok: bool = False,
     ) -> None:
-        """Record outcomes and complete the job; the last of its occurrence rolls forward."""
+        """Record outcomes and complete the job; the last of its occurrence rolls forward.
+
+        Written by the group commit, with every other reminder finishing meanwhile.
+        """
         after = occurrence.start if occurrence is not None else max(now, job.fire_at)
         upcoming = plan(
             meeting, offsets_for(meeting, settings), after=after, floor=now - self.grace
         )
+        channel = settings.announce_channel_id if channel_ok else None
+        await self._finishing.submit(_Finished(job, records, upcoming, channel, now))
+
+    async def _write_finished(self, tx: Transaction, group: Sequence[_Finished]) -> datetime | None:
+        """One transaction for a group: ledger rows, completions, roll-forwards, cleared alerts."""
+        now = self.clock.now()
+        await repo.record_outcomes(
+            tx,
+            [
+                (f.job.meeting_id, f.job.guild_id, f.job.occurrence, int(f.job.slot), f.records)
+                for f in group
+            ],
+            now,
+        )
+        await self.jobs.complete_many(tx, [f.job for f in group])
+        left = await repo.occurrences_pending(tx, REMINDER, [f.job.meeting_id for f in group])
+        upcoming: list[NewJob] = []
+        rolled: set[tuple[int, str]] = set()
+        for f in group:
+            key = (f.job.meeting_id, f.job.occurrence)
+            if f.upcoming and key not in left and key not in rolled:
+                rolled.add(key)  # the occurrence's last reminder: the next one's are planned
+                upcoming.extend(f.upcoming)
         earliest = None
-        async with self.db.transaction() as tx:
-            await self._insert_records(tx, job, records)
-            await self.jobs.complete(tx, job)
-            left = await repo.has_pending_job(tx, REMINDER, job.meeting_id, job.occurrence)
-            if not left and upcoming:
-                earliest = await self.jobs.add(tx, await not_delivered(tx, upcoming, now))
-            if channel_ok and settings.announce_channel_id is not None:
-                await repo.clear_alert(tx, job.guild_id, settings.announce_channel_id)
-        self.jobs.wake_for(earliest)
+        if upcoming:
+            earliest = await self.jobs.add(
+                tx, await not_delivered(tx, upcoming, min(f.now for f in group))
+            )
+        await repo.clear_alerts(tx, [(f.job.guild_id, f.channel) for f in group if f.channel])
+        return earliest
 
     # -- notices -------------------------------------------------------------
 
