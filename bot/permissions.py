@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Collection
+from collections.abc import Collection, Iterable
 from enum import IntEnum
 
 from bot.i18n import N_, Msg, _
@@ -48,3 +48,52 @@ def refusal(needed: Level) -> Msg:
     return Msg(
         "Only facilitators and moderators can do this (the facilitator role from `/setup roles`)."
     )
+
+
+# Discord's own names for the permissions Haven ever asks for, as its settings show them (the
+# Spanish catalogue carries the Spanish client's names). Other flags fall back to their words.
+PERMISSION_LABELS: dict[str, str] = {
+    "view_channel": N_("View Channels"),
+    "manage_channels": N_("Manage Channels"),
+    "manage_roles": N_("Manage Roles"),
+    "manage_webhooks": N_("Manage Webhooks"),
+    "manage_messages": N_("Manage Messages"),
+    "manage_threads": N_("Manage Threads"),
+    "manage_events": N_("Manage Events"),
+    "create_instant_invite": N_("Create Invite"),
+    "send_messages": N_("Send Messages"),
+    "send_messages_in_threads": N_("Send Messages in Threads"),
+    "create_private_threads": N_("Create Private Threads"),
+    "embed_links": N_("Embed Links"),
+    "attach_files": N_("Attach Files"),
+    "read_message_history": N_("Read Message History"),
+    "add_reactions": N_("Add Reactions"),
+    "use_application_commands": N_("Use Application Commands"),
+    "connect": N_("Connect"),
+    "speak": N_("Speak"),
+    "stream": N_("Video"),
+    "use_voice_activation": N_("Use Voice Activity"),
+    "request_to_speak": N_("Request to Speak"),
+    "mute_members": N_("Mute Members"),
+    "deafen_members": N_("Deafen Members"),
+    "move_members": N_("Move Members"),
+}
+# discord.py names some flags twice; these are the aliases of the names above.
+_ALIASES = {"read_messages": "view_channel", "manage_permissions": "manage_roles"}
+
+
+def permission_label(flag: str) -> str:
+    """One permission as Discord's settings name it, in the current locale."""
+    flag = _ALIASES.get(flag, flag)
+    label = PERMISSION_LABELS.get(flag)
+    return _(label) if label is not None else flag.replace("_", " ").title()
+
+
+def permission_labels(flags: Iterable[str]) -> list[str]:
+    """Several permissions by name, each once (aliases merged), in the order given."""
+    labels: list[str] = []
+    for flag in flags:
+        label = permission_label(flag)
+        if label not in labels:
+            labels.append(label)
+    return labels

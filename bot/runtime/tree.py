@@ -23,6 +23,7 @@ from bot.i18n import (
     use_locale,
 )
 from bot.i18n import translation as catalogue_translation
+from bot.permissions import permission_labels
 
 if TYPE_CHECKING:
     from bot.runtime.app import HavenBot  # noqa: F401
@@ -80,7 +81,7 @@ def user_message_for(error: BaseException) -> str | None:
     if isinstance(error, app_commands.MissingPermissions | app_commands.MissingRole):
         return _("You don't have permission to do this.")
     if isinstance(error, app_commands.BotMissingPermissions):
-        missing = ", ".join(p.replace("_", " ").title() for p in error.missing_permissions)
+        missing = ", ".join(permission_labels(error.missing_permissions))
         return _(
             "I'm missing these permissions here: {permissions}. Ask a moderator to grant them."
         ).format(permissions=missing)

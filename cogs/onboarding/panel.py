@@ -6,6 +6,7 @@ import discord
 
 from bot.errors import UserFacingError
 from bot.i18n import Text
+from bot.permissions import permission_labels
 from bot.runtime.tree import reply_ephemeral
 from bot.services.guilds import GuildSettings
 from bot.services.onboarding import RoleKind, role_setup_problems
@@ -28,15 +29,11 @@ async def post_panel(interaction: discord.Interaction, channel: discord.TextChan
         )
     ]
     perms = channel.permissions_for(guild.me)
-    missing = [
-        name
-        for name, ok in (
-            ("View Channel", perms.view_channel),  # i18n: keep (Discord's permission names)
-            ("Send Messages", perms.send_messages),  # i18n: keep
-            ("Embed Links", perms.embed_links),  # i18n: keep
-        )
-        if not ok
-    ]
+    missing = permission_labels(
+        flag
+        for flag in ("view_channel", "send_messages", "embed_links")
+        if not getattr(perms, flag)
+    )
     if missing:
         problems.append(
             _(

@@ -7,6 +7,7 @@ from typing import Any
 import discord
 
 from bot.errors import UserFacingError
+from bot.permissions import permission_labels
 from bot.services.guilds import GuildSettings
 from bot.services.meetings import Access, Kind, Meeting
 from cogs._kit.i18n import _
@@ -64,21 +65,11 @@ STATE_NEEDS = P(manage_roles=True).value | ALL_ROOM_BITS
 SLOWMODE_NEEDS = P(manage_channels=True).value
 DELETE_NEEDS = P(manage_channels=True).value
 
-_PERMISSION_LABELS = {
-    "manage_roles": "Manage Roles (Manage Permissions)",
-    "read_message_history": "Read Message History",
-    "view_channel": "View Channels",
-    "send_messages_in_threads": "Send Messages in Threads",
-}
-
 
 def permission_names(value: int) -> list[str]:
-    """Human names of the permission bits in value, in Discord's order."""
-    names = []
-    for name, flag in P.VALID_FLAGS.items():
-        if value & flag and flag & (flag - 1) == 0:
-            names.append(_PERMISSION_LABELS.get(name, name.replace("_", " ").title()))
-    return names
+    """Discord's names of the permission bits in value, each once, in Discord's order."""
+    flags = [n for n, f in P.VALID_FLAGS.items() if value & f and f & (f - 1) == 0]
+    return permission_labels(flags)
 
 
 def missing_bot_permissions(guild: discord.Guild, needed: int) -> list[str]:
