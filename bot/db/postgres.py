@@ -24,6 +24,9 @@ log = logging.getLogger(__name__)
 POOL_MIN = 2
 POOL_MAX = 10
 COMMAND_TIMEOUT_S = 60
+# Short queries only: JIT compiling never pays back, and a misestimate can cost more than the
+# query (measured: 616 ms of JIT on a 236 ms reconcile read at 100,000 meetings).
+SERVER_SETTINGS = {"jit": "off"}
 _RETURNING = re.compile(r"\bRETURNING\b", re.I)
 
 
@@ -105,7 +108,11 @@ class PostgresDatabase(_Queries, Database):
         url = str(target)
         try:
             pool = await asyncpg.create_pool(
-                url, min_size=POOL_MIN, max_size=POOL_MAX, command_timeout=COMMAND_TIMEOUT_S
+                url,
+                min_size=POOL_MIN,
+                max_size=POOL_MAX,
+                command_timeout=COMMAND_TIMEOUT_S,
+                server_settings=SERVER_SETTINGS,
             )
         except (TimeoutError, OSError, asyncpg.PostgresError) as exc:
             raise _unreachable(url, exc) from None

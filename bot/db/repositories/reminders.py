@@ -144,15 +144,28 @@ async def subscribers_by_meeting(db: Reader, meeting_ids: Iterable[int]) -> dict
 # -- planning ------------------------------------------------------------------------------------
 
 
-async def meetings_without_pending(db: Reader, kind: str) -> list[MeetingTiming]:
-    """The timing of every meeting with no pending or claimed job of `kind`."""
-    rows = await db.fetchall(
+async def meetings_without_pending(
+    db: Reader, kind: str, *, since: str, shards: tuple[int, Sequence[int]] | None = None
+) -> list[MeetingTiming]:
+    """The timing of every meeting with no pending or claimed job of `kind` that may need one.
+
+    A one-off meeting dated before `since` (an ISO date two days back: over in every zone) and not
+    moved to it or later has nothing left to plan: it is not read again at every reconcile.
+    `shards` = (shard count, shard ids): only the meetings of guilds on those shards.
+    """
+    sql = (
         "SELECT m.id, m.guild_id, m.timezone, m.first_date, m.start_time, m.repeat, "
         "m.duration_minutes, m.paused_until, m.reminder_offsets FROM meetings AS m "
         "WHERE NOT EXISTS (SELECT 1 FROM jobs AS j WHERE j.meeting_id = m.id "
-        "AND j.kind = ? AND j.status IN ('pending', 'claimed'))",
-        (kind,),
+        "AND j.kind = ? AND j.status IN ('pending', 'claimed')) "
+        "AND (m.repeat <> 'once' OR m.first_date >= ? OR m.id IN "
+        "(SELECT e.meeting_id FROM meeting_exceptions AS e WHERE e.moved_to >= ?))"
     )
+    params: list[object] = [kind, since, since]
+    if shards is not None:
+        sql += " AND ((m.guild_id >> 22) % ?) IN (SELECT value FROM json_each(?))"
+        params += [shards[0], json.dumps(list(shards[1]))]
+    rows = await db.fetchall(sql, params)
     return [MeetingTiming._make(r) for r in rows]
 
 

@@ -210,12 +210,17 @@ class ReminderService:
         """Materialise reminders of meetings that have none pending; queue unsent notices."""
         now = self.clock.now()
         floor = now - self.grace
-        # Only what timing needs, straight into schedules: at start this reads every meeting.
-        timings = await repo.meetings_without_pending(self.db, REMINDER)
+        since = (now - timedelta(days=2)).date().isoformat()  # yesterday on, in any zone
+        shards = self.jobs.shards
+        # Only what timing needs, straight into schedules: a first start reads every meeting.
         # Several processes: each writes its own shards' guilds' (the others' processes theirs).
-        timings = [t for t in timings if self.jobs.owns(t.guild_id)]
+        timings = await repo.meetings_without_pending(
+            self.db,
+            REMINDER,
+            since=since,
+            shards=None if shards is None else (shards.count, shards.ids),
+        )
         if timings:
-            since = (now - timedelta(days=2)).date().isoformat()  # yesterday on, in any zone
             exceptions = exceptions_by_meeting(await repo.exceptions_since(self.db, since))
             settings = await settings_by_guild(self.guilds, (t.guild_id for t in timings))
             defaults = {g: tuple(s.offsets_minutes) for g, s in settings.items()}
