@@ -10,6 +10,7 @@ from discord import app_commands
 from discord.ext import commands
 
 from bot.errors import UserFacingError
+from bot.models.attendance import pseudonym
 from bot.permissions import Level
 from bot.runtime.app import HavenBot
 from bot.runtime.tree import reply_ephemeral
@@ -166,7 +167,9 @@ class SilenceButton(
         changed = services.attendance.silence(
             self.meeting_id, self.occurrence, interaction.guild_id, self.number
         )
-        name = f"Peer {self.number}"  # i18n: keep (the pseudonym as it was posted)
+        meeting = await services.meetings.get(self.meeting_id)
+        # The pseudonym as the room shows it: in the meeting's language.
+        name = pseudonym(self.number, meeting.language if meeting else "en")
         if not changed:
             await reply_ephemeral(
                 interaction, _("{name} is already silenced for this meeting.").format(name=name)
@@ -179,7 +182,6 @@ class SilenceButton(
                 "Nobody, you included, learns who it is."
             ).format(name=name),
         )
-        meeting = await services.meetings.get(self.meeting_id)
         bot = bot_of(interaction)
         await bot.post_modlog(
             interaction.guild_id,
@@ -326,8 +328,14 @@ class RoomPresenceCog(commands.Cog, name="room-presence"):
         assert interaction.guild_id is not None
         meeting_id, occurrence = await _room_meeting(interaction)
         attendance = self.bot.services.attendance
+        meeting = await self.bot.services.meetings.get(meeting_id)
         post = attendance.prepare_share(
-            meeting_id, occurrence, interaction.guild_id, interaction.user.id, text
+            meeting_id,
+            occurrence,
+            interaction.guild_id,
+            interaction.user.id,
+            text,
+            meeting.language if meeting is not None else "en",
         )
         await interaction.response.defer(ephemeral=True, thinking=True)
         try:

@@ -81,8 +81,14 @@ class SharePost:
     occurrence: str
     number: int
     text: str
+    language: str = "en"  # the meeting's: the room reads one name for each sharer
 
     @property
     def pseudonym(self) -> str:
-        """The display name, e.g. 'Peer 7'."""
-        return f"Peer {self.number}"
+        """The display name in the meeting's language, e.g. 'Peer 7' / 'Persona 7'."""
+        return pseudonym(self.number, self.language)
+
+
+def pseudonym(number: int, language: str = "en") -> str:
+    """An anonymous sharer's name in a meeting's room, in the meeting's language."""
+    return Msg("Peer {number}", number=number).render(language)

@@ -460,7 +460,13 @@ class AttendanceService:
     # -- anonymous shares -----------------------------------------------------------------------
 
     def prepare_share(
-        self, meeting_id: int, occurrence: str, guild_id: int, user_id: int, text: str
+        self,
+        meeting_id: int,
+        occurrence: str,
+        guild_id: int,
+        user_id: int,
+        text: str,
+        language: str = "en",
     ) -> SharePost:
         """Check limits and return the neutralised post under this person's pseudonym."""
         live = self._open(meeting_id, occurrence, guild_id)
@@ -489,7 +495,7 @@ class AttendanceService:
             number = self._new_number(live)
             live.pseudonyms[tag] = number
         live.last_share[tag] = now
-        return SharePost(meeting_id, occurrence, number, neutralize(body))
+        return SharePost(meeting_id, occurrence, number, neutralize(body), language)
 
     @staticmethod
     def _new_number(live: _Live) -> int:

@@ -266,3 +266,23 @@ async def test_restart_mid_meeting_gets_a_new_key_and_may_count_twice(
         )
         == 2
     )
+
+
+async def test_a_spanish_meetings_room_names_its_sharers_in_spanish(
+    discord_server: FakeDiscord, haven: HavenRunner, community: Community
+) -> None:
+    """The pseudonym is read by the whole room, so it follows the meeting's language."""
+    server = discord_server
+    meeting, room = await open_room(server, haven, community)
+    services = haven.running.services
+    async with services.db.transaction() as tx:
+        await services.meetings.update(tx, meeting.id, language="es")
+    shared = await server.invoke(
+        community.guild, community.peer, "share", _channel=room, text="Hoy cumplo 30 días"
+    )
+    (post,) = [m for m in server.messages_in(room) if m.webhook_id is not None]
+    pseudonym = post.author["username"]
+    assert pseudonym.startswith("Persona ") and f"**{pseudonym}**" in shared.all_text
+    silence_id = next(c for c in post.custom_ids() if c.startswith("haven:silence:"))
+    silenced = await server.click(post, silence_id, community.moderator)  # an English client
+    assert silenced.text.startswith(f"{pseudonym} can't share anonymously again")
