@@ -53,6 +53,11 @@ class AdminCog(commands.Cog):
         except Exception:
             log.exception("guild purge failed")
 
+    @purge_departed.before_loop
+    async def _wait_for_the_gateway(self) -> None:
+        """Purge only once the gateway cache is filled: before, every guild looks gone."""
+        await self.bot.wait_until_ready()
+
     @app_commands.command(
         name="sync",
         description=_T("Owner only: sync Haven's slash commands"),

@@ -87,8 +87,14 @@ class GuildSettingsService:
             await repo.clear_departure(tx, guild_id)
 
     async def departed_before(self, grace: timedelta) -> list[int]:
-        """Guilds the bot left longer ago than the grace period."""
+        """This process's guilds that the bot left longer ago than the grace period.
+
+        With shards, only its own: whether the bot is back in a guild is known only to the
+        process whose gateway cache holds it, so only that process may purge it.
+        """
         cutoff = self.clock.now() - grace
         return [
-            guild_id for guild_id, left_at in await repo.departures(self.db) if left_at <= cutoff
+            guild_id
+            for guild_id, left_at in await repo.departures(self.db)
+            if left_at <= cutoff and (self.shards is None or self.shards.owns(guild_id))
         ]

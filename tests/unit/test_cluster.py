@@ -504,3 +504,140 @@ async def test_a_heartbeat_in_flight_at_stop_finishes_and_logs_no_error(
         assert _errors(caplog) == []
     finally:
         await db.close()
+
+
+# --- every reconciler and loop keeps to this process's shards (design 4.5) ----------------------
+
+
+def _process_of_shard_1(db: Database, clock: FakeClock) -> Any:
+    """The services of a process running shard 1 of 2 (its gateway cache: shard 1's guilds)."""
+    from bot.services import build_services
+
+    settings = load_settings(
+        _env_file=None,
+        discord_token="t",
+        database_url="postgresql://haven@db/haven",
+        haven_secret_key="k" * 32,
+        shard_count=2,
+        shard_ids="1",
+    )
+    return build_services(settings, db, clock, b"k" * 32)
+
+
+MINE, THEIRS = _guild_on(1, 2), _guild_on(0, 2)
+
+
+async def test_the_guild_purge_lists_only_this_processs_departed_guilds(
+    db: Database, clock: FakeClock
+) -> None:
+    """Another shard's guild is never in this process's cache, so the purge's 'is the bot back?'
+    check (get_guild) would say no and delete the data of a guild the bot is in again."""
+    services = _process_of_shard_1(db, clock)
+    for guild_id in (MINE, THEIRS):
+        await services.guilds.mark_departed(guild_id)
+    clock.advance(timedelta(days=31))
+    assert await services.guilds.departed_before(timedelta(days=30)) == [MINE]
+
+
+class _ReadyBot:
+    """What AdminCog's purge loop reads of the bot: services, the cache, readiness."""
+
+    def __init__(self, services: Any, back_in: int) -> None:
+        self.services = services
+        self.ready = asyncio.Event()
+        self.waiting = False
+        self._back_in = back_in
+
+    def get_guild(self, guild_id: int) -> object | None:
+        # The gateway cache is empty until READY and the guilds' GUILD_CREATEs have come in.
+        return object() if self.ready.is_set() and guild_id == self._back_in else None
+
+    async def wait_until_ready(self) -> None:
+        self.waiting = True
+        await self.ready.wait()
+
+
+async def test_the_guild_purge_loop_waits_for_the_gateway_cache(
+    db: Database, clock: FakeClock
+) -> None:
+    """The loop's first run came at cog load, before READY: every guild looked gone, so a guild
+    that had taken the bot back while it was offline (no on_guild_join) lost its data."""
+    from cogs.admin import AdminCog
+
+    services = _process_of_shard_1(db, clock)
+    await services.guilds.update(MINE, modlog_channel_id=7)
+    await services.guilds.mark_departed(MINE)
+    clock.advance(timedelta(days=services.settings.guild_purge_days + 1))
+    bot = _ReadyBot(services, back_in=MINE)
+    cog = AdminCog(bot)  # type: ignore[arg-type]
+    await cog.cog_load()
+    try:
+
+        async def waiting_or_purged() -> bool:
+            return bot.waiting or not await services.guilds.is_configured(MINE)
+
+        async def marked_back() -> bool:
+            return await services.guilds.departed_before(timedelta(0)) == []
+
+        await _until(waiting_or_purged)
+        assert await services.guilds.is_configured(MINE)
+        bot.ready.set()
+        await _until(marked_back)
+    finally:
+        await cog.cog_unload()
+    assert await services.guilds.is_configured(MINE)
+
+
+class _AllKnowingEvents:
+    """A native-event port whose cache answers for every guild; records what it was asked."""
+
+    def __init__(self) -> None:
+        self.asked: set[int] = set()
+        self.shown: list[int] = []
+
+    def knows_guild(self, guild_id: int) -> bool:
+        self.asked.add(guild_id)
+        return True
+
+    async def show(self, meeting: Any, occurrence: Any) -> int | None:
+        self.shown.append(meeting.guild_id)
+        return 900 + len(self.shown)
+
+    async def remove(self, guild_id: int, event_id: int) -> None:
+        """Nothing to remove."""
+
+
+class _AllKnowingInvites:
+    """An invite port whose cache names every guild; records its calls."""
+
+    def __init__(self) -> None:
+        self.named: list[int] = []
+        self.created: list[int] = []
+
+    async def create(self, channel_id: int) -> str | None:
+        self.created.append(channel_id)
+        return f"code{channel_id}"
+
+    async def delete(self, code: str) -> bool:
+        return True
+
+    def guild_name(self, guild_id: int) -> str | None:
+        self.named.append(guild_id)
+        return "A server"
+
+
+async def _room_of(services: Any, guild_id: int, text_channel_id: int) -> int:
+    """A meeting in the guild with a room (its text channel given); the meeting's id."""
+    from tests.support.meetings import make_meeting
+
+    meeting_id = await make_meeting(services, guild_id, title=f"in {guild_id}")
+    meeting = await services.meetings.get(meeting_id)
+    assert meeting is not None
+    await services.rooms.save_link(
+        meeting,
+        category_id=text_channel_id + 1,
+        text_channel_id=text_channel_id,
+        voice_channel_id=text_channel_id + 2,
+        stage=False,
+    )
+    return meeting_id
