@@ -607,6 +607,27 @@ class _AllKnowingEvents:
         """Nothing to remove."""
 
 
+async def test_the_event_mirror_reconcile_reads_and_mirrors_only_this_processs_guilds(
+    db: Database, clock: FakeClock
+) -> None:
+    """Each process mirrors its own shards' meetings (the gateway cache answered for the guilds
+    until now), and reads only theirs: at 100,000 meetings every process read all of them
+    every five minutes (6 s on SQLite here)."""
+    from tests.support.meetings import make_meeting
+
+    services = _process_of_shard_1(db, clock)
+    for guild_id in (MINE, THEIRS):
+        await services.guilds.update(guild_id, native_events=True)
+        await make_meeting(services, guild_id, title=f"in {guild_id}")
+    port = _AllKnowingEvents()
+    services.meeting_service.native_events = port
+    await services.jobs.reconcile()
+    assert port.shown == [MINE]
+    assert port.asked <= {MINE}
+    rolls = await services.jobs.pending(kind="event_roll")
+    assert [j.guild_id for j in rolls] == [MINE]
+
+
 class _AllKnowingInvites:
     """An invite port whose cache names every guild; records its calls."""
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import date, datetime, time
 from enum import StrEnum
 from typing import Any
@@ -133,9 +133,14 @@ class MeetingStore:
         )
         return await self._hydrate(rows)
 
-    async def list_all(self) -> list[Meeting]:
-        """Every meeting (for reconciling timers at start)."""
-        rows = await self.db.fetchall(f"SELECT {_COLUMNS} FROM meetings ORDER BY id")  # noqa: S608
+    async def list_all(self, shards: tuple[int, Sequence[int]] | None = None) -> list[Meeting]:
+        """Every meeting (for reconcilers); `shards` = (count, ids): only their guilds' meetings."""
+        sql = f"SELECT {_COLUMNS} FROM meetings"  # noqa: S608
+        params: list[object] = []
+        if shards is not None:
+            sql += " WHERE ((guild_id >> 22) % ?) IN (SELECT value FROM json_each(?))"
+            params += [shards[0], json.dumps(list(shards[1]))]
+        rows = await self.db.fetchall(sql + " ORDER BY id", params)
         return await self._hydrate(rows)
 
     async def get_many(self, meeting_ids: Iterable[int]) -> dict[int, Meeting]:
