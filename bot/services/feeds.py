@@ -133,6 +133,7 @@ class FeedService:
         # (guild, kind) -> the last rendering; Last-Modified is when its content first appeared.
         self._cache: dict[tuple[int, str], RenderedFeed] = {}
         self._locks: dict[int, asyncio.Lock] = {}
+        self.jobs = jobs
         if jobs is not None:
             jobs.add_reconciler(self.reconcile)
 
@@ -317,6 +318,8 @@ class FeedService:
         if maker is None:
             return
         for guild_id in await self.enabled_guilds():
+            if self.jobs is not None and not self.jobs.owns(guild_id):
+                continue  # another process runs that guild's shard and makes its invites
             name = maker.guild_name(guild_id)
             if name is None:
                 continue

@@ -662,3 +662,21 @@ async def _room_of(services: Any, guild_id: int, text_channel_id: int) -> int:
         stage=False,
     )
     return meeting_id
+
+
+async def test_the_feed_invite_sync_keeps_to_this_processs_guilds(
+    db: Database, clock: FakeClock
+) -> None:
+    """Invites are made by the process whose cache holds the guild: two making one each for the
+    same room would leave one stored and the other an orphan on Discord."""
+    services = _process_of_shard_1(db, clock)
+    channels = {MINE: 110, THEIRS: 220}
+    for guild_id, channel_id in channels.items():
+        await _room_of(services, guild_id, channel_id)
+        await services.feeds.enable(guild_id)
+    maker = _AllKnowingInvites()
+    services.feeds.install(maker)
+    await services.feeds.reconcile()
+    assert maker.named == [MINE] and maker.created == [110]
+    assert await services.feeds.invites(THEIRS) == {}
+    assert (await services.feeds.get(THEIRS)).calendar_name == ""
