@@ -432,8 +432,10 @@ class RoomService:
         self.jobs.wake_for(earliest)
 
     async def schedule_all(self) -> None:
-        """Materialise every room's jobs and lift jobs; prune old ledger rows (reconciler)."""
+        """Materialise this process's rooms' jobs and lift jobs; prune old ledger rows (reconciler)."""
         for link in await self.links():
+            if not self.jobs.owns(link.guild_id):
+                continue  # another process runs that guild's shard and writes its jobs
             try:
                 await self.schedule(link.meeting_id)
             except Exception:
@@ -622,8 +624,8 @@ class RoomService:
             await repo.delete_removals(tx, id_list)
 
     async def schedule_lifts(self) -> None:
-        """Make sure every stored removal has a job that lifts it."""
-        due = await repo.lifts_due(self.db)
+        """Make sure every stored removal (of this process's guilds) has a job that lifts it."""
+        due = [d for d in await repo.lifts_due(self.db) if self.jobs.owns(d.guild_id)]
         if not due:
             return
         async with self.db.transaction() as tx:

@@ -680,3 +680,36 @@ async def test_the_feed_invite_sync_keeps_to_this_processs_guilds(
     assert maker.named == [MINE] and maker.created == [110]
     assert await services.feeds.invites(THEIRS) == {}
     assert (await services.feeds.get(THEIRS)).calendar_name == ""
+
+
+async def test_room_jobs_and_lifts_are_scheduled_only_by_the_owning_process(
+    db: Database, clock: FakeClock
+) -> None:
+    """Every process rewrote every room's open/close and lift jobs every five minutes."""
+    services = _process_of_shard_1(db, clock)
+    for guild_id, channel in ((MINE, 110), (THEIRS, 220)):
+        meeting_id = await _room_of(services, guild_id, channel)
+        meeting = await services.meetings.get(meeting_id)
+        window = (await services.rooms.state(meeting)).window
+        assert window is not None
+        await services.rooms.add_removal(meeting, 42, window)
+    async with db.transaction() as tx:
+        await tx.execute("DELETE FROM jobs")  # as on a store whose jobs were lost
+    await services.rooms.schedule_all()
+    pending = await services.jobs.pending()
+    assert {j.kind for j in pending} == {"room_open", "room_close", "room_lift"}
+    assert {j.guild_id for j in pending} == {MINE}
+
+
+async def test_forget_me_in_a_sharded_process_reaches_every_guilds_modline(
+    db: Database, clock: FakeClock
+) -> None:
+    """Not partitioned, on purpose: forget-me (from any guild, or a DM on shard 0) deletes the
+    person's open mod-line conversations in every guild, whichever process runs that guild."""
+    services = _process_of_shard_1(db, clock)
+    for n, guild_id in enumerate((MINE, THEIRS)):
+        opening = await services.modline.begin(guild_id, 42)
+        await services.modline.register(guild_id, 42, opening.pseudonym, thread_id=500 + n)
+    await services.privacy.forget_user(42)
+    assert await services.modline.by_thread(500) is None
+    assert await services.modline.by_thread(501) is None
