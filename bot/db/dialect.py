@@ -18,6 +18,9 @@ from typing import Any
 _ID_LIST = re.compile(r"\bIN\s*\(\s*SELECT\s+value\s+FROM\s+json_each\(\s*\?\s*\)\s*\)", re.I)
 _ID_LIST_MARK = "\x00"
 
+# add_bulk's columns; on PostgreSQL its rows go in by COPY (bot.db.postgres.copy_rows) and the
+# statement below is the fallback when one meets an existing key.
+BULK_JOB_COLUMNS = ("kind", "guild_id", "meeting_id", "occurrence", "slot", "fire_at")
 # add_bulk's rows, one JSON array [[guild_id, meeting_id, occurrence, slot, fire_at], ...].
 BULK_JOBS_SQLITE = (
     "INSERT INTO jobs (kind, guild_id, meeting_id, occurrence, slot, fire_at) "

@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import re
-from collections.abc import AsyncIterator, Callable, Iterable
+from collections.abc import AsyncIterator, Callable, Iterable, Sequence
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -82,6 +82,28 @@ class PostgresTransaction(_Queries, Transaction):
         """Run a statement for each parameter set."""
         text, json_params = to_postgres(sql)
         await self._target.executemany(text, [bind(p, json_params) for p in seq])
+
+    async def copy_rows(
+        self,
+        table: str,
+        columns: Sequence[str],
+        records: Sequence[tuple[Any, ...]],
+        *,
+        or_else: tuple[str, Params],
+    ) -> None:
+        """COPY new rows into a table, PostgreSQL's fast bulk path; or_else if a key exists.
+
+        The COPY runs under a savepoint: when a row meets a unique key another writer stored
+        meanwhile, it is undone alone and `or_else` (an upsert of the same rows that keeps the
+        rows already there) runs instead.
+        """
+        import asyncpg
+
+        try:
+            async with self._target.transaction():
+                await self._target.copy_records_to_table(table, records=records, columns=columns)
+        except asyncpg.UniqueViolationError:
+            await self.execute(*or_else)
 
 
 class PostgresDatabase(_Queries, Database):

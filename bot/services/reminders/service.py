@@ -250,7 +250,9 @@ class ReminderService:
                 writing: asyncio.Task[datetime | None] | None = None
                 try:
                     for i in range(0, len(timings), _RECONCILE_SLICE):
-                        future = plan_slice(timings[i : i + _RECONCILE_SLICE])
+                        future = await asyncio.to_thread(
+                            plan_slice, timings[i : i + _RECONCILE_SLICE]
+                        )
                         if writing is not None:
                             earliest = earlier(earliest, await writing)
                         writing = asyncio.create_task(self.jobs.add_bulk(tx, REMINDER, future))
