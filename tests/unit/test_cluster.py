@@ -682,6 +682,24 @@ async def test_the_feed_invite_sync_keeps_to_this_processs_guilds(
     assert (await services.feeds.get(THEIRS)).calendar_name == ""
 
 
+async def test_change_notices_are_queued_only_by_the_process_owning_their_guild(
+    db: Database, clock: FakeClock
+) -> None:
+    """A deleted meeting's notices (written by the database trigger) get their job from the
+    guild's own process; every process inserting every notice's job contended for the rows."""
+    from tests.support.meetings import make_meeting
+
+    services = _process_of_shard_1(db, clock)
+    for guild_id in (MINE, THEIRS):
+        meeting_id = await make_meeting(services, guild_id, title=f"in {guild_id}")
+        await services.reminders.subscribe(guild_id, 42, meeting_id)
+        async with db.transaction() as tx:
+            await services.meetings.delete(tx, meeting_id)  # the trigger writes the notice
+    await services.reminders.reconcile()
+    queued = await services.jobs.pending(kind="reminder_notice")
+    assert [j.guild_id for j in queued] == [MINE]
+
+
 async def test_room_jobs_and_lifts_are_scheduled_only_by_the_owning_process(
     db: Database, clock: FakeClock
 ) -> None:
