@@ -154,7 +154,12 @@ async def test_a_refused_job_tells_the_mod_log_once_then_retries(services: Servi
     await _run_at(services, OPENS)
     failed = [c for c in effects.calls if c[0] == "modlog"]
     assert failed == [
-        ("modlog", "Room action failed", None, {"action": "open", "problem": str(MISSING_PERMISSION)})
+        (
+            "modlog",
+            "Room action failed",
+            None,
+            {"action": "open", "problem": str(MISSING_PERMISSION)},
+        )
     ]
     [job, _] = await services.jobs.pending(kind=JOB_OPEN, meeting_id=meeting.id)  # and next week
     assert job.fire_at == OPENS + timedelta(minutes=1) and job.attempts == 1
