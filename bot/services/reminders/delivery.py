@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from bot.clock import Clock, from_unix
+from bot.clock import Clock, from_unix, to_unix
 from bot.db import Database, Transaction
 from bot.db.repositories import fleet as fleet_repo
 from bot.db.repositories import reminders as repo
@@ -427,11 +427,13 @@ class ReminderDelivery:
             if f.upcoming and key not in left and key not in rolled:
                 rolled.add(key)  # the occurrence's last reminder: the next one's are planned
                 upcoming.extend(f.upcoming)
-        earliest = None
-        if upcoming:
-            earliest = await self.jobs.add(
-                tx, await not_delivered(tx, upcoming, min(f.now for f in group))
-            )
+        new = await not_delivered(tx, upcoming, min(f.now for f in group)) if upcoming else []
+        # Planned reminders carry no payload: one bulk statement (COPY on PostgreSQL) for all.
+        earliest = await self.jobs.add_bulk(
+            tx,
+            REMINDER,
+            [(j.guild_id, j.meeting_id, j.occurrence, j.slot, to_unix(j.fire_at)) for j in new],
+        )
         await repo.clear_alerts(tx, [(f.job.guild_id, f.channel) for f in group if f.channel])
         return earliest
 

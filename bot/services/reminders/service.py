@@ -62,7 +62,7 @@ from bot.services.reminders.planning import (
 MAX_SUBSCRIPTIONS = 25
 _LOCALE_CACHE = 100_000  # people whose language is remembered between interactions
 LEDGER_KEEP = timedelta(days=35)
-_RECONCILE_SLICE = 2000  # meetings planned per insert (bounded memory)
+_RECONCILE_SLICE = 5000  # meetings planned per insert (bounded memory)
 _DETAIL_KEY = re.compile(r"occurrence:(\d{4}-\d{2}-\d{2})")  # written by MeetingService
 NOTIFY_CHANGES = frozenset({"moved", "paused", "cancelled"})
 RECOMPUTE_CHANGES = frozenset({"created", "edited", "moved", "paused", "resumed", "cancelled"})
