@@ -35,6 +35,25 @@ BULK_JOBS_POSTGRES = (
     "ON CONFLICT (kind, meeting_id, occurrence, slot) DO NOTHING"
 )
 
+# record_outcomes' ledger rows: one statement for a burst instead of an INSERT per row.
+_DELIVERY_COLUMNS = (
+    "meeting_id, guild_id, occurrence, offset_minutes, target_user_id, status, reason, late, "
+    "recorded_at"
+)
+_DELIVERY_CONFLICT = (
+    "ON CONFLICT (meeting_id, occurrence, offset_minutes, target_user_id) DO NOTHING"
+)
+BULK_DELIVERIES_SQLITE = (
+    f"INSERT INTO reminder_deliveries ({_DELIVERY_COLUMNS}) "  # noqa: S608 - constant columns
+    "SELECT value ->> 0, value ->> 1, value ->> 2, value ->> 3, value ->> 4, value ->> 5, "
+    "value ->> 6, value ->> 7, value ->> 8 FROM json_each(?) WHERE true " + _DELIVERY_CONFLICT
+)
+BULK_DELIVERIES_POSTGRES = (
+    f"INSERT INTO reminder_deliveries ({_DELIVERY_COLUMNS}) "  # noqa: S608 - constant columns
+    "SELECT * FROM unnest(?::bigint[], ?::bigint[], ?::text[], ?::integer[], ?::bigint[], "
+    "?::text[], ?::text[], ?::integer[], ?::bigint[]) " + _DELIVERY_CONFLICT
+)
+
 # PostgreSQL only (several processes): rows of the guilds on some shards, by Discord's formula
 # shard_id = (guild_id >> 22) % shard_count; binds the shard count and the list of shard ids.
 SHARD_FILTER = "((guild_id >> 22) % ?) = ANY(?::bigint[])"
@@ -48,6 +67,14 @@ def bulk_jobs(
         columns = list(zip(*rows, strict=True)) if rows else [(), (), (), (), ()]
         return BULK_JOBS_POSTGRES, (kind, *(list(c) for c in columns))
     return BULK_JOBS_SQLITE, (kind, json.dumps(rows, separators=(",", ":")))
+
+
+def bulk_deliveries(dialect: str, rows: Sequence[tuple[Any, ...]]) -> tuple[str, tuple[Any, ...]]:
+    """The statement and parameters writing many ledger rows (in _DELIVERY_COLUMNS' order)."""
+    if dialect == "postgres":
+        columns = list(zip(*rows, strict=True)) if rows else [()] * 9
+        return BULK_DELIVERIES_POSTGRES, tuple(list(c) for c in columns)
+    return BULK_DELIVERIES_SQLITE, (json.dumps(rows, separators=(",", ":")),)
 
 
 @lru_cache(maxsize=4096)

@@ -48,6 +48,7 @@ MODLOG = 7002
 FAC = Actor(11, Level.FACILITATOR)
 PEER_A = 21
 PEER_B = 22
+SNOWFLAKE = 1_234_567_890_123_456_789  # a real user id: beyond a double's exact integers
 # Thursday 2027-01-07 12:00 New York; the meeting below is Thursday 19:00 New York (00:00 UTC).
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
 START = datetime(2027, 1, 8, 0, 0, tzinfo=UTC)
@@ -365,6 +366,13 @@ async def test_a_batch_of_due_reminders_finishes_in_one_transaction(
             ("2027-01-14", "1440", START + timedelta(days=6)),
             ("2027-01-14", "15", START + timedelta(days=7, minutes=-15)),
         ]
+    # The ledger rows go in by one statement, each value exact (a snowflake beyond a double's).
+    await world.reminders.subscribe(GUILD, SNOWFLAKE, meetings[0].id)
+    world.sender.script = [SendResult(Outcome.SENT)] * 6 + [SendResult(Outcome.DM_CLOSED)]
+    await world.at(START + timedelta(days=6))
+    assert ("2027-01-14", 1440, SNOWFLAKE, "failed", "DMs closed; unsubscribed") in (
+        await world.ledger()
+    )
 
 
 async def test_a_recovered_job_skips_targets_the_ledger_holds(world: World) -> None:

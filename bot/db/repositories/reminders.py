@@ -9,6 +9,7 @@ from datetime import datetime
 
 from bot.clock import iso, to_unix
 from bot.db import Reader, Transaction
+from bot.db.dialect import bulk_deliveries
 from bot.models.reminders import (
     Delivery,
     MeetingTiming,
@@ -270,14 +271,8 @@ async def record_outcomes(tx: Transaction, outcomes: Iterable[Outcomes], at: dat
         for meeting_id, guild_id, occurrence, offset_minutes, records in outcomes
         for r in records
     ]
-    if not rows:
-        return
-    await tx.executemany(
-        "INSERT INTO reminder_deliveries (meeting_id, guild_id, occurrence, offset_minutes, "
-        "target_user_id, status, reason, late, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
-        "ON CONFLICT (meeting_id, occurrence, offset_minutes, target_user_id) DO NOTHING",
-        rows,
-    )
+    if rows:
+        await tx.execute(*bulk_deliveries(tx.dialect, rows))
 
 
 async def prune_ledger(tx: Transaction, before: datetime) -> int:
