@@ -11,10 +11,10 @@ from __future__ import annotations
 
 import logging
 import re
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from hypothesis import HealthCheck, given, settings
@@ -85,6 +85,7 @@ HYPOTHESIS = settings(
 
 
 haven_clock = haven_clock_at(NOW)
+T = TypeVar("T")
 
 # The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
 pytestmark = pytest.mark.both_backends
@@ -100,13 +101,27 @@ class Bench:
     meeting_id: int
     mods_channel: Channel
     caplog: pytest.LogCaptureFixture
+    stride: int = 1  # PostgreSQL: every third value of the large tables (see `sample`)
     judged: int = 0  # answers checked
     unsent: int = 0  # values Discord's client would refuse to send (outside an option's limits)
     _snapshot_sql: str | None = None
 
+    _samples: int = 0
+
     @property
     def bot(self) -> HavenBot:
         return self.haven.running
+
+    def sample(self, values: Iterable[T]) -> list[T]:
+        """All of a large table's values on SQLite; on PostgreSQL every `stride`-th, from an
+        offset that moves on with each table, so each value still meets the store on some option.
+
+        Whether a value is refused is decided before the store; what PostgreSQL must show is
+        that a refusal leaves its rows as they were and a success writes, which a third of the
+        values shows for every option at a third of the time (the five table tests: 50 s -> 16 s
+        on PostgreSQL, measured on a shared 2-core box)."""
+        self._samples += 1
+        return list(values)[self._samples % self.stride :: self.stride]
 
     async def settle(self) -> None:
         """Let work a previous success started finish: what its handler does after answering
@@ -270,7 +285,8 @@ async def bench(
         c.guild, c.facilitator, "room create", meeting=str(meeting_id)
     )
     assert "Created the room" in created.all_text, created.all_text
-    b = Bench(discord_server, c, haven, meeting_id, mods, caplog)
+    stride = 3 if haven.running.services.db.dialect == "postgres" else 1
+    b = Bench(discord_server, c, haven, meeting_id, mods, caplog, stride=stride)
     yield b
     b.assert_sane_output()
 
@@ -285,9 +301,9 @@ async def test_meeting_schedule_options(bench: Bench) -> None:
     b, c = bench, bench.c
     base = {"title": "Hope", "start": "2027-01-12 19:00", "repeat": "weekly", "kind": "na"}
     for option in ("title", "start", "timezone", "format", "description"):
-        for value in [*CURATED, *hostile.TIMES, *hostile.ZONES[:8]]:
+        for value in b.sample([*CURATED, *hostile.TIMES, *hostile.ZONES[:8]]):
             await b.drive(c.facilitator, "meeting schedule", SCHEDULE_OK, **{**base, option: value})
-    for value in NUMBERS_CURATED:
+    for value in b.sample(NUMBERS_CURATED):
         await b.drive(c.facilitator, "meeting schedule", SCHEDULE_OK, **{**base, "duration": value})
 
 
@@ -296,11 +312,11 @@ async def test_meeting_edit_options(bench: Bench) -> None:
     meeting = str(b.meeting_id)
     texts = ("title", "start", "timezone", "format", "description", "opening_text")
     for option in (*texts, "reminder_offsets", "occurrence"):
-        for value in [*CURATED, *hostile.TIMES[:8], "24h,15m", "0m", "15d", "default"]:
+        for value in b.sample([*CURATED, *hostile.TIMES[:8], "24h,15m", "0m", "15d", "default"]):
             await b.drive(
                 c.facilitator, "meeting edit", EDIT_OK, meeting=meeting, **{option: value}
             )
-    for value in [*CURATED, *hostile.TIMES]:
+    for value in b.sample([*CURATED, *hostile.TIMES]):
         await b.drive(
             c.facilitator,
             "meeting edit",
@@ -310,7 +326,7 @@ async def test_meeting_edit_options(bench: Bench) -> None:
             move_to=value,
         )
     for option in ("duration", "room_open_minutes", "room_close_minutes"):
-        for number in NUMBERS_CURATED:
+        for number in b.sample(NUMBERS_CURATED):
             await b.drive(
                 c.facilitator, "meeting edit", EDIT_OK, meeting=meeting, **{option: number}
             )
@@ -333,16 +349,18 @@ async def test_meeting_valued_options(bench: Bench) -> None:
         ("room create", c.facilitator, ("Created the room",)),
     ]
     for command, who, ok in commands:
-        for value in values:
+        for value in b.sample(values):
             await b.drive(who, command, ok, meeting=value)
-    for value in [
-        *CURATED,
-        *hostile.TIMES[:6],
-        "2027-01-19",
-        "2027-1-19",
-        "9999-12-31",
-        "0001-01-01",
-    ]:
+    for value in b.sample(
+        [
+            *CURATED,
+            *hostile.TIMES[:6],
+            "2027-01-19",
+            "2027-1-19",
+            "9999-12-31",
+            "0001-01-01",
+        ]
+    ):
         await b.drive(
             c.facilitator,
             "meeting cancel",
@@ -357,7 +375,7 @@ async def test_meeting_valued_options(bench: Bench) -> None:
             meeting=str(b.meeting_id),
             until=value,
         )
-    for number in NUMBERS_CURATED:
+    for number in b.sample(NUMBERS_CURATED):
         await b.drive(c.peer, "meeting list", ("Meetings in the next",), days=number)
     for number in (0, 1, 21600):
         await b.drive(
@@ -425,9 +443,9 @@ async def test_resource_options_and_forms(bench: Bench) -> None:
     b, c = bench, bench.c
     for command in ("resource show", "resource share", "resource enable", "resource verify"):
         who = c.moderator if command in ("resource enable", "resource verify") else c.peer
-        for value in [*CURATED, "g-1", "g-²", "g-" + "9" * 30, "fel-na-meetings"]:
+        for value in b.sample([*CURATED, "g-1", "g-²", "g-" + "9" * 30, "fel-na-meetings"]):
             await b.drive(who, command, ("Turned on", "Marked `", NO_ADVICE), card=value)
-    for value in [*CURATED, "2027-01-07", "2027-01-08", "2027-02-30"]:
+    for value in b.sample([*CURATED, "2027-01-07", "2027-01-08", "2027-02-30"]):
         await b.drive(c.moderator, "resource add", (), region="US", verified_on=value)
     fields = {
         "title": "Riverside naloxone",
@@ -437,7 +455,7 @@ async def test_resource_options_and_forms(bench: Bench) -> None:
         "region_tags": "US: naloxone",
     }
     for field in fields:
-        for value in [*CURATED, *hostile.URLS]:
+        for value in b.sample([*CURATED, *hostile.URLS]):
             await suggest(b, {**fields, field: value})
 
 
@@ -454,7 +472,7 @@ async def test_resource_moderator_forms(bench: Bench) -> None:
     }
     values = [*CURATED, *hostile.URLS, "phone: <@&1>", "url: javascript:alert(1)", "fax: 1"]
     for field in good:
-        for value in values:
+        for value in b.sample(values):
             await submit_form(b, "resource add", {"region": "US"}, {**good, field: value})
     added = await lib.add(
         c.guild.id,
@@ -463,9 +481,9 @@ async def test_resource_moderator_forms(bench: Bench) -> None:
         region="US",
     )
     for field in good:
-        for value in values[::3]:
+        for value in b.sample(values[::3]):
             await submit_form(b, "resource edit", {"card": added.id}, {**good, field: value})
-    for i, value in enumerate([*CURATED, *hostile.URLS, *hostile.TIMES[:6]]):
+    for i, value in enumerate(b.sample([*CURATED, *hostile.URLS, *hostile.TIMES[:6]])):
         async with b.bot.services.db.transaction() as tx:  # one card waiting: its buttons show
             await tx.execute("DELETE FROM resource_cards WHERE status = 'pending'")
         draft = resources.Draft(
