@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 
+import bot.jobs as jobs_module
 from bot.bus import EventBus
 from bot.clock import FakeClock
 from bot.cluster import Shards
@@ -651,3 +652,23 @@ async def test_pacer_spaces_sends_without_sleeping_in_real_time() -> None:
     off = Pacer(None, monotonic=lambda: now[0], sleep=sleep)
     await off.wait()
     assert slept == [0.5, 0.5]
+
+
+async def test_a_reconcile_that_writes_many_reminders_refreshes_the_planner_statistics(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL planned the next reconcile's read on the statistics of an empty jobs table
+    after the first one had written 265,738 rows: a nested loop that ran past the 60 s timeout
+    (bench/scale.py's restart). A reconcile that writes many rows analyzes the table."""
+    if world.db.dialect != "postgres":
+        pytest.skip("PostgreSQL only: SQLite plans without statistics")
+    monkeypatch.setattr(jobs_module, "ANALYZE_AFTER_ROWS", 3)
+    for i in range(3):
+        await world.schedule(title=f"Meeting {i}")
+    await world.db.execute("ANALYZE jobs")  # as on a store analyzed before its jobs were written
+    await world.db.execute("DELETE FROM jobs")
+    await world.db.execute("ANALYZE jobs")
+    await world.reminders.reconcile()
+    assert len(await world.reminders.pending_reminders()) == 3  # each meeting's 15-minute one
+    # ANALYZE counts the rows into the catalogue (it read 0 before the reconcile).
+    assert await world.db.fetchval("SELECT reltuples FROM pg_class WHERE relname = 'jobs'") == 3

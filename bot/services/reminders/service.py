@@ -248,11 +248,13 @@ class ReminderService:
                 # One statement per slice, run by the database thread while the next slice is
                 # planned here (see JobEngine.add_bulk); each is awaited before the next starts.
                 writing: asyncio.Task[datetime | None] | None = None
+                written = 0
                 try:
                     for i in range(0, len(timings), _RECONCILE_SLICE):
                         future = await asyncio.to_thread(
                             plan_slice, timings[i : i + _RECONCILE_SLICE]
                         )
+                        written += len(future)
                         if writing is not None:
                             earliest = earlier(earliest, await writing)
                         writing = asyncio.create_task(self.jobs.add_bulk(tx, REMINDER, future))
@@ -266,6 +268,7 @@ class ReminderService:
                 new = await not_delivered(tx, new_jobs(due), now)
                 earliest = earlier(earliest, await self.jobs.add(tx, new))
             self.jobs.wake_for(earliest)
+            await self.jobs.bulk_written(written)
         await self._queue_notice_jobs()
         async with self.db.transaction() as tx:
             await repo.prune_ledger(tx, now - LEDGER_KEEP)
