@@ -216,9 +216,9 @@ class LiveSite:
         self.loop.close()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="package")
 def site(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveSite]:
-    """The live page server for the whole session; tests set `site.clock` as they need."""
+    """The live page server for the browser tests; tests set `site.clock` as they need."""
     live = LiveSite(tmp_path_factory.mktemp("browser-site"))
     try:
         yield live
@@ -233,9 +233,11 @@ def _default_now(request: pytest.FixtureRequest) -> None:
         request.getfixturevalue("site").clock.set(DEFAULT_NOW)
 
 
-@pytest.fixture(scope="session")
+# Package scope, not session: Playwright's sync API keeps an event loop running in this thread
+# while it is open, and every async test after the browser tests would find it running.
+@pytest.fixture(scope="package")
 def browser() -> Iterator[Any]:
-    """One headless Debian Chromium for the session (skipped when there is none)."""
+    """One headless Debian Chromium for the browser tests (skipped when there is none)."""
     sync_api = pytest.importorskip(
         "playwright.sync_api", reason="the playwright package is not installed (dev extra)"
     )
