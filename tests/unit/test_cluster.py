@@ -687,6 +687,7 @@ async def test_change_notices_are_queued_only_by_the_process_owning_their_guild(
 ) -> None:
     """A deleted meeting's notices (written by the database trigger) get their job from the
     guild's own process; every process inserting every notice's job contended for the rows."""
+    from bot.services.reminders.planning import NOTICE
     from tests.support.meetings import make_meeting
 
     services = _process_of_shard_1(db, clock)
@@ -696,7 +697,7 @@ async def test_change_notices_are_queued_only_by_the_process_owning_their_guild(
         async with db.transaction() as tx:
             await services.meetings.delete(tx, meeting_id)  # the trigger writes the notice
     await services.reminders.reconcile()
-    queued = await services.jobs.pending(kind="reminder_notice")
+    queued = await services.jobs.pending(kind=NOTICE)
     assert [j.guild_id for j in queued] == [MINE]
 
 
