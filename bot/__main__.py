@@ -10,7 +10,7 @@ from pathlib import Path
 
 import discord
 
-from bot.config import Settings, load_settings
+from bot.config import Settings, load_settings, secret_values
 from bot.db import is_postgres_url, open_database, password_of
 from bot.errors import ConfigError, DatabaseUnavailableError
 from bot.keys import RAW_KEY_PREFIX, key_file_for
@@ -95,12 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.logging_setup import setup_logging
     from bot.runtime.app import run
 
-    secrets = [settings.discord_token.get_secret_value()]
-    if settings.haven_secret_key:
-        secrets.append(settings.haven_secret_key.get_secret_value())
-    if settings.database_url:
-        secrets.append(password_of(settings.database_url.get_secret_value()) or "")
-    setup_logging(settings.log_level, [s for s in secrets if s])
+    setup_logging(settings.log_level, secret_values(settings))
     try:
         if args.command == "migrate":
             applied = asyncio.run(migrate(settings))

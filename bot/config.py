@@ -249,6 +249,18 @@ class Settings(BaseSettings):
         return frozenset(int(p) for p in self.owner_ids.split(",") if p.strip())
 
 
+def secret_values(settings: Settings) -> list[str]:
+    """The token, the instance key and the database password: never to appear in a log line."""
+    from bot.db.base import password_of
+
+    values = [settings.discord_token.get_secret_value()]
+    if settings.haven_secret_key:
+        values.append(settings.haven_secret_key.get_secret_value())
+    if settings.database_url:
+        values.append(password_of(settings.database_url.get_secret_value()) or "")
+    return [v for v in values if v]
+
+
 class FeedServerSettings(Settings):
     """The settings of `python -m bot.feeds`: it never talks to Discord and seals nothing."""
 

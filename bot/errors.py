@@ -9,10 +9,10 @@ class HavenError(Exception):
     """Base class of every error Haven raises on purpose."""
 
 
-class UserFacingError(HavenError):
-    """A problem the user can fix; its message is shown to them, ephemerally, in their language.
+class ShownMessage(Exception):
+    """An error whose message a person reads: kept lazy, rendered in the locale current when shown.
 
-    Give it a ``Msg`` (or ``PluralMsg``): it is rendered in the locale current when it is shown.
+    Give it a ``Msg`` (or ``PluralMsg``); a plain ``str`` is shown as it is.
     """
 
     def __init__(self, message: str | Msg | PluralMsg) -> None:
@@ -26,6 +26,10 @@ class UserFacingError(HavenError):
 
     def __str__(self) -> str:
         return self.message
+
+
+class UserFacingError(ShownMessage, HavenError):
+    """A problem the user can fix; its message is shown to them, ephemerally, in their language."""
 
 
 class NotFoundError(UserFacingError):

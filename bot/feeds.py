@@ -13,8 +13,7 @@ import argparse
 import asyncio
 import sys
 
-from bot.config import load_settings
-from bot.db import password_of
+from bot.config import load_settings, secret_values
 from bot.errors import ConfigError, DatabaseUnavailableError
 
 
@@ -46,12 +45,7 @@ def main(argv: list[str] | None = None) -> int:
     from bot.logging_setup import setup_logging
     from bot.runtime.feeds_http import run_feed_process
 
-    secrets = [settings.discord_token.get_secret_value()]
-    if settings.haven_secret_key:
-        secrets.append(settings.haven_secret_key.get_secret_value())
-    if settings.database_url:
-        secrets.append(password_of(settings.database_url.get_secret_value()) or "")
-    setup_logging(settings.log_level, [s for s in secrets if s])
+    setup_logging(settings.log_level, secret_values(settings))
     try:
         asyncio.run(run_feed_process(settings, args.host or settings.http_host, port))
     except (ConfigError, DatabaseUnavailableError) as exc:

@@ -10,15 +10,12 @@ from typing import TYPE_CHECKING, Any
 import discord
 from discord import app_commands
 
-from bot.errors import UserFacingError
+from bot.errors import ShownMessage, UserFacingError
 from bot.i18n import (
     SUPPORTED,
-    Msg,
-    PluralMsg,
     _,
     current_locale,
     ngettext,
-    render,
     resolve,
     use_locale,
 )
@@ -31,20 +28,8 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 
-class Refused(app_commands.CheckFailure):
+class Refused(ShownMessage, app_commands.CheckFailure):
     """A check failed; the message is shown to the user in their language."""
-
-    def __init__(self, message: str | Msg | PluralMsg) -> None:
-        super().__init__(message)
-        self.text = message
-
-    @property
-    def message(self) -> str:
-        """The message in the current locale."""
-        return render(self.text)
-
-    def __str__(self) -> str:
-        return self.message
 
 
 def new_error_id() -> str:
