@@ -8,7 +8,7 @@ import random
 import re
 import sqlite3
 from collections.abc import AsyncIterator, Iterable
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from pathlib import Path
 from typing import Any
 
@@ -180,6 +180,12 @@ class SqliteDatabase(Database):
                 try:
                     await self.conn.execute("BEGIN IMMEDIATE")
                     break
+                except asyncio.CancelledError:
+                    # The BEGIN runs on the database thread all the same: end what it opened,
+                    # or the connection stays in a transaction (close cannot checkpoint).
+                    with suppress(sqlite3.Error):
+                        await self.conn.execute("ROLLBACK")
+                    raise
                 except sqlite3.OperationalError as exc:
                     if not _is_busy(exc):
                         raise

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import sqlite3
 from pathlib import Path
 from typing import Any
@@ -202,3 +203,32 @@ async def test_truncate_wal_blocked_by_a_reader_reports_and_retries_after_the_ne
     finally:
         reader.close()
         await db.close()
+
+
+async def test_a_transaction_cancelled_at_its_begin_leaves_none_open(
+    tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """A handler cancelled at shutdown while its BEGIN was on the database thread: the BEGIN ran
+    all the same, nothing ended that transaction, and close's WAL checkpoint failed ('database
+    table is locked', with a traceback in a SIGTERM mid-burst)."""
+    db = await Database.open(tmp_path / "h.db")
+    try:
+        await db.execute("CREATE TABLE t (n INTEGER)")
+
+        async def write() -> None:
+            async with db.transaction() as tx:
+                await tx.execute("INSERT INTO t VALUES (1)")
+
+        task = asyncio.create_task(write())
+        await asyncio.sleep(0)  # it now waits for its BEGIN IMMEDIATE
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        await db.fetchval("SELECT 1")  # the database thread has run the BEGIN by now
+        async with db.transaction() as tx:  # not "a transaction within a transaction"
+            await tx.execute("INSERT INTO t VALUES (2)")
+        assert await db.fetchval("SELECT sum(n) FROM t") == 2
+    finally:
+        with caplog.at_level("WARNING", logger="bot.db"):
+            await db.close()
+    assert [r.getMessage() for r in caplog.records if r.name.startswith("bot.db")] == []
