@@ -39,6 +39,7 @@ from bot.services.reminders import (
     offsets_for,
     plan,
 )
+from bot.services.reminders import delivery as delivery_module
 
 # The database tests run on SQLite and on PostgreSQL (tests/unit/conftest.py).
 pytestmark = pytest.mark.both_backends
@@ -374,6 +375,31 @@ async def test_a_batch_of_due_reminders_finishes_in_one_transaction(
     assert ("2027-01-14", 1440, SNOWFLAKE, "failed", "DMs closed; unsubscribed") in (
         await world.ledger()
     )
+
+
+async def test_a_burst_finishes_after_a_linger_and_a_few_reminders_at_once(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A burst's bookkeeping (planning the next reminders, the ledger's commit) waits a moment:
+    across 3 processes on 2 cores it delayed the others' hand-offs (bench/scale.py)."""
+    monkeypatch.setattr(delivery_module, "BURST", 3)
+    monkeypatch.setattr(delivery_module, "BURST_LINGER", 0.001)
+    lingers: list[float] = []
+    finishing = world.reminders.delivery._finishing
+    real = finishing.submit
+
+    async def spy(item: Any, *, linger: float = 0.0) -> None:
+        lingers.append(linger)
+        await real(item, linger=linger)
+
+    monkeypatch.setattr(finishing, "submit", spy)
+    for i in range(3):
+        await world.schedule(title=f"Meeting {i}")
+    await world.schedule(title="Later", start="2027-01-07 19:30")
+    await world.at(START - timedelta(minutes=15))  # a burst of three
+    await world.at(START + timedelta(minutes=15))  # one
+    assert lingers == [0.001] * 3 + [0.0]
+    assert len(await world.ledger()) == 4
 
 
 async def test_a_recovered_job_skips_targets_the_ledger_holds(world: World) -> None:

@@ -274,3 +274,35 @@ async def test_the_postgres_pool_plans_without_jit(db: Database) -> None:
     assert await db.fetchval("SHOW jit") == "off"
     async with db.transaction() as tx:
         assert await tx.fetchval("SHOW jit") == "off"
+
+
+async def test_group_commit_lingers_before_a_burst_and_prepares_each_group(
+    db: Database, clock: FakeClock
+) -> None:
+    engine = JobEngine(db, clock)
+    groups: list[list[int]] = []
+    prepared: list[list[int]] = []
+    slept: list[float] = []
+    arrivals: list[asyncio.Future[None]] = []
+
+    def prepare(items: Sequence[int]) -> Sequence[int]:
+        prepared.append(list(items))
+        return [i * 10 for i in items]
+
+    async def write(tx: Transaction, items: Sequence[int]) -> datetime | None:
+        groups.append(list(items))
+        return None
+
+    async def sleep(seconds: float) -> None:
+        slept.append(seconds)
+        arrivals.append(asyncio.ensure_future(group.submit(2)))  # finished during the linger
+        await asyncio.sleep(0)
+
+    group = GroupCommit(engine, write, prepare=prepare, sleep=sleep)
+    await group.submit(1, linger=0.2)
+    await asyncio.gather(*arrivals)
+    # The burst's bookkeeping waited (its hand-offs go first) and took in what came meanwhile.
+    assert slept == [0.2]
+    assert prepared == [[1, 2]] and groups == [[10, 20]]
+    await group.submit(3)  # no linger asked: written at once
+    assert slept == [0.2] and groups[1:] == [[30]]
