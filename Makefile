@@ -37,8 +37,12 @@ lint: $(STAMP_DEV)
 typecheck: $(STAMP_DEV)
 	$(BIN)/mypy
 
+# Two workers, each module kept on one (module fixtures, one PostgreSQL per worker): the e2e
+# tests wait on the fake server, the database and child processes as much as they use a core.
+PYTEST_WORKERS ?= 2
+
 pytest: $(STAMP_DEV)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(PYTEST_WORKERS) --dist loadfile
 
 test: lint typecheck pytest
 
