@@ -11,6 +11,9 @@ from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import FakeDiscord
 from tests.fakediscord.validation import DiscordError, validate_commands
 
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 SPANISH = ("es-ES", "es-419")
 
 

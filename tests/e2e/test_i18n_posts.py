@@ -14,6 +14,9 @@ from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import FakeDiscord, Member, Message
 from tests.support.clock import haven_clock_at
 
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
+
 # Thursday 2027-01-07 12:00 in New York; the meetings are Thursdays 19:00 New York = 00:00 UTC.
 NOW = datetime(2027, 1, 7, 17, 0, tzinfo=UTC)
 START = datetime(2027, 1, 8, 0, 0, tzinfo=UTC)

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+import pytest
+
 from tests.e2e.harness import Community, HavenRunner
 from tests.fakediscord import FakeDiscord
 from tests.support.clock import haven_clock_at
+
+# The bot runs on SQLite and on PostgreSQL (tests/conftest.py).
+pytestmark = pytest.mark.both_backends
 
 # Thursday 2027-01-07, 17:00 UTC. Shipped cards were verified on 2026-11-22.
 haven_clock = haven_clock_at(datetime(2027, 1, 7, 17, 0, tzinfo=UTC))
