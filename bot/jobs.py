@@ -120,6 +120,18 @@ _CLAIM_SQL_POSTGRES = (
     f"AND {SHARD_FILTER} ORDER BY fire_at LIMIT ? FOR UPDATE SKIP LOCKED) RETURNING {_COLUMNS}"
 )
 _NEXT_SQL_POSTGRES = f"SELECT MIN(fire_at) FROM jobs WHERE status = 'pending' AND {SHARD_FILTER}"  # noqa: S608
+_EARLIEST_SQL = "SELECT fire_at, kind FROM jobs WHERE status = 'pending' ORDER BY fire_at LIMIT 1"
+_EARLIEST_SQL_POSTGRES = (
+    f"SELECT fire_at, kind FROM jobs WHERE status = 'pending' AND {SHARD_FILTER} "  # noqa: S608
+    "ORDER BY fire_at LIMIT 1"
+)
+
+
+def _due_filter(ahead: dict[str, int]) -> str:
+    """The claim's condition on fire_at: due now, or within its kind's lead (``?`` in order:
+    now, then a kind and its bound for each kind claimed ahead)."""
+    early = "".join(" OR (kind = ? AND fire_at <= ?)" for _ in ahead)
+    return f"(fire_at <= ?{early})"
 
 
 def _job(row: Any) -> Job:
@@ -156,6 +168,7 @@ class JobEngine:
         self._reclaimed_at_join = 0
         self._notifies: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {}
+        self._ahead: dict[str, timedelta] = {}  # kinds the timer claims before they are due
         self._reconcilers: list[Reconciler] = []
         self._scheduler: AsyncIOScheduler | None = None
         self._armed_at: datetime | None = None
@@ -223,9 +236,18 @@ class JobEngine:
 
     # -- registration --------------------------------------------------------
 
-    def register(self, kind: str, handler: Handler) -> None:
-        """Route claimed jobs of `kind` to handler(jobs)."""
+    def register(self, kind: str, handler: Handler, *, ahead: timedelta = timedelta(0)) -> None:
+        """Route claimed jobs of `kind` to handler(jobs).
+
+        `ahead`: the timer claims this kind's jobs up to that long before they fall due and hands
+        them over at once; the handler prepares meanwhile and must act on no job before its
+        ``fire_at``. (Asked directly, ``run_due`` claims only what is due.)
+        """
         self._handlers[kind] = handler
+        if ahead > timedelta(0):
+            self._ahead[kind] = ahead
+        else:
+            self._ahead.pop(kind, None)
 
     def add_reconciler(self, reconciler: Reconciler) -> None:
         """Run reconciler() at start and periodically (re-materialise what is missing)."""
@@ -549,13 +571,19 @@ class JobEngine:
             log.exception("re-arming after a NOTIFY failed")
 
     async def rearm(self) -> None:
-        """Arm the timer at the earliest pending fire time."""
+        """Arm the timer at the earliest pending fire time (ahead of it for a kind claimed ahead)."""
         if not self._started:
             return
         self._armed_at = None
-        nxt = await self.next_fire_at()
-        if nxt is not None:
-            self._arm(nxt)
+        if self._membership is not None:
+            count, held = self._membership.claim_filter()
+            if not held:
+                return
+            row = await self.db.fetchone(_EARLIEST_SQL_POSTGRES, (count, held))
+        else:
+            row = await self.db.fetchone(_EARLIEST_SQL)
+        if row is not None:
+            self._arm(from_unix(row[0]) - self._ahead.get(row[1], timedelta(0)))
 
     def _arm(self, fire_at: datetime) -> None:
         if self._scheduler is None:
@@ -580,34 +608,44 @@ class JobEngine:
         if not self._started:
             return
         try:
-            await self.run_due()
+            await self.run_due(ahead=True)
         except Exception:
             log.exception("dispatch failed")
             await asyncio.sleep(1)
             await self.rearm()
 
-    async def run_due(self) -> int:
+    async def run_due(self, *, ahead: bool = False) -> int:
         """Claim every due job and hand each kind's batch to its handler; return how many.
 
-        SQLite claims in one statement. PostgreSQL claims the held shards' rows CLAIM_CHUNK at a
-        time and hands each chunk off before claiming the next.
+        `ahead` (the timer's way): also the jobs of kinds registered ahead that fall due within
+        their lead. SQLite claims in one statement. PostgreSQL claims the held shards' rows
+        CLAIM_CHUNK at a time and hands each chunk off before claiming the next.
         """
         async with self._run_lock:
+            now = self.clock.now()
+            leads = {k: to_unix(now + lead) for k, lead in self._ahead.items()} if ahead else {}
             if isinstance(self.db, PostgresDatabase):
                 await self.join()
-                claimed = await self._claim_chunks()
+                claimed = await self._claim_chunks(leads)
             else:
-                now = to_unix(self.clock.now())
+                sql = _CLAIM_SQL
+                params: list[Any] = [to_unix(now), to_unix(now)]
+                if leads:
+                    sql = sql.replace("fire_at <= ?", _due_filter(leads), 1)
+                    params += [v for pair in leads.items() for v in pair]
                 async with self.db.transaction() as tx:
-                    rows = await tx.fetchall(_CLAIM_SQL, (now, now))
+                    rows = await tx.fetchall(sql, params)
                 await self._dispatch(rows)
                 claimed = len(rows)
             await self.rearm()
             return claimed
 
-    async def _claim_chunks(self) -> int:
+    async def _claim_chunks(self, leads: dict[str, int]) -> int:
         assert self._membership is not None
         claimed = 0
+        sql = _CLAIM_SQL_POSTGRES
+        if leads:  # the index bounds the scan; the filter keeps other kinds to what is due
+            sql = sql.replace("fire_at <= ?", f"fire_at <= ? AND {_due_filter(leads)}", 1)
         while True:
             count, held = self._membership.claim_filter()
             if not held:  # the shard locks are lost: another process may run these shards now
@@ -615,9 +653,12 @@ class JobEngine:
             now = to_unix(self.clock.now())
             lease_until = now + int(LEASE.total_seconds())
             worker = self._membership.worker_id
-            params = (now, worker, lease_until, now, count, held, CLAIM_CHUNK)
+            due: list[Any] = [now]
+            if leads:
+                due = [max(now, *leads.values()), now, *(v for pair in leads.items() for v in pair)]
+            params = (now, worker, lease_until, *due, count, held, CLAIM_CHUNK)
             async with self.db.transaction() as tx:
-                rows = await tx.fetchall(_CLAIM_SQL_POSTGRES, params)
+                rows = await tx.fetchall(sql, params)
             await self._dispatch(rows)
             claimed += len(rows)
             if len(rows) < CLAIM_CHUNK:

@@ -402,6 +402,66 @@ async def test_a_burst_finishes_after_a_linger_and_a_few_reminders_at_once(
     assert len(await world.ledger()) == 4
 
 
+async def test_a_reminder_claimed_ahead_is_handed_off_at_its_due_instant(world: World) -> None:
+    """The timer claims reminders a moment early: everything is read before the due instant,
+    and nothing is sent before it (bench/scale.py's p95 was the claim and the reads)."""
+    await world.schedule()
+    due = START - timedelta(minutes=15)
+    waits: list[float] = []
+
+    async def sleep(seconds: float) -> None:
+        assert world.sender.sent == []  # read, not sent
+        waits.append(seconds)
+        world.clock.advance(timedelta(seconds=seconds))
+
+    world.reminders.delivery.sleep = sleep
+    world.clock.set(due - timedelta(seconds=0.6))
+    assert await world.jobs.run_due(ahead=True) == 1
+    await world.jobs.drain()
+    assert waits == [0.6] and world.clock.now() == due
+    sent = world.sender.reminders()
+    assert len(sent) == 1 and isinstance(sent[0].message, ReminderMessage)
+    assert not sent[0].message.late
+    assert (await world.ledger())[0][3] == "delivered"
+
+
+async def test_an_edit_while_a_reminder_waits_for_its_instant_is_honoured(world: World) -> None:
+    meeting = await world.schedule()
+    due = START - timedelta(minutes=15)
+
+    async def sleep(seconds: float) -> None:  # moved an hour later between the read and the send
+        await world.meetings.edit(GUILD, meeting.id, FAC, MeetingEdit(start="2027-01-07 20:00"))
+        world.clock.advance(timedelta(seconds=seconds))
+
+    world.reminders.delivery.sleep = sleep
+    world.clock.set(due - timedelta(seconds=0.5))
+    await world.jobs.run_due(ahead=True)
+    await world.jobs.drain()
+    assert world.sender.sent == []
+    assert _fire_times(await world.reminders.pending_reminders(meeting.id)) == [
+        ("2027-01-07", "15", START + timedelta(minutes=45)),
+    ]
+
+
+async def test_a_subscriber_added_while_a_reminder_waits_for_its_instant_gets_it(
+    world: World,
+) -> None:
+    meeting = await world.schedule()
+
+    async def sleep(seconds: float) -> None:
+        await world.reminders.subscribe(GUILD, PEER_A, meeting.id)
+        world.clock.advance(timedelta(seconds=seconds))
+
+    world.reminders.delivery.sleep = sleep
+    world.clock.set(START - timedelta(minutes=15, seconds=0.5))
+    await world.jobs.run_due(ahead=True)
+    await world.jobs.drain()
+    assert [(s.where, s.target) for s in world.sender.reminders()] == [
+        ("channel", ANNOUNCE),
+        ("dm", PEER_A),
+    ]
+
+
 async def test_a_recovered_job_skips_targets_the_ledger_holds(world: World) -> None:
     meeting = await world.schedule()
     await world.reminders.subscribe(GUILD, PEER_A, meeting.id)

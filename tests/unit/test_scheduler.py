@@ -306,3 +306,56 @@ async def test_group_commit_lingers_before_a_burst_and_prepares_each_group(
     assert prepared == [[1, 2]] and groups == [[10, 20]]
     await group.submit(3)  # no linger asked: written at once
     assert slept == [0.2] and groups[1:] == [[30]]
+
+
+async def test_a_kind_registered_ahead_is_claimed_by_the_timer_before_it_falls_due(
+    db: Database, clock: FakeClock
+) -> None:
+    """The timer claims a burst of reminders up to a second early, so the handler has read
+    everything by the due instant (its hand-offs wait for it); other kinds wait to be due."""
+    engine = JobEngine(db, clock)
+    seen: list[tuple[str, datetime]] = []
+
+    async def handler(jobs: list[Job]) -> None:
+        seen.extend((j.kind, clock.now()) for j in jobs)
+        async with db.transaction() as tx:
+            await engine.complete_many(tx, jobs)
+
+    engine.register("early", handler, ahead=timedelta(seconds=1))
+    engine.register("t", handler)
+    due = T0 + timedelta(minutes=10)
+    async with db.transaction() as tx:
+        await engine.add(tx, [NewJob("early", 1, due, 1), NewJob("t", 1, due, 2)])
+    clock.set(due - timedelta(seconds=0.7))
+    assert await engine.run_due() == 0  # asked directly: only what is due
+    assert await engine.run_due(ahead=True) == 1  # the timer's way
+    await engine.drain()
+    assert seen == [("early", due - timedelta(seconds=0.7))]
+    clock.set(due)
+    assert await engine.run_due(ahead=True) == 1
+    await engine.drain()
+    assert [kind for kind, _ in seen] == ["early", "t"]
+
+
+async def test_the_timer_is_armed_ahead_only_for_a_kind_registered_ahead(
+    db: Database, clock: FakeClock
+) -> None:
+    engine = JobEngine(db, clock)
+
+    async def handler(jobs: list[Job]) -> None:
+        return None
+
+    engine.register("early", handler, ahead=timedelta(seconds=1))
+    engine.register("t", handler)
+    async with db.transaction() as tx:
+        await engine.add(tx, [NewJob("t", 1, T0 + timedelta(minutes=5), 2)])
+        await engine.add(tx, [NewJob("early", 1, T0 + timedelta(minutes=10), 1)])
+    await engine.start()
+    try:
+        assert engine.armed_at == T0 + timedelta(minutes=5)  # a plain job: at its time
+        async with db.transaction() as tx:
+            await tx.execute("DELETE FROM jobs WHERE kind = 't'")
+        await engine.rearm()
+        assert engine.armed_at == T0 + timedelta(minutes=10, seconds=-1)
+    finally:
+        await engine.stop()

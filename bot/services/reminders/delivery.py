@@ -17,7 +17,7 @@ import time as _monotonic_time
 import traceback
 from collections.abc import Awaitable, Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any, Protocol
 
 from bot.clock import Clock, from_unix, to_unix
@@ -58,6 +58,12 @@ CHANNEL_CONCURRENCY = 8  # channel posts in flight; discord.py's limiter does th
 # under load), and more of the burst joins one commit.
 BURST = 50
 BURST_LINGER = 0.2  # seconds
+# The engine's timer claims reminders this long before they fall due (JobEngine.register): the
+# claim and the reads are done by the due instant, when the hand-offs start. A meeting edited
+# or (un)subscribed meanwhile is read again first (note_changed).
+CLAIM_AHEAD = timedelta(seconds=1)
+_CHANGES_KEPT = 1000  # meetings whose last change is remembered (older ones are long read)
+_LONG_AGO = datetime.min.replace(tzinfo=UTC)
 
 
 class ReminderSender(Protocol):
@@ -209,6 +215,8 @@ class ReminderDelivery:
         self.skipped_total = 0
         self._channel_slots = asyncio.Semaphore(CHANNEL_CONCURRENCY)
         self._finishing = GroupCommit(jobs, self._write_finished, prepare=self._plan_finished)
+        self.sleep: Callable[[float], Awaitable[Any]] = asyncio.sleep  # until a due instant
+        self._changed: dict[int, datetime] = {}  # meeting id -> when it or its subscribers changed
 
     def _require_sender(self) -> ReminderSender:
         if self.sender is None:
@@ -222,10 +230,26 @@ class ReminderDelivery:
 
     # -- reminders -----------------------------------------------------------
 
+    def note_changed(self, meeting_id: int) -> None:
+        """A meeting or its subscriptions changed: a batch that read it earlier reads it again."""
+        if len(self._changed) >= _CHANGES_KEPT:
+            self._changed.clear()  # long read again by now: batches wait a second at most
+        self._changed[meeting_id] = self.clock.now()
+
+    async def _until(self, at: datetime) -> None:
+        """Return at `at` on the service's clock (at once if it has passed)."""
+        delay = (at - self.clock.now()).total_seconds()
+        if delay > 0:
+            await self.sleep(delay)
+
     async def on_reminders(self, jobs: list[Job]) -> None:
-        """Deliver a batch of due reminders (each fanned out to its targets)."""
+        """Deliver a batch of reminders (each fanned out to its targets) once each falls due.
+
+        The timer claims them up to CLAIM_AHEAD early: what they need is read first, then the
+        hand-offs start at the due instant.
+        """
         sender = self._require_sender()
-        now = self.clock.now()
+        read_at = self.clock.now()
         meeting_ids = sorted({j.meeting_id for j in jobs})
         # The batch's reads at once, each on its own pooled connection on PostgreSQL.
         meetings, done, subscribers = await asyncio.gather(
@@ -233,8 +257,22 @@ class ReminderDelivery:
             repo.recorded_targets(self.db, meeting_ids, {j.occurrence for j in jobs}),
             repo.subscribers_by_meeting(self.db, meeting_ids),
         )
-        settings = await settings_by_guild(self.guilds, (j.guild_id for j in jobs))
         locales = await repo.locales_of(self.db, {u for ids in subscribers.values() for u in ids})
+        await self._until(min(j.fire_at for j in jobs))
+        changed = [m for m in meeting_ids if self._changed.get(m, _LONG_AGO) >= read_at]
+        if changed:  # edited or (un)subscribed since the read: read those again
+            fresh, fresh_subscribers = await asyncio.gather(
+                self.meetings.get_many(changed), repo.subscribers_by_meeting(self.db, changed)
+            )
+            for meeting_id in changed:
+                meetings.pop(meeting_id, None)
+                subscribers.pop(meeting_id, None)
+            meetings.update(fresh)
+            subscribers.update(fresh_subscribers)
+            new_ids = {u for m in changed for u in subscribers.get(m, [])}
+            locales = {**locales, **await repo.locales_of(self.db, new_ids)}
+        settings = await settings_by_guild(self.guilds, (j.guild_id for j in jobs))
+        now = self.clock.now()
         before = self.skipped_total
         linger = BURST_LINGER if len(jobs) >= BURST else 0.0
         results = await asyncio.gather(
@@ -281,6 +319,9 @@ class ReminderDelivery:
 
         The channel's post is in the meeting's language; each DM in the one its person uses.
         """
+        if job.fire_at > now:  # claimed ahead, and later than the batch's first
+            await self._until(job.fire_at)
+            now = self.clock.now()
         if meeting is None:  # deleted: nothing to send, nothing to roll forward
             async with self.db.transaction() as tx:
                 await self.jobs.complete(tx, job)

@@ -40,6 +40,7 @@ from bot.services.meetings import MeetingStore
 from bot.services.privacy import PrivacyService, UserData
 from bot.services.reminders.delivery import (
     CHANNEL,
+    CLAIM_AHEAD,
     ReminderDelivery,
     ReminderSender,
     not_delivered,
@@ -112,7 +113,7 @@ class ReminderService:
                 purpose=N_("Notices about your meetings waiting to be sent to you."),
             ),
         )
-        jobs.register(REMINDER, self.delivery.on_reminders)
+        jobs.register(REMINDER, self.delivery.on_reminders, ahead=CLAIM_AHEAD)
         jobs.register(NOTICE, self.delivery.on_notices)
         jobs.add_reconciler(self.reconcile)
         events.subscribe(MEETING_CHANGED, self.on_meeting_changed)
@@ -160,6 +161,7 @@ class ReminderService:
             await repo.add_subscription(
                 tx, meeting_id, guild_id, user_id, self.clock.now(), resolve(locale)
             )
+        self.delivery.note_changed(meeting_id)
         self._locales[user_id] = resolve(locale)
         return meeting, True
 
@@ -185,6 +187,7 @@ class ReminderService:
         """End a member's DM reminders for a meeting; False if there were none."""
         async with self.db.transaction() as tx:
             removed = await repo.remove_subscription(tx, meeting_id, guild_id, user_id)
+        self.delivery.note_changed(meeting_id)
         return removed > 0
 
     async def subscriptions(self, guild_id: int, user_id: int) -> list[Subscription]:
@@ -283,6 +286,7 @@ class ReminderService:
         self, *, meeting_id: int, guild_id: int, change: str, detail: str = "", **_: Any
     ) -> None:
         """Recompute a meeting's pending reminders at once; tell subscribers what changed."""
+        self.delivery.note_changed(meeting_id)  # a batch claimed ahead reads it again
         now = self.clock.now()
         meeting = await self.meetings.get(meeting_id)
         if change == "deleted" or meeting is None:
