@@ -313,9 +313,16 @@ class JobEngine:
     async def bulk_written(self, rows: int) -> None:
         """After a commit that wrote `rows` jobs at once: refresh PostgreSQL's statistics if many.
 
-        SKIP_LOCKED: processes finishing together do not queue behind each other's ANALYZE.
+        Not when the catalogue already counts as many rows (processes of a fleet finishing their
+        first reconcile one after another: the first one's ANALYZE did); SKIP_LOCKED: nor behind
+        another process's ANALYZE.
         """
-        if rows >= ANALYZE_AFTER_ROWS and isinstance(self.db, PostgresDatabase):
+        if rows < ANALYZE_AFTER_ROWS or not isinstance(self.db, PostgresDatabase):
+            return
+        counted = await self.db.fetchval(
+            "SELECT reltuples FROM pg_class WHERE oid = 'jobs'::regclass"
+        )
+        if counted is None or counted < rows:
             await self.db.execute("ANALYZE (SKIP_LOCKED) jobs")
 
     async def remove_pending(

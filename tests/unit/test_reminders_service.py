@@ -758,3 +758,31 @@ async def test_a_reconcile_that_writes_many_reminders_refreshes_the_planner_stat
     assert len(await world.reminders.pending_reminders()) == 3  # each meeting's 15-minute one
     # ANALYZE counts the rows into the catalogue (it read 0 before the reconcile).
     assert await world.db.fetchval("SELECT reltuples FROM pg_class WHERE relname = 'jobs'") == 3
+
+
+async def test_a_reconcile_writing_no_more_than_the_statistics_count_does_not_analyze(
+    world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Three processes finishing their first reconcile one after another each analyzed the
+    table (0.2 s each, the last one's on bench/scale.py's schedule time): once the catalogue
+    counts at least the rows a reconcile wrote, its statistics are recent enough."""
+    if world.db.dialect != "postgres":
+        pytest.skip("PostgreSQL only: SQLite plans without statistics")
+    monkeypatch.setattr(jobs_module, "ANALYZE_AFTER_ROWS", 3)
+    for i in range(3):
+        await world.schedule(title=f"Meeting {i}")
+    await world.db.execute("DELETE FROM jobs")
+    await world.db.execute("ANALYZE jobs")
+    analyzed: list[str] = []
+    real = world.db.execute
+
+    async def spy(sql: str, params: Any = ()) -> int:
+        if sql.startswith("ANALYZE"):
+            analyzed.append(sql)
+        return await real(sql, params)
+
+    monkeypatch.setattr(world.db, "execute", spy)
+    await world.reminders.reconcile()  # the first: the catalogue counted none
+    await world.db.execute("DELETE FROM jobs")
+    await world.reminders.reconcile()  # as many rows as the catalogue counts now
+    assert len(analyzed) == 1
