@@ -578,19 +578,35 @@ class JobEngine:
             log.exception("re-arming after a NOTIFY failed")
 
     async def rearm(self) -> None:
-        """Arm the timer at the earliest pending fire time (ahead of it for a kind claimed ahead)."""
+        """Arm the timer at the earliest pending fire time (ahead of it for a kind claimed ahead).
+
+        The timer stays armed while the earliest is read; an earlier wake that came meanwhile
+        (a job written during the read) is kept.
+        """
         if not self._started:
             return
-        self._armed_at = None
+        armed = self._armed_at
+        wake = await self._next_wake()
+        meanwhile = self._armed_at
+        if meanwhile is not None and meanwhile != armed and (wake is None or meanwhile < wake):
+            return
+        if wake is None:
+            self._armed_at = None
+        else:
+            self._arm(wake)
+
+    async def _next_wake(self) -> datetime | None:
+        """When the timer should fire for the earliest pending job (None: none to wait for)."""
         if self._membership is not None:
             count, held = self._membership.claim_filter()
             if not held:
-                return
+                return None
             row = await self.db.fetchone(_EARLIEST_SQL_POSTGRES, (count, held))
         else:
             row = await self.db.fetchone(_EARLIEST_SQL)
-        if row is not None:
-            self._arm(from_unix(row[0]) - self._ahead.get(row[1], timedelta(0)))
+        if row is None:
+            return None
+        return from_unix(row[0]) - self._ahead.get(row[1], timedelta(0))
 
     def _arm(self, fire_at: datetime) -> None:
         if self._scheduler is None:

@@ -359,3 +359,36 @@ async def test_the_timer_is_armed_ahead_only_for_a_kind_registered_ahead(
         assert engine.armed_at == T0 + timedelta(minutes=10, seconds=-1)
     finally:
         await engine.stop()
+
+
+async def test_re_arming_keeps_the_timer_armed_and_a_wake_that_came_meanwhile(
+    db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two NOTIFYs re-armed at once: one read None between the other's reset and its arm
+    (tests/unit/test_cluster.py failed on it under load); a job written during the read was
+    armed, then overwritten by the read's later result."""
+    engine = JobEngine(db, clock)
+
+    async def handler(jobs: list[Job]) -> None:
+        return None
+
+    engine.register("t", handler)
+    async with db.transaction() as tx:
+        await engine.add(tx, _jobs(1, T0 + timedelta(hours=1)))
+    await engine.start()
+    try:
+        during: list[datetime | None] = []
+        real = db.fetchone
+
+        async def reading(sql: str, params: Any = ()) -> Any:
+            during.append(engine.armed_at)
+            row = await real(sql, params)
+            engine.wake_for(T0 + timedelta(minutes=5))  # a job written while this read ran
+            return row
+
+        monkeypatch.setattr(db, "fetchone", reading)
+        await engine.rearm()
+        assert during == [T0 + timedelta(hours=1)]
+        assert engine.armed_at == T0 + timedelta(minutes=5)
+    finally:
+        await engine.stop()
