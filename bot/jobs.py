@@ -127,11 +127,19 @@ _EARLIEST_SQL_POSTGRES = (
 )
 
 
-def _due_filter(ahead: dict[str, int]) -> str:
-    """The claim's condition on fire_at: due now, or within its kind's lead (``?`` in order:
-    now, then a kind and its bound for each kind claimed ahead)."""
-    early = "".join(" OR (kind = ? AND fire_at <= ?)" for _ in ahead)
-    return f"(fire_at <= ?{early})"
+def _due_filter(leads: dict[str, int]) -> str:
+    """The claim's condition on fire_at: due now, or within its kind's lead.
+
+    Its ``?`` in order: the latest bound (the fire_at index's range: SQLite scanned the whole
+    table for the OR alone, 391 ms at 265,738 rows), now, then each kind and its bound.
+    """
+    early = "".join(" OR (kind = ? AND fire_at <= ?)" for _ in leads)
+    return f"fire_at <= ? AND (fire_at <= ?{early})"
+
+
+def _due_params(now: int, leads: dict[str, int]) -> list[Any]:
+    """The parameters of ``_due_filter(leads)``."""
+    return [max(now, *leads.values()), now, *(v for pair in leads.items() for v in pair)]
 
 
 def _job(row: Any) -> Job:
@@ -655,7 +663,7 @@ class JobEngine:
                 params: list[Any] = [to_unix(now), to_unix(now)]
                 if leads:
                     sql = sql.replace("fire_at <= ?", _due_filter(leads), 1)
-                    params += [v for pair in leads.items() for v in pair]
+                    params = [to_unix(now), *_due_params(to_unix(now), leads)]
                 async with self.db.transaction() as tx:
                     rows = await tx.fetchall(sql, params)
                 await self._dispatch(rows)
@@ -667,8 +675,8 @@ class JobEngine:
         assert self._membership is not None
         claimed = 0
         sql = _CLAIM_SQL_POSTGRES
-        if leads:  # the index bounds the scan; the filter keeps other kinds to what is due
-            sql = sql.replace("fire_at <= ?", f"fire_at <= ? AND {_due_filter(leads)}", 1)
+        if leads:
+            sql = sql.replace("fire_at <= ?", _due_filter(leads), 1)
         while True:
             count, held = self._membership.claim_filter()
             if not held:  # the shard locks are lost: another process may run these shards now
@@ -676,9 +684,7 @@ class JobEngine:
             now = to_unix(self.clock.now())
             lease_until = now + int(LEASE.total_seconds())
             worker = self._membership.worker_id
-            due: list[Any] = [now]
-            if leads:
-                due = [max(now, *leads.values()), now, *(v for pair in leads.items() for v in pair)]
+            due = _due_params(now, leads) if leads else [now]
             params = (now, worker, lease_until, *due, count, held, CLAIM_CHUNK)
             async with self.db.transaction() as tx:
                 rows = await tx.fetchall(sql, params)

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Sequence
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -392,3 +393,49 @@ async def test_re_arming_keeps_the_timer_armed_and_a_wake_that_came_meanwhile(
         assert engine.armed_at == T0 + timedelta(minutes=5)
     finally:
         await engine.stop()
+
+
+async def test_the_claim_ahead_reads_the_fire_time_index_not_the_whole_table(
+    db: Database, clock: FakeClock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With the lead's OR alone, SQLite scanned every pending row to claim (391 ms of the
+    bench's 0.3 s head start at 265,738 rows)."""
+    engine = JobEngine(db, clock)
+
+    async def handler(jobs: list[Job]) -> None:
+        return None
+
+    engine.register("early", handler, ahead=timedelta(seconds=1))
+    claims: list[tuple[str, Any]] = []
+    real = db.transaction
+
+    @asynccontextmanager
+    async def spying() -> AsyncIterator[Any]:
+        async with real() as tx:
+            fetchall = tx.fetchall
+
+            async def noting(sql: str, params: Any = ()) -> Any:
+                if sql.startswith("UPDATE jobs SET status = 'claimed'"):
+                    claims.append((sql, params))
+                return await fetchall(sql, params)
+
+            tx.fetchall = noting  # type: ignore[method-assign]
+            yield tx
+
+    monkeypatch.setattr(db, "transaction", spying)
+    await engine.run_due(ahead=True)
+    monkeypatch.undo()
+    assert len(claims) == 1
+    sql, params = claims[0]
+    if db.dialect == "postgres":
+        from bot.db.dialect import to_postgres
+
+        pool: Any = db
+        rows = await pool.pool.fetch("EXPLAIN " + to_postgres(sql)[0], *params)
+        plan = "\n".join(r[0] for r in rows)
+        assert "Index Scan using jobs_pending_fire_at" in plan, plan
+        assert "Index Cond: (fire_at <=" in plan, plan
+    else:
+        rows = await db.fetchall("EXPLAIN QUERY PLAN " + sql, params)
+        plan = "\n".join(str(r[-1]) for r in rows)
+        assert "SEARCH jobs USING INDEX jobs_pending_fire_at (fire_at<?)" in plan, plan
