@@ -63,7 +63,7 @@ from bot.services.reminders import (  # noqa: E402
     ReminderService,
     SendResult,
 )
-from bot.services.reminders.delivery import settings_by_guild  # noqa: E402
+from bot.services.reminders.delivery import CLAIM_AHEAD, settings_by_guild  # noqa: E402
 from bot.services.reminders.planning import (  # noqa: E402
     Row,
     exceptions_by_meeting,
@@ -84,8 +84,10 @@ NOW = SAME_START - timedelta(minutes=50)  # the 24 h and 1 h reminders of those 
 # What fell due before the burst is settled this long before it, so that settling can never run
 # into the burst's second however slow the machine (nothing else is due in between: every
 # reminder falls on a quarter hour); then the clock moves FORWARD to LEAD before the due second.
+# LEAD is longer than the engine's CLAIM_AHEAD, so Haven's own timer wakes it that much before
+# the due second, as it does in production (a shorter jump would find it already late).
 SETTLE_BEFORE = timedelta(seconds=60)
-LEAD = timedelta(seconds=0.3)
+LEAD = CLAIM_AHEAD + timedelta(seconds=1)
 ZONES = [
     "America/New_York",
     "America/Chicago",
@@ -313,7 +315,7 @@ async def haven_restart(path: Path) -> dict[str, Any]:
         raise RuntimeError(f"settling ran into the burst ({due_now} pending, {clock.now()})")
     sender.lateness.clear()
     sender.expect(due_now)
-    clock.jump_to(DUE - LEAD)  # forward: the real timer wakes the engine LEAD from now
+    clock.jump_to(DUE - LEAD)  # forward: the real timer wakes the engine CLAIM_AHEAD before DUE
     await jobs.rearm()
     await asyncio.wait_for(sender.all_handed_off.wait(), timeout=60)
     await jobs.drain()

@@ -123,7 +123,7 @@ async def role_restart(url: str, shards: Shards) -> None:
     sender.expect(due_now)
     emit(settled=due_now)
     await go()
-    clock.jump_to(base.DUE - base.LEAD)  # forward: the real timer wakes the engine LEAD from now
+    clock.jump_to(base.DUE - base.LEAD)  # forward: each engine's real timer wakes it ahead of DUE
     await jobs.rearm()
     if due_now:
         await asyncio.wait_for(sender.all_handed_off.wait(), timeout=60)

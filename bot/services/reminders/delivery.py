@@ -64,6 +64,7 @@ BURST_LINGER = 0.2  # seconds
 CLAIM_AHEAD = timedelta(seconds=1)
 _CHANGES_KEPT = 1000  # meetings whose last change is remembered (older ones are long read)
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)
+_TIMER_SLACK = 0.001  # seconds: the event loop may run a timer a clock tick before its time
 
 
 class ReminderSender(Protocol):
@@ -237,10 +238,10 @@ class ReminderDelivery:
         self._changed[meeting_id] = self.clock.now()
 
     async def _until(self, at: datetime) -> None:
-        """Return at `at` on the service's clock (at once if it has passed)."""
+        """Return at `at` on the service's clock (at once if it has passed), never before."""
         delay = (at - self.clock.now()).total_seconds()
         if delay > 0:
-            await self.sleep(delay)
+            await self.sleep(delay + _TIMER_SLACK)
 
     async def on_reminders(self, jobs: list[Job]) -> None:
         """Deliver a batch of reminders (each fanned out to its targets) once each falls due.
