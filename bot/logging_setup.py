@@ -172,6 +172,11 @@ def setup_logging(level: str, secrets: list[str]) -> None:
     logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
 
 
+def forget_secrets() -> None:
+    """Drop every registered secret (for tests: one test's fake token is another's plain text)."""
+    _secrets.clear()
+
+
 def reset_logging() -> None:
     """Undo `setup_logging`'s record factory (for tests); registered secrets are kept."""
     global _base_factory

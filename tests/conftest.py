@@ -13,6 +13,7 @@ from collections.abc import Iterator
 
 import pytest
 
+from bot.logging_setup import forget_secrets
 from tests.support.postgres import PostgresServer, start_postgres
 
 
@@ -61,3 +62,10 @@ def postgres_server() -> Iterator[PostgresServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(autouse=True)
+def _secrets_stay_with_their_test() -> Iterator[None]:
+    """A test's fake token ("t") must not be redacted out of a later test's logs in one worker."""
+    yield
+    forget_secrets()
