@@ -97,6 +97,24 @@ class _Finished:
     upcoming: tuple[NewJob, ...] = ()  # planned by the group commit, outside its transaction
 
 
+@dataclass(frozen=True, slots=True)
+class _Prepared:
+    """What a reminder's delivery works out from its meeting alone (before its due instant)."""
+
+    occurrence: Occurrence | None  # None: cancelled, or no longer on the schedule
+    key: tuple[int, str, int]  # (meeting, occurrence, offset): the ledger's and the nonces' key
+    channel_nonce: str
+
+
+def _prepare(job: Job, meeting: Meeting | None) -> _Prepared:
+    """The occurrence and channel nonce of a reminder job (its meeting as read; None: deleted)."""
+    key = (job.meeting_id, job.occurrence, int(job.slot))
+    occurrence = None
+    if meeting is not None:
+        occurrence = occurrence_for_key(meeting.schedule, date.fromisoformat(job.occurrence))
+    return _Prepared(occurrence, key, nonce_for(*key, CHANNEL))
+
+
 def nonce_for(*parts: object) -> str:
     """A Discord message nonce (24 characters, within the 25 allowed) derived from a key."""
     key = ":".join(str(p) for p in parts)
@@ -259,6 +277,8 @@ class ReminderDelivery:
             repo.subscribers_by_meeting(self.db, meeting_ids),
         )
         locales = await repo.locales_of(self.db, {u for ids in subscribers.values() for u in ids})
+        # What needs no clock is worked out before the due instant too.
+        prepared = {j.id: _prepare(j, meetings.get(j.meeting_id)) for j in jobs}
         await self._until(min(j.fire_at for j in jobs))
         changed = [m for m in meeting_ids if self._changed.get(m, _LONG_AGO) >= read_at]
         if changed:  # edited or (un)subscribed since the read: read those again
@@ -272,6 +292,10 @@ class ReminderDelivery:
             subscribers.update(fresh_subscribers)
             new_ids = {u for m in changed for u in subscribers.get(m, [])}
             locales = {**locales, **await repo.locales_of(self.db, new_ids)}
+            again = set(changed)
+            for j in jobs:
+                if j.meeting_id in again:
+                    prepared[j.id] = _prepare(j, meetings.get(j.meeting_id))
         settings = await settings_by_guild(self.guilds, (j.guild_id for j in jobs))
         now = self.clock.now()
         before = self.skipped_total
@@ -288,6 +312,7 @@ class ReminderDelivery:
                     now,
                     locales,
                     linger=linger,
+                    prepared=prepared[job.id],
                 )
                 for job in jobs
             ),
@@ -315,6 +340,7 @@ class ReminderDelivery:
         locales: Mapping[int, str],
         *,
         linger: float = 0.0,
+        prepared: _Prepared | None = None,
     ) -> None:
         """Send one reminder to each of its targets not yet in the ledger, then finish the job.
 
@@ -328,7 +354,8 @@ class ReminderDelivery:
                 await self.jobs.complete(tx, job)
             return
         offset = int(job.slot)
-        occurrence = occurrence_for_key(meeting.schedule, date.fromisoformat(job.occurrence))
+        ready = prepared or _prepare(job, meeting)
+        occurrence = ready.occurrence
         if occurrence is None or offset not in offsets_for(meeting, settings):  # cancelled, changed
             await self._finish(job, meeting, settings, [], None, now, linger=linger)
             return
@@ -354,7 +381,7 @@ class ReminderDelivery:
         retry_reason = ""
         channel_ok = False
         for target in targets:
-            nonce = nonce_for(meeting.id, job.occurrence, offset, target)
+            nonce = ready.channel_nonce if target == CHANNEL else nonce_for(*ready.key, target)
             msg = ReminderMessage(meeting, occurrence, offset, late, nonce)
             if target == CHANNEL:
                 channel_id = settings.announce_channel_id
