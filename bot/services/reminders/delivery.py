@@ -52,15 +52,12 @@ MAX_SEND_ATTEMPTS = 4  # a 5xx or timeout is retried this many times in all, the
 BACKOFF = (timedelta(seconds=30), timedelta(minutes=1), timedelta(minutes=2))
 SEND_RETRY = RetryPolicy(MAX_SEND_ATTEMPTS, BACKOFF)
 CHANNEL_CONCURRENCY = 8  # channel posts in flight; discord.py's limiter does the pacing
-# A batch this large is a burst: its bookkeeping (planning each next reminder, the group commit)
-# lingers this long, so the hand-offs still running, in this process and the others on the
-# machine, go first (bench/scale.py: 3 processes x ~430 due on 2 cores; p95 ~295 -> ~200 ms
-# under load), and more of the burst joins one commit.
+# A burst's bookkeeping (planning next reminders, the group commit) lingers this long so running
+# hand-offs go first and more of it joins one commit (bench/scale.py p95 ~295 -> ~200 ms).
 BURST = 50
 BURST_LINGER = 0.2  # seconds
-# The engine's timer claims reminders this long before they fall due (JobEngine.register): the
-# claim and the reads are done by the due instant, when the hand-offs start. A meeting edited
-# or (un)subscribed meanwhile is read again first (note_changed).
+# Reminders are claimed this long before due, so claim and reads are done when hand-offs start;
+# a meeting edited or (un)subscribed meanwhile is read again first (note_changed).
 CLAIM_AHEAD = timedelta(seconds=1)
 _CHANGES_KEPT = 1000  # meetings whose last change is remembered (older ones are long read)
 _LONG_AGO = datetime.min.replace(tzinfo=UTC)
@@ -109,9 +106,8 @@ class _Prepared:
 def _prepare(job: Job, meeting: Meeting | None) -> _Prepared:
     """The occurrence and channel nonce of a reminder job (its meeting as read; None: deleted)."""
     key = (job.meeting_id, job.occurrence, int(job.slot))
-    occurrence = None
-    if meeting is not None:
-        occurrence = occurrence_for_key(meeting.schedule, date.fromisoformat(job.occurrence))
+    day = date.fromisoformat(job.occurrence)
+    occurrence = occurrence_for_key(meeting.schedule, day) if meeting is not None else None
     return _Prepared(occurrence, key, nonce_for(*key, CHANNEL))
 
 
@@ -277,7 +273,6 @@ class ReminderDelivery:
             repo.subscribers_by_meeting(self.db, meeting_ids),
         )
         locales = await repo.locales_of(self.db, {u for ids in subscribers.values() for u in ids})
-        # What needs no clock is worked out before the due instant too.
         prepared = {j.id: _prepare(j, meetings.get(j.meeting_id)) for j in jobs}
         await self._until(min(j.fire_at for j in jobs))
         changed = [m for m in meeting_ids if self._changed.get(m, _LONG_AGO) >= read_at]
@@ -292,10 +287,8 @@ class ReminderDelivery:
             subscribers.update(fresh_subscribers)
             new_ids = {u for m in changed for u in subscribers.get(m, [])}
             locales = {**locales, **await repo.locales_of(self.db, new_ids)}
-            again = set(changed)
-            for j in jobs:
-                if j.meeting_id in again:
-                    prepared[j.id] = _prepare(j, meetings.get(j.meeting_id))
+            for j in (j for j in jobs if j.meeting_id in changed):
+                prepared[j.id] = _prepare(j, meetings.get(j.meeting_id))
         settings = await settings_by_guild(self.guilds, (j.guild_id for j in jobs))
         now = self.clock.now()
         before = self.skipped_total
