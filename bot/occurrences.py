@@ -42,6 +42,7 @@ __all__ = [
     "iso_weekday",
     "localize",
     "next_occurrences",
+    "next_starts",
     "nth_weekday_of",
     "occurrence_for_key",
     "occurrences_between",
@@ -319,6 +320,13 @@ def _sort_key(o: Occurrence) -> tuple[datetime, date]:
 
 def _search_from(instant: datetime, tz: ZoneInfo, start_time: time) -> date:
     """Earliest key whose scheduled start could be after ``instant`` (a safe lower bound)."""
+    # In UTC, so the cache's key is the instant itself: same-zone datetimes compare equal across
+    # a fall-back fold, UTC ones never do.
+    return _search_from_utc(instant.astimezone(UTC), tz, start_time)
+
+
+@lru_cache(maxsize=4096)  # planning every meeting asks it of a few hundred zone and time pairs
+def _search_from_utc(instant: datetime, tz: ZoneInfo, start_time: time) -> date:
     wall = instant.astimezone(tz).replace(tzinfo=None)
     try:
         bound = wall - _SLACK - timedelta(hours=start_time.hour, minutes=start_time.minute)
@@ -350,6 +358,42 @@ def next_occurrences(schedule: Schedule, after: datetime, n: int) -> list[Occurr
             out.extend(moved)
             out.sort(key=_sort_key)
             del out[n:]
+    return out
+
+
+def next_starts(schedule: Schedule, after: datetime, n: int) -> list[tuple[date, int]]:
+    """(key, start in Unix seconds) of :func:`next_occurrences`, for planning many meetings.
+
+    The same occurrences by the same DST policy, without building an :class:`Occurrence` (its
+    local and end instants) for each: an aware local wall time's ``timestamp()`` is the instant
+    ``_localize_utc`` gives (both read the zone's offset with ``fold=0``). Schedules with
+    exceptions take :func:`next_occurrences` itself (moved occurrences sort among the others).
+    """
+    _require_aware("after", after)
+    if n <= 0:
+        return []
+    if schedule.exceptions:
+        return [(o.key, int(o.start.timestamp())) for o in next_occurrences(schedule, after, n)]
+    tz = zone(schedule.timezone)
+    start_time = schedule.start_time
+    if start_time.fold:  # the policy reads the offset before a fall-back: fold 0
+        start_time = start_time.replace(fold=0)
+    from_date = _search_from(after, tz, start_time)
+    paused = schedule.paused_until
+    if paused is not None and paused > from_date:
+        from_date = paused
+    after_s = after.timestamp()
+    combine = datetime.combine
+    out: list[tuple[date, int]] = []
+    try:
+        for d in scheduled_dates(schedule, from_date):
+            start = combine(d, start_time, tz).timestamp()
+            if start > after_s:
+                out.append((d, int(start)))
+                if len(out) == n:
+                    break
+    except OverflowError:
+        pass
     return out
 
 

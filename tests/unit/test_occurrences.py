@@ -22,6 +22,7 @@ from bot.occurrences import (
     iso_weekday,
     localize,
     next_occurrences,
+    next_starts,
     nth_weekday_of,
     occurrence_for_key,
     occurrences_between,
@@ -581,3 +582,56 @@ def test_exceptions_and_pause_against_brute_force(
             assert current == in_progress[0]
         elif want:
             assert current == want[0]
+
+
+@PROPS
+@given(
+    zone=zones,
+    first=first_dates,
+    at=times,
+    repeat=st.sampled_from(list(Repeat)),
+    pause_days=st.one_of(st.none(), st.integers(-30, 300)),
+    cancel=st.integers(0, 3),
+    after_days=st.integers(-60, 5 * 366),
+    after_seconds=st.integers(0, 86_399),
+    after_zone=st.sampled_from(["UTC", "America/New_York", "Pacific/Chatham"]),
+    n=st.integers(1, 5),
+)
+def test_next_starts_are_next_occurrences_keys_and_instants(
+    zone: str,
+    first: date,
+    at: time,
+    repeat: Repeat,
+    pause_days: int | None,
+    cancel: int,
+    after_days: int,
+    after_seconds: int,
+    after_zone: str,
+    n: int,
+) -> None:
+    """The planner's fast path gives the same occurrences, by the same DST policy."""
+    keys = list(islice(scheduled_dates(sched(zone, first, at, repeat), first), 4))
+    exceptions = {keys[cancel]: OccurrenceException(cancelled=True)} if cancel < len(keys) else {}
+    paused = None if pause_days is None else first + timedelta(days=pause_days)
+    after = (
+        datetime.combine(first, time(), tzinfo=UTC)
+        + timedelta(days=after_days, seconds=after_seconds)
+    ).astimezone(ZoneInfo(after_zone))
+    for s in (
+        sched(zone, first, at, repeat, paused_until=paused),
+        sched(zone, first, at, repeat, paused_until=paused, exceptions=exceptions),
+    ):
+        want = [(o.key, int(o.start.timestamp())) for o in next_occurrences(s, after, n)]
+        assert next_starts(s, after, n) == want
+
+
+def test_next_starts_in_new_yorks_gap_and_fold() -> None:
+    """02:30 on the spring-forward day is 03:30 EDT; 01:30 at fall-back is the first (EDT) one."""
+    spring = sched("America/New_York", date(2027, 3, 14), time(2, 30), Repeat.WEEKLY)
+    fall = sched("America/New_York", date(2027, 11, 7), time(1, 30), Repeat.WEEKLY)
+    assert next_starts(spring, utc(2027, 3, 13), 1) == [
+        (date(2027, 3, 14), int(utc(2027, 3, 14, 7, 30).timestamp()))
+    ]
+    assert next_starts(fall, utc(2027, 11, 6), 1) == [
+        (date(2027, 11, 7), int(utc(2027, 11, 7, 5, 30).timestamp()))
+    ]

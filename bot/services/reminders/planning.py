@@ -12,7 +12,7 @@ from bot.jobs import NewJob
 from bot.models.guilds import GuildSettings
 from bot.models.meetings import Meeting
 from bot.models.reminders import MeetingTiming, StoredException
-from bot.occurrences import OccurrenceException, Repeat, Schedule, next_occurrences
+from bot.occurrences import OccurrenceException, Repeat, Schedule, next_starts
 
 REMINDER = "reminder"
 NOTICE = "reminder-notice"
@@ -69,15 +69,14 @@ def plan_rows(
         return
     slots, longest = _slots(offsets)
     wide = longest >= _MIN_GAP_S or bool(schedule.exceptions)
-    occurrences = next_occurrences(schedule, after, _HORIZON_OCCURRENCES if wide else 1)
+    occurrences = next_starts(schedule, after, _HORIZON_OCCURRENCES if wide else 1)
     limit: int | None = None  # later occurrences only while an offset reaches before the first
-    for occ in occurrences:
-        start = int(occ.start.timestamp())
+    for day, start in occurrences:
         if limit is None:
             limit = start + longest
         elif start > limit:
             break
-        key = occ.key.isoformat()
+        key = day.isoformat()
         for seconds, slot in slots:
             fire = start - seconds
             if fire > floor:
