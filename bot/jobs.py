@@ -310,12 +310,13 @@ class JobEngine:
         """
         if not rows:
             return None
-        statement = bulk_jobs(tx.dialect, kind, rows)
         if isinstance(tx, PostgresTransaction):
             records = [(kind, *r) for r in rows]
-            await tx.copy_rows("jobs", BULK_JOB_COLUMNS, records, or_else=statement)
+            await tx.copy_rows(
+                "jobs", BULK_JOB_COLUMNS, records, or_else=lambda: bulk_jobs(tx.dialect, kind, rows)
+            )
         else:
-            await tx.execute(*statement)
+            await tx.execute(*bulk_jobs(tx.dialect, kind, rows))
         return from_unix(min(r[4] for r in rows))
 
     async def bulk_written(self, rows: int) -> None:
