@@ -91,6 +91,7 @@ class Notice:
     title: str
     occurrence: str | None
     starts_at: int | None  # Unix seconds of the occurrence it names, if any
+    locale: str | None = None  # a deleted meeting's subscriber's language, kept by the trigger
 
 
 class MeetingTiming(NamedTuple):

@@ -185,6 +185,25 @@ async def test_reminders_post_in_the_meetings_language_and_dm_in_each_persons(
     ]
 
 
+async def test_a_deleted_meetings_notice_keeps_each_subscribers_language(
+    db: Database, clock: FakeClock
+) -> None:
+    """Their subscription goes with the meeting: the notice itself keeps the language."""
+    clock.set(REMINDER_NOW)
+    world = await reminder_world(db, clock, reminder_settings())
+    sender = world.sender = world.reminders.sender = LanguageSender()
+    meeting = await world.schedule()  # an English meeting: the language is each person's own
+    await world.reminders.subscribe(REMINDER_GUILD, PEER_A, meeting.id, locale="es-ES")
+    await world.reminders.subscribe(REMINDER_GUILD, PEER_B, meeting.id, locale="en-GB")
+    await world.meetings.delete(REMINDER_GUILD, meeting.id, FAC, delete_room=False)
+    await world.run()
+    assert sorted(x for x in sender.languages if x[3] == "NoticeMessage") == [
+        ("dm", PEER_A, "es", "NoticeMessage"),
+        ("dm", PEER_B, "en", "NoticeMessage"),
+    ]
+    assert await db.fetchval("SELECT COUNT(*) FROM reminder_notices") == 0
+
+
 async def test_a_spanish_meeting_carries_the_meeting_guide_spanish_type(services: Services) -> None:
     english = await services.meetings.get(await make_meeting(services, GUILD))
     spanish = await services.meetings.get(

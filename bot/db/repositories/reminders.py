@@ -321,8 +321,8 @@ async def notices(db: Reader, ids: Sequence[int]) -> dict[int, Notice]:
         chunk = ids[i : i + _CHUNK]
         marks = ", ".join("?" for _ in chunk)
         for r in await db.fetchall(
-            f"SELECT id, guild_id, meeting_id, user_id, change, title, occurrence, starts_at "  # noqa: S608
-            f"FROM reminder_notices WHERE id IN ({marks})",
+            "SELECT id, guild_id, meeting_id, user_id, change, title, occurrence, starts_at, "
+            f"locale FROM reminder_notices WHERE id IN ({marks})",  # noqa: S608
             list(chunk),
         ):
             out[r[0]] = Notice(*tuple(r))

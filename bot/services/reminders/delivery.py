@@ -646,5 +646,5 @@ class ReminderDelivery:
                 return await sender.to_channel(notice.guild_id, channel_id, message)
         locales = await repo.locales_of(self.db, [notice.user_id])
         await self.pacer.wait()
-        with use_locale(locales.get(notice.user_id)):
+        with use_locale(locales.get(notice.user_id, notice.locale)):  # gone with its meeting
             return await sender.to_user(notice.guild_id, notice.user_id, message)
