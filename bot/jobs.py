@@ -27,7 +27,7 @@ from typing import Any, Generic, TypeVar
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 
 from bot.clock import Clock, from_unix, to_unix
-from bot.cluster import HEARTBEAT_EVERY, LEASE, Membership, Shards
+from bot.cluster import HEARTBEAT_EVERY, LEASE, Membership, Shards, shard_of
 from bot.db import Database, Transaction
 from bot.db.dialect import BULK_JOB_COLUMNS, SHARD_FILTER, bulk_jobs
 from bot.db.postgres import PostgresDatabase, PostgresTransaction
@@ -188,8 +188,21 @@ class JobEngine:
     # -- ownership -----------------------------------------------------------
 
     def owns(self, guild_id: int) -> bool:
-        """Whether this process runs the guild's shard (always, when unsharded)."""
-        return self.shards is None or self.shards.owns(guild_id)
+        """Whether this process acts for the guild now (always, when unsharded on SQLite).
+
+        On PostgreSQL, once it has joined: only while it holds the lock of the guild's shard. A
+        process whose lock session was cut, and whose shard another process took over, does
+        nothing for those guilds until its heartbeat takes the lock back (before, it went on
+        running their reconcilers beside the new holder, following its configured shards).
+        """
+        scope = self.shard_filter()
+        return scope is None or shard_of(guild_id, scope[0]) in scope[1]
+
+    def shard_filter(self) -> tuple[int, tuple[int, ...]] | None:
+        """(shard count, shard ids) of the guilds this process acts for now; None: all of them."""
+        if self._membership is not None:
+            return self._membership.shards.count, self._membership.held
+        return None if self.shards is None else (self.shards.count, self.shards.ids)
 
     @property
     def worker_id(self) -> str | None:

@@ -620,10 +620,7 @@ class MeetingService:
             return
         armed = {j.meeting_id for j in await self.jobs.pending(kind=EVENT_ROLL)}
         # Several processes: each mirrors (and reads) only its own shards' guilds' meetings.
-        shards = self.jobs.shards
-        for meeting in await self.store.list_all(
-            None if shards is None else (shards.count, shards.ids)
-        ):
+        for meeting in await self.store.list_all(self.jobs.shard_filter()):
             if not port.knows_guild(meeting.guild_id):
                 continue
             wanted_on = (await self.guilds.get(meeting.guild_id)).native_events

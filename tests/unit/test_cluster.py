@@ -202,12 +202,18 @@ async def test_a_second_process_for_the_same_shard_waits_then_takes_over_and_res
             return first.held_shards == ()
 
         await _until(first_lost_its_shard)
+        guild = _guild_on(0, 2)
+        # Its reconcilers (reminders, rooms, notices, the event mirror) rest with its claims.
+        assert not first.owns(guild) and first.shard_filter() == (2, ())
+        assert second.owns(guild) and second.shard_filter() == (2, (0,))
         async with db_a.transaction() as tx:
-            await first.add(tx, [NewJob("t", _guild_on(0, 2), T0, 99)])
+            await first.add(tx, [NewJob("t", guild, T0, 99)])
         assert await first.run_due() == 0  # without the lock it claims nothing
         release.set()
         await first.drain()
         await second.stop()
+        await first.heartbeat()  # the lock is free again: the heartbeat takes it back
+        assert first.held_shards == (0,) and first.owns(guild)
         await first.stop()
 
 

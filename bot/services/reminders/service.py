@@ -214,14 +214,10 @@ class ReminderService:
         now = self.clock.now()
         floor = now - self.grace
         since = (now - timedelta(days=2)).date().isoformat()  # yesterday on, in any zone
-        shards = self.jobs.shards
         # Only what timing needs, straight into schedules: a first start reads every meeting.
         # Several processes: each writes its own shards' guilds' (the others' processes theirs).
         timings = await repo.meetings_without_pending(
-            self.db,
-            REMINDER,
-            since=since,
-            shards=None if shards is None else (shards.count, shards.ids),
+            self.db, REMINDER, since=since, shards=self.jobs.shard_filter()
         )
         if timings:
             exceptions = exceptions_by_meeting(await repo.exceptions_since(self.db, since))
