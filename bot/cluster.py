@@ -114,6 +114,7 @@ class Membership:
         self.shards = shards
         self.worker_id = worker_id or new_worker_id()
         self._on_notify = on_notify
+        self._listeners: dict[str, Callable[[str], None]] = {}  # fleet messages, by channel
         self._session: PostgresSession | None = None
         self._held: tuple[int, ...] = ()
         self._leaving = False
@@ -151,6 +152,8 @@ class Membership:
         session = await self.db.session()
         session.on_lost(self._lost)
         await session.listen(JOBS_CHANNEL, self._notified)
+        for channel, callback in self._listeners.items():
+            await session.listen(channel, callback)
         self._session = session
         return session
 
@@ -217,6 +220,14 @@ class Membership:
                 count, held = self.claim_filter()
                 returned += await repo.give_back_expired(tx, count, held, self.worker_id, now)
         return returned
+
+    def listen(self, channel: str, callback: Callable[[str], None]) -> None:
+        """Call callback(payload) for every message sent on `channel` by any process, this too.
+
+        Before :meth:`join`; the lock session listens, and listens again when it is reopened.
+        Delivery is at most once: a message sent while the session is down is not replayed.
+        """
+        self._listeners[channel] = callback
 
     async def notify(self, fire_at: datetime) -> None:
         """Tell every process that a job now fires at `fire_at` (each re-arms if it is theirs)."""

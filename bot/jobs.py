@@ -173,6 +173,7 @@ class JobEngine:
         self.shards = shards  # None: this process owns every guild
         self._worker_id = worker_id
         self._membership: Membership | None = None  # PostgreSQL: the shard locks, once joined
+        self._fleet_listeners: dict[str, Callable[[str], None]] = {}
         self._reclaimed_at_join = 0
         self._notifies: set[asyncio.Task[None]] = set()
         self._handlers: dict[str, Handler] = {}
@@ -204,6 +205,21 @@ class JobEngine:
             return self._membership.shards.count, self._membership.held
         return None if self.shards is None else (self.shards.count, self.shards.ids)
 
+    def on_fleet_message(self, channel: str, callback: Callable[[str], None]) -> None:
+        """PostgreSQL: call callback(payload) for every :meth:`tell_fleet` on `channel`.
+
+        Every process of the fleet hears it, the sender too. Register before ``join``.
+        """
+        self._fleet_listeners[channel] = callback
+
+    async def tell_fleet(self, channel: str, payload: str) -> None:
+        """PostgreSQL, once joined: send every process of the fleet a message (a NOTIFY).
+
+        SQLite: nothing to send, its one process is the whole fleet.
+        """
+        if self._membership is not None and isinstance(self.db, PostgresDatabase):
+            await self.db.notify(channel, payload)
+
     @property
     def worker_id(self) -> str | None:
         """This process's id in the fleet (PostgreSQL, once joined)."""
@@ -234,6 +250,8 @@ class JobEngine:
             worker_id=self._worker_id,
             on_notify=self._notified,
         )
+        for channel, callback in self._fleet_listeners.items():
+            membership.listen(channel, callback)
         self._membership = membership
         try:
             self._reclaimed_at_join = await membership.join()

@@ -43,6 +43,7 @@ from bot.services.privacy import PrivacyService
 log = logging.getLogger(__name__)
 
 FORGET_JOB = "attendance_forget"
+FORGET_CHANNEL = "haven_attendance_forget"  # a fleet message: "user id:guild id (0: all)"
 SAVE_JOB = "attendance_save"
 SAVE_EVERY = timedelta(minutes=5)  # the coarse save of the in-memory count while a room is open
 PROOF_GRACE = timedelta(hours=1)  # slips stay available this long after the room closes
@@ -233,6 +234,7 @@ class AttendanceService:
         events.subscribe(ROOM_CLOSED, self.on_room_closed)
         jobs.register(FORGET_JOB, self._on_forget_jobs)
         jobs.register(SAVE_JOB, self._on_save_jobs)
+        jobs.on_fleet_message(FORGET_CHANNEL, self._forgotten_elsewhere)
         privacy.register_hook(
             self._forget_user,
             purpose=N_(
@@ -387,6 +389,16 @@ class AttendanceService:
         return len(gone)
 
     async def _forget_user(self, user_id: int, guild_id: int | None) -> None:
+        self._unlink(user_id, guild_id)
+        # Several processes: rooms of other shards' guilds are open in the others' memory.
+        await self.jobs.tell_fleet(FORGET_CHANNEL, f"{user_id}:{guild_id or 0}")
+
+    def _forgotten_elsewhere(self, payload: str) -> None:
+        user, _, guild = payload.partition(":")
+        if user.isdigit() and guild.isdigit():
+            self._unlink(int(user), int(guild) or None)
+
+    def _unlink(self, user_id: int, guild_id: int | None) -> None:
         # Unlink a person from their pseudonym now. The tag stays where it is moderation or
         # proof: the dedup set (not counted twice), silences, the share limit and the slip name.
         for live in self._live.values():

@@ -738,3 +738,47 @@ async def test_forget_me_in_a_sharded_process_reaches_every_guilds_modline(
     await services.privacy.forget_user(42)
     assert await services.modline.by_thread(500) is None
     assert await services.modline.by_thread(501) is None
+
+
+async def test_forget_me_unlinks_pseudonyms_in_every_processs_open_rooms(pg_url: str) -> None:
+    """Open rooms live in the memory of the process running their guild's shard: forget-me,
+    asked in a guild of another shard (or a DM, on shard 0), reaches them by a fleet message."""
+    from bot.bus import ROOM_OPENED
+    from bot.services import build_services
+    from tests.support.meetings import make_meeting
+
+    clock = FakeClock(T0)
+    occurrence = T0.date().isoformat()
+
+    def process(db: Database, shard: str) -> Any:
+        settings = load_settings(
+            _env_file=None,
+            discord_token="t",
+            database_url="postgresql://haven@db/haven",
+            haven_secret_key="k" * 32,
+            shard_count=2,
+            shard_ids=shard,
+        )
+        return build_services(settings, db, clock, b"k" * 32)
+
+    async with _processes(pg_url, 2) as (db_a, db_b):
+        asker, host = process(db_a, "0"), process(db_b, "1")
+        for services in (asker, host):
+            await services.jobs.join()
+        meeting_id = await make_meeting(host, MINE, title="Tuesday night")
+        await host.events.emit(
+            ROOM_OPENED, meeting_id=meeting_id, guild_id=MINE, occurrence=occurrence
+        )
+        first = host.attendance.prepare_share(meeting_id, occurrence, MINE, 42, "hello")
+        live = host.attendance._live[(meeting_id, occurrence)]
+        await asker.privacy.forget_user(42)
+
+        async def unlinked() -> bool:
+            return first.number in live.retired
+
+        await _until(unlinked)
+        clock.advance(timedelta(seconds=31))
+        again = host.attendance.prepare_share(meeting_id, occurrence, MINE, 42, "again")
+        assert again.number != first.number  # a new pseudonym: the old one names nobody now
+        for services in (asker, host):
+            await services.jobs.stop()
