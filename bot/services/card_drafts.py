@@ -7,7 +7,8 @@ anything is written.
 from __future__ import annotations
 
 import re
-from collections.abc import Iterable
+import unicodedata
+from collections.abc import Iterable, Mapping
 from datetime import date
 
 from bot.errors import UserFacingError
@@ -42,7 +43,37 @@ _FIELD_LABELS = {
     "tags": Msg("The tag list"),
     "contacts": Msg("The contact list"),
 }
-_SPLIT_RE = re.compile(r"[\s,;]+")
+_LIST_RE = re.compile(r"[,;\n]+")
+_REGION_RE = re.compile(r"[\s,;:]+")
+
+# What a tag or a contact kind is called in the reader's language: people may type that name, or
+# the stored value (English), or its English name; accents and case do not matter.
+TAG_NAMES: dict[str, str] = {
+    "crisis": N_("crisis"),
+    "family": N_("family"),
+    "fellowship": N_("fellowship"),
+    "harm-reduction": N_("harm reduction"),
+    "helpline": N_("helpline"),
+    "information": N_("information"),
+    "legal": N_("legal"),
+    "medication": N_("medication"),
+    "meetings": N_("meetings"),
+    "mental-health": N_("mental health"),
+    "naloxone": N_("naloxone"),
+    "online": N_("online"),
+    "overdose": N_("overdose"),
+    "treatment": N_("treatment"),
+    "youth": N_("youth"),
+}
+CONTACT_KIND_NAMES: dict[str, str] = {
+    "phone": N_("phone"),
+    "text": N_("text"),
+    "chat": N_("chat"),
+    "url": N_("link"),
+    "email": N_("email"),
+    "tty": N_("TTY"),
+}
+assert set(TAG_NAMES) == KNOWN_TAGS and set(CONTACT_KIND_NAMES) == CONTACT_KINDS
 
 #: Longest contacts text accepted from a modal (8 lines of kind: value | label).
 MAX_CONTACTS_TEXT = 1000
@@ -60,20 +91,54 @@ def _user_error(exc: CardError) -> UserFacingError:
     return UserFacingError(Msg("{field} {reason}.", field=label, reason=exc.text))
 
 
+def _fold(text: str) -> str:
+    """A spelling to compare: lower case, no accents, words joined by '-' ("Reducción de daños")."""
+    bare = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+    )
+    return "-".join(bare.lower().replace("_", " ").replace("-", " ").split())
+
+
+def _spellings(names: Mapping[str, str]) -> dict[str, str]:
+    """Every accepted spelling (folded) -> its value, in the reader's language and in English."""
+    out: dict[str, str] = {}
+    for value, name in names.items():
+        for spelling in (value, name, _(name)):
+            out.setdefault(_fold(spelling), value)
+    return out
+
+
+def tag_names(tags: Iterable[str]) -> str:
+    """Tags as the reader calls them, for a form to show ('naloxona, sobredosis')."""
+    return ", ".join(sorted(_(TAG_NAMES[t]) for t in tags if t in TAG_NAMES))
+
+
 def parse_tags(text: str | Iterable[str]) -> frozenset[str]:
-    """Tags from 'naloxone, overdose' (case-insensitive, from the fixed list)."""
-    items = _SPLIT_RE.split(text) if isinstance(text, str) else list(text)
-    tags = [t.strip().lower() for t in items if t.strip()]
-    known = ", ".join(sorted(KNOWN_TAGS))
-    if not tags:
+    """Tags from 'naloxone, overdose' or the reader's names for them (from the fixed list)."""
+    items = _LIST_RE.split(text) if isinstance(text, str) else list(text)
+    names = _spellings(TAG_NAMES)
+    tags: list[str] = []
+    unknown = 0
+    for item in items:
+        whole = names.get(_fold(item))
+        if whole is not None:  # one tag, perhaps of several words ("harm reduction")
+            tags.append(whole)
+            continue
+        for word in item.split():  # "naloxone overdose": tags set apart by spaces
+            tag = names.get(_fold(word))
+            if tag is None:
+                unknown += 1
+            else:
+                tags.append(tag)
+    known = ", ".join(sorted(_(name) for name in TAG_NAMES.values()))
+    if not tags and not unknown:
         raise UserFacingError(Msg("Give at least one tag. Tags: {tags}.", tags=known))
-    unknown = [t for t in tags if t not in KNOWN_TAGS]
     if unknown:
         raise UserFacingError(
             PluralMsg(
                 "{count} tag is not one Haven knows. Use tags from this list: {tags}.",
                 "{count} tags are not ones Haven knows. Use tags from this list: {tags}.",
-                len(unknown),
+                unknown,
                 tags=known,
             )
         )
@@ -93,12 +158,15 @@ def parse_region(text: str) -> str:
 
 def parse_region_and_tags(text: str) -> tuple[str, frozenset[str]]:
     """'US: naloxone, overdose' -> ('US', {'naloxone', 'overdose'}): the region first, then tags."""
-    parts = [p for p in _SPLIT_RE.split(text.replace(":", " ")) if p]
-    if len(parts) < 2:
+    parts = _REGION_RE.split(text.strip(), maxsplit=1)
+    if len(parts) < 2 or not _fold(parts[1]):
         raise UserFacingError(
-            Msg("Write the region first, then at least one tag, e.g. `US: naloxone, overdose`.")
+            Msg(
+                "Write the region first, then at least one tag, e.g. `{example}`.",
+                example=_("US: naloxone, overdose"),
+            )
         )
-    return parse_region(parts[0]), parse_tags(parts[1:])
+    return parse_region(parts[0]), parse_tags(parts[1])
 
 
 def parse_contacts(text: str, fallback_url: str | None = None) -> list[dict[str, str]]:
@@ -109,11 +177,12 @@ def parse_contacts(text: str, fallback_url: str | None = None) -> list[dict[str,
             Msg("Give at most {limit} contacts, one per line.", limit=MAX_CONTACTS)
         )
     contacts: list[dict[str, str]] = []
+    kinds = _spellings(CONTACT_KIND_NAMES)
     for line in lines:
         body, _bar, label = line.partition("|")
-        kind, sep, value = body.partition(":")
-        kind = kind.strip().lower()
-        if sep and kind in CONTACT_KINDS:
+        named, sep, value = body.partition(":")
+        kind = kinds.get(_fold(named), "") if sep else ""
+        if kind:
             body = value
         elif body.strip().lower().startswith(("https:", "http:", "javascript:")) or "://" in body:
             kind = "url"
@@ -181,7 +250,11 @@ def validate(
 
 
 def contacts_text(contacts: Iterable[Contact]) -> str:
-    """Contacts back to the modal's one-per-line form (for prefilling an edit)."""
-    return "\n".join(
-        f"{c.kind}: {c.value}" + (f" | {c.label}" if c.label else "") for c in contacts
-    )
+    """Contacts back to the modal's one-per-line form (for prefilling an edit), each kind as the
+    reader calls it ("teléfono: 988")."""
+    lines = []
+    for c in contacts:
+        name = CONTACT_KIND_NAMES.get(c.kind)
+        kind = _(name) if name else c.kind
+        lines.append(f"{kind}: {c.value}" + (f" | {c.label}" if c.label else ""))
+    return "\n".join(lines)

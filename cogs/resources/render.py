@@ -11,7 +11,7 @@ from datetime import date
 import discord
 
 from bot.models.resources import Card, Contact
-from bot.services.card_drafts import NA_DISCLAIMER
+from bot.services.card_drafts import NA_DISCLAIMER, tag_names
 from cogs._kit import COLOR, COLOR_WARN, escape, fit_embed, safe_title, truncate
 from cogs._kit.i18n import N_, _, current_locale, ngettext
 
@@ -94,7 +94,7 @@ def review_embed(card: Card, today: date, heading: str) -> discord.Embed:
         0,
         name=heading,
         value=_("Status: **{status}** · region {region} · tags {tags}").format(
-            status=status_name(card), region=card.region, tags=", ".join(sorted(card.tags))
+            status=status_name(card), region=card.region, tags=tag_names(card.tags)
         ),
         inline=False,
     )

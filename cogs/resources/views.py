@@ -12,7 +12,7 @@ from bot.models.resources import Card, Draft
 from bot.parsing import parse_date
 from bot.permissions import Level
 from bot.runtime.tree import HavenModal, reply_ephemeral
-from bot.services.card_drafts import contacts_text
+from bot.services.card_drafts import contacts_text, tag_names
 from bot.services.shipped_cards import MAX_SUMMARY_LEN, MAX_TITLE_LEN
 from cogs._kit import ID, Field, PersistentButton, bot_of, ensure_level, escape, modlog_embed
 from cogs._kit.i18n import N_, _, use_locale
@@ -226,7 +226,7 @@ class CardModal(HavenModal):
         self.tags = _text(
             "tags",
             _("Tags"),
-            default=", ".join(sorted(card.tags)) if card else None,
+            default=tag_names(card.tags) if card else None,
             max_length=200,
         )
         for item in (self.card_title, self.summary, self.contacts, self.source, self.tags):

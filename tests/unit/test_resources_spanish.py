@@ -9,7 +9,14 @@ import pytest
 from bot.errors import UserFacingError
 from bot.i18n import use_locale
 from bot.models.resources import Draft
-from bot.services.card_drafts import parse_contacts, parse_tags, validate
+from bot.services.card_drafts import (
+    contacts_text,
+    parse_contacts,
+    parse_region_and_tags,
+    parse_tags,
+    tag_names,
+    validate,
+)
 
 TODAY = date(2026, 11, 25)
 
@@ -83,3 +90,43 @@ def test_english_readers_still_get_english() -> None:
     with use_locale("en-US"), pytest.raises(UserFacingError) as info:
         parse_tags("recipes")
     assert info.value.message.startswith("1 tag is not one Haven knows.")
+
+
+def test_tags_and_contact_kinds_can_be_typed_in_spanish() -> None:
+    """A Spanish moderator types the names the form shows them; the card stores the tags."""
+    with use_locale("es-419"):
+        assert parse_tags("Naloxona, reducción de daños; SALUD MENTAL") == {
+            "naloxone",
+            "harm-reduction",
+            "mental-health",
+        }
+        assert parse_tags("reduccion de danos, en linea") == {"harm-reduction", "online"}
+        assert parse_tags("naloxona sobredosis") == {"naloxone", "overdose"}  # spaces, as before
+        assert parse_tags("naloxone, harm-reduction") == {"naloxone", "harm-reduction"}
+        assert parse_region_and_tags("US: naloxona, sobredosis") == (
+            "US",
+            frozenset({"naloxone", "overdose"}),
+        )
+        contacts = parse_contacts(
+            "teléfono: 988 | Llama\ntexto: 741741\ncorreo: ayuda@example.org\n"
+            "enlace: https://example.org\nphone: 555-0100"
+        )
+        assert [c["kind"] for c in contacts] == ["phone", "text", "email", "url", "phone"]
+        assert contacts[0]["value"] == "988" and contacts[3]["value"] == "https://example.org"
+        with pytest.raises(UserFacingError) as info:
+            parse_tags("naloxona, recetas")
+        message = info.value.message  # the list in the reader's words
+    assert message.startswith("1 etiqueta") and "naloxona, reducción de daños" in message
+
+
+def test_an_edit_form_shows_tags_and_contact_kinds_in_the_readers_language() -> None:
+    card = validate(draft(contacts="phone: 988 | Llama\ntext: 741741"), today=TODAY)
+    with use_locale("es-ES"):
+        tags, contacts = tag_names(card.tags), contacts_text(card.contacts)
+        assert tags == "familia, línea de ayuda"
+        assert contacts == "teléfono: 988 | Llama\ntexto: 741741"
+        assert parse_tags(tags) == card.tags  # what the form shows is what it takes back
+        assert [c["kind"] for c in parse_contacts(contacts)] == ["phone", "text"]
+    with use_locale("en-US"):
+        assert tag_names(card.tags) == "family, helpline"
+        assert contacts_text(card.contacts) == "phone: 988 | Llama\ntext: 741741"
