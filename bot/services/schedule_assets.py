@@ -62,12 +62,14 @@ function key(t){var p={};f('k',{year:'numeric',month:'2-digit',day:'2-digit'}).f
 .forEach(function(x){p[x.type]=x.value});return p.year+'-'+p.month+'-'+p.day}
 function head(t){var s=f('h',{weekday:'long',day:'numeric',month:'long'}).format(t);
 return es?s.replace(',',''):s}
+function nm(z){var o=[].filter.call(el.tz.options,function(o){return o.value==z})[0];
+return o?o.text:z.split('/').pop().replace(/_/g,' ')}
 function hm(t){return f('t',{hour:'2-digit',minute:'2-digit',hourCycle:'h23'}).format(t)}
 function draw(){
 [].forEach.call(d.querySelectorAll('time[datetime]'),function(e){var t=new Date(e.dateTime);
 e.textContent=(e.className=='full'?head(t)+' ':'')+hm(t)});
-[].forEach.call(d.querySelectorAll('.zn'),function(e){e.textContent=zone});
-note.textContent=note.getAttribute('data-text').replace('{zone}',zone);
+var zn=nm(zone);[].forEach.call(d.querySelectorAll('.zn'),function(e){e.textContent=zn});
+note.textContent=note.getAttribute('data-text').replace('{zone}',zn);
 var want=el.day.value,seen={},t=+main.getAttribute('data-from'),to=+main.getAttribute('data-to');
 while(el.day.options.length>1)el.day.remove(1);
 for(;t<to+36e5;t+=36e5){var k=key(new Date(Math.min(t,to-1)));if(!seen[k]){seen[k]=1;
@@ -87,7 +89,7 @@ var m=0;later.forEach(function(li){li.hidden=!!day||!ok(li);if(!li.hidden)m++});
 if(ls)ls.hidden=!m;status.textContent=status.getAttribute(n?n==1?'data-one':'data-other':
 'data-none').replace('{count}',n);var q=new URLSearchParams();[].forEach.call(el,function(e){
 if(e.name&&e.value)q.set(e.name,e.value)});history.replaceState(null,'','?'+q)}
-if(![].some.call(el.tz.options,function(o){return o.value==zone}))el.tz.add(new Option(zone,zone));
+if(![].some.call(el.tz.options,function(o){return o.value==zone}))el.tz.add(new Option(nm(zone),zone));
 el.tz.value=zone;draw();apply();
 form.addEventListener('change',function(e){if(e.target==el.tz){zone=el.tz.value;draw()}apply()});
 form.addEventListener('submit',function(e){e.preventDefault();apply()});

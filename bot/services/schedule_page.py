@@ -25,7 +25,7 @@ from urllib.parse import urlencode
 from bot.db.repositories.guilds import settings as guild_settings
 from bot.errors import UserFacingError
 from bot.i18n import N_, _, ngettext, use_locale
-from bot.i18n_format import day_and_month, duration, weekday
+from bot.i18n_format import day_and_month, duration, weekday, zone_label
 from bot.i18n_format import repeat_phrase as rule_words
 from bot.models.feeds import FeedInvite
 from bot.models.meetings import FORMATS, Access, Kind, Later, Meeting
@@ -312,7 +312,7 @@ def _meeting_html(view: ScheduleView, m: Meeting) -> tuple[str, str, str]:
         f'data-lang="{escape(m.language)}"'
     )
     rule = (
-        f" ({escape(m.timezone)}) · {escape(rule_words(m.repeat, m.first_date))} · "
+        f" ({escape(zone_label(m.timezone))}) · {escape(rule_words(m.repeat, m.first_date))} · "
         f"{escape(duration(minutes))}"
         f'</p><p><span class="tag">{_labels(m)}</span></p>'
     )
@@ -341,7 +341,7 @@ def _entry_html(view: ScheduleView, entry: Entry, parts: tuple[str, str, str]) -
         f'<li {attrs} data-day="{entry.day.isoformat()}"{hidden}><h3 id="{ident}">{title}</h3>'
         f'<p class="when"><time datetime="{_utc(occ.start)}">{_hm(entry.start)}</time>'
         f'–<time datetime="{_utc(occ.end)}">{_hm(entry.end)}</time> '
-        f'<span class="zn">{escape(view.zone)}</span></p>'
+        f'<span class="zn">{escape(zone_label(view.zone))}</span></p>'
         f'<p class="sub">{escape(own_time)} '
         f"{escape(weekday(home.isoweekday()))} {_hm(home)}{rule}"
         + (f'<p class="tag">{escape(" ".join(notes))}</p>' if notes else "")
@@ -362,7 +362,7 @@ def _later_html(view: ScheduleView, item: Later) -> str:
         when += (
             f' {escape(next_word)} <time class="full" datetime="{_utc(item.next.start)}">'
             f"{escape(day_and_month(start.date()))} {_hm(start)}</time> "
-            f'<span class="zn">{escape(view.zone)}</span>'
+            f'<span class="zn">{escape(zone_label(view.zone))}</span>'
         )
     return (
         f'<li class="l" data-kind="{m.kind.value}" data-formats="{escape(" ".join(m.formats))}"'
@@ -388,9 +388,13 @@ def _form(view: ScheduleView) -> str:
     days = [("", _("Any day"))] + [(d.isoformat(), day_and_month(d)) for d in view.days()]
     kinds = [("", _("Any kind"))] + [(k.value, _(label)) for k, label in KIND_LABELS.items()]
     formats = [("", _("Any format"))] + [(k, _(v)) for k, v in FORMAT_WORDS.items()]
+    # Named by their city in the page's language ("Ciudad de México"); the value is the IANA id.
     zones = sorted(
-        {*PICKER_ZONES, view.zone, *(e.meeting.timezone for e in view.entries)},
-        key=lambda z: (z != "UTC", z),
+        (
+            (z, zone_label(z))
+            for z in {*PICKER_ZONES, view.zone, *(e.meeting.timezone for e in view.entries)}
+        ),
+        key=lambda pair: (pair[0] != "UTC", pair[1], pair[0]),
     )
     show = _("Show meetings")
     languages = [("", _("Any language"))] + list(LANGUAGE_NAMES.items())
@@ -401,7 +405,7 @@ def _form(view: ScheduleView) -> str:
         + _select("kind", _("Kind"), kinds, q.kind.value if q.kind else "")
         + _select("format", _("Format"), formats, q.format or "")
         + _select("language", _("Language"), languages, q.language or "")
-        + _select("tz", _("Time zone"), [(z, z) for z in zones], view.zone)
+        + _select("tz", _("Time zone"), zones, view.zone)
         + hidden_lang
         + f'<button type="submit">{escape(show)}</button></form>'
     )
@@ -468,7 +472,7 @@ def _page_html(view: ScheduleView) -> str:
     title = _("{name}: meetings").format(name=view.name) if view.name else _("Meetings")
     chosen = view.query.tz is not None
     zone_note = (
-        _("Times are shown in {zone}.").format(zone=view.zone)
+        _("Times are shown in {zone}.").format(zone=zone_label(view.zone))
         if chosen
         else _("Times are shown in UTC. Choose your time zone below.")
     )
