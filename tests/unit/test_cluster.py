@@ -515,8 +515,8 @@ async def test_a_heartbeat_in_flight_at_stop_finishes_and_logs_no_error(
 # --- every reconciler and loop keeps to this process's shards (design 4.5) ----------------------
 
 
-def _process_of_shard_1(db: Database, clock: FakeClock) -> Any:
-    """The services of a process running shard 1 of 2 (its gateway cache: shard 1's guilds)."""
+def _process_on(db: Database, clock: FakeClock, shard: str = "1") -> Any:
+    """The services of a process running `shard` of 2 (its gateway cache: that shard's guilds)."""
     from bot.services import build_services
 
     settings = load_settings(
@@ -525,7 +525,7 @@ def _process_of_shard_1(db: Database, clock: FakeClock) -> Any:
         database_url="postgresql://haven@db/haven",
         haven_secret_key="k" * 32,
         shard_count=2,
-        shard_ids="1",
+        shard_ids=shard,
     )
     return build_services(settings, db, clock, b"k" * 32)
 
@@ -538,7 +538,7 @@ async def test_the_guild_purge_lists_only_this_processs_departed_guilds(
 ) -> None:
     """Another shard's guild is never in this process's cache, so the purge's 'is the bot back?'
     check (get_guild) would say no and delete the data of a guild the bot is in again."""
-    services = _process_of_shard_1(db, clock)
+    services = _process_on(db, clock)
     for guild_id in (MINE, THEIRS):
         await services.guilds.mark_departed(guild_id)
     clock.advance(timedelta(days=31))
@@ -570,7 +570,7 @@ async def test_the_guild_purge_loop_waits_for_the_gateway_cache(
     that had taken the bot back while it was offline (no on_guild_join) lost its data."""
     from cogs.admin import AdminCog
 
-    services = _process_of_shard_1(db, clock)
+    services = _process_on(db, clock)
     await services.guilds.update(MINE, modlog_channel_id=7)
     await services.guilds.mark_departed(MINE)
     clock.advance(timedelta(days=services.settings.guild_purge_days + 1))
@@ -621,7 +621,7 @@ async def test_the_event_mirror_reconcile_reads_and_mirrors_only_this_processs_g
     every five minutes (6 s on SQLite here)."""
     from tests.support.meetings import make_meeting
 
-    services = _process_of_shard_1(db, clock)
+    services = _process_on(db, clock)
     for guild_id in (MINE, THEIRS):
         await services.guilds.update(guild_id, native_events=True)
         await make_meeting(services, guild_id, title=f"in {guild_id}")
@@ -675,7 +675,7 @@ async def test_the_feed_invite_sync_keeps_to_this_processs_guilds(
 ) -> None:
     """Invites are made by the process whose cache holds the guild: two making one each for the
     same room would leave one stored and the other an orphan on Discord."""
-    services = _process_of_shard_1(db, clock)
+    services = _process_on(db, clock)
     channels = {MINE: 110, THEIRS: 220}
     for guild_id, channel_id in channels.items():
         await _room_of(services, guild_id, channel_id)
@@ -696,7 +696,7 @@ async def test_change_notices_are_queued_only_by_the_process_owning_their_guild(
     from bot.services.reminders.planning import NOTICE
     from tests.support.meetings import make_meeting
 
-    services = _process_of_shard_1(db, clock)
+    services = _process_on(db, clock)
     for guild_id in (MINE, THEIRS):
         meeting_id = await make_meeting(services, guild_id, title=f"in {guild_id}")
         await services.reminders.subscribe(guild_id, 42, meeting_id)
@@ -711,7 +711,7 @@ async def test_room_jobs_and_lifts_are_scheduled_only_by_the_owning_process(
     db: Database, clock: FakeClock
 ) -> None:
     """Every process rewrote every room's open/close and lift jobs every five minutes."""
-    services = _process_of_shard_1(db, clock)
+    services = _process_on(db, clock)
     for guild_id, channel in ((MINE, 110), (THEIRS, 220)):
         meeting_id = await _room_of(services, guild_id, channel)
         meeting = await services.meetings.get(meeting_id)
@@ -731,7 +731,7 @@ async def test_forget_me_in_a_sharded_process_reaches_every_guilds_modline(
 ) -> None:
     """Not partitioned, on purpose: forget-me (from any guild, or a DM on shard 0) deletes the
     person's open mod-line conversations in every guild, whichever process runs that guild."""
-    services = _process_of_shard_1(db, clock)
+    services = _process_on(db, clock)
     for n, guild_id in enumerate((MINE, THEIRS)):
         opening = await services.modline.begin(guild_id, 42)
         await services.modline.register(guild_id, 42, opening.pseudonym, thread_id=500 + n)
@@ -744,25 +744,13 @@ async def test_forget_me_unlinks_pseudonyms_in_every_processs_open_rooms(pg_url:
     """Open rooms live in the memory of the process running their guild's shard: forget-me,
     asked in a guild of another shard (or a DM, on shard 0), reaches them by a fleet message."""
     from bot.bus import ROOM_OPENED
-    from bot.services import build_services
     from tests.support.meetings import make_meeting
 
     clock = FakeClock(T0)
     occurrence = T0.date().isoformat()
 
-    def process(db: Database, shard: str) -> Any:
-        settings = load_settings(
-            _env_file=None,
-            discord_token="t",
-            database_url="postgresql://haven@db/haven",
-            haven_secret_key="k" * 32,
-            shard_count=2,
-            shard_ids=shard,
-        )
-        return build_services(settings, db, clock, b"k" * 32)
-
     async with _processes(pg_url, 2) as (db_a, db_b):
-        asker, host = process(db_a, "0"), process(db_b, "1")
+        asker, host = _process_on(db_a, clock, "0"), _process_on(db_b, clock)
         for services in (asker, host):
             await services.jobs.join()
         meeting_id = await make_meeting(host, MINE, title="Tuesday night")
