@@ -159,15 +159,24 @@ class LanguageSender(FakeSender):
         return await super().to_user(guild_id, user_id, message)
 
 
-async def test_reminders_post_in_the_meetings_language_and_dm_in_each_persons(
-    db: Database, clock: FakeClock
-) -> None:
+async def _subscribed(
+    db: Database, clock: FakeClock, language: str, locales: tuple[str, str]
+) -> tuple[Any, LanguageSender, Any]:
+    """A reminder world recording languages, a meeting in `language`, PEER_A and PEER_B
+    subscribed from clients in `locales`."""
     clock.set(REMINDER_NOW)
     world = await reminder_world(db, clock, reminder_settings())
     sender = world.sender = world.reminders.sender = LanguageSender()
-    meeting = await world.schedule(language="es")
-    await world.reminders.subscribe(REMINDER_GUILD, PEER_A, meeting.id, locale="en-US")
-    await world.reminders.subscribe(REMINDER_GUILD, PEER_B, meeting.id, locale="es-419")
+    meeting = await world.schedule(language=language)
+    for peer, locale in zip((PEER_A, PEER_B), locales, strict=True):
+        await world.reminders.subscribe(REMINDER_GUILD, peer, meeting.id, locale=locale)
+    return world, sender, meeting
+
+
+async def test_reminders_post_in_the_meetings_language_and_dm_in_each_persons(
+    db: Database, clock: FakeClock
+) -> None:
+    world, sender, meeting = await _subscribed(db, clock, "es", ("en-US", "es-419"))
     await world.at(REMINDER_START - timedelta(minutes=15))
     assert sorted(sender.languages) == [
         ("channel", ANNOUNCE, "es", "ReminderMessage"),
@@ -189,12 +198,8 @@ async def test_a_deleted_meetings_notice_keeps_each_subscribers_language(
     db: Database, clock: FakeClock
 ) -> None:
     """Their subscription goes with the meeting: the notice itself keeps the language."""
-    clock.set(REMINDER_NOW)
-    world = await reminder_world(db, clock, reminder_settings())
-    sender = world.sender = world.reminders.sender = LanguageSender()
-    meeting = await world.schedule()  # an English meeting: the language is each person's own
-    await world.reminders.subscribe(REMINDER_GUILD, PEER_A, meeting.id, locale="es-ES")
-    await world.reminders.subscribe(REMINDER_GUILD, PEER_B, meeting.id, locale="en-GB")
+    # An English meeting: the language of a DM is each person's own.
+    world, sender, meeting = await _subscribed(db, clock, "en", ("es-ES", "en-GB"))
     await world.meetings.delete(REMINDER_GUILD, meeting.id, FAC, delete_room=False)
     await world.run()
     assert sorted(x for x in sender.languages if x[3] == "NoticeMessage") == [
