@@ -55,8 +55,8 @@ def build_services(settings: Settings, db: Database, clock: Clock, key: bytes) -
     privacy = PrivacyService(db)
     # SHARD_COUNT / SHARD_IDS: which guilds this process serves and whose timed jobs it runs.
     shards = Shards.from_settings(settings)
-    guilds = GuildSettingsService(db, clock, shards)
     jobs = JobEngine(db, clock, shards)
+    guilds = GuildSettingsService(db, clock, shards, owns=jobs.owns)
     meetings = MeetingStore(db, clock, privacy)
     onboarding = OnboardingService(db, clock, privacy)
     resources = ResourceLibrary(db, clock, privacy, jobs=jobs)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -18,10 +19,19 @@ __all__ = ["Change", "GuildSettings", "GuildSettingsService"]
 class GuildSettingsService:
     """Reads and writes guild settings; reads are served from memory after the first."""
 
-    def __init__(self, db: Database, clock: Clock, shards: Shards | None = None) -> None:
+    def __init__(
+        self,
+        db: Database,
+        clock: Clock,
+        shards: Shards | None = None,
+        *,
+        owns: Callable[[int], bool] | None = None,
+    ) -> None:
         self.db = db
         self.clock = clock
         self.shards = shards  # None: this process serves every guild
+        # Whether this process acts for a guild now (the job engine's: its shard locks held).
+        self._owns = owns or (lambda guild_id: shards is None or shards.owns(guild_id))
         self._cache: dict[int, GuildSettings] = {}
 
     async def get(self, guild_id: int) -> GuildSettings:
@@ -90,11 +100,12 @@ class GuildSettingsService:
         """This process's guilds that the bot left longer ago than the grace period.
 
         With shards, only its own: whether the bot is back in a guild is known only to the
-        process whose gateway cache holds it, so only that process may purge it.
+        process whose gateway cache holds it, so only that process may purge it (and only while
+        it holds the shard's lock: after a takeover, the new holder decides).
         """
         cutoff = self.clock.now() - grace
         return [
             guild_id
             for guild_id, left_at in await repo.departures(self.db)
-            if left_at <= cutoff and (self.shards is None or self.shards.owns(guild_id))
+            if left_at <= cutoff and self._owns(guild_id)
         ]

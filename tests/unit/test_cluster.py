@@ -16,6 +16,7 @@ from bot.cluster import Shards, shard_of
 from bot.config import load_settings
 from bot.db import Database
 from bot.jobs import CLAIM_CHUNK, Job, JobEngine, NewJob
+from bot.services.guilds import GuildSettingsService
 from tests.support.postgres import PostgresServer
 
 pytestmark = pytest.mark.both_backends
@@ -543,6 +544,10 @@ async def test_the_guild_purge_lists_only_this_processs_departed_guilds(
         await services.guilds.mark_departed(guild_id)
     clock.advance(timedelta(days=31))
     assert await services.guilds.departed_before(timedelta(days=30)) == [MINE]
+    # It asks the job engine, which follows the shard locks held once joined (see the takeover).
+    assert services.guilds._owns == services.jobs.owns
+    lost = GuildSettingsService(db, clock, Shards(2, (1,)), owns=lambda guild_id: False)
+    assert await lost.departed_before(timedelta(days=30)) == []
 
 
 class _ReadyBot:
