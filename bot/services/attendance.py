@@ -390,8 +390,14 @@ class AttendanceService:
 
     async def _forget_user(self, user_id: int, guild_id: int | None) -> None:
         self._unlink(user_id, guild_id)
-        # Several processes: rooms of other shards' guilds are open in the others' memory.
-        await self.jobs.tell_fleet(FORGET_CHANNEL, f"{user_id}:{guild_id or 0}")
+        # Several processes: rooms of other shards' guilds are open in the others' memory. At most
+        # once; a failure must not stop forget-me deleting what is stored.
+        try:
+            await self.jobs.tell_fleet(FORGET_CHANNEL, f"{user_id}:{guild_id or 0}")
+        except Exception as exc:  # its text is not logged: it could quote the message
+            log.warning(
+                "could not tell the other processes to unlink a pseudonym (%s)", type(exc).__name__
+            )
 
     def _forgotten_elsewhere(self, payload: str) -> None:
         user, _, guild = payload.partition(":")

@@ -300,3 +300,24 @@ async def test_after_a_restart_a_check_in_still_writes_nothing_and_saves_keep_th
     assert await _stored_count(services, mid) == 1
     (following,) = await services.jobs.pending(kind=SAVE_JOB, meeting_id=mid)
     assert following.fire_at == START + SAVE_EVERY * 2
+
+
+async def test_forget_me_goes_on_when_the_fleet_cannot_be_told(
+    services: Services, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """The other processes' unlink is at most once: its failure never keeps stored rows."""
+    mid = await _meeting(services)
+    att = services.attendance
+    await _open(services, mid)
+    first = att.prepare_share(mid, OCC, GUILD, 424242, "hello")
+    await services.reminders.subscribe(GUILD, 424242, mid)
+
+    async def down(channel: str, payload: str) -> None:
+        raise ConnectionError(f"lost while sending {payload}")
+
+    monkeypatch.setattr(services.jobs, "tell_fleet", down)
+    await services.privacy.forget_user(424242)
+    assert await services.db.fetchval("SELECT COUNT(*) FROM reminder_subscriptions") == 0
+    assert first.number in att._live[(mid, OCC)].retired  # unlinked here all the same
+    assert "could not tell the other processes" in caplog.text
+    assert "424242" not in caplog.text
