@@ -105,9 +105,11 @@ async def test_identify_turns_are_one_queue_across_processes_on_postgres(
     times = sorted(t for t, _ in turns)
     assert sorted(shard for _, shard in turns) == list(range(6))
     # Turns are stamped a window plus slack apart on the database's clock; these times are taken
-    # after each commit returns, so they may come a few milliseconds closer.
-    assert min(b - a for a, b in itertools.pairwise(times)) >= window - 0.02
-    assert times[-1] - times[0] <= 7 * window
+    # when each waiter's event loop runs again after its commit, so on a loaded machine one late
+    # wake-up brings it closer to the next (seen: 46 ms with three test workers on two cores).
+    jitter = 0.06
+    assert min(b - a for a, b in itertools.pairwise(times)) >= window - jitter
+    assert 5 * window - jitter <= times[-1] - times[0] <= 7 * window
     # max_concurrency 2: bucket 1 has a row of its own, so shards 1 and 3 need not wait for
     # bucket 0's last turn, just taken.
     turns.clear()
