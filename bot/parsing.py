@@ -227,6 +227,16 @@ def clean_text(
     return value
 
 
+def fold_name(text: str) -> str:
+    """A name as typed, to compare with a list's: lower case without accents, words joined by '-'
+    ('Discusión' and 'discusion' meet, so do 'Reducción de daños' and 'reduccion-de-danos')."""
+    bare = "".join(
+        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
+    )
+    norm = bare.strip().lower().replace("&", "-").replace("_", "-").replace(" ", "-")
+    return "-".join(p for p in norm.split("-") if p)
+
+
 def contains_mention(text: str) -> bool:
     """Whether text holds a user, role or channel mention, @everyone or @here."""
     return _MENTION.search(text) is not None

@@ -7,22 +7,21 @@ anything is written.
 from __future__ import annotations
 
 import re
-import unicodedata
 from collections.abc import Iterable, Mapping
 from datetime import date
 
 from bot.errors import UserFacingError
 from bot.i18n import N_, Msg, PluralMsg, _
 from bot.models.resources import Card, Contact, Draft
-from bot.parsing import contains_mention
+from bot.parsing import contains_mention, fold_name
 from bot.services.shipped_cards import (
-    CONTACT_KINDS,
+    CONTACT_KIND_NAMES,
     KNOWN_REGIONS,
-    KNOWN_TAGS,
     MAX_CONTACTS,
     MAX_SUMMARY_LEN,
     MAX_TITLE_LEN,
     MAX_URL_LEN,
+    TAG_NAMES,
     CardError,
     normalize_region,
     parse_card,
@@ -46,34 +45,6 @@ _FIELD_LABELS = {
 _LIST_RE = re.compile(r"[,;\n]+")
 _REGION_RE = re.compile(r"[\s,;:]+")
 
-# What a tag or a contact kind is called in the reader's language: people may type that name, or
-# the stored value (English), or its English name; accents and case do not matter.
-TAG_NAMES: dict[str, str] = {
-    "crisis": N_("crisis"),
-    "family": N_("family"),
-    "fellowship": N_("fellowship"),
-    "harm-reduction": N_("harm reduction"),
-    "helpline": N_("helpline"),
-    "information": N_("information"),
-    "legal": N_("legal"),
-    "medication": N_("medication"),
-    "meetings": N_("meetings"),
-    "mental-health": N_("mental health"),
-    "naloxone": N_("naloxone"),
-    "online": N_("online"),
-    "overdose": N_("overdose"),
-    "treatment": N_("treatment"),
-    "youth": N_("youth"),
-}
-CONTACT_KIND_NAMES: dict[str, str] = {
-    "phone": N_("phone"),
-    "text": N_("text"),
-    "chat": N_("chat"),
-    "url": N_("link"),
-    "email": N_("email"),
-    "tty": N_("TTY"),
-}
-assert set(TAG_NAMES) == KNOWN_TAGS and set(CONTACT_KIND_NAMES) == CONTACT_KINDS
 
 #: Longest contacts text accepted from a modal (8 lines of kind: value | label).
 MAX_CONTACTS_TEXT = 1000
@@ -91,20 +62,13 @@ def _user_error(exc: CardError) -> UserFacingError:
     return UserFacingError(Msg("{field} {reason}.", field=label, reason=exc.text))
 
 
-def _fold(text: str) -> str:
-    """A spelling to compare: lower case, no accents, words joined by '-' ("Reducción de daños")."""
-    bare = "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
-    )
-    return "-".join(bare.lower().replace("_", " ").replace("-", " ").split())
-
-
 def _spellings(names: Mapping[str, str]) -> dict[str, str]:
-    """Every accepted spelling (folded) -> its value, in the reader's language and in English."""
+    """Every accepted spelling (folded) -> its value: the value, its English name and its name in
+    the reader's language; accents and case do not matter."""
     out: dict[str, str] = {}
     for value, name in names.items():
         for spelling in (value, name, _(name)):
-            out.setdefault(_fold(spelling), value)
+            out.setdefault(fold_name(spelling), value)
     return out
 
 
@@ -120,26 +84,27 @@ def parse_tags(text: str | Iterable[str]) -> frozenset[str]:
     tags: list[str] = []
     unknown = 0
     for item in items:
-        whole = names.get(_fold(item))
+        whole = names.get(fold_name(item))
         if whole is not None:  # one tag, perhaps of several words ("harm reduction")
             tags.append(whole)
             continue
         for word in item.split():  # "naloxone overdose": tags set apart by spaces
-            tag = names.get(_fold(word))
+            tag = names.get(fold_name(word))
             if tag is None:
                 unknown += 1
             else:
                 tags.append(tag)
-    known = ", ".join(sorted(_(name) for name in TAG_NAMES.values()))
     if not tags and not unknown:
-        raise UserFacingError(Msg("Give at least one tag. Tags: {tags}.", tags=known))
+        raise UserFacingError(
+            Msg("Give at least one tag. Tags: {tags}.", tags=tag_names(TAG_NAMES))
+        )
     if unknown:
         raise UserFacingError(
             PluralMsg(
                 "{count} tag is not one Haven knows. Use tags from this list: {tags}.",
                 "{count} tags are not ones Haven knows. Use tags from this list: {tags}.",
                 unknown,
-                tags=known,
+                tags=tag_names(TAG_NAMES),
             )
         )
     return frozenset(tags)
@@ -159,7 +124,7 @@ def parse_region(text: str) -> str:
 def parse_region_and_tags(text: str) -> tuple[str, frozenset[str]]:
     """'US: naloxone, overdose' -> ('US', {'naloxone', 'overdose'}): the region first, then tags."""
     parts = _REGION_RE.split(text.strip(), maxsplit=1)
-    if len(parts) < 2 or not _fold(parts[1]):
+    if len(parts) < 2 or not fold_name(parts[1]):
         raise UserFacingError(
             Msg(
                 "Write the region first, then at least one tag, e.g. `{example}`.",
@@ -181,7 +146,7 @@ def parse_contacts(text: str, fallback_url: str | None = None) -> list[dict[str,
     for line in lines:
         body, _bar, label = line.partition("|")
         named, sep, value = body.partition(":")
-        kind = kinds.get(_fold(named), "") if sep else ""
+        kind = kinds.get(fold_name(named), "") if sep else ""
         if kind:
             body = value
         elif body.strip().lower().startswith(("https:", "http:", "javascript:")) or "://" in body:

@@ -7,7 +7,6 @@ current locale (the reader's, or the meeting's / guild's inside ``use_locale``).
 
 from __future__ import annotations
 
-import unicodedata
 from dataclasses import replace
 from datetime import date, datetime
 from enum import StrEnum
@@ -28,6 +27,7 @@ from bot.occurrences import (
 )
 from bot.parsing import (
     clean_text,
+    fold_name,
     parse_date,
     parse_language,
     parse_local_datetime,
@@ -164,29 +164,20 @@ def parse_repeat(text: str) -> Repeat:
     return _choice(text, Repeat, N_("`{value}` is not a repeat rule. Use one of: {names}."))
 
 
-def _fold(text: str) -> str:
-    """Lower case without accents, words joined by '-': 'Discusión' and 'discusion' meet."""
-    bare = "".join(
-        ch for ch in unicodedata.normalize("NFKD", text) if not unicodedata.combining(ch)
-    )
-    norm = bare.strip().lower().replace("&", "-").replace("_", "-").replace(" ", "-")
-    return "-".join(p for p in norm.split("-") if p)
-
-
 @lru_cache(maxsize=1)
 def _format_names() -> dict[str, str]:
     """Every name a format goes by, folded: its key, code and label in each language."""
     names: dict[str, str] = {}
     for key, (label, code) in FORMATS.items():
         for language in SUPPORTED:
-            names.setdefault(_fold(gettext_in(language, label)), key)
+            names.setdefault(fold_name(gettext_in(language, label)), key)
         if code is not None:
-            names.setdefault(_fold(code), key)
+            names.setdefault(fold_name(code), key)
     return names
 
 
 def _format_key(item: str) -> str | None:
-    norm = _fold(item)
+    norm = fold_name(item)
     if norm in FORMATS:
         return norm
     if norm in _FORMAT_ALIASES:
@@ -220,7 +211,7 @@ def format_suggestions(current: str, limit: int = 25) -> list[tuple[str, str]]:
     """Autocomplete for a comma-separated format list, in the current locale: the last item."""
     parts = current.split(",")
     done_raw = [p.strip() for p in parts[:-1] if p.strip()]
-    last = _fold(parts[-1]) if parts else ""
+    last = fold_name(parts[-1]) if parts else ""
     done: list[str] = []
     for raw in done_raw:
         key = _format_key(raw)
@@ -232,7 +223,7 @@ def format_suggestions(current: str, limit: int = 25) -> list[tuple[str, str]]:
         if key in done:
             continue
         label = _(english)
-        if last and last not in _fold(label) and last not in key:
+        if last and last not in fold_name(label) and last not in key:
             continue
         value = f"{prefix}, {label}" if prefix else label
         out.append((value[:100], value[:100]))

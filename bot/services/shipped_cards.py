@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bot.i18n import Msg, render
+from bot.i18n import N_, Msg, render
 from bot.models.resources import Card, CardText, Contact
 
 DEFAULT_DIR: Path = Path(__file__).resolve().parent.parent.parent / "data" / "resources"
@@ -27,26 +27,26 @@ KNOWN_REGIONS: frozenset[str] = frozenset({"US", "GB", "IE", "CA", "AU", "intl"}
 #: Friendly spellings accepted by `normalize_region` (never in card files).
 REGION_ALIASES: dict[str, str] = {"UK": "GB", "INTL": "intl", "WORLD": "intl"}
 
-#: The fixed tag vocabulary.
-KNOWN_TAGS: frozenset[str] = frozenset(
-    {
-        "crisis",
-        "overdose",
-        "naloxone",
-        "treatment",
-        "medication",
-        "fellowship",
-        "family",
-        "harm-reduction",
-        "helpline",
-        "legal",
-        "youth",
-        "mental-health",
-        "meetings",
-        "online",
-        "information",
-    }
-)
+#: The fixed tag vocabulary, each tag with its name for people (translated; the cards store the
+#: tag). People may type either in a form (bot.services.card_drafts).
+TAG_NAMES: dict[str, str] = {
+    "crisis": N_("crisis"),
+    "family": N_("family"),
+    "fellowship": N_("fellowship"),
+    "harm-reduction": N_("harm reduction"),
+    "helpline": N_("helpline"),
+    "information": N_("information"),
+    "legal": N_("legal"),
+    "medication": N_("medication"),
+    "meetings": N_("meetings"),
+    "mental-health": N_("mental health"),
+    "naloxone": N_("naloxone"),
+    "online": N_("online"),
+    "overdose": N_("overdose"),
+    "treatment": N_("treatment"),
+    "youth": N_("youth"),
+}
+KNOWN_TAGS: frozenset[str] = frozenset(TAG_NAMES)
 
 #: What to call if someone may be dying, per region, written as a card says it ("call <number>").
 EMERGENCY_NUMBERS: dict[str, str] = {
@@ -72,7 +72,16 @@ EMERGENCY_LINES_ES: dict[str, str] = {
 #: Languages a card may add in `[i18n.<code>]` next to its English text (never machine-translated).
 CARD_LANGUAGES: frozenset[str] = frozenset({"es"})
 
-CONTACT_KINDS: frozenset[str] = frozenset({"phone", "text", "chat", "url", "email", "tty"})
+#: Contact kinds, each with its name for people, as for tags.
+CONTACT_KIND_NAMES: dict[str, str] = {
+    "phone": N_("phone"),
+    "text": N_("text"),
+    "chat": N_("chat"),
+    "url": N_("link"),
+    "email": N_("email"),
+    "tty": N_("TTY"),
+}
+CONTACT_KINDS: frozenset[str] = frozenset(CONTACT_KIND_NAMES)
 
 MAX_URL_LEN = 512
 MAX_TITLE_LEN = 100
@@ -592,11 +601,13 @@ def crisis_cards_for(
 __all__ = [
     "CARD_LANGUAGES",
     "CONTACT_KINDS",
+    "CONTACT_KIND_NAMES",
     "DEFAULT_DIR",
     "EMERGENCY_LINES_ES",
     "EMERGENCY_NUMBERS",
     "KNOWN_REGIONS",
     "KNOWN_TAGS",
+    "TAG_NAMES",
     "REGION_ALIASES",
     "Card",
     "CardError",
