@@ -11,7 +11,7 @@ import logging
 import os
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
@@ -108,13 +108,16 @@ class Membership:
         *,
         worker_id: str | None = None,
         on_notify: Callable[[datetime], None] | None = None,
+        listeners: Mapping[str, Callable[[str], None]] | None = None,
     ) -> None:
         self.db = db
         self.clock = clock
         self.shards = shards
         self.worker_id = worker_id or new_worker_id()
         self._on_notify = on_notify
-        self._listeners: dict[str, Callable[[str], None]] = {}  # fleet messages, by channel
+        # Fleet messages, by channel: the lock session listens, again when it is reopened. At most
+        # once: a message sent while the session is down is not replayed.
+        self._listeners = dict(listeners or {})
         self._session: PostgresSession | None = None
         self._held: tuple[int, ...] = ()
         self._leaving = False
@@ -220,14 +223,6 @@ class Membership:
                 count, held = self.claim_filter()
                 returned += await repo.give_back_expired(tx, count, held, self.worker_id, now)
         return returned
-
-    def listen(self, channel: str, callback: Callable[[str], None]) -> None:
-        """Call callback(payload) for every message sent on `channel` by any process, this too.
-
-        Before :meth:`join`; the lock session listens, and listens again when it is reopened.
-        Delivery is at most once: a message sent while the session is down is not replayed.
-        """
-        self._listeners[channel] = callback
 
     async def notify(self, fire_at: datetime) -> None:
         """Tell every process that a job now fires at `fire_at` (each re-arms if it is theirs)."""

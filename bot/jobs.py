@@ -217,8 +217,8 @@ class JobEngine:
 
         SQLite: nothing to send, its one process is the whole fleet.
         """
-        if self._membership is not None and isinstance(self.db, PostgresDatabase):
-            await self.db.notify(channel, payload)
+        if self._membership is not None:
+            await self._membership.db.notify(channel, payload)
 
     @property
     def worker_id(self) -> str | None:
@@ -249,9 +249,8 @@ class JobEngine:
             self.shards or Shards.of(1),
             worker_id=self._worker_id,
             on_notify=self._notified,
+            listeners=self._fleet_listeners,
         )
-        for channel, callback in self._fleet_listeners.items():
-            membership.listen(channel, callback)
         self._membership = membership
         try:
             self._reclaimed_at_join = await membership.join()
