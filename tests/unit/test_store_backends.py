@@ -267,39 +267,32 @@ async def test_postgres_transactions_count_rows_return_ids_and_roll_back(
         await postgres_server.drop_database(name)
 
 
-async def test_postgres_jobs_key_leads_by_meeting_and_keeps_one_job_per_slot(
-    postgres_server: PostgresServer,
-) -> None:
+@pytest.mark.parametrize("backend", ["postgres"], indirect=True)
+async def test_postgres_jobs_key_leads_by_meeting_and_keeps_one_job_per_slot(db: Database) -> None:
     """0014: the key serves lookups by meeting, so no separate meeting index; still unique."""
-    name = await postgres_server.fresh_database()
-    db = await Database.open(postgres_server.url(name))
-    try:
-        rows = await db.fetchall(
-            "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'jobs' ORDER BY 1"
-        )
-        indexes = {r[0]: r[1] for r in rows}
-        assert "jobs_meeting" not in indexes
-        assert "jobs_kind_meeting_id_occurrence_slot_key" not in indexes
-        assert "(meeting_id, kind, occurrence, slot)" in indexes["jobs_meeting_key"]
-        assert set(indexes) == {
-            "jobs_pkey",
-            "jobs_meeting_key",
-            "jobs_pending_fire_at",
-            "jobs_claimed_by",
-        }
-        row = (1 << 60, 7, "2027-01-04", "15", 1_800_000_000)
-        for _ in range(2):  # the second COPY meets the key and falls back to the upsert
-            async with db.transaction() as tx:
-                await tx.copy_rows(
-                    "jobs",
-                    BULK_JOB_COLUMNS,
-                    [("reminder", *row)],
-                    or_else=lambda: bulk_jobs("postgres", "reminder", [row]),
-                )
-        assert await db.fetchval("SELECT count(*) FROM jobs WHERE meeting_id = 7") == 1
-    finally:
-        await db.close()
-        await postgres_server.drop_database(name)
+    rows = await db.fetchall(
+        "SELECT indexname, indexdef FROM pg_indexes WHERE tablename = 'jobs' ORDER BY 1"
+    )
+    indexes = {r[0]: r[1] for r in rows}
+    assert "jobs_meeting" not in indexes
+    assert "jobs_kind_meeting_id_occurrence_slot_key" not in indexes
+    assert "(meeting_id, kind, occurrence, slot)" in indexes["jobs_meeting_key"]
+    assert set(indexes) == {
+        "jobs_pkey",
+        "jobs_meeting_key",
+        "jobs_pending_fire_at",
+        "jobs_claimed_by",
+    }
+    row = (1 << 60, 7, "2027-01-04", "15", 1_800_000_000)
+    for _ in range(2):  # the second COPY meets the key and falls back to the upsert
+        async with db.transaction() as tx:
+            await tx.copy_rows(
+                "jobs",
+                BULK_JOB_COLUMNS,
+                [("reminder", *row)],
+                or_else=lambda: bulk_jobs("postgres", "reminder", [row]),
+            )
+    assert await db.fetchval("SELECT count(*) FROM jobs WHERE meeting_id = 7") == 1
 
 
 async def test_two_claimers_on_postgres_never_claim_the_same_job(
